@@ -1,1 +1,12 @@
+//! The console API server: the zgi-next console API and an AList-compatible admin user API,
+//! both generated from `openapi/*.yaml` and served by one poem application.
+
 pub mod api;
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod server;
+pub mod state;

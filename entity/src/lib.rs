@@ -1,1 +1,11 @@
+//! SeaORM entities of the console server. Timestamps are Unix seconds (the wire format);
+//! ids are UUIDs (v7 for new rows) on the console side. Enum-like columns hold the wire
+//! value as text so both databases store them the same way.
 
+pub mod account;
+pub mod account_role;
+pub mod enterprise_group;
+pub mod group_member;
+pub mod setup;
+pub mod tenant;
+pub mod tenant_member;

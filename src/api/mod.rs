@@ -1,2 +1,6 @@
 //! The HTTP surfaces: generated contract code and the handwritten implementations.
+pub mod admin;
+pub mod console;
+pub mod context;
+pub mod error_layer;
 pub mod generated;

@@ -144,7 +144,10 @@ fn schemas(api: &Api, out: &mut String) {
                     let _ = writeln!(out, "#[oai(rename = {})]\n{},", lit(v), pascal(v));
                 }
                 out.push_str("}\n\n");
-                let _ = writeln!(out, "impl {name} {{\n/// The value as sent on the wire.\npub fn as_str(self) -> &'static str {{\nmatch self {{");
+                let _ = writeln!(
+                    out,
+                    "impl {name} {{\n/// The value as sent on the wire.\npub fn as_str(self) -> &'static str {{\nmatch self {{"
+                );
                 for v in values {
                     let _ = writeln!(out, "Self::{} => {},", pascal(v), lit(v));
                 }
@@ -214,7 +217,11 @@ fn responses(api: &Api, out: &mut String) {
             let variant = status_variant(r.status);
             match (&r.body, r.location_header) {
                 (Some(ty), _) => {
-                    let _ = writeln!(out, "{variant}(::poem_openapi::payload::Json<{}>),", rust_ty(ty));
+                    let _ = writeln!(
+                        out,
+                        "{variant}(::poem_openapi::payload::Json<{}>),",
+                        rust_ty(ty)
+                    );
                 }
                 (None, true) => {
                     let _ = writeln!(out, "{variant}(#[oai(header = \"Location\")] String),");
@@ -284,20 +291,39 @@ fn operations(api: &Api, out: &mut String) {
     }
     out.push_str("];\n\n");
     let table = |out: &mut String, doc: &str, name: &str, ret: &str, f: &dyn Fn(&Op) -> String| {
-        let _ = writeln!(out, "/// {doc}\npub fn {name}(self) -> {ret} {{\nmatch self {{");
+        let _ = writeln!(
+            out,
+            "/// {doc}\npub fn {name}(self) -> {ret} {{\nmatch self {{"
+        );
         for op in &api.ops {
             let _ = writeln!(out, "Self::{} => {},", pascal(&op.id), f(op));
         }
         out.push_str("}\n}\n\n");
     };
-    table(out, "The `operationId`.", "operation_id", "&'static str", &|op| lit(&op.id));
-    table(out, "The HTTP method, upper case.", "method", "&'static str", &|op| {
-        lit(&op.method.to_uppercase())
+    table(
+        out,
+        "The `operationId`.",
+        "operation_id",
+        "&'static str",
+        &|op| lit(&op.id),
+    );
+    table(
+        out,
+        "The HTTP method, upper case.",
+        "method",
+        "&'static str",
+        &|op| lit(&op.method.to_uppercase()),
+    );
+    table(
+        out,
+        "The path template as written in the spec.",
+        "path",
+        "&'static str",
+        &|op| lit(&op.path),
+    );
+    table(out, "The tag.", "tag", "Tag", &|op| {
+        format!("Tag::{}", pascal(&op.tag))
     });
-    table(out, "The path template as written in the spec.", "path", "&'static str", &|op| {
-        lit(&op.path)
-    });
-    table(out, "The tag.", "tag", "Tag", &|op| format!("Tag::{}", pascal(&op.tag)));
     table(
         out,
         "Whether the operation needs a credential (has a security requirement).",
@@ -343,7 +369,11 @@ fn op_inputs(op: &Op) -> Vec<(String, String)> {
 }
 
 fn default_fn_name(op: &Op, param: &spec::Param) -> String {
-    format!("default_{}_{}", op.id, ident(&param.name).trim_start_matches("r#"))
+    format!(
+        "default_{}_{}",
+        op.id,
+        ident(&param.name).trim_start_matches("r#")
+    )
 }
 
 fn default_fns(api: &Api, out: &mut String) -> Result<()> {
@@ -380,7 +410,10 @@ fn handler_traits(api: &Api, out: &mut String) {
         }
         let _ = writeln!(out, "pub trait {name}: Surface {{");
         for op in api.ops.iter().filter(|o| o.tag == *tag) {
-            doc_comment(out, &format!("`{} {}`: {}", op.method.to_uppercase(), op.path, op.summary));
+            doc_comment(
+                out,
+                &format!("`{} {}`: {}", op.method.to_uppercase(), op.path, op.summary),
+            );
             let mut args = vec!["&self".to_string(), "ctx: Self::Context".to_string()];
             if op.security.is_some() {
                 args.push("principal: Self::Principal".into());
@@ -418,10 +451,12 @@ fn routers(api: &Api, out: &mut String) -> Result<()> {
             let poem_path: String = op
                 .path
                 .split('/')
-                .map(|seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                    Some(name) => format!(":{name}"),
-                    None => seg.to_string(),
-                })
+                .map(
+                    |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                        Some(name) => format!(":{name}"),
+                        None => seg.to_string(),
+                    },
+                )
                 .collect::<Vec<_>>()
                 .join("/");
             let _ = writeln!(
@@ -433,7 +468,10 @@ fn routers(api: &Api, out: &mut String) -> Result<()> {
                 pascal(&op.tag),
                 if op.deprecated { ", deprecated" } else { "" }
             );
-            let mut args = vec!["&self".to_string(), "http_request: &::poem::Request".to_string()];
+            let mut args = vec![
+                "&self".to_string(),
+                "http_request: &::poem::Request".to_string(),
+            ];
             if let Some(s) = &op.security {
                 args.push(format!("credential: {}", pascal(s)));
             }
@@ -444,7 +482,11 @@ fn routers(api: &Api, out: &mut String) -> Result<()> {
             for p in &op.params {
                 let name = ident(&p.name);
                 if RESERVED_PARAMS.contains(&name.as_str()) {
-                    bail!("{}: parameter name {} clashes with a generated name", op.id, p.name);
+                    bail!(
+                        "{}: parameter name {} clashes with a generated name",
+                        op.id,
+                        p.name
+                    );
                 }
                 let mut attrs = vec![format!("name = {}", lit(&p.name))];
                 if p.default.is_some() {
@@ -520,7 +562,11 @@ pub fn generate(surface: &Surface, doc: &openapiv3::OpenAPI) -> Result<String> {
     handler_traits(&api, &mut out);
     routers(&api, &mut out)?;
     // One trait naming the whole surface, so the server can ask for all of it at once.
-    let all: Vec<String> = api.tags.iter().map(|(t, _)| format!("{}Api", pascal(t))).collect();
+    let all: Vec<String> = api
+        .tags
+        .iter()
+        .map(|(t, _)| format!("{}Api", pascal(t)))
+        .collect();
     let routes: Vec<String> = api
         .tags
         .iter()

@@ -136,7 +136,12 @@ fn int_ty(i: &IntegerType) -> Result<Ty> {
 fn property(schema: &ReferenceOr<Box<Schema>>) -> Result<(Ty, bool, Limits, Option<String>)> {
     let schema = match schema {
         ReferenceOr::Reference { reference } => {
-            return Ok((Ty::Named(ref_name(reference)?), false, Limits::default(), None));
+            return Ok((
+                Ty::Named(ref_name(reference)?),
+                false,
+                Limits::default(),
+                None,
+            ));
         }
         ReferenceOr::Item(s) => s,
     };
@@ -184,7 +189,9 @@ fn property(schema: &ReferenceOr<Box<Schema>>) -> Result<(Ty, bool, Limits, Opti
         }
         SchemaKind::Type(Type::Object(o)) => {
             if !o.properties.is_empty() {
-                bail!("inline objects with properties are not supported: name them in components/schemas");
+                bail!(
+                    "inline objects with properties are not supported: name them in components/schemas"
+                );
             }
             Ty::Json
         }
@@ -211,8 +218,8 @@ fn schema_def(name: &str, schema: &ReferenceOr<Schema>) -> Result<SchemaDef> {
         SchemaKind::Type(Type::Object(o)) => {
             let mut fields = Vec::new();
             for (wire, prop) in &o.properties {
-                let (ty, nullable, limits, description) = property(prop)
-                    .with_context(|| format!("property {name}.{wire}"))?;
+                let (ty, nullable, limits, description) =
+                    property(prop).with_context(|| format!("property {name}.{wire}"))?;
                 fields.push(Field {
                     wire: wire.clone(),
                     ty,
@@ -307,16 +314,20 @@ fn operation(method: &str, path: &str, op: &Operation, doc: &OpenAPI) -> Result<
         let (ty, _, limits, _) =
             property(&boxed).with_context(|| format!("{id}: parameter {}", data.name))?;
         if matches!(ty, Ty::Json | Ty::Vec(_)) {
-            bail!("{id}: parameter {} must be a primitive or an enum", data.name);
+            bail!(
+                "{id}: parameter {} must be a primitive or an enum",
+                data.name
+            );
         }
-        let default = schema
-            .as_item()
-            .and_then(|s| s.schema_data.default.clone());
+        let default = schema.as_item().and_then(|s| s.schema_data.default.clone());
         if location == ParamIn::Path && !data.required {
             bail!("{id}: path parameter {} must be required", data.name);
         }
         if default.is_some() && data.required {
-            bail!("{id}: parameter {} has a default and is required", data.name);
+            bail!(
+                "{id}: parameter {} has a default and is required",
+                data.name
+            );
         }
         params.push(Param {
             name: data.name.clone(),
@@ -445,7 +456,8 @@ pub fn read(doc: &OpenAPI) -> Result<Api> {
             bail!("{path}: put parameters on the operations, not the path");
         }
         for (method, op) in item.iter() {
-            let op = operation(method, path, op, doc).with_context(|| format!("{method} {path}"))?;
+            let op =
+                operation(method, path, op, doc).with_context(|| format!("{method} {path}"))?;
             if !tags.iter().any(|(t, _)| *t == op.tag) {
                 bail!("{}: tag {} is not declared", op.id, op.tag);
             }

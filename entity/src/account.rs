@@ -1,0 +1,31 @@
+//! Console accounts (people who sign in with an email).
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "accounts")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// Stored lower-cased, so the unique index makes emails unique case-insensitively.
+    #[sea_orm(unique)]
+    pub email: String,
+    pub name: String,
+    /// argon2id PHC string; `None` until a pending account sets a password.
+    pub password_hash: Option<String>,
+    pub avatar: Option<String>,
+    pub interface_language: String,
+    pub interface_theme: String,
+    pub timezone: String,
+    /// `active`, `pending`, `banned` or `closed`.
+    pub status: String,
+    pub last_login_at: Option<i64>,
+    pub last_login_ip: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub initialized_at: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

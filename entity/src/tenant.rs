@@ -1,0 +1,20 @@
+//! Workspaces (tenants). A tenant belongs to one enterprise group; the group's shadow
+//! tenant has the group's id.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tenants")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub name: String,
+    /// `normal` or `archive`.
+    pub status: String,
+    pub group_id: Option<Uuid>,
+    pub created_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,24 @@
+//! Membership of an account in a workspace: role, position and permissions.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tenant_members")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub account_id: Uuid,
+    /// `owner`, `admin`, `editor`, `normal` or `dataset_operator`.
+    pub role: String,
+    pub position: Option<String>,
+    /// JSON array of permission names (`create_agent`, `create_knowledge`, …).
+    pub permissions: String,
+    /// The workspace the account is working in.
+    pub current: bool,
+    pub created_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,386 @@
+//! Accounts, system roles, enterprise groups, workspaces, memberships and the setup marker.
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Accounts {
+    Table,
+    Id,
+    Email,
+    Name,
+    PasswordHash,
+    Avatar,
+    InterfaceLanguage,
+    InterfaceTheme,
+    Timezone,
+    Status,
+    LastLoginAt,
+    LastLoginIp,
+    CreatedAt,
+    UpdatedAt,
+    InitializedAt,
+}
+
+#[derive(DeriveIden)]
+enum AccountRoles {
+    Table,
+    AccountId,
+    RoleType,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum EnterpriseGroups {
+    Table,
+    Id,
+    Name,
+    ShortName,
+    Status,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum GroupMembers {
+    Table,
+    Id,
+    GroupId,
+    AccountId,
+    GroupRole,
+    Current,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Tenants {
+    Table,
+    Id,
+    Name,
+    Status,
+    GroupId,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum TenantMembers {
+    Table,
+    Id,
+    TenantId,
+    AccountId,
+    Role,
+    Position,
+    Permissions,
+    Current,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Setups {
+    Table,
+    Id,
+    Version,
+    SetupAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Accounts::Table)
+                    .col(ColumnDef::new(Accounts::Id).uuid().not_null().primary_key())
+                    .col(ColumnDef::new(Accounts::Email).string_len(255).not_null())
+                    .col(ColumnDef::new(Accounts::Name).string_len(255).not_null())
+                    .col(
+                        ColumnDef::new(Accounts::PasswordHash)
+                            .string_len(255)
+                            .null(),
+                    )
+                    .col(ColumnDef::new(Accounts::Avatar).string_len(1024).null())
+                    .col(
+                        ColumnDef::new(Accounts::InterfaceLanguage)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Accounts::InterfaceTheme)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Accounts::Timezone).string_len(64).not_null())
+                    .col(ColumnDef::new(Accounts::Status).string_len(16).not_null())
+                    .col(ColumnDef::new(Accounts::LastLoginAt).big_integer().null())
+                    .col(ColumnDef::new(Accounts::LastLoginIp).string_len(64).null())
+                    .col(ColumnDef::new(Accounts::CreatedAt).big_integer().not_null())
+                    .col(ColumnDef::new(Accounts::UpdatedAt).big_integer().not_null())
+                    .col(ColumnDef::new(Accounts::InitializedAt).big_integer().null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ux_accounts_email")
+                    .table(Accounts::Table)
+                    .col(Accounts::Email)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AccountRoles::Table)
+                    .col(
+                        ColumnDef::new(AccountRoles::AccountId)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(AccountRoles::RoleType)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AccountRoles::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(AccountRoles::Table, AccountRoles::AccountId)
+                            .to(Accounts::Table, Accounts::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(EnterpriseGroups::Table)
+                    .col(
+                        ColumnDef::new(EnterpriseGroups::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(EnterpriseGroups::Name)
+                            .string_len(255)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EnterpriseGroups::ShortName)
+                            .string_len(255)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(EnterpriseGroups::Status)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EnterpriseGroups::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_enterprise_groups_status_name")
+                    .table(EnterpriseGroups::Table)
+                    .col(EnterpriseGroups::Status)
+                    .col(EnterpriseGroups::Name)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(GroupMembers::Table)
+                    .col(
+                        ColumnDef::new(GroupMembers::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(GroupMembers::GroupId).uuid().not_null())
+                    .col(ColumnDef::new(GroupMembers::AccountId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(GroupMembers::GroupRole)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(GroupMembers::Current).boolean().not_null())
+                    .col(
+                        ColumnDef::new(GroupMembers::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(GroupMembers::Table, GroupMembers::GroupId)
+                            .to(EnterpriseGroups::Table, EnterpriseGroups::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(GroupMembers::Table, GroupMembers::AccountId)
+                            .to(Accounts::Table, Accounts::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ux_group_members_group_account")
+                    .table(GroupMembers::Table)
+                    .col(GroupMembers::GroupId)
+                    .col(GroupMembers::AccountId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_group_members_account")
+                    .table(GroupMembers::Table)
+                    .col(GroupMembers::AccountId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Tenants::Table)
+                    .col(ColumnDef::new(Tenants::Id).uuid().not_null().primary_key())
+                    .col(ColumnDef::new(Tenants::Name).string_len(255).not_null())
+                    .col(ColumnDef::new(Tenants::Status).string_len(16).not_null())
+                    .col(ColumnDef::new(Tenants::GroupId).uuid().null())
+                    .col(ColumnDef::new(Tenants::CreatedAt).big_integer().not_null())
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Tenants::Table, Tenants::GroupId)
+                            .to(EnterpriseGroups::Table, EnterpriseGroups::Id)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_tenants_group")
+                    .table(Tenants::Table)
+                    .col(Tenants::GroupId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(TenantMembers::Table)
+                    .col(
+                        ColumnDef::new(TenantMembers::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(TenantMembers::TenantId).uuid().not_null())
+                    .col(ColumnDef::new(TenantMembers::AccountId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(TenantMembers::Role)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(TenantMembers::Position)
+                            .string_len(255)
+                            .null(),
+                    )
+                    .col(ColumnDef::new(TenantMembers::Permissions).text().not_null())
+                    .col(ColumnDef::new(TenantMembers::Current).boolean().not_null())
+                    .col(
+                        ColumnDef::new(TenantMembers::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(TenantMembers::Table, TenantMembers::TenantId)
+                            .to(Tenants::Table, Tenants::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(TenantMembers::Table, TenantMembers::AccountId)
+                            .to(Accounts::Table, Accounts::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ux_tenant_members_tenant_account")
+                    .table(TenantMembers::Table)
+                    .col(TenantMembers::TenantId)
+                    .col(TenantMembers::AccountId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_tenant_members_account")
+                    .table(TenantMembers::Table)
+                    .col(TenantMembers::AccountId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Setups::Table)
+                    .col(
+                        ColumnDef::new(Setups::Id)
+                            .integer()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(Setups::Version).string_len(32).not_null())
+                    .col(ColumnDef::new(Setups::SetupAt).big_integer().not_null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            Setups::Table.into_iden(),
+            TenantMembers::Table.into_iden(),
+            Tenants::Table.into_iden(),
+            GroupMembers::Table.into_iden(),
+            EnterpriseGroups::Table.into_iden(),
+            AccountRoles::Table.into_iden(),
+            Accounts::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

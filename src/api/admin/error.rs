@@ -1,0 +1,83 @@
+//! The admin surface's error: AList's envelope `{"code","message","data":null}`. As in
+//! AList, failures of a routed operation answer HTTP 200 with the real status in `code`;
+//! only failures before any operation is chosen (unknown path, wrong method, oversize
+//! body) carry their status on the HTTP response too.
+
+use poem::error::ResponseError;
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use sea_orm::DbErr;
+
+use crate::api::console::error::is_unavailable;
+use crate::api::error_layer;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct AdminError {
+    pub code: u16,
+    pub message: String,
+}
+
+impl AdminError {
+    pub fn new(code: u16, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_implemented(operation_id: &str) -> Self {
+        Self::new(501, format!("{operation_id} is not built yet"))
+    }
+
+    pub fn internal(err: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "unexpected failure");
+        Self::new(500, "internal server error")
+    }
+}
+
+fn envelope(http: StatusCode, code: u16, message: &str) -> Response {
+    let body = serde_json::json!({ "code": code, "message": message, "data": null });
+    poem::web::Json(body).with_status(http).into_response()
+}
+
+impl ResponseError for AdminError {
+    fn status(&self) -> StatusCode {
+        StatusCode::OK
+    }
+
+    fn as_response(&self) -> Response {
+        envelope(StatusCode::OK, self.code, &self.message)
+    }
+}
+
+/// Renders any error the admin endpoint returns in the AList envelope.
+pub fn render(err: poem::Error) -> Response {
+    if err.is::<AdminError>() {
+        return err.into_response();
+    }
+    let failure = error_layer::classify(&err);
+    let http = match failure.status {
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::PAYLOAD_TOO_LARGE => {
+            failure.status
+        }
+        _ => StatusCode::OK,
+    };
+    let message = match failure.status {
+        // AList's own words for a missing token.
+        StatusCode::UNAUTHORIZED => "Guest user is disabled, login please".to_string(),
+        _ => failure.message,
+    };
+    envelope(http, failure.status.as_u16(), &message)
+}
+
+impl From<DbErr> for AdminError {
+    fn from(err: DbErr) -> Self {
+        if is_unavailable(&err) {
+            tracing::error!(error = %err, "database unavailable");
+            Self::new(503, "service temporarily unavailable")
+        } else {
+            Self::internal(&err)
+        }
+    }
+}

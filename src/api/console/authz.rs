@@ -1,0 +1,69 @@
+//! Who may call each console operation: the one table every request is checked against.
+//! `docs/authz.md` is its prose form. The match is exhaustive, so an operation added to
+//! the spec does not compile until it has a rule here.
+
+use crate::api::generated::console::Operation;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Anyone, signed in or not.
+    Public,
+    /// Routed, but answers 501 `not_implemented` until its issue lands.
+    NotBuilt,
+}
+
+pub fn rule(op: Operation) -> Rule {
+    use Operation::*;
+    match op {
+        GetSetupStatus | Setup | GetSystemFeatures => Rule::Public,
+        GetInitStatus
+        | ValidateInitPassword
+        | ListEnterpriseGroups
+        | UpdateEnterpriseGroup
+        | CreateEnterpriseGroup
+        | DeleteEnterpriseGroup
+        | GetEnterpriseGroupInfo
+        | ListGroupTenants
+        | CreateGroupTenant
+        | ListUnjoinedTenants
+        | ListJoinedTenants
+        | ListJoinedTenantRoles
+        | ListAccountJoinedGroups
+        | ListMyJoinedGroups
+        | CheckManagePermission
+        | GetCurrentGroup
+        | GetCurrentGroupDetail
+        | ListManagedTenants
+        | ListManagedAppTenants
+        | ListManagedDatasetTenants
+        | ListGroupMembers
+        | ListGroupDatasets
+        | RepairModelProviders
+        | CheckAppPermission
+        | CheckDatasetPermission
+        | RepairSystemDefault
+        | RegisterAccount
+        | GetAccountProfile
+        | GetAccountExProfile
+        | ListAccountsEx
+        | GetAccountExByEmail
+        | GetAccountExById
+        | UpdateAccountEx
+        | UpdateAccountRole
+        | InviteMembersByEmail
+        | Login
+        | CheckActivation
+        | Activate
+        | SendForgotPasswordEmail
+        | CheckForgotPasswordCode
+        | ResetPassword
+        | SendRegisterEmail
+        | CheckRegisterCode
+        | FinishRegister
+        | OauthLogin
+        | OauthAuthorize
+        | RefreshToken
+        | Logout
+        | LogoutPost => Rule::NotBuilt,
+    }
+}

@@ -1,0 +1,124 @@
+//! The console surface's error: Dify's `{"code","message","status"}` with that HTTP status.
+
+use poem::error::ResponseError;
+use poem::http::{StatusCode, header};
+use poem::{IntoResponse, Response};
+use sea_orm::DbErr;
+
+use crate::api::error_layer;
+use crate::domain::setup::SetupError;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ConsoleError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ConsoleError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid_param(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_param", message)
+    }
+
+    pub fn not_implemented(operation_id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "not_implemented",
+            format!("{operation_id} is not built yet."),
+        )
+    }
+
+    /// An unexpected failure: logged in full (the request span carries the request id),
+    /// answered opaquely.
+    pub fn internal(err: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "unexpected failure");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_server_error",
+            "Internal Server Error",
+        )
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "The service is temporarily unavailable; try again shortly.",
+        )
+    }
+}
+
+fn envelope(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({
+        "code": code,
+        "message": message,
+        "status": status.as_u16(),
+    });
+    let mut resp = poem::web::Json(body).with_status(status).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer realm=\"api\""),
+        );
+    }
+    resp
+}
+
+impl ResponseError for ConsoleError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> Response {
+        envelope(self.status, self.code, &self.message)
+    }
+}
+
+/// Renders any error the console endpoint returns in the console envelope.
+pub fn render(err: poem::Error) -> Response {
+    if err.is::<ConsoleError>() {
+        return err.into_response();
+    }
+    let failure = error_layer::classify(&err);
+    envelope(failure.status, failure.code, &failure.message)
+}
+
+/// True for failures that mean the database cannot be reached (answered 503, not 500).
+pub fn is_unavailable(err: &DbErr) -> bool {
+    matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+}
+
+impl From<DbErr> for ConsoleError {
+    fn from(err: DbErr) -> Self {
+        if is_unavailable(&err) {
+            tracing::error!(error = %err, "database unavailable");
+            Self::unavailable()
+        } else {
+            Self::internal(&err)
+        }
+    }
+}
+
+impl From<SetupError> for ConsoleError {
+    fn from(err: SetupError) -> Self {
+        match err {
+            SetupError::AlreadySetup => Self::new(
+                StatusCode::FORBIDDEN,
+                "already_setup",
+                "Dify has been successfully installed. Please refresh the page or return to the dashboard homepage.",
+            ),
+            SetupError::InvalidParam(message) => Self::invalid_param(message),
+            SetupError::Db(err) => err.into(),
+            SetupError::Hash(err) => Self::internal(&err),
+        }
+    }
+}

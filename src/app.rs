@@ -1,0 +1,217 @@
+//! The poem application: both API surfaces, Swagger UI, the specs as written, health and
+//! readiness, and the middleware around them (request ids and tracing, body limits,
+//! panics, error envelopes).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use poem::http::{StatusCode, header};
+use poem::middleware::CatchPanic;
+use poem::web::Path;
+use poem::{
+    Body, Endpoint, EndpointExt, IntoResponse, Middleware, Request, Response, Route, get, handler,
+};
+use poem_openapi::OpenApiService;
+use tracing::Instrument;
+
+use crate::api::admin::{self, AdminHandlers};
+use crate::api::console::{self, ConsoleHandlers};
+use crate::api::context::RequestId;
+use crate::api::error_layer::ErrorEnvelope;
+use crate::api::generated;
+use crate::state::AppState;
+
+/// The contract, exactly as written; served at `/openapi/*.yaml` and printed by `openapi`.
+pub const CONSOLE_SPEC: &str = include_str!("../openapi/console.yaml");
+pub const ADMIN_SPEC: &str = include_str!("../openapi/admin.yaml");
+
+/// Largest request body either surface accepts.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+type ConsoleRoutes = (
+    generated::console::SetupRoutes<ConsoleHandlers>,
+    generated::console::EnterpriseGroupRoutes<ConsoleHandlers>,
+    generated::console::AccountRoutes<ConsoleHandlers>,
+    generated::console::AuthRoutes<ConsoleHandlers>,
+);
+
+type AdminRoutes = (
+    generated::admin::AdminUserRoutes<AdminHandlers>,
+    generated::admin::AuthRoutes<AdminHandlers>,
+);
+
+pub fn console_service(state: Arc<AppState>) -> OpenApiService<ConsoleRoutes, ()> {
+    let handlers = Arc::new(ConsoleHandlers { state });
+    OpenApiService::new(
+        generated::console::routes(handlers),
+        "zgi-next console API",
+        env!("CARGO_PKG_VERSION"),
+    )
+}
+
+pub fn admin_service(state: Arc<AppState>) -> OpenApiService<AdminRoutes, ()> {
+    let handlers = Arc::new(AdminHandlers { state });
+    OpenApiService::new(
+        generated::admin::routes(handlers),
+        "AList-compatible admin user API",
+        env!("CARGO_PKG_VERSION"),
+    )
+}
+
+pub fn build(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
+    let console_api = console_service(state.clone())
+        .with(BodyLimit)
+        .with(ErrorEnvelope(console::error::render));
+    let admin_api = admin_service(state.clone())
+        .with(BodyLimit)
+        .with(ErrorEnvelope(admin::error::render));
+    Route::new()
+        .nest_no_strip("/console/api", console_api)
+        .nest_no_strip("/api", admin_api)
+        .nest("/swagger-ui", get(swagger_ui))
+        .at("/openapi/:file", get(spec_file))
+        .at("/health", get(health))
+        .at("/ready", get(ready.data(state)))
+        .with(ErrorEnvelope(console::error::render))
+        .with(CatchPanic::new())
+        .with(RequestTracing)
+}
+
+#[handler]
+fn health() -> Response {
+    json_status(StatusCode::OK, "ok")
+}
+
+#[handler]
+async fn ready(state: poem::web::Data<&Arc<AppState>>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => json_status(StatusCode::OK, "ok"),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness: database unreachable");
+            json_status(StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}
+
+fn json_status(status: StatusCode, text: &str) -> Response {
+    poem::web::Json(serde_json::json!({ "status": text }))
+        .with_status(status)
+        .into_response()
+}
+
+#[handler]
+fn spec_file(Path(file): Path<String>) -> poem::Result<Response> {
+    let text = match file.as_str() {
+        "console.yaml" => CONSOLE_SPEC,
+        "admin.yaml" => ADMIN_SPEC,
+        _ => return Err(poem::error::NotFoundError.into()),
+    };
+    Ok(text
+        .with_content_type("application/yaml; charset=utf-8")
+        .into_response())
+}
+
+/// Serves the vendored Swagger UI with both specs selectable.
+#[handler]
+fn swagger_ui(req: &Request) -> poem::Result<Response> {
+    let tail = req.uri().path().trim_start_matches("/swagger-ui");
+    if tail.is_empty() {
+        // Relative asset URLs need the trailing slash.
+        return Ok(Response::builder()
+            .status(StatusCode::MOVED_PERMANENTLY)
+            .header(header::LOCATION, "/swagger-ui/")
+            .finish());
+    }
+    let config = Arc::new(utoipa_swagger_ui::Config::new([
+        utoipa_swagger_ui::Url::with_primary("console", "/openapi/console.yaml", true),
+        utoipa_swagger_ui::Url::new("admin", "/openapi/admin.yaml"),
+    ]));
+    match utoipa_swagger_ui::serve(tail.trim_start_matches('/'), config) {
+        Ok(Some(file)) => Ok(Response::builder()
+            .content_type(file.content_type)
+            .body(file.bytes.to_vec())),
+        Ok(None) => Err(poem::error::NotFoundError.into()),
+        Err(err) => Err(poem::Error::from_string(
+            err.to_string(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+        )),
+    }
+}
+
+/// Caps request bodies at [`MAX_BODY_BYTES`], whether or not the client sent a length.
+pub struct BodyLimit;
+
+impl<E: Endpoint> Middleware<E> for BodyLimit {
+    type Output = BodyLimitEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        BodyLimitEndpoint(inner)
+    }
+}
+
+pub struct BodyLimitEndpoint<E>(E);
+
+impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
+    type Output = E::Output;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Self::Output> {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+            return Err(poem::error::ReadBodyError::PayloadTooLarge.into());
+        }
+        if declared.is_none() {
+            // Chunked or unknown length: read at most the limit before anything parses it.
+            let bytes = req.take_body().into_bytes_limit(MAX_BODY_BYTES).await?;
+            req.set_body(Body::from_bytes(bytes));
+        }
+        self.0.call(req).await
+    }
+}
+
+/// Gives each request an id (`x-request-id`), runs it in a span carrying that id, and logs
+/// its outcome.
+pub struct RequestTracing;
+
+impl<E: Endpoint> Middleware<E> for RequestTracing {
+    type Output = RequestTracingEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        RequestTracingEndpoint(inner)
+    }
+}
+
+pub struct RequestTracingEndpoint<E>(E);
+
+impl<E: Endpoint> Endpoint for RequestTracingEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let id: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
+        req.extensions_mut().insert(RequestId(id.clone()));
+        let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+        let started = Instant::now();
+        async move {
+            let mut resp = match self.0.call(req).await {
+                Ok(r) => r.into_response(),
+                Err(err) => err.into_response(),
+            };
+            let status = resp.status();
+            let micros = started.elapsed().as_micros() as u64;
+            if status.is_server_error() {
+                tracing::warn!(status = status.as_u16(), micros, "request failed");
+            } else {
+                tracing::debug!(status = status.as_u16(), micros, "request done");
+            }
+            if let Ok(value) = header::HeaderValue::from_str(&id) {
+                resp.headers_mut().insert("x-request-id", value);
+            }
+            Ok(resp)
+        }
+        .instrument(span)
+        .await
+    }
+}

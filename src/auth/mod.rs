@@ -1,0 +1,2 @@
+//! Credentials: password hashing now; tokens, principals and rate limits as they are built.
+pub mod password;

@@ -1,0 +1,4 @@
+//! Business rules, free of HTTP: each module returns its own error enum, and each API
+//! surface maps those to its wire envelope.
+pub mod setup;
+pub mod validate;

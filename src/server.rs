@@ -1,0 +1,117 @@
+//! Starting the service: connect, migrate, bind, serve until asked to stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::listener::{Acceptor, Listener, TcpListener};
+
+use crate::config::ServeConfig;
+use crate::db;
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Setup(#[from] db::DbSetupError),
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running server: where it listens, and the task serving it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Running {
+    /// Asks the server to finish in-flight requests and stop.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.unwrap_or(Ok(()))
+    }
+}
+
+/// Binds `listen` (port 0 picks a free port) and serves `state` in a background task.
+pub async fn start(listen: SocketAddr, state: Arc<AppState>) -> Result<Running, ServeError> {
+    let acceptor = TcpListener::bind(listen)
+        .into_acceptor()
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .unwrap_or(listen);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let app = crate::app::build(state);
+    let task = tokio::spawn(async move {
+        poem::Server::new_with_acceptor(acceptor)
+            .run_with_graceful_shutdown(
+                app,
+                async move {
+                    let _ = stop_rx.await;
+                },
+                Some(Duration::from_secs(10)),
+            )
+            .await
+    });
+    Ok(Running {
+        addr,
+        task,
+        stop: Some(stop_tx),
+    })
+}
+
+/// `console-server serve`: connect and migrate, then serve until Ctrl-C / SIGTERM.
+pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
+    let url = db::database_url(&config.storage)?;
+    let conn = db::connect(&url).await?;
+    db::migrate(&conn).await?;
+    let state = Arc::new(AppState::new(conn, config.features.clone()));
+    let running = start(config.listen, state).await?;
+    tracing::info!(
+        "console-server listening on http://{addr}; Swagger UI at http://{addr}/swagger-ui/",
+        addr = running.addr
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
