@@ -9,12 +9,13 @@ use poem::http::{StatusCode, header};
 use poem::middleware::CatchPanic;
 use poem::web::Path;
 use poem::{
-    Body, Endpoint, EndpointExt, IntoResponse, Middleware, Request, Response, Route, get, handler,
+    Endpoint, EndpointExt, IntoResponse, Middleware, Request, Response, Route, get, handler,
 };
 use poem_openapi::OpenApiService;
 use tracing::Instrument;
 
 use crate::api::admin::{self, AdminHandlers};
+use crate::api::body_guard::{BodyGuard, BodyRules};
 use crate::api::console::{self, ConsoleHandlers};
 use crate::api::context::RequestId;
 use crate::api::error_layer::ErrorEnvelope;
@@ -24,9 +25,6 @@ use crate::state::AppState;
 /// The contract, exactly as written; served at `/openapi/*.yaml` and printed by `openapi`.
 pub const CONSOLE_SPEC: &str = include_str!("../openapi/console.yaml");
 pub const ADMIN_SPEC: &str = include_str!("../openapi/admin.yaml");
-
-/// Largest request body either surface accepts.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 type ConsoleRoutes = (
     generated::console::SetupRoutes<ConsoleHandlers>,
@@ -59,11 +57,15 @@ pub fn admin_service(state: Arc<AppState>) -> OpenApiService<AdminRoutes, ()> {
 }
 
 pub fn build(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
-    let console_api = console_service(state.clone())
-        .with(BodyLimit)
+    let console_api = console_service(state.clone());
+    let console_rules = body_rules(&console_api.spec());
+    let console_api = console_api
+        .with(BodyGuard(console_rules))
         .with(ErrorEnvelope(console::error::render));
-    let admin_api = admin_service(state.clone())
-        .with(BodyLimit)
+    let admin_api = admin_service(state.clone());
+    let admin_rules = body_rules(&admin_api.spec());
+    let admin_api = admin_api
+        .with(BodyGuard(admin_rules))
         .with(ErrorEnvelope(admin::error::render));
     Route::new()
         .nest_no_strip("/console/api", console_api)
@@ -75,6 +77,19 @@ pub fn build(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .with(ErrorEnvelope(console::error::render))
         .with(CatchPanic::new())
         .with(RequestTracing)
+}
+
+/// The body rules of a surface, from its generated spec. That spec is produced by our own
+/// generated code, so failing to read it is a build defect; an empty rule set then keeps
+/// the typed parsers as the only check rather than refusing to start.
+fn body_rules(spec: &str) -> Arc<BodyRules> {
+    match BodyRules::from_spec(spec) {
+        Ok(rules) => Arc::new(rules),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read the generated spec; body checks are off");
+            Arc::new(BodyRules::empty())
+        }
+    }
 }
 
 #[handler]
@@ -135,40 +150,6 @@ fn swagger_ui(req: &Request) -> poem::Result<Response> {
             err.to_string(),
             StatusCode::INTERNAL_SERVER_ERROR,
         )),
-    }
-}
-
-/// Caps request bodies at [`MAX_BODY_BYTES`], whether or not the client sent a length.
-pub struct BodyLimit;
-
-impl<E: Endpoint> Middleware<E> for BodyLimit {
-    type Output = BodyLimitEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        BodyLimitEndpoint(inner)
-    }
-}
-
-pub struct BodyLimitEndpoint<E>(E);
-
-impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
-    type Output = E::Output;
-
-    async fn call(&self, mut req: Request) -> poem::Result<Self::Output> {
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
-            return Err(poem::error::ReadBodyError::PayloadTooLarge.into());
-        }
-        if declared.is_none() {
-            // Chunked or unknown length: read at most the limit before anything parses it.
-            let bytes = req.take_body().into_bytes_limit(MAX_BODY_BYTES).await?;
-            req.set_body(Body::from_bytes(bytes));
-        }
-        self.0.call(req).await
     }
 }
 

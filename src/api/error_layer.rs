@@ -4,6 +4,8 @@
 
 use poem::error::{MethodNotAllowedError, NotFoundError, ParsePathError, ReadBodyError};
 use poem::http::StatusCode;
+
+use crate::api::body_guard::InvalidBody;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseMultipartError, ParseParamError,
@@ -20,7 +22,9 @@ pub struct Failure {
 
 /// Classifies an error that is not one of the surface's own.
 pub fn classify(err: &poem::Error) -> Failure {
-    let (status, code, message) = if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+    let (status, code, message) = if let Some(e) = err.downcast_ref::<InvalidBody>() {
+        (StatusCode::BAD_REQUEST, "invalid_param", e.to_string())
+    } else if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
         (
             StatusCode::BAD_REQUEST,
             "invalid_param",

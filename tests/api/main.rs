@@ -1,1 +1,9 @@
+//! Integration tests: the real server on 127.0.0.1:0 with its own database per test,
+//! called through the generated SDK (raw HTTP only for requests it cannot express).
 
+mod errors;
+mod helpers;
+mod migrations;
+mod routing;
+mod setup;
+mod spec;

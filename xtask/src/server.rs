@@ -96,6 +96,12 @@ fn validators(limits: &Limits) -> Option<String> {
     if let Some(v) = limits.maximum {
         parts.push(format!("maximum(value = \"{v}\")"));
     }
+    if let Some(v) = limits.min_items {
+        parts.push(format!("min_items = {v}"));
+    }
+    if let Some(v) = limits.max_items {
+        parts.push(format!("max_items = {v}"));
+    }
     (!parts.is_empty()).then(|| format!("validator({})", parts.join(", ")))
 }
 

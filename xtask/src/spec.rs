@@ -28,6 +28,8 @@ pub struct Limits {
     pub max_length: Option<usize>,
     pub minimum: Option<f64>,
     pub maximum: Option<f64>,
+    pub min_items: Option<usize>,
+    pub max_items: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -181,10 +183,16 @@ fn property(schema: &ReferenceOr<Box<Schema>>) -> Result<(Ty, bool, Limits, Opti
                 .items
                 .as_ref()
                 .ok_or_else(|| anyhow!("arrays need `items`"))?;
-            let (inner, inner_nullable, _, _) = property(items)?;
+            let (inner, inner_nullable, item_limits, _) = property(items)?;
             if inner_nullable || matches!(inner, Ty::Vec(_)) {
                 bail!("array items must be a non-null primitive or $ref");
             }
+            // poem-openapi applies element validators to each item of a list.
+            limits = Limits {
+                min_items: a.min_items,
+                max_items: a.max_items,
+                ..item_limits
+            };
             Ty::Vec(Box::new(inner))
         }
         SchemaKind::Type(Type::Object(o)) => {

@@ -830,6 +830,7 @@ pub mod schemas {
     #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
     pub struct InviteMembersRequest {
         /// Addresses to invite.
+        #[oai(validator(max_length = 255))]
         pub emails: Vec<String>,
         pub role: TenantRole,
         /// Language of the invitation e-mail, e.g. en-US.
