@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use poem::error::ResponseError;
 use poem::http::{StatusCode, header};
 use poem::middleware::CatchPanic;
 use poem::web::Path;
@@ -75,7 +76,7 @@ pub fn build(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/health", get(health))
         .at("/ready", get(ready.data(state)))
         .with(ErrorEnvelope(console::error::render))
-        .with(CatchPanic::new())
+        .with(CatchPanic::new().with_handler(panic_response))
         .with(RequestTracing)
 }
 
@@ -90,6 +91,23 @@ fn body_rules(spec: &str) -> Arc<BodyRules> {
             Arc::new(BodyRules::empty())
         }
     }
+}
+
+/// A panic is a bug: log it inside the request's span and answer like any other
+/// unexpected failure, in the console envelope, without the panic's text.
+fn panic_response(panic: Box<dyn std::any::Any + Send>) -> Response {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %text, "handler panicked");
+    console::ConsoleError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_server_error",
+        "Internal Server Error",
+    )
+    .as_response()
 }
 
 #[handler]

@@ -56,3 +56,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
+
+/// True for failures that mean the database cannot be reached (answered 503, not 500).
+pub fn is_unavailable(err: &DbErr) -> bool {
+    matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+}

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::db_test;
-use crate::helpers::{TestApp, console_error};
+use crate::helpers::console_error;
 
 const SETUP: &str = "/console/api/setup";
 
@@ -29,11 +29,7 @@ db_test!(async fn console_bad_input_gets_the_envelope(app) {
     assert_eq!(status["step"], "not_started");
 });
 
-#[tokio::test]
-async fn unknown_enum_values_and_bad_parameters_are_400() {
-    let app = TestApp::spawn(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
+db_test!(async fn unknown_enum_values_and_bad_parameters_are_400(app) {
     let bearer = ("authorization", "Bearer test-token");
     for (what, method, path, body) in [
         (
@@ -89,13 +85,9 @@ async fn unknown_enum_values_and_bad_parameters_are_400() {
         assert_eq!(status, 400, "{what}: {json}");
         assert_eq!(console_error(&json), ("invalid_param", 400), "{what}");
     }
-}
+});
 
-#[tokio::test]
-async fn routing_and_size_failures_get_the_envelope() {
-    let app = TestApp::spawn(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
+db_test!(async fn routing_and_size_failures_get_the_envelope(app) {
     for path in ["/console/api/no-such-thing", "/nowhere"] {
         let (status, json) = app.raw("GET", path, None).await;
         assert_eq!(
@@ -150,13 +142,9 @@ async fn routing_and_size_failures_get_the_envelope() {
     assert_eq!(resp.status().as_u16(), 415);
     let json: Value = resp.json().await.expect("json");
     assert_eq!(console_error(&json), ("unsupported_media_type", 415));
-}
+});
 
-#[tokio::test]
-async fn admin_failures_use_the_alist_envelope() {
-    let app = TestApp::spawn(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
+db_test!(async fn admin_failures_use_the_alist_envelope(app) {
     // Through the SDK: AList's failures parse as the operation's own envelope.
     let envelope = app
         .admin
@@ -202,7 +190,7 @@ async fn admin_failures_use_the_alist_envelope() {
 
     let (status, json) = app.raw("GET", "/api/admin/nothing-here", None).await;
     assert_eq!((status, json["code"].as_u64()), (404, Some(404)), "{json}");
-}
+});
 
 db_test!(async fn a_lost_database_is_503_not_500(app) {
     let (status, _) = app.raw("GET", "/ready", None).await;
@@ -216,11 +204,7 @@ db_test!(async fn a_lost_database_is_503_not_500(app) {
     assert_eq!(status, 200, "liveness does not depend on the database");
 });
 
-#[tokio::test]
-async fn every_response_carries_a_request_id() {
-    let app = TestApp::spawn(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
+db_test!(async fn every_response_carries_a_request_id(app) {
     let a = app.http.get(app.url("/health")).send().await.expect("send");
     let b = app
         .http
@@ -236,4 +220,4 @@ async fn every_response_carries_a_request_id() {
     let (a, b) = (id(&a).expect("id"), id(&b).expect("id"));
     assert_eq!(a.len(), 32);
     assert_ne!(a, b);
-}
+});

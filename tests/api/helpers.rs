@@ -91,6 +91,7 @@ impl Drop for TestDb {
 }
 
 pub struct TestApp {
+    pub backend: Backend,
     pub base: String,
     pub state: Arc<AppState>,
     pub console: console::Client,
@@ -118,6 +119,7 @@ impl TestApp {
             .expect("start server");
         let base = format!("http://{}", running.addr);
         Some(Self {
+            backend,
             console: console::Client::new(&base),
             admin: admin::Client::new(&base),
             http: reqwest::Client::new(),

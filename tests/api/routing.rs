@@ -7,7 +7,8 @@ use console_server::api::{admin::authz as admin_authz, console::authz as console
 use console_server::app::{ADMIN_SPEC, CONSOLE_SPEC};
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp};
+use crate::db_test;
+use crate::helpers::TestApp;
 
 /// A value that satisfies a parameter's schema.
 fn sample(doc: &Value, param: &Value) -> String {
@@ -73,6 +74,13 @@ fn calls(app: &TestApp, doc: &Value) -> Vec<Call> {
     out
 }
 
+fn call_for<'a>(calls: &'a [Call], operation_id: &str) -> &'a Call {
+    calls
+        .iter()
+        .find(|c| c.operation_id == operation_id)
+        .unwrap_or_else(|| panic!("{operation_id} has no call"))
+}
+
 async fn send(call: &Call, auth: (&str, &str)) -> (u16, Value) {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -90,17 +98,12 @@ async fn send(call: &Call, auth: (&str, &str)) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn console_operations_are_routed_and_unbuilt_ones_answer_501() {
-    let app = TestApp::spawn(Backend::Sqlite).await.expect("app");
+db_test!(async fn console_operations_are_routed_and_unbuilt_ones_answer_501(app) {
     let doc: Value = serde_yaml::from_str(CONSOLE_SPEC).expect("yaml");
     let calls = calls(&app, &doc);
     assert_eq!(calls.len(), console_api::Operation::ALL.len());
     for op in console_api::Operation::ALL {
-        let call = calls
-            .iter()
-            .find(|c| c.operation_id == op.operation_id())
-            .unwrap_or_else(|| panic!("{} has no call", op.operation_id()));
+        let call = call_for(&calls, op.operation_id());
         let (status, body) = send(call, ("authorization", "Bearer test-token")).await;
         assert!(
             status != 404 && status != 405,
@@ -113,19 +116,14 @@ async fn console_operations_are_routed_and_unbuilt_ones_answer_501() {
             assert_eq!(body["status"], 501);
         }
     }
-}
+});
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_operations_are_routed_and_unbuilt_ones_answer_501() {
-    let app = TestApp::spawn(Backend::Sqlite).await.expect("app");
+db_test!(async fn admin_operations_are_routed_and_unbuilt_ones_answer_501(app) {
     let doc: Value = serde_yaml::from_str(ADMIN_SPEC).expect("yaml");
     let calls = calls(&app, &doc);
     assert_eq!(calls.len(), admin_api::Operation::ALL.len());
     for op in admin_api::Operation::ALL {
-        let call = calls
-            .iter()
-            .find(|c| c.operation_id == op.operation_id())
-            .unwrap_or_else(|| panic!("{} has no call", op.operation_id()));
+        let call = call_for(&calls, op.operation_id());
         let (status, body) = send(call, ("authorization", "test-token")).await;
         assert_eq!(
             status,
@@ -138,7 +136,7 @@ async fn admin_operations_are_routed_and_unbuilt_ones_answer_501() {
             assert!(body["data"].is_null());
         }
     }
-}
+});
 
 #[test]
 fn authz_tables_agree_with_the_specs_security() {

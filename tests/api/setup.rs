@@ -142,12 +142,9 @@ db_test!(async fn setup_rejects_bad_input_and_creates_nothing(app) {
     assert_eq!(status.step, types::SetupStep::NotStarted);
 });
 
-#[tokio::test]
-async fn system_features_report_the_configuration() {
+db_test!(async fn system_features_report_the_configuration(app) {
     use console_server::config::FeatureConfig;
-    let defaults = TestApp::spawn(crate::helpers::Backend::Sqlite)
-        .await
-        .expect("app");
+    let defaults = app;
     let f = defaults
         .console
         .get_system_features()
@@ -164,7 +161,7 @@ async fn system_features_report_the_configuration() {
         mail_type: Some("smtp".into()),
         ..FeatureConfig::defaults()
     };
-    let custom = TestApp::spawn_with(crate::helpers::Backend::Sqlite, features)
+    let custom = TestApp::spawn_with(defaults.backend, features)
         .await
         .expect("app");
     let f = custom
@@ -175,4 +172,4 @@ async fn system_features_report_the_configuration() {
         .expect("features")
         .into_inner();
     assert!(f.is_allow_register && !f.enable_email_password_login && f.is_email_setup);
-}
+});

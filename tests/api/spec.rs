@@ -173,30 +173,34 @@ fn schemas(doc: &Value) -> BTreeMap<String, Value> {
         .unwrap_or_default()
 }
 
+/// What differs between two keyed views (operations or schemas) of the two specs.
+fn compare(
+    kind: &str,
+    written: &BTreeMap<String, Value>,
+    served: &BTreeMap<String, Value>,
+    diffs: &mut Vec<String>,
+) {
+    for key in written.keys().chain(served.keys()).collect::<BTreeSet<_>>() {
+        match (written.get(key), served.get(key)) {
+            (Some(w), Some(s)) if w != s => {
+                diffs.push(format!("{kind} {key}:\n  yaml:   {w}\n  served: {s}"))
+            }
+            (Some(_), None) => diffs.push(format!("{kind} {key} is in the YAML but not served")),
+            (None, Some(_)) => diffs.push(format!("{kind} {key} is served but not in the YAML")),
+            _ => {}
+        }
+    }
+}
+
 fn differences(written: &Value, served: &Value) -> Vec<String> {
     let mut diffs = Vec::new();
-    let (w_ops, s_ops) = (operations(written), operations(served));
-    for key in w_ops.keys().chain(s_ops.keys()).collect::<BTreeSet<_>>() {
-        match (w_ops.get(key), s_ops.get(key)) {
-            (Some(w), Some(s)) if w != s => {
-                diffs.push(format!("operation {key}:\n  yaml:   {w}\n  served: {s}"))
-            }
-            (Some(_), None) => diffs.push(format!("operation {key} is in the YAML but not served")),
-            (None, Some(_)) => diffs.push(format!("operation {key} is served but not in the YAML")),
-            _ => {}
-        }
-    }
-    let (w_s, s_s) = (schemas(written), schemas(served));
-    for key in w_s.keys().chain(s_s.keys()).collect::<BTreeSet<_>>() {
-        match (w_s.get(key), s_s.get(key)) {
-            (Some(w), Some(s)) if w != s => {
-                diffs.push(format!("schema {key}:\n  yaml:   {w}\n  served: {s}"))
-            }
-            (Some(_), None) => diffs.push(format!("schema {key} is in the YAML but not served")),
-            (None, Some(_)) => diffs.push(format!("schema {key} is served but not in the YAML")),
-            _ => {}
-        }
-    }
+    compare(
+        "operation",
+        &operations(written),
+        &operations(served),
+        &mut diffs,
+    );
+    compare("schema", &schemas(written), &schemas(served), &mut diffs);
     let schemes = |d: &Value| d["components"]["securitySchemes"].clone();
     if schemes(written) != schemes(served) {
         // poem-openapi writes the schemes without descriptions; compare type and placement.

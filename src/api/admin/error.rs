@@ -8,8 +8,8 @@ use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use sea_orm::DbErr;
 
-use crate::api::console::error::is_unavailable;
 use crate::api::error_layer;
+use crate::db::is_unavailable;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{code}: {message}")]

@@ -6,6 +6,7 @@ use poem::{IntoResponse, Response};
 use sea_orm::DbErr;
 
 use crate::api::error_layer;
+use crate::db::is_unavailable;
 use crate::domain::setup::SetupError;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,11 +91,6 @@ pub fn render(err: poem::Error) -> Response {
     }
     let failure = error_layer::classify(&err);
     envelope(failure.status, failure.code, &failure.message)
-}
-
-/// True for failures that mean the database cannot be reached (answered 503, not 500).
-pub fn is_unavailable(err: &DbErr) -> bool {
-    matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
 }
 
 impl From<DbErr> for ConsoleError {
