@@ -60,6 +60,10 @@ pub struct ServeConfig {
     pub storage: StorageConfig,
     #[command(flatten)]
     pub features: FeatureConfig,
+    /// Secret that signs tokens (at least 32 characters). Generated once into the data
+    /// directory when unset; instances sharing a database must share it.
+    #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
 }
 
 impl FeatureConfig {

@@ -14,6 +14,8 @@ use crate::state::AppState;
 pub enum ServeError {
     #[error(transparent)]
     Setup(#[from] db::DbSetupError),
+    #[error(transparent)]
+    Secret(#[from] crate::auth::secret::SecretError),
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error("cannot listen on {addr}: {source}")]
@@ -81,7 +83,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let url = db::database_url(&config.storage)?;
     let conn = db::connect(&url).await?;
     db::migrate(&conn).await?;
-    let state = Arc::new(AppState::new(conn, config.features.clone()));
+    let secret = crate::auth::secret::load(config.secret_key.as_deref(), &config.storage.data_dir)?;
+    let state = Arc::new(AppState::new(conn, config.features.clone(), secret));
     let running = start(config.listen, state).await?;
     tracing::info!(
         "console-server listening on http://{addr}; Swagger UI at http://{addr}/swagger-ui/",

@@ -13,15 +13,18 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub clock: Arc<dyn Clock>,
     pub features: FeatureConfig,
+    /// Signs and checks every token of both surfaces (see `auth::secret`).
+    pub secret: Vec<u8>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, features: FeatureConfig) -> Self {
+    pub fn new(db: DatabaseConnection, features: FeatureConfig, secret: Vec<u8>) -> Self {
         Self {
             db,
             hasher: PasswordHasher::default(),
             clock: Arc::new(SystemClock),
             features,
+            secret,
         }
     }
 }

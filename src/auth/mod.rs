@@ -1,2 +1,3 @@
 //! Credentials: password hashing now; tokens, principals and rate limits as they are built.
 pub mod password;
+pub mod secret;

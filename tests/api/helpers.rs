@@ -113,7 +113,11 @@ impl TestApp {
             .await
             .expect("connect test database");
         db::migrate(&conn).await.expect("migrate test database");
-        let state = Arc::new(AppState::new(conn, features));
+        let state = Arc::new(AppState::new(
+            conn,
+            features,
+            console_server::auth::secret::random(),
+        ));
         let running = server::start("127.0.0.1:0".parse().expect("addr"), state.clone())
             .await
             .expect("start server");
