@@ -6,6 +6,7 @@ pub mod account;
 pub mod account_role;
 pub mod enterprise_group;
 pub mod group_member;
+pub mod rate_counter;
 pub mod setup;
 pub mod tenant;
 pub mod tenant_member;

@@ -1,3 +1,4 @@
 //! Credentials: password hashing now; tokens, principals and rate limits as they are built.
+pub mod attempts;
 pub mod password;
 pub mod secret;
