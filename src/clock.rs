@@ -6,6 +6,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 pub trait Clock: Send + Sync + 'static {
     /// Unix seconds.
     fn now(&self) -> i64;
+
+    /// The manual clock behind this one, for tests that move time.
+    fn as_manual(&self) -> Option<&ManualClock> {
+        None
+    }
 }
 
 /// The real clock.
@@ -35,5 +40,9 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
+    }
+
+    fn as_manual(&self) -> Option<&ManualClock> {
+        Some(self)
     }
 }

@@ -50,6 +50,39 @@ pub struct FeatureConfig {
     pub is_public_deployment: bool,
 }
 
+/// Token lifetimes and sign-in limits (Dify's variable names).
+#[derive(Args, Clone, Debug)]
+pub struct AuthConfig {
+    /// Lifetime of an access token, in minutes.
+    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 60)]
+    pub access_token_expire_minutes: i64,
+    /// Lifetime of a refresh token, in days.
+    #[arg(long, env = "REFRESH_TOKEN_EXPIRE_DAYS", default_value_t = 30)]
+    pub refresh_token_expire_days: i64,
+    /// Window, in seconds, in which failed sign-ins for one email are counted; after 6
+    /// failures that email is locked until the window ends.
+    #[arg(long, env = "LOGIN_LOCKOUT_DURATION", default_value_t = 86_400)]
+    pub login_lockout_duration: i64,
+    /// Failed sign-ins allowed from one client address per `LOGIN_IP_WINDOW` seconds.
+    #[arg(long, env = "LOGIN_IP_LIMIT", default_value_t = 50)]
+    pub login_ip_limit: u32,
+    /// Window, in seconds, of `LOGIN_IP_LIMIT`.
+    #[arg(long, env = "LOGIN_IP_WINDOW", default_value_t = 900)]
+    pub login_ip_window: i64,
+}
+
+impl AuthConfig {
+    pub fn defaults() -> Self {
+        Self {
+            access_token_expire_minutes: 60,
+            refresh_token_expire_days: 30,
+            login_lockout_duration: 86_400,
+            login_ip_limit: 50,
+            login_ip_window: 900,
+        }
+    }
+}
+
 /// Everything `serve` needs.
 #[derive(Args, Clone, Debug)]
 pub struct ServeConfig {
@@ -60,6 +93,8 @@ pub struct ServeConfig {
     pub storage: StorageConfig,
     #[command(flatten)]
     pub features: FeatureConfig,
+    #[command(flatten)]
+    pub auth: AuthConfig,
     /// Secret that signs tokens (at least 32 characters). Generated once into the data
     /// directory when unset; instances sharing a database must share it.
     #[arg(long, env = "SECRET_KEY", hide_env_values = true)]

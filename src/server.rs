@@ -84,7 +84,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let conn = db::connect(&url).await?;
     db::migrate(&conn).await?;
     let secret = crate::auth::secret::load(config.secret_key.as_deref(), &config.storage.data_dir)?;
-    let state = Arc::new(AppState::new(conn, config.features.clone(), secret));
+    let state = Arc::new(
+        AppState::new(conn, config.features.clone(), secret).with_auth(config.auth.clone()),
+    );
     let running = start(config.listen, state).await?;
     tracing::info!(
         "console-server listening on http://{addr}; Swagger UI at http://{addr}/swagger-ui/",

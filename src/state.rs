@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::password::PasswordHasher;
 use crate::clock::{Clock, SystemClock};
-use crate::config::FeatureConfig;
+use crate::config::{AuthConfig, FeatureConfig};
 
 pub struct AppState {
     pub db: DatabaseConnection,
@@ -15,6 +15,10 @@ pub struct AppState {
     pub features: FeatureConfig,
     /// Signs and checks every token of both surfaces (see `auth::secret`).
     pub secret: Vec<u8>,
+    pub auth: AuthConfig,
+    /// Set once setup is seen finished; it never goes back, so later requests skip the
+    /// database read.
+    pub setup_done: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -25,6 +29,19 @@ impl AppState {
             clock: Arc::new(SystemClock),
             features,
             secret,
+            auth: AuthConfig::defaults(),
+            setup_done: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    pub fn with_auth(mut self, auth: AuthConfig) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Replaces the clock (tests move time instead of sleeping).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 }

@@ -23,6 +23,9 @@ pub struct Model {
     pub created_at: i64,
     pub updated_at: i64,
     pub initialized_at: Option<i64>,
+    /// Part of every access token; bumping it (password change, ban, close) invalidates
+    /// every token issued before.
+    pub token_version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,10 +3,12 @@
 //! value as text so both databases store them the same way.
 
 pub mod account;
+pub mod account_extension;
 pub mod account_role;
 pub mod enterprise_group;
 pub mod group_member;
 pub mod rate_counter;
+pub mod refresh_token;
 pub mod setup;
 pub mod tenant;
 pub mod tenant_member;

@@ -21,6 +21,7 @@ enum Accounts {
     CreatedAt,
     UpdatedAt,
     InitializedAt,
+    TokenVersion,
 }
 
 #[derive(DeriveIden)]
@@ -116,6 +117,12 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Accounts::CreatedAt).big_integer().not_null())
                     .col(ColumnDef::new(Accounts::UpdatedAt).big_integer().not_null())
                     .col(ColumnDef::new(Accounts::InitializedAt).big_integer().null())
+                    .col(
+                        ColumnDef::new(Accounts::TokenVersion)
+                            .integer()
+                            .not_null()
+                            .default(0),
+                    )
                     .to_owned(),
             )
             .await?;

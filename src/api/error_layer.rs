@@ -132,7 +132,18 @@ impl<E: Endpoint> Endpoint for ErrorEnvelopeEndpoint<E> {
     async fn call(&self, req: Request) -> poem::Result<Response> {
         match self.inner.call(req).await {
             Ok(resp) => Ok(resp.into_response()),
-            Err(err) => Ok((self.render)(err)),
+            Err(err) => {
+                let mut resp = (self.render)(err);
+                if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    // The rest of the body was never read, so this connection cannot carry
+                    // another request; say so, or a client may reuse it and fail.
+                    resp.headers_mut().insert(
+                        poem::http::header::CONNECTION,
+                        poem::http::HeaderValue::from_static("close"),
+                    );
+                }
+                Ok(resp)
+            }
         }
     }
 }

@@ -95,6 +95,7 @@ pub async fn run(
         created_at: Set(now),
         updated_at: Set(now),
         initialized_at: Set(Some(now)),
+        token_version: Set(0),
     }
     .insert(&txn)
     .await?;

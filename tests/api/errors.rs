@@ -128,6 +128,11 @@ db_test!(async fn routing_and_size_failures_get_the_envelope(app) {
         .await
         .expect("send");
     assert_eq!(resp.status().as_u16(), 413);
+    assert_eq!(
+        resp.headers().get("connection").and_then(|v| v.to_str().ok()),
+        Some("close"),
+        "the unread body makes the connection unusable"
+    );
     let json: Value = resp.json().await.expect("json");
     assert_eq!(console_error(&json), ("payload_too_large", 413));
 

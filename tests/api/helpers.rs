@@ -108,16 +108,25 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, features: FeatureConfig) -> Option<Self> {
+        Self::spawn_custom(backend, move |state| AppState { features, ..state }).await
+    }
+
+    /// An app whose state `customize` adjusts (clock, limits, features) before it starts.
+    pub async fn spawn_custom(
+        backend: Backend,
+        customize: impl FnOnce(AppState) -> AppState,
+    ) -> Option<Self> {
         let test_db = TestDb::new(backend).await?;
         let conn = db::connect(&test_db.url)
             .await
             .expect("connect test database");
         db::migrate(&conn).await.expect("migrate test database");
-        let state = Arc::new(AppState::new(
+        let state = AppState::new(
             conn,
-            features,
+            FeatureConfig::defaults(),
             console_server::auth::secret::random(),
-        ));
+        );
+        let state = Arc::new(customize(state));
         let running = server::start("127.0.0.1:0".parse().expect("addr"), state.clone())
             .await
             .expect("start server");
@@ -132,6 +141,18 @@ impl TestApp {
             running: Some(running),
             _db: test_db,
         })
+    }
+
+    /// A console client that sends `Authorization: Bearer <token>`.
+    pub fn console_as(&self, token: &str) -> console::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = format!("Bearer {token}").parse().expect("header value");
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("client");
+        console::Client::new_with_client(&self.base, http)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -174,6 +195,9 @@ impl Drop for TestApp {
 #[macro_export]
 macro_rules! db_test {
     (async fn $name:ident($app:ident) $body:block) => {
+        $crate::db_test!(async fn $name($app) using |state| state; $body);
+    };
+    (async fn $name:ident($app:ident) using $customize:expr; $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -182,7 +206,7 @@ macro_rules! db_test {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite)
+                let app = $crate::helpers::TestApp::spawn_custom($crate::helpers::Backend::Sqlite, $customize)
                     .await
                     .expect("sqlite app");
                 run(app).await
@@ -190,7 +214,7 @@ macro_rules! db_test {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                match $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await {
+                match $crate::helpers::TestApp::spawn_custom($crate::helpers::Backend::Postgres, $customize).await {
                     Some(app) => run(app).await,
                     None => eprintln!("TEST_DATABASE_URL is not set: PostgreSQL run skipped"),
                 }

@@ -2,9 +2,11 @@
 //! called through the generated SDK (raw HTTP only for requests it cannot express).
 
 mod attempts;
+mod authz;
 mod errors;
 mod helpers;
 mod migrations;
 mod routing;
+mod session;
 mod setup;
 mod spec;

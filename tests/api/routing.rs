@@ -29,14 +29,14 @@ fn sample(doc: &Value, param: &Value) -> String {
     }
 }
 
-struct Call {
+pub struct Call {
     operation_id: String,
     method: reqwest::Method,
     url: String,
     body: Option<Value>,
 }
 
-fn calls(app: &TestApp, doc: &Value) -> Vec<Call> {
+pub fn calls(app: &TestApp, doc: &Value) -> Vec<Call> {
     let mut out = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("item") {
@@ -74,21 +74,22 @@ fn calls(app: &TestApp, doc: &Value) -> Vec<Call> {
     out
 }
 
-fn call_for<'a>(calls: &'a [Call], operation_id: &str) -> &'a Call {
+pub fn call_for<'a>(calls: &'a [Call], operation_id: &str) -> &'a Call {
     calls
         .iter()
         .find(|c| c.operation_id == operation_id)
         .unwrap_or_else(|| panic!("{operation_id} has no call"))
 }
 
-async fn send(call: &Call, auth: (&str, &str)) -> (u16, Value) {
+pub async fn send(call: &Call, auth: Option<(&str, &str)>) -> (u16, Value) {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let mut req = client
-        .request(call.method.clone(), &call.url)
-        .header(auth.0, auth.1);
+    let mut req = client.request(call.method.clone(), &call.url);
+    if let Some((name, value)) = auth {
+        req = req.header(name, value);
+    }
     if let Some(body) = &call.body {
         req = req.json(body);
     }
@@ -104,7 +105,7 @@ db_test!(async fn console_operations_are_routed_and_unbuilt_ones_answer_501(app)
     assert_eq!(calls.len(), console_api::Operation::ALL.len());
     for op in console_api::Operation::ALL {
         let call = call_for(&calls, op.operation_id());
-        let (status, body) = send(call, ("authorization", "Bearer test-token")).await;
+        let (status, body) = send(call, Some(("authorization", "Bearer test-token"))).await;
         assert!(
             status != 404 && status != 405,
             "{}: {status} {body}",
@@ -124,7 +125,7 @@ db_test!(async fn admin_operations_are_routed_and_unbuilt_ones_answer_501(app) {
     assert_eq!(calls.len(), admin_api::Operation::ALL.len());
     for op in admin_api::Operation::ALL {
         let call = call_for(&calls, op.operation_id());
-        let (status, body) = send(call, ("authorization", "test-token")).await;
+        let (status, body) = send(call, Some(("authorization", "test-token"))).await;
         assert_eq!(
             status,
             200,
@@ -143,7 +144,10 @@ fn authz_tables_agree_with_the_specs_security() {
     // A public rule on an operation that demands a credential (or the reverse) is a bug in
     // the table; not-built operations are exempt until their issue gives them a rule.
     for op in console_api::Operation::ALL {
-        if console_authz::rule(*op) == console_authz::Rule::Public {
+        if matches!(
+            console_authz::rule(*op),
+            console_authz::Rule::Public | console_authz::Rule::BeforeSetup
+        ) {
             assert!(
                 !op.requires_credential(),
                 "{} is public but has a security requirement",
@@ -156,6 +160,55 @@ fn authz_tables_agree_with_the_specs_security() {
             admin_authz::rule(*op),
             admin_authz::Rule::NotBuilt,
             "{}",
+            op.operation_id()
+        );
+    }
+}
+
+/// What docs/authz.md calls each console rule.
+fn console_rule_text(rule: console_authz::Rule) -> &'static str {
+    use console_authz::Rule::*;
+    match rule {
+        BeforeSetup => "anyone, even before setup",
+        Public => "anyone",
+        SignedIn => "signed in",
+        SystemAdmin => "system admin",
+        NotBuilt => "not built",
+    }
+}
+
+/// The rule docs/authz.md states for an operation (the last cell of its row).
+pub fn rule_in_doc(operation_id: &str) -> Option<String> {
+    include_str!("../../docs/authz.md")
+        .lines()
+        .find(|l| l.starts_with(&format!("| `{operation_id}` |")))
+        .and_then(|l| l.trim_end_matches('|').rsplit('|').next())
+        .map(|cell| cell.trim().to_string())
+}
+
+/// The console rule docs/authz.md states for an operation.
+pub fn documented_console_rule(operation_id: &str) -> Option<console_authz::Rule> {
+    use console_authz::Rule::*;
+    let text = rule_in_doc(operation_id)?;
+    [BeforeSetup, Public, SignedIn, SystemAdmin, NotBuilt]
+        .into_iter()
+        .find(|r| console_rule_text(*r) == text)
+}
+
+#[test]
+fn docs_authz_states_the_enforced_rule_for_every_operation() {
+    for op in console_api::Operation::ALL {
+        assert_eq!(
+            documented_console_rule(op.operation_id()),
+            Some(console_authz::rule(*op)),
+            "docs/authz.md disagrees with the code about {}",
+            op.operation_id()
+        );
+    }
+    for op in admin_api::Operation::ALL {
+        assert!(
+            rule_in_doc(op.operation_id()).is_some(),
+            "docs/authz.md lacks {}",
             op.operation_id()
         );
     }

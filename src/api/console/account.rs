@@ -1,32 +1,49 @@
 //! The `Account` tag of the console surface.
 
+use poem_openapi::payload::Json;
+
+use super::views::{self, success};
 use super::{ConsoleError, ConsoleHandlers};
 use crate::api::generated::console::{AccountApi, Operation, responses, schemas};
+use crate::domain::accounts;
 
 impl AccountApi for ConsoleHandlers {
     async fn register_account(
         &self,
         _ctx: Self::Context,
         _principal: Self::Principal,
-        _body: schemas::RegisterAccountRequest,
+        body: schemas::RegisterAccountRequest,
     ) -> poem::Result<responses::RegisterAccountResponse> {
-        Err(ConsoleError::not_implemented(Operation::RegisterAccount.operation_id()).into())
+        accounts::register(&self.state, &body.email, &body.name, body.password)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::RegisterAccountResponse::Ok(Json(success())))
     }
 
     async fn get_account_profile(
         &self,
         _ctx: Self::Context,
-        _principal: Self::Principal,
+        principal: Self::Principal,
     ) -> poem::Result<responses::GetAccountProfileResponse> {
-        Err(ConsoleError::not_implemented(Operation::GetAccountProfile.operation_id()).into())
+        let view = accounts::view(&self.state.db, principal.account)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::GetAccountProfileResponse::Ok(Json(
+            views::account(&view),
+        )))
     }
 
     async fn get_account_ex_profile(
         &self,
         _ctx: Self::Context,
-        _principal: Self::Principal,
+        principal: Self::Principal,
     ) -> poem::Result<responses::GetAccountExProfileResponse> {
-        Err(ConsoleError::not_implemented(Operation::GetAccountExProfile.operation_id()).into())
+        let view = accounts::view(&self.state.db, principal.account)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::GetAccountExProfileResponse::Ok(Json(
+            views::account_ex(&view),
+        )))
     }
 
     async fn list_accounts_ex(

@@ -1,15 +1,22 @@
 //! The `Auth` tag of the console surface.
 
+use poem_openapi::payload::Json;
+
+use super::views::{success, token_pair};
 use super::{ConsoleError, ConsoleHandlers};
 use crate::api::generated::console::{AuthApi, Operation, responses, schemas};
+use crate::domain::session;
 
 impl AuthApi for ConsoleHandlers {
     async fn login(
         &self,
-        _ctx: Self::Context,
-        _body: schemas::LoginRequest,
+        ctx: Self::Context,
+        body: schemas::LoginRequest,
     ) -> poem::Result<responses::LoginResponse> {
-        Err(ConsoleError::not_implemented(Operation::Login.operation_id()).into())
+        let pair = session::login(&self.state, &body.email, body.password, ctx.client_ip)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::LoginResponse::Ok(Json(token_pair(pair))))
     }
 
     async fn check_activation(
@@ -100,24 +107,33 @@ impl AuthApi for ConsoleHandlers {
     async fn refresh_token(
         &self,
         _ctx: Self::Context,
-        _body: schemas::RefreshTokenRequest,
+        body: schemas::RefreshTokenRequest,
     ) -> poem::Result<responses::RefreshTokenResponse> {
-        Err(ConsoleError::not_implemented(Operation::RefreshToken.operation_id()).into())
+        let pair = session::refresh(&self.state, &body.refresh_token)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::RefreshTokenResponse::Ok(Json(token_pair(pair))))
     }
 
     async fn logout(
         &self,
         _ctx: Self::Context,
-        _principal: Self::Principal,
+        principal: Self::Principal,
     ) -> poem::Result<responses::LogoutResponse> {
-        Err(ConsoleError::not_implemented(Operation::Logout.operation_id()).into())
+        session::revoke_family(&self.state, principal.family)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::LogoutResponse::Ok(Json(success())))
     }
 
     async fn logout_post(
         &self,
         _ctx: Self::Context,
-        _principal: Self::Principal,
+        principal: Self::Principal,
     ) -> poem::Result<responses::LogoutPostResponse> {
-        Err(ConsoleError::not_implemented(Operation::LogoutPost.operation_id()).into())
+        session::revoke_family(&self.state, principal.family)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::LogoutPostResponse::Ok(Json(success())))
     }
 }

@@ -6,8 +6,14 @@ use crate::api::generated::console::Operation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
-    /// Anyone, signed in or not.
+    /// Anyone, even before setup has finished.
+    BeforeSetup,
+    /// Anyone, signed in or not, once setup has finished.
     Public,
+    /// Any signed-in, active account.
+    SignedIn,
+    /// Accounts whose system role is `super_admin` or `system_admin`.
+    SystemAdmin,
     /// Routed, but answers 501 `not_implemented` until its issue lands.
     NotBuilt,
 }
@@ -15,7 +21,10 @@ pub enum Rule {
 pub fn rule(op: Operation) -> Rule {
     use Operation::*;
     match op {
-        GetSetupStatus | Setup | GetSystemFeatures => Rule::Public,
+        GetSetupStatus | Setup | GetSystemFeatures => Rule::BeforeSetup,
+        Login | RefreshToken => Rule::Public,
+        Logout | LogoutPost | GetAccountProfile | GetAccountExProfile => Rule::SignedIn,
+        RegisterAccount => Rule::SystemAdmin,
         GetInitStatus
         | ValidateInitPassword
         | ListEnterpriseGroups
@@ -42,16 +51,12 @@ pub fn rule(op: Operation) -> Rule {
         | CheckAppPermission
         | CheckDatasetPermission
         | RepairSystemDefault
-        | RegisterAccount
-        | GetAccountProfile
-        | GetAccountExProfile
         | ListAccountsEx
         | GetAccountExByEmail
         | GetAccountExById
         | UpdateAccountEx
         | UpdateAccountRole
         | InviteMembersByEmail
-        | Login
         | CheckActivation
         | Activate
         | SendForgotPasswordEmail
@@ -61,9 +66,6 @@ pub fn rule(op: Operation) -> Rule {
         | CheckRegisterCode
         | FinishRegister
         | OauthLogin
-        | OauthAuthorize
-        | RefreshToken
-        | Logout
-        | LogoutPost => Rule::NotBuilt,
+        | OauthAuthorize => Rule::NotBuilt,
     }
 }

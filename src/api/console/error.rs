@@ -7,6 +7,8 @@ use sea_orm::DbErr;
 
 use crate::api::error_layer;
 use crate::db::is_unavailable;
+use crate::domain::accounts::AccountError;
+use crate::domain::session::SessionError;
 use crate::domain::setup::SetupError;
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +117,93 @@ impl From<SetupError> for ConsoleError {
             SetupError::InvalidParam(message) => Self::invalid_param(message),
             SetupError::Db(err) => err.into(),
             SetupError::Hash(err) => Self::internal(&err),
+        }
+    }
+}
+
+impl ConsoleError {
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Invalid Authorization token.",
+        )
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "You don't have the permission to access the requested resource.",
+        )
+    }
+
+    pub fn not_setup() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "not_setup",
+            "Dify has not been initialized and installed yet. Please proceed with the initialization and installation process first.",
+        )
+    }
+}
+
+impl From<SessionError> for ConsoleError {
+    fn from(err: SessionError) -> Self {
+        match err {
+            SessionError::PasswordLoginDisabled => Self::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Email and password login is disabled.",
+            ),
+            SessionError::InvalidEmail(message) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_email", message)
+            }
+            SessionError::BadCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "authentication_failed",
+                "Invalid email or password.",
+            ),
+            SessionError::Banned => Self::new(
+                StatusCode::BAD_REQUEST,
+                "account_banned",
+                "Account is banned.",
+            ),
+            SessionError::EmailLocked => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "email_code_login_limit",
+                "Too many incorrect password attempts. Please try again later.",
+            ),
+            SessionError::AddressLocked => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "email_code_login_limit",
+                "Too many failed sign-in attempts from this address. Please try again later.",
+            ),
+            SessionError::InvalidRefreshToken => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_refresh_token",
+                "Invalid refresh token",
+            ),
+            SessionError::InvalidAccessToken | SessionError::Token(_) => Self::unauthorized(),
+            SessionError::Hash(err) => Self::internal(&err),
+            SessionError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<AccountError> for ConsoleError {
+    fn from(err: AccountError) -> Self {
+        match err {
+            AccountError::InvalidEmail(message) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_email", message)
+            }
+            AccountError::InvalidParam(message) => Self::invalid_param(message),
+            AccountError::EmailExists => Self::new(
+                StatusCode::BAD_REQUEST,
+                "user_register_failed",
+                "Email already exists.",
+            ),
+            AccountError::Hash(err) => Self::internal(&err),
+            AccountError::Db(err) => err.into(),
         }
     }
 }

@@ -6,13 +6,17 @@ pub mod authz;
 mod enterprise_group;
 pub mod error;
 mod setup;
+mod views;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 pub use error::ConsoleError;
 
 use crate::api::context::RequestContext;
 use crate::api::generated::console::{Operation, Surface};
+use crate::domain::session::{self, Session};
+use crate::domain::setup as setup_domain;
 use crate::state::AppState;
 use authz::Rule;
 
@@ -22,10 +26,22 @@ pub struct ConsoleHandlers {
     pub state: Arc<AppState>,
 }
 
-/// The signed-in caller. Built out by the sign-in issue; nothing produces one yet.
-#[derive(Debug, Clone)]
-pub struct ConsolePrincipal {
-    pub account_id: uuid::Uuid,
+/// The signed-in caller handed to every operation that needs one.
+pub type ConsolePrincipal = Session;
+
+impl ConsoleHandlers {
+    /// Before setup has finished, only the setup operations answer (401 `not_setup`).
+    async fn require_setup(&self, op: Operation) -> Result<(), ConsoleError> {
+        if authz::rule(op) == Rule::BeforeSetup || self.state.setup_done.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if setup_domain::finished_at(&self.state.db).await?.is_some() {
+            self.state.setup_done.store(true, Ordering::Relaxed);
+            Ok(())
+        } else {
+            Err(ConsoleError::not_setup())
+        }
+    }
 }
 
 impl Surface for ConsoleHandlers {
@@ -38,8 +54,9 @@ impl Surface for ConsoleHandlers {
 
     async fn admit(&self, _ctx: &RequestContext, op: Operation) -> poem::Result<()> {
         match authz::rule(op) {
-            Rule::Public => Ok(()),
             Rule::NotBuilt => Err(ConsoleError::not_implemented(op.operation_id()).into()),
+            Rule::BeforeSetup | Rule::Public => Ok(self.require_setup(op).await?),
+            Rule::SignedIn | Rule::SystemAdmin => Err(mismatch(op).into()),
         }
     }
 
@@ -47,17 +64,30 @@ impl Surface for ConsoleHandlers {
         &self,
         _ctx: &RequestContext,
         op: Operation,
-        _credential: &str,
+        credential: &str,
     ) -> poem::Result<ConsolePrincipal> {
-        match authz::rule(op) {
-            Rule::NotBuilt => Err(ConsoleError::not_implemented(op.operation_id()).into()),
-            // A public operation never reaches authentication; the authz test keeps the
-            // table and the spec's security requirements in step.
-            Rule::Public => Err(ConsoleError::internal(&format!(
-                "{} is public in the authz table but has a security requirement",
-                op.operation_id()
-            ))
-            .into()),
+        let rule = authz::rule(op);
+        if rule == Rule::NotBuilt {
+            return Err(ConsoleError::not_implemented(op.operation_id()).into());
+        }
+        self.require_setup(op).await?;
+        let session = session::authenticate(&self.state, credential)
+            .await
+            .map_err(ConsoleError::from)?;
+        match rule {
+            Rule::SignedIn => Ok(session),
+            Rule::SystemAdmin if session.is_system_admin() => Ok(session),
+            Rule::SystemAdmin => Err(ConsoleError::forbidden().into()),
+            Rule::NotBuilt | Rule::BeforeSetup | Rule::Public => Err(mismatch(op).into()),
         }
     }
+}
+
+/// The table and the spec disagree about whether `op` needs a credential; the authz test
+/// keeps them in step, so this is a build defect, answered as an internal error.
+fn mismatch(op: Operation) -> ConsoleError {
+    ConsoleError::internal(&format!(
+        "{}: the authz rule does not match the spec's security requirement",
+        op.operation_id()
+    ))
 }

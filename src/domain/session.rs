@@ -1,0 +1,269 @@
+//! Console sessions: signing in with a password, rotating refresh tokens, signing out,
+//! and turning an access token back into its account. No HTTP here.
+
+use std::net::IpAddr;
+
+use entity::{account, account_role, refresh_token};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::auth::attempts;
+use crate::auth::password::HashError;
+use crate::auth::tokens::{self, AccessClaims, TokenError};
+use crate::domain::validate;
+use crate::state::AppState;
+
+/// Failures for one email before it is locked for the rest of the window (Dify: 5 are
+/// allowed, the 6th locks).
+pub const EMAIL_FAILURE_LIMIT: u32 = 6;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("email and password sign-in is disabled")]
+    PasswordLoginDisabled,
+    #[error("{0}")]
+    InvalidEmail(String),
+    #[error("invalid email or password")]
+    BadCredentials,
+    #[error("account is banned")]
+    Banned,
+    #[error("too many failed sign-ins for this email")]
+    EmailLocked,
+    #[error("too many failed sign-ins from this address")]
+    AddressLocked,
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("invalid access token")]
+    InvalidAccessToken,
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// The signed-in caller, as every console handler receives it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub account: account::Model,
+    /// `super_admin`, `system_admin` or `normal`.
+    pub role_type: String,
+    /// The refresh family of this sign-in.
+    pub family: Uuid,
+}
+
+impl Session {
+    pub fn is_system_admin(&self) -> bool {
+        matches!(self.role_type.as_str(), "super_admin" | "system_admin")
+    }
+}
+
+/// A real argon2id hash (same parameters) of a random password nobody knows: unknown
+/// emails are verified against it, so they cost the same as a wrong password and cannot
+/// be told apart by timing.
+static DUMMY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+async fn dummy_hash(state: &AppState) -> Result<String, HashError> {
+    DUMMY_HASH
+        .get_or_try_init(|| state.hasher.hash(tokens::new_refresh_token()))
+        .await
+        .cloned()
+}
+
+fn email_key(email: &str) -> String {
+    format!("login:email:{email}")
+}
+
+fn ip_key(ip: IpAddr) -> String {
+    format!("login:ip:{ip}")
+}
+
+/// `POST /login`: email and password to a new session.
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: String,
+    client_ip: Option<IpAddr>,
+) -> Result<TokenPair, SessionError> {
+    if !state.features.enable_email_password_login {
+        return Err(SessionError::PasswordLoginDisabled);
+    }
+    let email = validate::email(email).map_err(SessionError::InvalidEmail)?;
+    let db = &state.db;
+    let now = state.clock.now();
+    let cfg = &state.auth;
+    if attempts::count(db, &email_key(&email), cfg.login_lockout_duration, now).await?
+        >= EMAIL_FAILURE_LIMIT
+    {
+        return Err(SessionError::EmailLocked);
+    }
+    if let Some(ip) = client_ip
+        && attempts::count(db, &ip_key(ip), cfg.login_ip_window, now).await? >= cfg.login_ip_limit
+    {
+        return Err(SessionError::AddressLocked);
+    }
+    let found = account::Entity::find()
+        .filter(account::Column::Email.eq(email.clone()))
+        .one(db)
+        .await?;
+    let hash = match found.as_ref().and_then(|a| a.password_hash.clone()) {
+        Some(hash) => hash,
+        None => dummy_hash(state).await?,
+    };
+    let matches = state.hasher.verify(password, hash).await?;
+    let account = match found {
+        Some(a) if matches && a.password_hash.is_some() => a,
+        _ => {
+            attempts::record(db, &email_key(&email), cfg.login_lockout_duration, now).await?;
+            if let Some(ip) = client_ip {
+                attempts::record(db, &ip_key(ip), cfg.login_ip_window, now).await?;
+            }
+            return Err(SessionError::BadCredentials);
+        }
+    };
+    match account.status.as_str() {
+        "active" => {}
+        "banned" => return Err(SessionError::Banned),
+        // Pending accounts sign in through their invitation; closed ones not at all.
+        _ => return Err(SessionError::BadCredentials),
+    }
+    attempts::clear(db, &email_key(&email)).await?;
+    let mut active: account::ActiveModel = account.clone().into();
+    active.last_login_at = Set(Some(now));
+    active.last_login_ip = Set(client_ip.map(|ip| ip.to_string()));
+    active.updated_at = Set(now);
+    let account = active.update(db).await?;
+    start_family(state, &account, Uuid::now_v7()).await
+}
+
+/// Issues an access token and a new refresh token in `family`.
+async fn start_family(
+    state: &AppState,
+    account: &account::Model,
+    family: Uuid,
+) -> Result<TokenPair, SessionError> {
+    let now = state.clock.now();
+    let refresh = tokens::new_refresh_token();
+    refresh_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        account_id: Set(account.id),
+        family: Set(family),
+        token_hash: Set(tokens::token_hash(&refresh)),
+        expires_at: Set(now + state.auth.refresh_token_expire_days * 86_400),
+        used_at: Set(None),
+        revoked_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(&state.db)
+    .await?;
+    let claims = AccessClaims {
+        user_id: account.id,
+        exp: now + state.auth.access_token_expire_minutes * 60,
+        iat: now,
+        iss: tokens::ISSUER.to_string(),
+        sub: tokens::SUBJECT.to_string(),
+        ver: account.token_version,
+        fam: family,
+    };
+    Ok(TokenPair {
+        access_token: tokens::issue_access(&state.secret, &claims)?,
+        refresh_token: refresh,
+    })
+}
+
+/// `POST /refresh-token`: trades a refresh token for a new pair. The presented token is
+/// used up; presenting a used one again means it leaked, so its whole family is revoked.
+pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenPair, SessionError> {
+    let db = &state.db;
+    let now = state.clock.now();
+    let row = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(tokens::token_hash(presented)))
+        .one(db)
+        .await?
+        .ok_or(SessionError::InvalidRefreshToken)?;
+    if row.revoked_at.is_some() || row.expires_at <= now {
+        return Err(SessionError::InvalidRefreshToken);
+    }
+    // Claim the token: only one caller can move it from unused to used.
+    let claimed = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+        .filter(refresh_token::Column::Id.eq(row.id))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    if claimed.rows_affected != 1 {
+        revoke_family(state, row.family).await?;
+        tracing::warn!(account = %row.account_id, "refresh token reused; its family is revoked");
+        return Err(SessionError::InvalidRefreshToken);
+    }
+    let account = account::Entity::find_by_id(row.account_id)
+        .one(db)
+        .await?
+        .filter(|a| a.status == "active")
+        .ok_or(SessionError::InvalidRefreshToken)?;
+    start_family(state, &account, row.family).await
+}
+
+/// Revokes every refresh token of a sign-in (logout, or reuse of a rotated token).
+pub async fn revoke_family(state: &AppState, family: Uuid) -> Result<(), DbErr> {
+    refresh_token::Entity::update_many()
+        .col_expr(
+            refresh_token::Column::RevokedAt,
+            Expr::value(state.clock.now()),
+        )
+        .filter(refresh_token::Column::Family.eq(family))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of an account: its access tokens stop verifying (the token version
+/// moves on) and its refresh tokens are revoked. For password changes, bans and closes.
+pub async fn end_all_sessions(state: &AppState, account_id: Uuid) -> Result<(), DbErr> {
+    account::Entity::update_many()
+        .col_expr(
+            account::Column::TokenVersion,
+            Expr::col(account::Column::TokenVersion).add(1),
+        )
+        .filter(account::Column::Id.eq(account_id))
+        .exec(&state.db)
+        .await?;
+    refresh_token::Entity::update_many()
+        .col_expr(
+            refresh_token::Column::RevokedAt,
+            Expr::value(state.clock.now()),
+        )
+        .filter(refresh_token::Column::AccountId.eq(account_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// The session an access token stands for, if the token is genuine, unexpired, not
+/// revoked, and its account is active.
+pub async fn authenticate(state: &AppState, access_token: &str) -> Result<Session, SessionError> {
+    let claims = tokens::verify_access(&state.secret, access_token, state.clock.now())?;
+    let account = account::Entity::find_by_id(claims.user_id)
+        .one(&state.db)
+        .await?
+        .filter(|a| a.status == "active" && a.token_version == claims.ver)
+        .ok_or(SessionError::InvalidAccessToken)?;
+    let role_type = account_role::Entity::find_by_id(account.id)
+        .one(&state.db)
+        .await?
+        .map_or_else(|| "normal".to_string(), |r| r.role_type);
+    Ok(Session {
+        account,
+        role_type,
+        family: claims.fam,
+    })
+}

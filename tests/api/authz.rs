@@ -1,0 +1,145 @@
+//! The authorization table, walked: every console operation, called with well-formed
+//! inputs from the spec's examples, by every kind of caller, gets what docs/authz.md says
+//! its rule is. Expectations come from the document, so a change to enforcement that the
+//! table does not also state fails here.
+
+use console_server::api::console::authz::Rule;
+use console_server::api::generated::console::Operation;
+use console_server::app::CONSOLE_SPEC;
+use console_server::auth::tokens::{self, AccessClaims};
+use console_server::domain::session as session_domain;
+use entity::account;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::Value;
+
+use crate::db_test;
+use crate::routing::{call_for, calls, documented_console_rule, send};
+use crate::session::{ADMIN_EMAIL, ADMIN_PASSWORD, login, setup};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Caller {
+    Anonymous,
+    Normal,
+    SuperAdmin,
+    Banned,
+    Expired,
+    ForeignKey,
+}
+
+/// What a caller may get from an operation under its rule: `Ok(())` when the answer is
+/// allowed, else what was wrong.
+fn judge(
+    rule: Rule,
+    needs_credential: bool,
+    caller: Caller,
+    status: u16,
+    body: &Value,
+) -> Result<(), String> {
+    let code = body["code"].as_str().unwrap_or("");
+    let denied = status == 401 && code == "unauthorized";
+    let refused = status == 403 && code == "forbidden";
+    let expect = |ok: bool, what: &str| {
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("expected {what}"))
+        }
+    };
+    match (rule, caller) {
+        (Rule::NotBuilt, Caller::Anonymous) if needs_credential => {
+            expect(status == 401, "401 without a credential")
+        }
+        (Rule::NotBuilt, _) => expect(status == 501 && code == "not_implemented", "501"),
+        (Rule::BeforeSetup | Rule::Public, _) => expect(
+            !denied && !refused && status != 501,
+            "no authorization refusal",
+        ),
+        (
+            Rule::SignedIn | Rule::SystemAdmin,
+            Caller::Anonymous | Caller::Banned | Caller::Expired | Caller::ForeignKey,
+        ) => expect(status == 401, "401"),
+        (Rule::SystemAdmin, Caller::Normal) => expect(refused, "403 forbidden"),
+        (Rule::SignedIn | Rule::SystemAdmin, Caller::Normal | Caller::SuperAdmin) => expect(
+            !denied && !refused && status != 501 && status < 500,
+            "success or a non-authorization error",
+        ),
+    }
+}
+
+db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) {
+    setup(&app).await;
+    let admin = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("admin").access_token;
+    let admin_client = app.console_as(&admin);
+    for (email, password) in [("normal@example.com", "normalpw1"), ("banned@example.com", "bannedpw1")] {
+        admin_client
+            .register_account()
+            .body(console_client::console::types::RegisterAccountRequest {
+                email: email.try_into().expect("email"),
+                name: "Someone".try_into().expect("name"),
+                password: password.try_into().expect("password"),
+            })
+            .send()
+            .await
+            .expect("register");
+    }
+    let normal = login(&app.console, "normal@example.com", "normalpw1").await.expect("normal").access_token;
+    let banned = login(&app.console, "banned@example.com", "bannedpw1").await.expect("banned").access_token;
+    let banned_account = account::Entity::find()
+        .filter(account::Column::Email.eq("banned@example.com"))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("account");
+    session_domain::end_all_sessions(&app.state, banned_account.id).await.expect("end sessions");
+    let mut ban: account::ActiveModel = banned_account.clone().into();
+    ban.status = Set("banned".into());
+    ban.update(&app.state.db).await.expect("ban");
+
+    let now = app.state.clock.now();
+    let claims = |exp: i64| AccessClaims {
+        user_id: banned_account.id,
+        exp,
+        iat: exp - 60,
+        iss: tokens::ISSUER.into(),
+        sub: tokens::SUBJECT.into(),
+        ver: 0,
+        fam: uuid::Uuid::now_v7(),
+    };
+    // Genuine signature, but expired; and unexpired, but signed with another key.
+    let normal_id = tokens::verify_access(&app.state.secret, &normal, now).expect("normal claims").user_id;
+    let expired = tokens::issue_access(&app.state.secret, &AccessClaims { user_id: normal_id, ..claims(now - 1) }).expect("sign");
+    let foreign = tokens::issue_access(b"not-this-servers-secret-not-this", &AccessClaims { user_id: normal_id, ..claims(now + 600) })
+        .expect("sign");
+
+    let doc: Value = serde_yaml::from_str(CONSOLE_SPEC).expect("yaml");
+    let calls = calls(&app, &doc);
+    let mut failures = Vec::new();
+    let mut pending = 0;
+    for op in Operation::ALL {
+        // The expectation comes from the documented table, not from the code under test.
+        let rule = documented_console_rule(op.operation_id())
+            .unwrap_or_else(|| panic!("docs/authz.md has no rule for {}", op.operation_id()));
+        if rule == Rule::NotBuilt {
+            pending += 1;
+        }
+        // `logout` ends the refresh family of the token it is called with; access tokens
+        // outlive their family by design, so the walk can go on with the same tokens.
+        for caller in [Caller::Anonymous, Caller::Normal, Caller::SuperAdmin, Caller::Banned, Caller::Expired, Caller::ForeignKey] {
+            let token = match caller {
+                Caller::Anonymous => None,
+                Caller::Normal => Some(normal.as_str()),
+                Caller::SuperAdmin => Some(admin.as_str()),
+                Caller::Banned => Some(banned.as_str()),
+                Caller::Expired => Some(expired.as_str()),
+                Caller::ForeignKey => Some(foreign.as_str()),
+            };
+            let header = token.map(|t| format!("Bearer {t}"));
+            let (status, body) = send(call_for(&calls, op.operation_id()), header.as_deref().map(|h| ("authorization", h))).await;
+            if let Err(why) = judge(rule, op.requires_credential(), caller, status, &body) {
+                failures.push(format!("{} as {caller:?} ({rule:?}): {why}, got {status} {body}", op.operation_id()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} authorization failures:\n{}", failures.len(), failures.join("\n"));
+    eprintln!("authz walk: {} operations, {pending} still pending (not built)", Operation::ALL.len());
+});
