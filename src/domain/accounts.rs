@@ -4,11 +4,12 @@
 use entity::{account, account_extension, account_role, group_member};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, SqlErr, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::auth::password::HashError;
+use crate::domain::session::{self, Session};
 use crate::domain::validate;
 use crate::state::AppState;
 
@@ -20,6 +21,10 @@ pub enum AccountError {
     InvalidParam(String),
     #[error("email already exists")]
     EmailExists,
+    #[error("account not found")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
@@ -119,4 +124,213 @@ pub async fn register(
     .await?;
     txn.commit().await?;
     Ok(id)
+}
+
+/// A page of accounts, newest first.
+pub struct AccountPage {
+    pub items: Vec<AccountView>,
+    pub total: u64,
+}
+
+pub async fn list(db: &DatabaseConnection, page: u64, limit: u64) -> Result<AccountPage, DbErr> {
+    let total = account::Entity::find().count(db).await?;
+    let rows = account::Entity::find()
+        .order_by_desc(account::Column::CreatedAt)
+        .order_by_desc(account::Column::Id)
+        .offset((page.saturating_sub(1)).saturating_mul(limit))
+        .limit(limit)
+        .all(db)
+        .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        items.push(view(db, row).await?);
+    }
+    Ok(AccountPage { items, total })
+}
+
+pub async fn by_email(db: &DatabaseConnection, email: &str) -> Result<AccountView, AccountError> {
+    let row = account::Entity::find()
+        .filter(account::Column::Email.eq(email.trim().to_lowercase()))
+        .one(db)
+        .await?
+        .ok_or(AccountError::NotFound)?;
+    Ok(view(db, row).await?)
+}
+
+pub async fn by_id(db: &DatabaseConnection, id: Uuid) -> Result<AccountView, AccountError> {
+    let row = account::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AccountError::NotFound)?;
+    Ok(view(db, row).await?)
+}
+
+/// The changes `PUT /account-ex/id` may make; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct AccountChanges {
+    pub name: Option<String>,
+    pub avatar: Option<String>,
+    /// `active`, `banned` or `closed`.
+    pub status: Option<String>,
+    pub mobile: Option<String>,
+    /// `system_admin` or `normal`.
+    pub role_type: Option<String>,
+    /// `admin` or `normal`, in the account's current enterprise group.
+    pub group_role: Option<String>,
+}
+
+async fn active_super_admins(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    let ids: Vec<Uuid> = account_role::Entity::find()
+        .filter(account_role::Column::RoleType.eq("super_admin"))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.account_id)
+        .collect();
+    account::Entity::find()
+        .filter(account::Column::Id.is_in(ids))
+        .filter(account::Column::Status.eq("active"))
+        .count(db)
+        .await
+}
+
+/// Applies `changes` to account `id` on behalf of `actor`, under the rules: only a
+/// super_admin changes system roles; nobody changes their own role or bans or closes
+/// themselves; the last active super_admin is never demoted, banned or closed. Banning
+/// or closing ends every session of the account.
+pub async fn update(
+    state: &AppState,
+    actor: &Session,
+    id: Uuid,
+    changes: AccountChanges,
+) -> Result<AccountView, AccountError> {
+    let db = &state.db;
+    let target = by_id(db, id).await?;
+    let is_self = actor.account.id == id;
+    let target_is_super = target.role_type.as_deref() == Some("super_admin");
+    let ends_access = matches!(changes.status.as_deref(), Some("banned" | "closed"));
+    if let Some(status) = &changes.status
+        && !matches!(status.as_str(), "active" | "banned" | "closed")
+    {
+        return Err(AccountError::InvalidParam(format!(
+            "status can be set to active, banned or closed, not {status}."
+        )));
+    }
+    if ends_access && is_self {
+        return Err(AccountError::Forbidden(
+            "You cannot ban or close your own account.",
+        ));
+    }
+    let role_change = changes
+        .role_type
+        .as_ref()
+        .filter(|r| target.role_type.as_deref() != Some(r.as_str()));
+    if role_change.is_some() {
+        if actor.role_type != "super_admin" {
+            return Err(AccountError::Forbidden(
+                "Only a super_admin can change system roles.",
+            ));
+        }
+        if is_self {
+            return Err(AccountError::Forbidden("You cannot change your own role."));
+        }
+    }
+    let demotes_super = target_is_super && (role_change.is_some() || ends_access);
+    if demotes_super && target.account.status == "active" && active_super_admins(db).await? <= 1 {
+        return Err(AccountError::Forbidden(
+            "The last active super_admin cannot be demoted, banned or closed.",
+        ));
+    }
+    let name = match &changes.name {
+        Some(n) => Some(validate::name(n, 255).map_err(AccountError::InvalidParam)?),
+        None => None,
+    };
+    let membership = match &changes.group_role {
+        Some(_) => Some(
+            group_member::Entity::find()
+                .filter(group_member::Column::AccountId.eq(id))
+                .filter(group_member::Column::Current.eq(true))
+                .one(db)
+                .await?
+                .ok_or(AccountError::InvalidParam(
+                    "The account is not a member of any enterprise group, so it has no group role to change."
+                        .to_string(),
+                ))?,
+        ),
+        None => None,
+    };
+
+    let now = state.clock.now();
+    let txn = db.begin().await?;
+    let mut row: account::ActiveModel = target.account.clone().into();
+    if let Some(name) = name {
+        row.name = Set(name);
+    }
+    if let Some(avatar) = changes.avatar {
+        row.avatar = Set(Some(avatar).filter(|a| !a.is_empty()));
+    }
+    if let Some(status) = &changes.status {
+        row.status = Set(status.clone());
+    }
+    row.updated_at = Set(now);
+    row.update(&txn).await?;
+    if let Some(mobile) = changes.mobile {
+        let mobile = Some(mobile).filter(|m| !m.is_empty());
+        match account_extension::Entity::find_by_id(id).one(&txn).await? {
+            Some(ext) => {
+                let mut ext: account_extension::ActiveModel = ext.into();
+                ext.mobile = Set(mobile);
+                ext.update(&txn).await?;
+            }
+            None => {
+                account_extension::ActiveModel {
+                    account_id: Set(id),
+                    mobile: Set(mobile),
+                    wechat: Set(None),
+                    address: Set(None),
+                    gender: Set(None),
+                }
+                .insert(&txn)
+                .await?;
+            }
+        }
+    }
+    if let Some(role) = role_change {
+        set_role(&txn, id, role, now).await?;
+    }
+    if let (Some(member), Some(group_role)) = (membership, changes.group_role) {
+        let mut member: group_member::ActiveModel = member.into();
+        member.group_role = Set(group_role);
+        member.update(&txn).await?;
+    }
+    txn.commit().await?;
+    if ends_access {
+        session::end_all_sessions(state, id).await?;
+    }
+    by_id(db, id).await
+}
+
+async fn set_role<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    role: &str,
+    now: i64,
+) -> Result<(), DbErr> {
+    match account_role::Entity::find_by_id(id).one(db).await? {
+        Some(existing) => {
+            let mut existing: account_role::ActiveModel = existing.into();
+            existing.role_type = Set(role.to_string());
+            existing.update(db).await?;
+        }
+        None => {
+            account_role::ActiveModel {
+                account_id: Set(id),
+                role_type: Set(role.to_string()),
+                created_at: Set(now),
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+    Ok(())
 }

@@ -20,6 +20,7 @@ use crate::session::{ADMIN_EMAIL, ADMIN_PASSWORD, login, setup};
 enum Caller {
     Anonymous,
     Normal,
+    SystemAdmin,
     SuperAdmin,
     Banned,
     Expired,
@@ -45,6 +46,11 @@ fn judge(
             Err(format!("expected {what}"))
         }
     };
+    let signed_in = matches!(
+        caller,
+        Caller::Normal | Caller::SystemAdmin | Caller::SuperAdmin
+    );
+    let succeeds = !denied && !refused && status != 501 && status < 500;
     match (rule, caller) {
         (Rule::NotBuilt, Caller::Anonymous) if needs_credential => {
             expect(status == 401, "401 without a credential")
@@ -54,15 +60,14 @@ fn judge(
             !denied && !refused && status != 501,
             "no authorization refusal",
         ),
-        (
-            Rule::SignedIn | Rule::SystemAdmin,
-            Caller::Anonymous | Caller::Banned | Caller::Expired | Caller::ForeignKey,
-        ) => expect(status == 401, "401"),
-        (Rule::SystemAdmin, Caller::Normal) => expect(refused, "403 forbidden"),
-        (Rule::SignedIn | Rule::SystemAdmin, Caller::Normal | Caller::SuperAdmin) => expect(
-            !denied && !refused && status != 501 && status < 500,
-            "success or a non-authorization error",
-        ),
+        (Rule::SignedIn | Rule::SystemAdmin | Rule::SuperAdmin, _) if !signed_in => {
+            expect(status == 401, "401")
+        }
+        (Rule::SystemAdmin, Caller::Normal)
+        | (Rule::SuperAdmin, Caller::Normal | Caller::SystemAdmin) => {
+            expect(refused, "403 forbidden")
+        }
+        _ => expect(succeeds, "success or a non-authorization error"),
     }
 }
 
@@ -70,7 +75,11 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) {
     setup(&app).await;
     let admin = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("admin").access_token;
     let admin_client = app.console_as(&admin);
-    for (email, password) in [("normal@example.com", "normalpw1"), ("banned@example.com", "bannedpw1")] {
+    for (email, password) in [
+        ("normal@example.com", "normalpw1"),
+        ("banned@example.com", "bannedpw1"),
+        ("sysadmin@example.com", "sysadmin1"),
+    ] {
         admin_client
             .register_account()
             .body(console_client::console::types::RegisterAccountRequest {
@@ -83,6 +92,23 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) {
             .expect("register");
     }
     let normal = login(&app.console, "normal@example.com", "normalpw1").await.expect("normal").access_token;
+    let sysadmin_id = account::Entity::find()
+        .filter(account::Column::Email.eq("sysadmin@example.com"))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("account")
+        .id;
+    admin_client
+        .update_account_role()
+        .id(sysadmin_id)
+        .body(console_client::console::types::UpdateAccountRoleRequest {
+            role_type: console_client::console::types::AssignableRoleType::SystemAdmin,
+        })
+        .send()
+        .await
+        .expect("promote to system_admin");
+    let sysadmin = login(&app.console, "sysadmin@example.com", "sysadmin1").await.expect("sysadmin").access_token;
     let banned = login(&app.console, "banned@example.com", "bannedpw1").await.expect("banned").access_token;
     let banned_account = account::Entity::find()
         .filter(account::Column::Email.eq("banned@example.com"))
@@ -124,10 +150,19 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) {
         }
         // `logout` ends the refresh family of the token it is called with; access tokens
         // outlive their family by design, so the walk can go on with the same tokens.
-        for caller in [Caller::Anonymous, Caller::Normal, Caller::SuperAdmin, Caller::Banned, Caller::Expired, Caller::ForeignKey] {
+        for caller in [
+            Caller::Anonymous,
+            Caller::Normal,
+            Caller::SystemAdmin,
+            Caller::SuperAdmin,
+            Caller::Banned,
+            Caller::Expired,
+            Caller::ForeignKey,
+        ] {
             let token = match caller {
                 Caller::Anonymous => None,
                 Caller::Normal => Some(normal.as_str()),
+                Caller::SystemAdmin => Some(sysadmin.as_str()),
                 Caller::SuperAdmin => Some(admin.as_str()),
                 Caller::Banned => Some(banned.as_str()),
                 Caller::Expired => Some(expired.as_str()),

@@ -173,6 +173,7 @@ fn console_rule_text(rule: console_authz::Rule) -> &'static str {
         Public => "anyone",
         SignedIn => "signed in",
         SystemAdmin => "system admin",
+        SuperAdmin => "super admin",
         NotBuilt => "not built",
     }
 }
@@ -190,9 +191,16 @@ pub fn rule_in_doc(operation_id: &str) -> Option<String> {
 pub fn documented_console_rule(operation_id: &str) -> Option<console_authz::Rule> {
     use console_authz::Rule::*;
     let text = rule_in_doc(operation_id)?;
-    [BeforeSetup, Public, SignedIn, SystemAdmin, NotBuilt]
-        .into_iter()
-        .find(|r| console_rule_text(*r) == text)
+    [
+        BeforeSetup,
+        Public,
+        SignedIn,
+        SystemAdmin,
+        SuperAdmin,
+        NotBuilt,
+    ]
+    .into_iter()
+    .find(|r| console_rule_text(*r) == text)
 }
 
 #[test]

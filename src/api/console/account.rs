@@ -50,48 +50,93 @@ impl AccountApi for ConsoleHandlers {
         &self,
         _ctx: Self::Context,
         _principal: Self::Principal,
-        _page: i32,
-        _limit: i32,
+        page: i32,
+        limit: i32,
     ) -> poem::Result<responses::ListAccountsExResponse> {
-        Err(ConsoleError::not_implemented(Operation::ListAccountsEx.operation_id()).into())
+        // The contract bounds both (page ≥ 1, limit 1–100) before this runs.
+        let (page_n, limit_n) = (page.max(1) as u64, limit.clamp(1, 100) as u64);
+        let found = accounts::list(&self.state.db, page_n, limit_n)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::ListAccountsExResponse::Ok(Json(
+            schemas::AccountExPage {
+                page,
+                limit,
+                total: found.total as i64,
+                has_more: page_n * limit_n < found.total,
+                data: found.items.iter().map(views::account_ex).collect(),
+            },
+        )))
     }
 
     async fn get_account_ex_by_email(
         &self,
         _ctx: Self::Context,
         _principal: Self::Principal,
-        _email: String,
+        email: String,
     ) -> poem::Result<responses::GetAccountExByEmailResponse> {
-        Err(ConsoleError::not_implemented(Operation::GetAccountExByEmail.operation_id()).into())
+        let view = accounts::by_email(&self.state.db, &email)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::GetAccountExByEmailResponse::Ok(Json(
+            views::account_ex(&view),
+        )))
     }
 
     async fn get_account_ex_by_id(
         &self,
         _ctx: Self::Context,
         _principal: Self::Principal,
-        _id: ::uuid::Uuid,
+        id: ::uuid::Uuid,
     ) -> poem::Result<responses::GetAccountExByIdResponse> {
-        Err(ConsoleError::not_implemented(Operation::GetAccountExById.operation_id()).into())
+        let view = accounts::by_id(&self.state.db, id)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::GetAccountExByIdResponse::Ok(Json(
+            views::account_ex(&view),
+        )))
     }
 
     async fn update_account_ex(
         &self,
         _ctx: Self::Context,
-        _principal: Self::Principal,
-        _id: ::uuid::Uuid,
-        _body: schemas::UpdateAccountExRequest,
+        principal: Self::Principal,
+        id: ::uuid::Uuid,
+        body: schemas::UpdateAccountExRequest,
     ) -> poem::Result<responses::UpdateAccountExResponse> {
-        Err(ConsoleError::not_implemented(Operation::UpdateAccountEx.operation_id()).into())
+        let changes = accounts::AccountChanges {
+            name: body.name,
+            avatar: body.avatar,
+            status: body.status.map(|s| s.as_str().to_string()),
+            mobile: body.mobile,
+            role_type: body.role_type.map(|r| r.as_str().to_string()),
+            group_role: body.group_role.map(|r| r.as_str().to_string()),
+        };
+        let view = accounts::update(&self.state, &principal, id, changes)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::UpdateAccountExResponse::Ok(Json(
+            views::account_ex(&view),
+        )))
     }
 
     async fn update_account_role(
         &self,
         _ctx: Self::Context,
-        _principal: Self::Principal,
-        _id: ::uuid::Uuid,
-        _body: schemas::UpdateAccountRoleRequest,
+        principal: Self::Principal,
+        id: ::uuid::Uuid,
+        body: schemas::UpdateAccountRoleRequest,
     ) -> poem::Result<responses::UpdateAccountRoleResponse> {
-        Err(ConsoleError::not_implemented(Operation::UpdateAccountRole.operation_id()).into())
+        let changes = accounts::AccountChanges {
+            role_type: Some(body.role_type.as_str().to_string()),
+            ..Default::default()
+        };
+        let view = accounts::update(&self.state, &principal, id, changes)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::UpdateAccountRoleResponse::Ok(Json(
+            views::account_ex(&view),
+        )))
     }
 
     async fn invite_members_by_email(

@@ -14,6 +14,8 @@ pub enum Rule {
     SignedIn,
     /// Accounts whose system role is `super_admin` or `system_admin`.
     SystemAdmin,
+    /// Accounts whose system role is `super_admin`.
+    SuperAdmin,
     /// Routed, but answers 501 `not_implemented` until its issue lands.
     NotBuilt,
 }
@@ -24,7 +26,9 @@ pub fn rule(op: Operation) -> Rule {
         GetSetupStatus | Setup | GetSystemFeatures => Rule::BeforeSetup,
         Login | RefreshToken => Rule::Public,
         Logout | LogoutPost | GetAccountProfile | GetAccountExProfile => Rule::SignedIn,
-        RegisterAccount => Rule::SystemAdmin,
+        RegisterAccount | ListAccountsEx | GetAccountExByEmail | GetAccountExById
+        | UpdateAccountEx => Rule::SystemAdmin,
+        UpdateAccountRole => Rule::SuperAdmin,
         GetInitStatus
         | ValidateInitPassword
         | ListEnterpriseGroups
@@ -51,11 +55,6 @@ pub fn rule(op: Operation) -> Rule {
         | CheckAppPermission
         | CheckDatasetPermission
         | RepairSystemDefault
-        | ListAccountsEx
-        | GetAccountExByEmail
-        | GetAccountExById
-        | UpdateAccountEx
-        | UpdateAccountRole
         | InviteMembersByEmail
         | CheckActivation
         | Activate

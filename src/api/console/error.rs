@@ -202,6 +202,14 @@ impl From<AccountError> for ConsoleError {
                 "user_register_failed",
                 "Email already exists.",
             ),
+            AccountError::NotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "account_not_found",
+                "Account not found.",
+            ),
+            AccountError::Forbidden(message) => {
+                Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+            }
             AccountError::Hash(err) => Self::internal(&err),
             AccountError::Db(err) => err.into(),
         }

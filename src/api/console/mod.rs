@@ -56,7 +56,7 @@ impl Surface for ConsoleHandlers {
         match authz::rule(op) {
             Rule::NotBuilt => Err(ConsoleError::not_implemented(op.operation_id()).into()),
             Rule::BeforeSetup | Rule::Public => Ok(self.require_setup(op).await?),
-            Rule::SignedIn | Rule::SystemAdmin => Err(mismatch(op).into()),
+            Rule::SignedIn | Rule::SystemAdmin | Rule::SuperAdmin => Err(mismatch(op).into()),
         }
     }
 
@@ -77,7 +77,8 @@ impl Surface for ConsoleHandlers {
         match rule {
             Rule::SignedIn => Ok(session),
             Rule::SystemAdmin if session.is_system_admin() => Ok(session),
-            Rule::SystemAdmin => Err(ConsoleError::forbidden().into()),
+            Rule::SuperAdmin if session.role_type == "super_admin" => Ok(session),
+            Rule::SystemAdmin | Rule::SuperAdmin => Err(ConsoleError::forbidden().into()),
             Rule::NotBuilt | Rule::BeforeSetup | Rule::Public => Err(mismatch(op).into()),
         }
     }
