@@ -50,7 +50,7 @@ pub struct FeatureConfig {
     pub is_public_deployment: bool,
 }
 
-/// Token lifetimes and sign-in limits (Dify's variable names).
+/// Token lifetimes, sign-in limits and invitation links (Dify's variable names).
 #[derive(Args, Clone, Debug)]
 pub struct AuthConfig {
     /// Lifetime of an access token, in minutes.
@@ -69,6 +69,12 @@ pub struct AuthConfig {
     /// Window, in seconds, of `LOGIN_IP_LIMIT`.
     #[arg(long, env = "LOGIN_IP_WINDOW", default_value_t = 900)]
     pub login_ip_window: i64,
+    /// Hours an invitation's activation link stays valid.
+    #[arg(long, env = "INVITE_EXPIRY_HOURS", default_value_t = 72)]
+    pub invite_expiry_hours: i64,
+    /// Where the console front end lives; activation links point there.
+    #[arg(long, env = "CONSOLE_WEB_URL", default_value = "http://127.0.0.1:3000")]
+    pub console_web_url: String,
 }
 
 impl AuthConfig {
@@ -79,8 +85,31 @@ impl AuthConfig {
             login_lockout_duration: 86_400,
             login_ip_limit: 50,
             login_ip_window: 900,
+            invite_expiry_hours: 72,
+            console_web_url: "http://127.0.0.1:3000".to_string(),
         }
     }
+}
+
+/// SMTP settings (Dify's variable names); used when `MAIL_TYPE=smtp`.
+#[derive(Args, Clone, Debug, Default)]
+pub struct MailConfig {
+    #[arg(long, env = "SMTP_SERVER")]
+    pub smtp_server: Option<String>,
+    #[arg(long, env = "SMTP_PORT", default_value_t = 465)]
+    pub smtp_port: u16,
+    #[arg(long, env = "SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    #[arg(long, env = "SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+    /// TLS to the SMTP server (implicit TLS, or STARTTLS with `SMTP_OPPORTUNISTIC_TLS`).
+    #[arg(long, env = "SMTP_USE_TLS", default_value_t = true, action = ArgAction::Set)]
+    pub smtp_use_tls: bool,
+    #[arg(long, env = "SMTP_OPPORTUNISTIC_TLS", default_value_t = false, action = ArgAction::Set)]
+    pub smtp_opportunistic_tls: bool,
+    /// The sender, e.g. `Console <no-reply@example.com>`.
+    #[arg(long, env = "MAIL_DEFAULT_SEND_FROM")]
+    pub mail_default_send_from: Option<String>,
 }
 
 /// Everything `serve` needs.
@@ -95,6 +124,8 @@ pub struct ServeConfig {
     pub features: FeatureConfig,
     #[command(flatten)]
     pub auth: AuthConfig,
+    #[command(flatten)]
+    pub mail: MailConfig,
     /// Secret that signs tokens (at least 32 characters). Generated once into the data
     /// directory when unset; instances sharing a database must share it.
     #[arg(long, env = "SECRET_KEY", hide_env_values = true)]

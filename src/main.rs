@@ -27,7 +27,7 @@ struct DefaultServe {
 #[derive(Subcommand)]
 enum Command {
     /// Serve both APIs (the default when no command is given).
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Apply pending database migrations and exit.
     Migrate(StorageConfig),
     /// Print an API spec (the YAML as written).
@@ -46,9 +46,11 @@ enum SpecSurface {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // No command means `serve` with its flags taken from the environment and defaults.
-    let command = cli
-        .command
-        .unwrap_or_else(|| Command::Serve(DefaultServe::parse_from(["console-server"]).config));
+    let command = cli.command.unwrap_or_else(|| {
+        Command::Serve(Box::new(
+            DefaultServe::parse_from(["console-server"]).config,
+        ))
+    });
     if let Command::Openapi { surface } = command {
         print!(
             "{}",
@@ -77,7 +79,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match command {
-            Command::Serve(config) => server::serve(config).await.map_err(|e| e.to_string()),
+            Command::Serve(config) => server::serve(*config).await.map_err(|e| e.to_string()),
             Command::Migrate(storage) => migrate(storage).await,
             Command::Openapi { .. } => Ok(()),
         }

@@ -16,6 +16,8 @@ pub enum ServeError {
     Setup(#[from] db::DbSetupError),
     #[error(transparent)]
     Secret(#[from] crate::auth::secret::SecretError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error("cannot listen on {addr}: {source}")]
@@ -84,8 +86,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let conn = db::connect(&url).await?;
     db::migrate(&conn).await?;
     let secret = crate::auth::secret::load(config.secret_key.as_deref(), &config.storage.data_dir)?;
+    let mailer = crate::mail::from_config(config.features.mail_type.as_deref(), &config.mail)?;
     let state = Arc::new(
-        AppState::new(conn, config.features.clone(), secret).with_auth(config.auth.clone()),
+        AppState::new(conn, config.features.clone(), secret)
+            .with_auth(config.auth.clone())
+            .with_mailer(Arc::from(mailer)),
     );
     let running = start(config.listen, state).await?;
     tracing::info!(

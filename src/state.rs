@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use crate::auth::password::PasswordHasher;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{AuthConfig, FeatureConfig};
+use crate::mail::{LogMailer, Mailer};
 
 pub struct AppState {
     pub db: DatabaseConnection,
@@ -16,6 +17,7 @@ pub struct AppState {
     /// Signs and checks every token of both surfaces (see `auth::secret`).
     pub secret: Vec<u8>,
     pub auth: AuthConfig,
+    pub mailer: Arc<dyn Mailer>,
     /// Set once setup is seen finished; it never goes back, so later requests skip the
     /// database read.
     pub setup_done: std::sync::atomic::AtomicBool,
@@ -30,12 +32,18 @@ impl AppState {
             features,
             secret,
             auth: AuthConfig::defaults(),
+            mailer: Arc::new(LogMailer),
             setup_done: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     pub fn with_auth(mut self, auth: AuthConfig) -> Self {
         self.auth = auth;
+        self
+    }
+
+    pub fn with_mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = mailer;
         self
     }
 

@@ -7,6 +7,7 @@ pub mod account_extension;
 pub mod account_role;
 pub mod enterprise_group;
 pub mod group_member;
+pub mod invitation;
 pub mod rate_counter;
 pub mod refresh_token;
 pub mod setup;

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_initial;
 mod m20261123_000002_rate_counters;
 mod m20261123_000003_sessions;
+mod m20261123_000004_invitations;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261123_000002_rate_counters::Migration),
             Box::new(m20261123_000003_sessions::Migration),
+            Box::new(m20261123_000004_invitations::Migration),
         ]
     }
 }

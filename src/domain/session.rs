@@ -143,6 +143,14 @@ pub async fn login(
     start_family(state, &account, Uuid::now_v7()).await
 }
 
+/// Signs `account` in without a password (after activation, say): a new session.
+pub async fn start_session(
+    state: &AppState,
+    account: &account::Model,
+) -> Result<TokenPair, SessionError> {
+    start_family(state, account, Uuid::now_v7()).await
+}
+
 /// Issues an access token and a new refresh token in `family`.
 async fn start_family(
     state: &AppState,

@@ -60,11 +60,14 @@ fn judge(
             !denied && !refused && status != 501,
             "no authorization refusal",
         ),
-        (Rule::SignedIn | Rule::SystemAdmin | Rule::SuperAdmin, _) if !signed_in => {
+        (Rule::SignedIn | Rule::SystemAdmin | Rule::SuperAdmin | Rule::WorkspaceAdmin, _)
+            if !signed_in =>
+        {
             expect(status == 401, "401")
         }
+        // Among these callers only the super_admin has a workspace (the one setup made).
         (Rule::SystemAdmin, Caller::Normal)
-        | (Rule::SuperAdmin, Caller::Normal | Caller::SystemAdmin) => {
+        | (Rule::SuperAdmin | Rule::WorkspaceAdmin, Caller::Normal | Caller::SystemAdmin) => {
             expect(refused, "403 forbidden")
         }
         _ => expect(succeeds, "success or a non-authorization error"),

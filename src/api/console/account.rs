@@ -4,8 +4,8 @@ use poem_openapi::payload::Json;
 
 use super::views::{self, success};
 use super::{ConsoleError, ConsoleHandlers};
-use crate::api::generated::console::{AccountApi, Operation, responses, schemas};
-use crate::domain::accounts;
+use crate::api::generated::console::{AccountApi, responses, schemas};
+use crate::domain::{accounts, invitations};
 
 impl AccountApi for ConsoleHandlers {
     async fn register_account(
@@ -142,9 +142,37 @@ impl AccountApi for ConsoleHandlers {
     async fn invite_members_by_email(
         &self,
         _ctx: Self::Context,
-        _principal: Self::Principal,
-        _body: schemas::InviteMembersRequest,
+        principal: Self::Principal,
+        body: schemas::InviteMembersRequest,
     ) -> poem::Result<responses::InviteMembersByEmailResponse> {
-        Err(ConsoleError::not_implemented(Operation::InviteMembersByEmail.operation_id()).into())
+        let (tenant_id, outcomes) = invitations::invite(
+            &self.state,
+            &principal,
+            &body.emails,
+            body.role.as_str(),
+            body.language.as_deref(),
+        )
+        .await
+        .map_err(ConsoleError::from)?;
+        let invitation_results = outcomes
+            .into_iter()
+            .map(|o| schemas::InvitationResult {
+                status: if o.invited {
+                    schemas::InvitationStatus::Success
+                } else {
+                    schemas::InvitationStatus::Failed
+                },
+                email: o.email,
+                url: o.url,
+                message: o.message,
+            })
+            .collect();
+        Ok(responses::InviteMembersByEmailResponse::Created(Json(
+            schemas::InviteMembersResponse {
+                result: "success".to_string(),
+                invitation_results,
+                tenant_id,
+            },
+        )))
     }
 }

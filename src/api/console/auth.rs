@@ -5,7 +5,7 @@ use poem_openapi::payload::Json;
 use super::views::{success, token_pair};
 use super::{ConsoleError, ConsoleHandlers};
 use crate::api::generated::console::{AuthApi, Operation, responses, schemas};
-use crate::domain::session;
+use crate::domain::{invitations, session};
 
 impl AuthApi for ConsoleHandlers {
     async fn login(
@@ -22,19 +22,46 @@ impl AuthApi for ConsoleHandlers {
     async fn check_activation(
         &self,
         _ctx: Self::Context,
-        _workspace_id: Option<::uuid::Uuid>,
-        _email: String,
-        _token: String,
+        workspace_id: Option<::uuid::Uuid>,
+        email: String,
+        token: String,
     ) -> poem::Result<responses::CheckActivationResponse> {
-        Err(ConsoleError::not_implemented(Operation::CheckActivation.operation_id()).into())
+        let found = invitations::check(&self.state, &token, Some(&email), workspace_id)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::CheckActivationResponse::Ok(Json(
+            schemas::ActivationCheckResponse {
+                is_valid: found.is_some(),
+                data: found.map(|(workspace_name, workspace_id, email)| {
+                    schemas::ActivationCheckData {
+                        workspace_name,
+                        workspace_id,
+                        email,
+                    }
+                }),
+            },
+        )))
     }
 
     async fn activate(
         &self,
         _ctx: Self::Context,
-        _body: schemas::ActivateRequest,
+        body: schemas::ActivateRequest,
     ) -> poem::Result<responses::ActivateResponse> {
-        Err(ConsoleError::not_implemented(Operation::Activate.operation_id()).into())
+        let pair = invitations::activate(
+            &self.state,
+            invitations::Activation {
+                token: &body.token,
+                email: body.email.as_deref(),
+                workspace_id: body.workspace_id,
+                name: &body.name,
+                interface_language: &body.interface_language,
+                timezone: &body.timezone,
+            },
+        )
+        .await
+        .map_err(ConsoleError::from)?;
+        Ok(responses::ActivateResponse::Ok(Json(token_pair(pair))))
     }
 
     async fn send_forgot_password_email(

@@ -16,6 +16,8 @@ pub enum Rule {
     SystemAdmin,
     /// Accounts whose system role is `super_admin`.
     SuperAdmin,
+    /// Owners and admins of their current workspace.
+    WorkspaceAdmin,
     /// Routed, but answers 501 `not_implemented` until its issue lands.
     NotBuilt,
 }
@@ -24,8 +26,9 @@ pub fn rule(op: Operation) -> Rule {
     use Operation::*;
     match op {
         GetSetupStatus | Setup | GetSystemFeatures => Rule::BeforeSetup,
-        Login | RefreshToken => Rule::Public,
+        Login | RefreshToken | CheckActivation | Activate => Rule::Public,
         Logout | LogoutPost | GetAccountProfile | GetAccountExProfile => Rule::SignedIn,
+        InviteMembersByEmail => Rule::WorkspaceAdmin,
         RegisterAccount | ListAccountsEx | GetAccountExByEmail | GetAccountExById
         | UpdateAccountEx => Rule::SystemAdmin,
         UpdateAccountRole => Rule::SuperAdmin,
@@ -55,9 +58,6 @@ pub fn rule(op: Operation) -> Rule {
         | CheckAppPermission
         | CheckDatasetPermission
         | RepairSystemDefault
-        | InviteMembersByEmail
-        | CheckActivation
-        | Activate
         | SendForgotPasswordEmail
         | CheckForgotPasswordCode
         | ResetPassword

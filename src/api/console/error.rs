@@ -8,6 +8,7 @@ use sea_orm::DbErr;
 use crate::api::error_layer;
 use crate::db::is_unavailable;
 use crate::domain::accounts::AccountError;
+use crate::domain::invitations::InvitationError;
 use crate::domain::session::SessionError;
 use crate::domain::setup::SetupError;
 
@@ -212,6 +213,24 @@ impl From<AccountError> for ConsoleError {
             }
             AccountError::Hash(err) => Self::internal(&err),
             AccountError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<InvitationError> for ConsoleError {
+    fn from(err: InvitationError) -> Self {
+        match err {
+            InvitationError::InvalidParam(message) => Self::invalid_param(message),
+            InvitationError::Forbidden(message) => {
+                Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+            }
+            InvitationError::AlreadyActivated => Self::new(
+                StatusCode::FORBIDDEN,
+                "already_activate",
+                "The activation link is invalid, expired or already used.",
+            ),
+            InvitationError::Session(err) => err.into(),
+            InvitationError::Db(err) => err.into(),
         }
     }
 }

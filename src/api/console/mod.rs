@@ -17,6 +17,7 @@ use crate::api::context::RequestContext;
 use crate::api::generated::console::{Operation, Surface};
 use crate::domain::session::{self, Session};
 use crate::domain::setup as setup_domain;
+use crate::domain::workspaces;
 use crate::state::AppState;
 use authz::Rule;
 
@@ -56,7 +57,9 @@ impl Surface for ConsoleHandlers {
         match authz::rule(op) {
             Rule::NotBuilt => Err(ConsoleError::not_implemented(op.operation_id()).into()),
             Rule::BeforeSetup | Rule::Public => Ok(self.require_setup(op).await?),
-            Rule::SignedIn | Rule::SystemAdmin | Rule::SuperAdmin => Err(mismatch(op).into()),
+            Rule::SignedIn | Rule::SystemAdmin | Rule::SuperAdmin | Rule::WorkspaceAdmin => {
+                Err(mismatch(op).into())
+            }
         }
     }
 
@@ -79,6 +82,17 @@ impl Surface for ConsoleHandlers {
             Rule::SystemAdmin if session.is_system_admin() => Ok(session),
             Rule::SuperAdmin if session.role_type == "super_admin" => Ok(session),
             Rule::SystemAdmin | Rule::SuperAdmin => Err(ConsoleError::forbidden().into()),
+            Rule::WorkspaceAdmin => {
+                let current = workspaces::current(&self.state.db, session.account.id)
+                    .await
+                    .map_err(ConsoleError::from)?;
+                match current {
+                    Some((_, membership)) if workspaces::manages_members(&membership.role) => {
+                        Ok(session)
+                    }
+                    _ => Err(ConsoleError::forbidden().into()),
+                }
+            }
             Rule::NotBuilt | Rule::BeforeSetup | Rule::Public => Err(mismatch(op).into()),
         }
     }

@@ -1,0 +1,390 @@
+//! Inviting people into a workspace and activating the accounts invitations create.
+
+use entity::{account, group_member, invitation, tenant, tenant_member};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::auth::tokens;
+use crate::domain::session::{self, Session, SessionError, TokenPair};
+use crate::domain::{validate, workspaces};
+use crate::mail::Mail;
+use crate::state::AppState;
+
+/// Permissions a member gets when invited.
+const MEMBER_PERMISSIONS: &str = "[]";
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvitationError {
+    #[error("{0}")]
+    InvalidParam(String),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("the activation link is invalid or has already been used")]
+    AlreadyActivated,
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// What happened to one invited email.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InviteOutcome {
+    pub email: String,
+    pub invited: bool,
+    /// The activation link, for accounts that must activate.
+    pub url: Option<String>,
+    pub message: Option<String>,
+}
+
+fn activation_url(base: &str, email: &str, token: &str) -> String {
+    let email: String = url::form_urlencoded::byte_serialize(email.as_bytes()).collect();
+    format!(
+        "{}/activate?email={email}&token={token}",
+        base.trim_end_matches('/')
+    )
+}
+
+fn invitation_mail(
+    to: &str,
+    language: &str,
+    workspace: &str,
+    inviter: &str,
+    url: Option<&str>,
+) -> Mail {
+    let (subject, body) = match (language, url) {
+        ("zh-Hans", Some(url)) => (
+            format!("{inviter} 邀请您加入 {workspace}"),
+            format!(
+                "{inviter} 邀请您加入工作空间 {workspace}。\n\n点击以下链接激活您的账户：\n{url}\n"
+            ),
+        ),
+        ("zh-Hans", None) => (
+            format!("您已加入 {workspace}"),
+            format!("{inviter} 已将您加入工作空间 {workspace}。登录即可使用。\n"),
+        ),
+        (_, Some(url)) => (
+            format!("{inviter} invited you to join {workspace}"),
+            format!(
+                "{inviter} invited you to join the workspace {workspace}.\n\nActivate your account here:\n{url}\n"
+            ),
+        ),
+        (_, None) => (
+            format!("You have been added to {workspace}"),
+            format!("{inviter} added you to the workspace {workspace}. Sign in to start.\n"),
+        ),
+    };
+    Mail {
+        to: to.to_string(),
+        subject,
+        body,
+    }
+}
+
+/// The caller's current workspace. The gate has already required that they own or
+/// administer it (`Rule::WorkspaceAdmin`); this is what they manage.
+async fn managed_workspace(
+    db: &DatabaseConnection,
+    actor: &Session,
+) -> Result<tenant::Model, InvitationError> {
+    match workspaces::current(db, actor.account.id).await? {
+        Some((workspace, membership)) if workspaces::manages_members(&membership.role) => {
+            Ok(workspace)
+        }
+        _ => Err(InvitationError::Forbidden(
+            "Only the owner or an admin of the current workspace can invite members.",
+        )),
+    }
+}
+
+/// Invites `emails` into the caller's current workspace with `role`: unknown emails get a
+/// pending account and an activation link, known ones are added. Joining a workspace of an
+/// enterprise group makes the account a `normal` member of that group if it was not one.
+pub async fn invite(
+    state: &AppState,
+    actor: &Session,
+    emails: &[String],
+    role: &str,
+    language: Option<&str>,
+) -> Result<(Uuid, Vec<InviteOutcome>), InvitationError> {
+    if role == "owner" {
+        return Err(InvitationError::InvalidParam(
+            "A workspace has one owner; invite members with another role.".into(),
+        ));
+    }
+    if emails.is_empty() || emails.len() > 100 {
+        return Err(InvitationError::InvalidParam(
+            "Invite between 1 and 100 emails at a time.".into(),
+        ));
+    }
+    let db = &state.db;
+    let workspace = managed_workspace(db, actor).await?;
+    let (language, timezone) = validate::language(language);
+    let mut outcomes = Vec::with_capacity(emails.len());
+    for raw in emails {
+        let email = match validate::email(raw) {
+            Ok(e) => e,
+            Err(message) => {
+                outcomes.push(InviteOutcome {
+                    email: raw.clone(),
+                    invited: false,
+                    url: None,
+                    message: Some(message),
+                });
+                continue;
+            }
+        };
+        let outcome =
+            invite_one(state, actor, &workspace, &email, role, language, timezone).await?;
+        outcomes.push(outcome);
+    }
+    Ok((workspace.id, outcomes))
+}
+
+async fn invite_one(
+    state: &AppState,
+    actor: &Session,
+    workspace: &tenant::Model,
+    email: &str,
+    role: &str,
+    language: &str,
+    timezone: &str,
+) -> Result<InviteOutcome, InvitationError> {
+    let db = &state.db;
+    let now = state.clock.now();
+    let existing = account::Entity::find()
+        .filter(account::Column::Email.eq(email))
+        .one(db)
+        .await?;
+    if let Some(found) = &existing {
+        let member = tenant_member::Entity::find()
+            .filter(tenant_member::Column::TenantId.eq(workspace.id))
+            .filter(tenant_member::Column::AccountId.eq(found.id))
+            .one(db)
+            .await?;
+        if member.is_some() {
+            return Ok(InviteOutcome {
+                email: email.to_string(),
+                invited: false,
+                url: None,
+                message: Some("Already a member of this workspace.".into()),
+            });
+        }
+    }
+    let txn = db.begin().await?;
+    let account = match existing {
+        Some(a) => a,
+        None => {
+            let name = email.split('@').next().unwrap_or(email).to_string();
+            account::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                email: Set(email.to_string()),
+                name: Set(name),
+                password_hash: Set(None),
+                avatar: Set(None),
+                interface_language: Set(language.to_string()),
+                interface_theme: Set("light".to_string()),
+                timezone: Set(timezone.to_string()),
+                status: Set("pending".to_string()),
+                last_login_at: Set(None),
+                last_login_ip: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                initialized_at: Set(None),
+                token_version: Set(0),
+            }
+            .insert(&txn)
+            .await?
+        }
+    };
+    let has_current = tenant_member::Entity::find()
+        .filter(tenant_member::Column::AccountId.eq(account.id))
+        .filter(tenant_member::Column::Current.eq(true))
+        .one(&txn)
+        .await?
+        .is_some();
+    tenant_member::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(workspace.id),
+        account_id: Set(account.id),
+        role: Set(role.to_string()),
+        position: Set(None),
+        permissions: Set(MEMBER_PERMISSIONS.to_string()),
+        current: Set(!has_current),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    if let Some(group_id) = workspace.group_id {
+        let in_group = group_member::Entity::find()
+            .filter(group_member::Column::GroupId.eq(group_id))
+            .filter(group_member::Column::AccountId.eq(account.id))
+            .one(&txn)
+            .await?
+            .is_some();
+        if !in_group {
+            let has_current_group = group_member::Entity::find()
+                .filter(group_member::Column::AccountId.eq(account.id))
+                .filter(group_member::Column::Current.eq(true))
+                .one(&txn)
+                .await?
+                .is_some();
+            group_member::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                group_id: Set(group_id),
+                account_id: Set(account.id),
+                group_role: Set("normal".to_string()),
+                current: Set(!has_current_group),
+                created_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+        }
+    }
+    let url = if account.status == "pending" {
+        let token = tokens::new_refresh_token();
+        invitation::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            token_hash: Set(tokens::token_hash(&token)),
+            tenant_id: Set(workspace.id),
+            account_id: Set(account.id),
+            email: Set(email.to_string()),
+            inviter_id: Set(actor.account.id),
+            expires_at: Set(now + state.auth.invite_expiry_hours * 3600),
+            used_at: Set(None),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        Some(activation_url(&state.auth.console_web_url, email, &token))
+    } else {
+        None
+    };
+    txn.commit().await?;
+    let mail = invitation_mail(
+        email,
+        language,
+        &workspace.name,
+        &actor.account.name,
+        url.as_deref(),
+    );
+    let message = match state.mailer.send(&mail).await {
+        Ok(()) => None,
+        Err(err) => {
+            tracing::warn!(error = %err, "invitation mail not sent");
+            Some("Invited, but the mail could not be sent; share the activation link.".to_string())
+        }
+    };
+    Ok(InviteOutcome {
+        email: email.to_string(),
+        invited: true,
+        url,
+        message,
+    })
+}
+
+/// A live invitation for `token` (unused, unexpired), matching the email and workspace
+/// when those are given.
+async fn live_invitation(
+    state: &AppState,
+    token: &str,
+    email: Option<&str>,
+    workspace_id: Option<Uuid>,
+) -> Result<Option<invitation::Model>, DbErr> {
+    let found = invitation::Entity::find()
+        .filter(invitation::Column::TokenHash.eq(tokens::token_hash(token)))
+        .one(&state.db)
+        .await?;
+    let now = state.clock.now();
+    Ok(found.filter(|i| {
+        i.used_at.is_none()
+            && i.expires_at > now
+            && email.is_none_or(|e| e.trim().eq_ignore_ascii_case(&i.email))
+            && workspace_id.is_none_or(|w| w == i.tenant_id)
+    }))
+}
+
+/// What `GET /activate/check` shows for a valid invitation: workspace name, id and email.
+pub async fn check(
+    state: &AppState,
+    token: &str,
+    email: Option<&str>,
+    workspace_id: Option<Uuid>,
+) -> Result<Option<(String, Uuid, String)>, DbErr> {
+    let Some(found) = live_invitation(state, token, email, workspace_id).await? else {
+        return Ok(None);
+    };
+    let workspace = tenant::Entity::find_by_id(found.tenant_id)
+        .one(&state.db)
+        .await?;
+    Ok(workspace.map(|w| (w.name, w.id, found.email)))
+}
+
+pub struct Activation<'a> {
+    pub token: &'a str,
+    pub email: Option<&'a str>,
+    pub workspace_id: Option<Uuid>,
+    pub name: &'a str,
+    pub interface_language: &'a str,
+    pub timezone: &'a str,
+}
+
+/// Completes an invited account and signs it in. The token works once.
+pub async fn activate(
+    state: &AppState,
+    input: Activation<'_>,
+) -> Result<TokenPair, InvitationError> {
+    let name = validate::name(input.name, 30).map_err(InvitationError::InvalidParam)?;
+    let (language, _) = validate::language(Some(input.interface_language));
+    if language != input.interface_language {
+        return Err(InvitationError::InvalidParam(format!(
+            "interface_language {} is not supported.",
+            input.interface_language
+        )));
+    }
+    let timezone = input.timezone.trim();
+    if timezone.is_empty()
+        || !timezone
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c))
+    {
+        return Err(InvitationError::InvalidParam(format!(
+            "{timezone} is not a valid time zone."
+        )));
+    }
+    let found = live_invitation(state, input.token, input.email, input.workspace_id)
+        .await?
+        .ok_or(InvitationError::AlreadyActivated)?;
+    let db = &state.db;
+    let now = state.clock.now();
+    let txn = db.begin().await?;
+    // Spend the token: only one activation can move it from unused to used.
+    let spent = invitation::Entity::update_many()
+        .col_expr(invitation::Column::UsedAt, Expr::value(now))
+        .filter(invitation::Column::Id.eq(found.id))
+        .filter(invitation::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if spent.rows_affected != 1 {
+        return Err(InvitationError::AlreadyActivated);
+    }
+    let account = account::Entity::find_by_id(found.account_id)
+        .one(&txn)
+        .await?
+        .filter(|a| a.status == "pending")
+        .ok_or(InvitationError::AlreadyActivated)?;
+    let mut row: account::ActiveModel = account.into();
+    row.name = Set(name);
+    row.interface_language = Set(language.to_string());
+    row.timezone = Set(timezone.to_string());
+    row.status = Set("active".to_string());
+    row.initialized_at = Set(Some(now));
+    row.updated_at = Set(now);
+    let account = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(session::start_session(state, &account).await?)
+}
