@@ -130,6 +130,10 @@ pub struct ServeConfig {
     /// directory when unset; instances sharing a database must share it.
     #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// When set, `POST /console/api/setup` first needs `POST /console/api/init` with this
+    /// password from the same client address, so a fresh server cannot be claimed by a stranger.
+    #[arg(long, env = "INIT_PASSWORD", hide_env_values = true)]
+    pub init_password: Option<String>,
 }
 
 impl FeatureConfig {

@@ -90,7 +90,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let state = Arc::new(
         AppState::new(conn, config.features.clone(), secret)
             .with_auth(config.auth.clone())
-            .with_mailer(Arc::from(mailer)),
+            .with_mailer(Arc::from(mailer))
+            .with_init_password(config.init_password.clone()),
     );
     let running = start(config.listen, state).await?;
     tracing::info!(

@@ -18,6 +18,8 @@ pub struct AppState {
     pub secret: Vec<u8>,
     pub auth: AuthConfig,
     pub mailer: Arc<dyn Mailer>,
+    /// `INIT_PASSWORD`, when set.
+    pub init_password: Option<String>,
     /// Set once setup is seen finished; it never goes back, so later requests skip the
     /// database read.
     pub setup_done: std::sync::atomic::AtomicBool,
@@ -33,12 +35,18 @@ impl AppState {
             secret,
             auth: AuthConfig::defaults(),
             mailer: Arc::new(LogMailer),
+            init_password: None,
             setup_done: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     pub fn with_auth(mut self, auth: AuthConfig) -> Self {
         self.auth = auth;
+        self
+    }
+
+    pub fn with_init_password(mut self, password: Option<String>) -> Self {
+        self.init_password = password.filter(|p| !p.is_empty());
         self
     }
 

@@ -75,6 +75,16 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Whether two secrets are equal, in time that depends only on their digests' length:
+/// both are hashed first, so neither length nor content leaks through timing.
+pub fn secrets_equal(a: &str, b: &str) -> bool {
+    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +136,14 @@ mod tests {
             verify_access(b"secret-one-secret-one-secret-one", &token, 1_000),
             Err(TokenError::Invalid)
         );
+    }
+
+    #[test]
+    fn secrets_compare() {
+        assert!(secrets_equal("open sesame", "open sesame"));
+        assert!(!secrets_equal("open sesame", "open sesamE"));
+        assert!(!secrets_equal("open sesame", "open sesame "));
+        assert!(!secrets_equal("", "x"));
     }
 
     #[test]

@@ -6,9 +6,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::auth::password::{HashError, PasswordHasher};
-use crate::clock::Clock;
+use std::net::IpAddr;
+
+use crate::auth::password::HashError;
+use crate::auth::{attempts, tokens};
 use crate::domain::validate;
+use crate::state::AppState;
 use entity::{account, account_role, enterprise_group, group_member, setup, tenant, tenant_member};
 
 /// The name of the group setup creates.
@@ -16,10 +19,19 @@ pub const DEFAULT_GROUP_NAME: &str = "Default Group";
 /// Permissions a workspace owner holds.
 pub const OWNER_PERMISSIONS: &str = r#"["create_agent","create_knowledge"]"#;
 
+/// Failed `INIT_PASSWORD` attempts allowed from one address per hour.
+const INIT_FAILURE_LIMIT: u32 = 10;
+/// How long a successful `POST /init` lets its address run setup.
+const INIT_VALID_FOR: i64 = 3600;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error("setup has already finished")]
     AlreadySetup,
+    #[error("the init password has not been validated")]
+    NotInitValidated,
+    #[error("wrong init password")]
+    InitValidateFailed,
     #[error("{0}")]
     InvalidParam(String),
     #[error(transparent)]
@@ -35,6 +47,55 @@ pub struct SetupInput {
     pub language: Option<String>,
 }
 
+fn init_key(ip: Option<IpAddr>) -> String {
+    format!(
+        "init:ok:{}",
+        ip.map_or_else(|| "-".to_string(), |ip| ip.to_string())
+    )
+}
+
+fn init_failure_key(ip: Option<IpAddr>) -> String {
+    format!(
+        "init:fail:{}",
+        ip.map_or_else(|| "-".to_string(), |ip| ip.to_string())
+    )
+}
+
+/// Whether setup may run from `ip` as far as `INIT_PASSWORD` goes: no password is set, or
+/// this address validated it within the last hour. (Dify keeps the flag in its session
+/// cookie; the contract has no cookie, so the address carries it, in the shared database.)
+pub async fn init_validated(state: &AppState, ip: Option<IpAddr>) -> Result<bool, DbErr> {
+    if state.init_password.is_none() {
+        return Ok(true);
+    }
+    Ok(attempts::count(&state.db, &init_key(ip), INIT_VALID_FOR, state.clock.now()).await? > 0)
+}
+
+/// `POST /init`: checks the `INIT_PASSWORD`.
+pub async fn validate_init(
+    state: &AppState,
+    ip: Option<IpAddr>,
+    password: &str,
+) -> Result<(), SetupError> {
+    let db = &state.db;
+    if finished_at(db).await?.is_some() {
+        return Err(SetupError::AlreadySetup);
+    }
+    let Some(expected) = state.init_password.as_deref() else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    if attempts::count(db, &init_failure_key(ip), 3600, now).await? >= INIT_FAILURE_LIMIT {
+        return Err(SetupError::InitValidateFailed);
+    }
+    if !tokens::secrets_equal(password, expected) {
+        attempts::record(db, &init_failure_key(ip), 3600, now).await?;
+        return Err(SetupError::InitValidateFailed);
+    }
+    attempts::record(db, &init_key(ip), INIT_VALID_FOR, now).await?;
+    Ok(())
+}
+
 /// When setup finished (Unix seconds), or `None` before.
 pub async fn finished_at(db: &DatabaseConnection) -> Result<Option<i64>, DbErr> {
     Ok(setup::Entity::find_by_id(setup::SINGLETON_ID)
@@ -48,13 +109,16 @@ pub async fn finished_at(db: &DatabaseConnection) -> Result<Option<i64>, DbErr> 
 /// transaction. The setup row is written first: its fixed key makes a concurrent second
 /// setup fail on the unique constraint instead of creating a second administrator.
 pub async fn run(
-    db: &DatabaseConnection,
-    hasher: &PasswordHasher,
-    clock: &dyn Clock,
+    state: &AppState,
+    client_ip: Option<IpAddr>,
     input: SetupInput,
 ) -> Result<Uuid, SetupError> {
+    let (db, hasher, clock) = (&state.db, &state.hasher, state.clock.as_ref());
     if finished_at(db).await?.is_some() {
         return Err(SetupError::AlreadySetup);
+    }
+    if !init_validated(state, client_ip).await? {
+        return Err(SetupError::NotInitValidated);
     }
     let email = validate::email(&input.email).map_err(SetupError::InvalidParam)?;
     let name = validate::name(&input.name, 30).map_err(SetupError::InvalidParam)?;

@@ -173,3 +173,47 @@ db_test!(async fn system_features_report_the_configuration(app) {
         .into_inner();
     assert!(f.is_allow_register && !f.enable_email_password_login && f.is_email_setup);
 });
+
+fn init(password: &str) -> types::InitValidateRequest {
+    types::InitValidateRequest {
+        password: password.try_into().expect("password"),
+    }
+}
+
+db_test!(async fn init_password_gates_setup(app) using |state| state.with_init_password(Some("let-me-in-42".into())); {
+    let status = app.console.get_init_status().send().await.expect("init status").into_inner();
+    assert_eq!(status.status, types::InitStatus::NotStarted);
+    let (code, err) = setup_error(&app, request("admin@example.com", "abcdefg12")).await;
+    assert_eq!((code, err.code.as_str()), (401, "not_init_validated"));
+
+    match app.console.validate_init_password().body(init("guess")).send().await {
+        Err(Error::ErrorResponse(rv)) => assert_eq!((rv.status().as_u16(), rv.code.as_str()), (401, "init_validate_failed")),
+        other => panic!("wrong init password accepted: {other:?}"),
+    }
+    let ok = app.console.validate_init_password().body(init("let-me-in-42")).send().await.expect("init");
+    assert_eq!(ok.status().as_u16(), 201);
+    let status = app.console.get_init_status().send().await.expect("init status").into_inner();
+    assert_eq!(status.status, types::InitStatus::Finished);
+    app.console.setup().body(request("admin@example.com", "abcdefg12")).send().await.expect("setup after init");
+    match app.console.validate_init_password().body(init("let-me-in-42")).send().await {
+        Err(Error::ErrorResponse(rv)) => assert_eq!((rv.status().as_u16(), rv.code.as_str()), (403, "already_setup")),
+        other => panic!("init after setup: {other:?}"),
+    }
+});
+
+db_test!(async fn init_password_guesses_are_limited(app) using |state| state.with_init_password(Some("let-me-in-42".into())); {
+    for _ in 0..10 {
+        assert!(app.console.validate_init_password().body(init("guess")).send().await.is_err());
+    }
+    match app.console.validate_init_password().body(init("let-me-in-42")).send().await {
+        Err(Error::ErrorResponse(rv)) => assert_eq!(rv.code, "init_validate_failed", "locked after 10 guesses"),
+        other => panic!("the right password got through the lock: {other:?}"),
+    }
+});
+
+db_test!(async fn without_an_init_password_the_gate_is_open(app) {
+    let status = app.console.get_init_status().send().await.expect("init status").into_inner();
+    assert_eq!(status.status, types::InitStatus::Finished);
+    app.console.validate_init_password().body(init("anything")).send().await.expect("nothing to validate");
+    app.console.setup().body(request("admin@example.com", "abcdefg12")).send().await.expect("setup");
+});

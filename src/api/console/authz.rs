@@ -25,16 +25,16 @@ pub enum Rule {
 pub fn rule(op: Operation) -> Rule {
     use Operation::*;
     match op {
-        GetSetupStatus | Setup | GetSystemFeatures => Rule::BeforeSetup,
+        GetSetupStatus | Setup | GetSystemFeatures | GetInitStatus | ValidateInitPassword => {
+            Rule::BeforeSetup
+        }
         Login | RefreshToken | CheckActivation | Activate => Rule::Public,
         Logout | LogoutPost | GetAccountProfile | GetAccountExProfile => Rule::SignedIn,
         InviteMembersByEmail => Rule::WorkspaceAdmin,
         RegisterAccount | ListAccountsEx | GetAccountExByEmail | GetAccountExById
         | UpdateAccountEx => Rule::SystemAdmin,
         UpdateAccountRole => Rule::SuperAdmin,
-        GetInitStatus
-        | ValidateInitPassword
-        | ListEnterpriseGroups
+        ListEnterpriseGroups
         | UpdateEnterpriseGroup
         | CreateEnterpriseGroup
         | DeleteEnterpriseGroup

@@ -115,6 +115,16 @@ impl From<SetupError> for ConsoleError {
                 "already_setup",
                 "Dify has been successfully installed. Please refresh the page or return to the dashboard homepage.",
             ),
+            SetupError::NotInitValidated => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "not_init_validated",
+                "Init validation has not been completed yet. Please proceed with the init validation process first.",
+            ),
+            SetupError::InitValidateFailed => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "init_validate_failed",
+                "Init validation failed. Please check the password and try again.",
+            ),
             SetupError::InvalidParam(message) => Self::invalid_param(message),
             SetupError::Db(err) => err.into(),
             SetupError::Hash(err) => Self::internal(&err),

@@ -3,7 +3,7 @@
 use poem_openapi::payload::Json;
 
 use super::{ConsoleError, ConsoleHandlers};
-use crate::api::generated::console::{Operation, SetupApi, responses, schemas};
+use crate::api::generated::console::{SetupApi, responses, schemas};
 use crate::domain::setup;
 
 impl SetupApi for ConsoleHandlers {
@@ -29,7 +29,7 @@ impl SetupApi for ConsoleHandlers {
 
     async fn setup(
         &self,
-        _ctx: Self::Context,
+        ctx: Self::Context,
         body: schemas::SetupRequest,
     ) -> poem::Result<responses::SetupResponse> {
         let input = setup::SetupInput {
@@ -38,8 +38,7 @@ impl SetupApi for ConsoleHandlers {
             password: body.password,
             language: body.language,
         };
-        let state = &self.state;
-        setup::run(&state.db, &state.hasher, state.clock.as_ref(), input)
+        setup::run(&self.state, ctx.client_ip, input)
             .await
             .map_err(ConsoleError::from)?;
         Ok(responses::SetupResponse::Created(Json(
@@ -80,17 +79,37 @@ impl SetupApi for ConsoleHandlers {
 
     async fn get_init_status(
         &self,
-        _ctx: Self::Context,
+        ctx: Self::Context,
     ) -> poem::Result<responses::GetInitStatusResponse> {
-        Err(ConsoleError::not_implemented(Operation::GetInitStatus.operation_id()).into())
+        let state = &self.state;
+        let done = setup::finished_at(&state.db)
+            .await
+            .map_err(ConsoleError::from)?
+            .is_some()
+            || setup::init_validated(state, ctx.client_ip)
+                .await
+                .map_err(ConsoleError::from)?;
+        let status = if done {
+            schemas::InitStatus::Finished
+        } else {
+            schemas::InitStatus::NotStarted
+        };
+        Ok(responses::GetInitStatusResponse::Ok(Json(
+            schemas::InitStatusResponse { status },
+        )))
     }
 
     async fn validate_init_password(
         &self,
-        _ctx: Self::Context,
-        _body: schemas::InitValidateRequest,
+        ctx: Self::Context,
+        body: schemas::InitValidateRequest,
     ) -> poem::Result<responses::ValidateInitPasswordResponse> {
-        Err(ConsoleError::not_implemented(Operation::ValidateInitPassword.operation_id()).into())
+        setup::validate_init(&self.state, ctx.client_ip, &body.password)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::ValidateInitPasswordResponse::Created(Json(
+            super::views::success(),
+        )))
     }
 }
 
