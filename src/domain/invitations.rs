@@ -23,6 +23,8 @@ pub enum InvitationError {
     InvalidParam(String),
     #[error("{0}")]
     Forbidden(&'static str),
+    #[error("{0}")]
+    InvalidEmail(String),
     #[error("the activation link is invalid or has already been used")]
     AlreadyActivated,
     #[error(transparent)]
@@ -387,4 +389,59 @@ pub async fn activate(
     let account = row.update(&txn).await?;
     txn.commit().await?;
     Ok(session::start_session(state, &account).await?)
+}
+
+/// Sign-in with an invitation (`POST /login` with `invite_token`): a pending account that
+/// has no password yet sets the one it signs in with, becomes active, and spends the
+/// token. `Ok(None)` means the token does not apply (unknown, used, expired, or the account
+/// is already set up), and the sign-in goes on as an ordinary one.
+pub async fn sign_in_with_invitation(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    token: &str,
+) -> Result<Option<TokenPair>, InvitationError> {
+    let Some(found) = live_invitation(state, token, None, None).await? else {
+        return Ok(None);
+    };
+    let email = validate::email(email).map_err(InvitationError::InvalidEmail)?;
+    if email != found.email {
+        return Err(InvitationError::InvalidEmail(
+            "The email does not match the invitation.".into(),
+        ));
+    }
+    let db = &state.db;
+    let Some(account) = account::Entity::find_by_id(found.account_id)
+        .one(db)
+        .await?
+        .filter(|a| a.status == "pending" && a.password_hash.is_none())
+    else {
+        return Ok(None);
+    };
+    validate::password(password).map_err(InvitationError::InvalidParam)?;
+    let hash = state
+        .hasher
+        .hash(password.to_string())
+        .await
+        .map_err(|e| InvitationError::Session(SessionError::Hash(e)))?;
+    let now = state.clock.now();
+    let txn = db.begin().await?;
+    let spent = invitation::Entity::update_many()
+        .col_expr(invitation::Column::UsedAt, Expr::value(now))
+        .filter(invitation::Column::Id.eq(found.id))
+        .filter(invitation::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if spent.rows_affected != 1 {
+        return Ok(None);
+    }
+    let mut row: account::ActiveModel = account.into();
+    row.password_hash = Set(Some(hash));
+    row.status = Set("active".to_string());
+    row.initialized_at = Set(Some(now));
+    row.last_login_at = Set(Some(now));
+    row.updated_at = Set(now);
+    let account = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(Some(session::start_session(state, &account).await?))
 }

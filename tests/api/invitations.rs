@@ -267,3 +267,34 @@ db_test!(async fn invitations_work_without_smtp_through_the_log_mailer(app) {
     assert_eq!(result.status, types::InvitationStatus::Success);
     assert!(result.url.is_some() && result.message.is_none());
 });
+
+db_test!(async fn a_pending_account_signs_in_with_its_invitation_and_sets_its_password(app) {
+    setup(&app).await;
+    let admin = app.console_as(&login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("login").access_token);
+    let answer = admin
+        .invite_members_by_email()
+        .body(invite(&["joiner@example.com"], types::TenantRole::Normal))
+        .send()
+        .await
+        .expect("invite")
+        .into_inner();
+    let token = token_of(answer.invitation_results[0].url.as_deref().expect("url"));
+    let with_invite = |email: &str, password: &str| types::LoginRequest {
+        email: email.try_into().expect("email"),
+        password: password.try_into().expect("password"),
+        invite_token: Some(token.clone().try_into().expect("token")),
+        remember_me: None,
+        language: None,
+    };
+    // Another email with this token, or a weak password, is refused.
+    assert_eq!(refused(app.console.login().body(with_invite("someone@example.com", "joinerpw1")).send().await), (400, "invalid_email".into()));
+    assert_eq!(refused(app.console.login().body(with_invite("joiner@example.com", "weak")).send().await), (400, "invalid_param".into()));
+    let pair = app.console.login().body(with_invite("joiner@example.com", "joinerpw1")).send().await.expect("sign in").into_inner().data;
+    let me = app.console_as(&pair.access_token).get_account_ex_profile().send().await.expect("profile").into_inner();
+    assert_eq!(me.status, types::AccountStatus::Active);
+    assert!(me.is_password_set);
+    // The password now works on its own; the token is spent.
+    login(&app.console, "joiner@example.com", "joinerpw1").await.expect("plain sign-in");
+    let check = app.console.check_activation().email("joiner@example.com").token(token.as_str()).send().await.expect("check");
+    assert!(!check.is_valid);
+});

@@ -13,6 +13,19 @@ impl AuthApi for ConsoleHandlers {
         ctx: Self::Context,
         body: schemas::LoginRequest,
     ) -> poem::Result<responses::LoginResponse> {
+        if let Some(token) = body.invite_token.as_deref().filter(|t| !t.is_empty()) {
+            let accepted = invitations::sign_in_with_invitation(
+                &self.state,
+                &body.email,
+                &body.password,
+                token,
+            )
+            .await
+            .map_err(ConsoleError::from)?;
+            if let Some(pair) = accepted {
+                return Ok(responses::LoginResponse::Ok(Json(token_pair(pair))));
+            }
+        }
         let pair = session::login(&self.state, &body.email, body.password, ctx.client_ip)
             .await
             .map_err(ConsoleError::from)?;

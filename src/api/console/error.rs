@@ -231,6 +231,9 @@ impl From<InvitationError> for ConsoleError {
     fn from(err: InvitationError) -> Self {
         match err {
             InvitationError::InvalidParam(message) => Self::invalid_param(message),
+            InvitationError::InvalidEmail(message) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_email", message)
+            }
             InvitationError::Forbidden(message) => {
                 Self::new(StatusCode::FORBIDDEN, "forbidden", message)
             }
