@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_initial;
 mod m20261123_000002_rate_counters;
+mod m20261123_000100_admin_users;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261123_000002_rate_counters::Migration),
+            Box::new(m20261123_000100_admin_users::Migration),
         ]
     }
 }
