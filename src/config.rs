@@ -64,6 +64,10 @@ pub struct ServeConfig {
     /// directory when unset; instances sharing a database must share it.
     #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// Password of the admin-surface user `admin` created on first start (an empty users
+    /// table); a random one is generated and logged once when unset.
+    #[arg(long, env = "OPENLIST_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
 }
 
 impl FeatureConfig {

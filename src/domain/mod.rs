@@ -1,4 +1,5 @@
 //! Business rules, free of HTTP: each module returns its own error enum, and each API
 //! surface maps those to its wire envelope.
+pub mod admin_users;
 pub mod setup;
 pub mod validate;
