@@ -35,6 +35,8 @@ pub struct KeyedCache<V: Clone + Send + 'static> {
     echoes: broadcast::Sender<String>,
     nonce: AtomicU64,
     instance: String,
+    /// Whether `listen` runs in this process (only then is there an echo to wait for).
+    listening: AtomicBool,
 }
 
 impl<V: Clone + Send + 'static> KeyedCache<V> {
@@ -50,6 +52,7 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
             echoes,
             nonce: AtomicU64::new(0),
             instance: uuid::Uuid::new_v4().simple().to_string(),
+            listening: AtomicBool::new(false),
         }
     }
 
@@ -113,7 +116,7 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
             .await?;
             waiting.push(payload);
         }
-        if !self.usable.load(Ordering::SeqCst) {
+        if !self.listening.load(Ordering::SeqCst) || !self.usable.load(Ordering::SeqCst) {
             return Ok(());
         }
         let wait = async {
@@ -156,6 +159,7 @@ pub async fn listen<V: Clone + Send + Sync + 'static>(
     listener.listen(cache.channel).await.map_err(to_db)?;
     cache.clear_local();
     cache.usable.store(true, Ordering::SeqCst);
+    cache.listening.store(true, Ordering::SeqCst);
     let weak = Arc::downgrade(&cache);
     drop(cache);
     tokio::spawn(async move {
