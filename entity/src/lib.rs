@@ -3,10 +3,10 @@
 //! value as text so both databases store them the same way.
 
 pub mod account;
+pub mod account_role;
 pub mod admin_revoked_token;
 pub mod admin_ssh_key;
 pub mod admin_user;
-pub mod account_role;
 pub mod enterprise_group;
 pub mod group_member;
 pub mod rate_counter;

@@ -66,7 +66,11 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(AdminUsers::Disabled).boolean().not_null())
                     .col(ColumnDef::new(AdminUsers::Permission).integer().not_null())
                     .col(ColumnDef::new(AdminUsers::SsoId).string_len(255).not_null())
-                    .col(ColumnDef::new(AdminUsers::OtpSecret).string_len(255).not_null())
+                    .col(
+                        ColumnDef::new(AdminUsers::OtpSecret)
+                            .string_len(255)
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -81,15 +85,27 @@ impl MigrationTrait for Migration {
                             .auto_increment()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(AdminSshKeys::UserId).big_integer().not_null())
-                    .col(ColumnDef::new(AdminSshKeys::Title).string_len(255).not_null())
+                    .col(
+                        ColumnDef::new(AdminSshKeys::UserId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AdminSshKeys::Title)
+                            .string_len(255)
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(AdminSshKeys::Fingerprint)
                             .string_len(255)
                             .not_null(),
                     )
                     .col(ColumnDef::new(AdminSshKeys::KeyStr).text().not_null())
-                    .col(ColumnDef::new(AdminSshKeys::AddedTime).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(AdminSshKeys::AddedTime)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(AdminSshKeys::LastUsedTime)
                             .big_integer()

@@ -129,7 +129,10 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
             }
         };
         if tokio::time::timeout(ECHO_WAIT, wait).await.is_err() {
-            tracing::warn!(channel = self.channel, "cache invalidation echo not received in time");
+            tracing::warn!(
+                channel = self.channel,
+                "cache invalidation echo not received in time"
+            );
         }
         Ok(())
     }

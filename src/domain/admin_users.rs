@@ -64,7 +64,9 @@ pub enum AdminUserError {
     InvalidCredentials,
     #[error("Current user is disabled, replace please")]
     Disabled,
-    #[error("Too many unsuccessful sign-in attempts have been made using an incorrect username or password, Try again later.")]
+    #[error(
+        "Too many unsuccessful sign-in attempts have been made using an incorrect username or password, Try again later."
+    )]
     LockedOut,
     /// A sign-in whose TOTP code is missing or wrong (402).
     #[error("Invalid 2FA code")]
@@ -508,8 +510,9 @@ pub fn decode_token(
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.required_spec_claims.clear();
-    let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
-        .map_err(|_| TokenProblem::Invalid)?;
+    let data =
+        jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
+            .map_err(|_| TokenProblem::Invalid)?;
     let claims = data.claims;
     if claims.exp <= now {
         return Err(TokenProblem::Expired);
@@ -671,7 +674,11 @@ pub fn generate_2fa(username: &str) -> Result<(String, String)> {
     let mut bytes = [0u8; 20];
     rand::rngs::OsRng.fill(&mut bytes);
     let secret = totp_rs::Secret::from(bytes.to_vec()).to_base32();
-    let account = if username.is_empty() { "user" } else { username };
+    let account = if username.is_empty() {
+        "user"
+    } else {
+        username
+    };
     let t = totp(&secret, account).ok_or_else(|| AdminUserError::Totp("bad secret".into()))?;
     let png = t
         .to_qr_base64()
@@ -724,7 +731,8 @@ impl From<admin_ssh_key::Model> for SshKey {
 /// `SHA256:` + unpadded base64 of the key blob's digest (as `ssh-keygen -l`).
 pub fn fingerprint(key: &str) -> Result<(String, String)> {
     let trimmed = key.trim();
-    let parsed = ssh_key::PublicKey::from_openssh(trimmed).map_err(|_| AdminUserError::KeyInvalid)?;
+    let parsed =
+        ssh_key::PublicKey::from_openssh(trimmed).map_err(|_| AdminUserError::KeyInvalid)?;
     Ok((
         parsed.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
         trimmed.to_string(),
@@ -759,7 +767,11 @@ pub async fn list_user_ssh_keys(
     page: i32,
     per_page: i32,
 ) -> Result<(Vec<SshKey>, i64)> {
-    if admin_user::Entity::find_by_id(user_id).one(db).await?.is_none() {
+    if admin_user::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .is_none()
+    {
         return Err(AdminUserError::UserInvalid);
     }
     list_ssh_keys(db, user_id, page, per_page).await

@@ -300,10 +300,10 @@ fn operation(method: &str, path: &str, op: &Operation, doc: &OpenAPI) -> Result<
         Some(reqs) if reqs.is_empty() => (None, false),
         Some(reqs) => match reqs.as_slice() {
             [req] if req.len() == 1 => (req.keys().next().cloned(), false),
-            [req, none] if req.len() == 1 && none.is_empty() => {
-                (req.keys().next().cloned(), true)
-            }
-            _ => bail!("{id}: security must name one scheme, one scheme or none (`[{{S: []}}, {{}}]`), or be empty"),
+            [req, none] if req.len() == 1 && none.is_empty() => (req.keys().next().cloned(), true),
+            _ => bail!(
+                "{id}: security must name one scheme, one scheme or none (`[{{S: []}}, {{}}]`), or be empty"
+            ),
         },
     };
     let mut params = Vec::new();

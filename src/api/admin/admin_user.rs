@@ -38,11 +38,13 @@ impl AdminUserApi for AdminHandlers {
         let user = users::get_user(&self.state.db, id)
             .await
             .map_err(AdminError::from)?;
-        Ok(responses::GetUserResponse::Ok(Json(schemas::UserResponse {
-            code: 200,
-            message: "success".into(),
-            data: Some(user_out(user)),
-        })))
+        Ok(responses::GetUserResponse::Ok(Json(
+            schemas::UserResponse {
+                code: 200,
+                message: "success".into(),
+                data: Some(user_out(user)),
+            },
+        )))
     }
 
     async fn create_user(

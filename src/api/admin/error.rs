@@ -110,4 +110,3 @@ impl From<AdminUserError> for AdminError {
         Self::new(code, err.to_string())
     }
 }
-

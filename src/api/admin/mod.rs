@@ -78,7 +78,10 @@ impl AdminHandlers {
             .await?
             .ok_or_else(|| AdminError::new(401, TOKEN_INVALIDATED))?;
         if claims.pwd_ts != user.pwd_ts {
-            return Err(AdminError::new(401, "Password has been changed, login please"));
+            return Err(AdminError::new(
+                401,
+                "Password has been changed, login please",
+            ));
         }
         if user.disabled {
             return Err(AdminError::new(
