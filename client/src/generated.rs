@@ -17447,8 +17447,8 @@ pub mod admin {
 
         Sets the caller's `username`, `password` (when non-empty; this invalidates all of the
         caller's tokens, the current one included) and `sso_id` (omitted clears it, as in
-        AList). Renaming keeps the caller's tokens valid here (deviation: AList's tokens carry
-        the old name and stop working). `data` is null.
+        AList). As in AList, tokens carry the username, so renaming also ends the caller's
+        sessions (the next request answers 401 `token is invalidated`). `data` is null.
 
         Errors (HTTP 200; the status is in `code`, `data` is null):
         - 400 `username already exists` — another user has this username (AList answers 500).

@@ -440,7 +440,7 @@ db_test!(async fn two_factor_sign_in(app) {
     let png = base64::engine::general_purpose::STANDARD.decode(&g.qr["data:image/png;base64,".len()..]).expect("base64");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     // Nothing is saved yet.
-    assert_eq!(me(&carol).await.data.expect("me").otp, false);
+    assert!(!me(&carol).await.data.expect("me").otp);
     assert_eq!(login(&app, "carol", "carol-pw").await.code, 200);
     let now = app.state.clock.now();
     let wrong = if totp_code(&g.secret, now) == "000000" { "111111" } else { "000000" };
@@ -448,7 +448,7 @@ db_test!(async fn two_factor_sign_in(app) {
     assert_eq!((r.code, r.message.as_str()), (400, "Invalid 2FA code"));
     let r = carol.verify_2fa().body(types::Verify2faRequest { code: totp_code(&g.secret, now), secret: g.secret.clone() }).send().await.expect("verify").into_inner();
     assert_eq!(r.code, 200, "{}", r.message);
-    assert_eq!(me(&carol).await.data.expect("me").otp, true);
+    assert!(me(&carol).await.data.expect("me").otp);
     // Sign-in now needs the code.
     let r = login(&app, "carol", "carol-pw").await;
     assert_eq!((r.code, r.message.as_str()), (402, "Invalid 2FA code"));
@@ -464,7 +464,7 @@ db_test!(async fn two_factor_sign_in(app) {
     assert_eq!(admin.cancel_user_2fa().id(nz(id)).send().await.expect("cancel").into_inner().code, 200);
     let r = me(&carol).await;
     assert_eq!(r.code, 200);
-    assert_eq!(r.data.expect("me").otp, false);
+    assert!(!r.data.expect("me").otp);
     assert_eq!(login(&app, "carol", "carol-pw").await.code, 200);
     // Idempotent.
     assert_eq!(admin.cancel_user_2fa().id(nz(id)).send().await.expect("cancel").into_inner().code, 200);
