@@ -6,9 +6,9 @@
 //! the key when the notification arrives. The caller waits (briefly, bounded) for its own
 //! notification to come back, and PostgreSQL delivers a notification to all listeners at
 //! the same commit, so by the time the call that invalidated returns, the other instances
-//! have been told. If the listening connection is lost, the whole cache is dropped and
-//! stays bypassed until listening resumes, so a missed notification cannot leave a stale
-//! entry behind. On SQLite (one instance per file) invalidation is local only.
+//! have been told. If the listening connection is lost, the whole cache is dropped (and
+//! bypassed until listening resumes), so a missed notification cannot leave a stale entry
+//! behind. On SQLite (one instance per file) invalidation is local only.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -163,12 +163,28 @@ pub async fn listen<V: Clone + Send + Sync + 'static>(
     cache.clear_local();
     cache.usable.store(true, Ordering::SeqCst);
     cache.listening.store(true, Ordering::SeqCst);
+    let channel = cache.channel;
     let weak = Arc::downgrade(&cache);
     drop(cache);
     tokio::spawn(async move {
+        let mut listener = Some(listener);
         loop {
-            // `try_recv` reports a lost connection as `Ok(None)` and reconnects on the next call.
-            let event = listener.try_recv().await;
+            let Some(active) = listener.as_mut() else {
+                // Listening failed: hand the connection back (so the pool can close), wait,
+                // and listen again; the cache stays bypassed meanwhile.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if weak.strong_count() == 0 || pool.is_closed() {
+                    return;
+                }
+                if let Ok(mut l) = PgListener::connect_with(&pool).await
+                    && l.listen(channel).await.is_ok()
+                {
+                    listener = Some(l);
+                }
+                continue;
+            };
+            // `try_recv` reports a lost connection as `Ok(None)`, reconnected before it returns.
+            let event = active.try_recv().await;
             let Some(cache) = weak.upgrade() else {
                 return;
             };
@@ -178,16 +194,19 @@ pub async fn listen<V: Clone + Send + Sync + 'static>(
                     cache.received(n.payload());
                 }
                 Ok(None) => {
-                    tracing::warn!(channel = cache.channel, "cache listener reconnecting");
-                    cache.usable.store(false, Ordering::SeqCst);
+                    // Notifications may have been missed: start empty.
+                    tracing::warn!(channel, "cache listener reconnected");
                     cache.clear_local();
+                    cache.usable.store(true, Ordering::SeqCst);
                 }
                 Err(err) => {
-                    tracing::warn!(channel = cache.channel, error = %err, "cache listener failed");
                     cache.usable.store(false, Ordering::SeqCst);
                     cache.clear_local();
-                    drop(cache);
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    listener = None;
+                    if pool.is_closed() {
+                        return;
+                    }
+                    tracing::warn!(channel, error = %err, "cache listener failed");
                 }
             }
         }
