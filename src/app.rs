@@ -37,6 +37,7 @@ type ConsoleRoutes = (
 type AdminRoutes = (
     generated::admin::AdminUserRoutes<AdminHandlers>,
     generated::admin::AuthRoutes<AdminHandlers>,
+    generated::admin::MeRoutes<AdminHandlers>,
 );
 
 pub fn console_service(state: Arc<AppState>) -> OpenApiService<ConsoleRoutes, ()> {

@@ -134,6 +134,10 @@ pub struct ServeConfig {
     /// password from the same client address, so a fresh server cannot be claimed by a stranger.
     #[arg(long, env = "INIT_PASSWORD", hide_env_values = true)]
     pub init_password: Option<String>,
+    /// Password of the admin-surface user `admin` created on first start (an empty users
+    /// table); a random one is generated and logged once when unset.
+    #[arg(long, env = "OPENLIST_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
 }
 
 impl FeatureConfig {

@@ -30,10 +30,28 @@ enum Command {
     Serve(Box<ServeConfig>),
     /// Apply pending database migrations and exit.
     Migrate(StorageConfig),
+    /// Manage the admin surface's users.
+    #[command(subcommand)]
+    AdminUser(AdminUserCommand),
     /// Print an API spec (the YAML as written).
     Openapi {
         #[arg(value_enum, default_value = "console")]
         surface: SpecSurface,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminUserCommand {
+    /// Set the password of the admin-surface user `admin` (ends its sessions).
+    ResetPassword {
+        #[command(flatten)]
+        storage: StorageConfig,
+        /// Generate a random password and print it.
+        #[arg(long, conflicts_with = "password")]
+        random: bool,
+        /// The new password.
+        #[arg(long, required_unless_present = "random")]
+        password: Option<String>,
     },
 }
 
@@ -81,6 +99,9 @@ fn main() -> ExitCode {
         match command {
             Command::Serve(config) => server::serve(*config).await.map_err(|e| e.to_string()),
             Command::Migrate(storage) => migrate(storage).await,
+            Command::AdminUser(AdminUserCommand::ResetPassword {
+                storage, password, ..
+            }) => reset_admin_password(storage, password).await,
             Command::Openapi { .. } => Ok(()),
         }
     });
@@ -99,5 +120,41 @@ async fn migrate(storage: StorageConfig) -> Result<(), String> {
     let conn = db::connect(&url).await.map_err(|e| e.to_string())?;
     db::migrate(&conn).await.map_err(|e| e.to_string())?;
     tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn reset_admin_password(
+    storage: StorageConfig,
+    password: Option<String>,
+) -> Result<(), String> {
+    use console_server::auth::password::PasswordHasher;
+    use console_server::clock::SystemClock;
+    use console_server::domain::admin_users;
+    let url = db::database_url(&storage).map_err(|e| e.to_string())?;
+    let conn = db::connect(&url).await.map_err(|e| e.to_string())?;
+    db::migrate(&conn).await.map_err(|e| e.to_string())?;
+    let hasher = PasswordHasher::default();
+    admin_users::bootstrap(&conn, &hasher, &SystemClock, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (password, generated) = match password {
+        Some(p) => (p, false),
+        None => (admin_users::random_password(), true),
+    };
+    let username = admin_users::reset_admin_password(&conn, &hasher, &SystemClock, &password)
+        .await
+        .map_err(|e| e.to_string())?;
+    // Running servers on PostgreSQL drop their cached copy (SQLite: restart the server,
+    // or call `del_cache`, for old tokens to stop working before the cache entry expires).
+    let cache = admin_users::new_user_cache(std::sync::Arc::new(SystemClock));
+    cache
+        .invalidate(&conn, &[username.as_str()])
+        .await
+        .map_err(|e| e.to_string())?;
+    if generated {
+        println!("the password of `{username}` is now: {password}");
+    } else {
+        println!("the password of `{username}` has been set");
+    }
     Ok(())
 }

@@ -25,6 +25,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("creating the first admin-surface users: {0}")]
+    Bootstrap(String),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -60,6 +62,8 @@ pub async fn start(listen: SocketAddr, state: Arc<AppState>) -> Result<Running, 
         .first()
         .and_then(|a| a.as_socket_addr().copied())
         .unwrap_or(listen);
+    // The admin user cache hears other instances' invalidations (PostgreSQL) before serving.
+    crate::cache::listen(state.admin.users.clone(), &state.db).await?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let app = crate::app::build(state);
     let task = tokio::spawn(async move {
@@ -93,6 +97,20 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             .with_mailer(Arc::from(mailer))
             .with_init_password(config.init_password.clone()),
     );
+    match crate::domain::admin_users::bootstrap(
+        &state.db,
+        &state.hasher,
+        state.clock.as_ref(),
+        config.admin_password.clone(),
+    )
+    .await
+    {
+        Ok(Some(password)) => tracing::info!(
+            "created the admin user `admin` with password {password} (shown once; change it, or reset it with `console-server admin-user reset-password`)"
+        ),
+        Ok(None) => {}
+        Err(err) => return Err(ServeError::Bootstrap(err.to_string())),
+    }
     let running = start(config.listen, state).await?;
     tracing::info!(
         "console-server listening on http://{addr}; Swagger UI at http://{addr}/swagger-ui/",

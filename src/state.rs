@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use crate::auth::password::PasswordHasher;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{AuthConfig, FeatureConfig};
+use crate::domain::admin_users::{self, UserCache};
 use crate::mail::{LogMailer, Mailer};
 
 pub struct AppState {
@@ -23,14 +24,31 @@ pub struct AppState {
     /// Set once setup is seen finished; it never goes back, so later requests skip the
     /// database read.
     pub setup_done: std::sync::atomic::AtomicBool,
+    /// The AList-compatible admin surface's own state.
+    pub admin: AdminState,
 }
+
+pub struct AdminState {
+    /// Recently used admin-surface users, by username, invalidated on every instance.
+    pub users: Arc<UserCache>,
+    /// Lifetime of admin-surface tokens, in seconds (AList: 48 hours).
+    pub token_ttl: i64,
+}
+
+/// AList's default token lifetime.
+pub const ADMIN_TOKEN_TTL: i64 = 48 * 3600;
 
 impl AppState {
     pub fn new(db: DatabaseConnection, features: FeatureConfig, secret: Vec<u8>) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         Self {
             db,
             hasher: PasswordHasher::default(),
-            clock: Arc::new(SystemClock),
+            admin: AdminState {
+                users: Arc::new(admin_users::new_user_cache(clock.clone())),
+                token_ttl: ADMIN_TOKEN_TTL,
+            },
+            clock,
             features,
             secret,
             auth: AuthConfig::defaults(),
@@ -55,8 +73,10 @@ impl AppState {
         self
     }
 
-    /// Replaces the clock (tests move time instead of sleeping).
+    /// Replaces the clock (tests move time instead of sleeping); the admin user cache,
+    /// whose entries expire by it, follows.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.admin.users = Arc::new(admin_users::new_user_cache(clock.clone()));
         self.clock = clock;
         self
     }

@@ -14782,6 +14782,19 @@ pub mod admin {
     /// Types used as operation parameters and responses.
     #[allow(clippy::all)]
     pub mod types {
+        ///A new SSH public key for the caller.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct AddSshKeyRequest {
+            ///The public key as one `authorized_keys` line (e.g. `ssh-ed25519 AAAA… comment`).
+            pub key: ::std::string::String,
+            ///The key's title, unique per user; must not be empty.
+            pub title: ::std::string::String,
+        }
+        impl AddSshKeyRequest {
+            pub fn builder() -> builder::AddSshKeyRequest {
+                Default::default()
+            }
+        }
         ///A new user. Only `username` is required (as in the seed).
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct CreateUserRequest {
@@ -14924,6 +14937,48 @@ pub mod admin {
                 Default::default()
             }
         }
+        ///The signed-in user as `GET /api/me` returns it (AList's `UserResp`).
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct Me {
+            ///Root of the user's view of the storage.
+            pub base_path: ::std::string::String,
+            ///Always false here (a disabled user is refused).
+            pub disabled: bool,
+            ///The user's id.
+            pub id: i64,
+            ///Whether 2FA (TOTP) is turned on.
+            pub otp: bool,
+            ///Always `""`.
+            pub password: ::std::string::String,
+            ///Permission bitmask (see `User.permission`).
+            pub permission: i32,
+            ///0 general user, 1 guest, 2 admin.
+            pub role: i32,
+            ///Single-sign-on id; `""` when none.
+            pub sso_id: ::std::string::String,
+            ///Unique username.
+            pub username: ::std::string::String,
+        }
+        impl Me {
+            pub fn builder() -> builder::Me {
+                Default::default()
+            }
+        }
+        ///Envelope whose `data` is a `Me` on success and null on failure.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct MeResponse {
+            ///200 on success; otherwise the error status (401, 500).
+            pub code: i32,
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub data: ::std::option::Option<Me>,
+            ///`success`, or the error message.
+            pub message: ::std::string::String,
+        }
+        impl MeResponse {
+            pub fn builder() -> builder::MeResponse {
+                Default::default()
+            }
+        }
         ///An SSH public key for SFTP sign-in, as AList lists it (the owner id and the key body are not returned).
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct SshKey {
@@ -14968,6 +15023,101 @@ pub mod admin {
         impl SshKeyPage {
             pub fn builder() -> builder::SshKeyPage {
                 Default::default()
+            }
+        }
+        ///A new TOTP secret, not yet saved.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct TwoFactorSecret {
+            ///The `otpauth://` URI as a PNG QR code, `data:image/png;base64,…`.
+            pub qr: ::std::string::String,
+            ///The secret, base32 without padding.
+            pub secret: ::std::string::String,
+        }
+        impl TwoFactorSecret {
+            pub fn builder() -> builder::TwoFactorSecret {
+                Default::default()
+            }
+        }
+        ///Envelope whose `data` is a `TwoFactorSecret` on success and null on failure.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct TwoFactorSecretResponse {
+            ///200 on success; otherwise the error status (401, 403, 500).
+            pub code: i32,
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub data: ::std::option::Option<TwoFactorSecret>,
+            ///`success`, or the error message.
+            pub message: ::std::string::String,
+        }
+        impl TwoFactorSecretResponse {
+            pub fn builder() -> builder::TwoFactorSecretResponse {
+                Default::default()
+            }
+        }
+        ///The caller's new profile (AList reads only these three fields).
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct UpdateMeRequest {
+            ///A new password; empty or omitted keeps the current one.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub password: ::std::option::Option<::std::string::String>,
+            ///Single-sign-on id; omitted or `""` clears it.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub sso_id: ::std::option::Option<::std::string::String>,
+            ///The (possibly new) unique username.
+            pub username: UpdateMeRequestUsername,
+        }
+        impl UpdateMeRequest {
+            pub fn builder() -> builder::UpdateMeRequest {
+                Default::default()
+            }
+        }
+        ///The (possibly new) unique username.
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct UpdateMeRequestUsername(::std::string::String);
+        impl ::std::ops::Deref for UpdateMeRequestUsername {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<UpdateMeRequestUsername> for ::std::string::String {
+            fn from(value: UpdateMeRequestUsername) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for UpdateMeRequestUsername {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for UpdateMeRequestUsername {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for UpdateMeRequestUsername {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for UpdateMeRequestUsername {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
             }
         }
         ///Changes to a user. `id` and `username` are required; omitted fields keep their stored values.
@@ -15137,8 +15287,75 @@ pub mod admin {
                 Default::default()
             }
         }
+        ///A TOTP code and the secret it was computed from.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct Verify2faRequest {
+            ///The current 6-digit code.
+            pub code: ::std::string::String,
+            ///The secret `generate_2fa` returned.
+            pub secret: ::std::string::String,
+        }
+        impl Verify2faRequest {
+            pub fn builder() -> builder::Verify2faRequest {
+                Default::default()
+            }
+        }
         /// Types for composing complex structures.
         pub mod builder {
+            #[derive(Clone, Debug)]
+            pub struct AddSshKeyRequest {
+                key: ::std::result::Result<::std::string::String, ::std::string::String>,
+                title: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for AddSshKeyRequest {
+                fn default() -> Self {
+                    Self {
+                        key: Err("no value supplied for key".to_string()),
+                        title: Err("no value supplied for title".to_string()),
+                    }
+                }
+            }
+            impl AddSshKeyRequest {
+                pub fn key<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.key = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for key: {e}"));
+                    self
+                }
+                pub fn title<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.title = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for title: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<AddSshKeyRequest> for super::AddSshKeyRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: AddSshKeyRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        key: value.key?,
+                        title: value.title?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::AddSshKeyRequest> for AddSshKeyRequest {
+                fn from(value: super::AddSshKeyRequest) -> Self {
+                    Self {
+                        key: Ok(value.key),
+                        title: Ok(value.title),
+                    }
+                }
+            }
             #[derive(Clone, Debug)]
             pub struct CreateUserRequest {
                 base_path: ::std::result::Result<
@@ -15548,6 +15765,227 @@ pub mod admin {
                 }
             }
             #[derive(Clone, Debug)]
+            pub struct Me {
+                base_path: ::std::result::Result<::std::string::String, ::std::string::String>,
+                disabled: ::std::result::Result<bool, ::std::string::String>,
+                id: ::std::result::Result<i64, ::std::string::String>,
+                otp: ::std::result::Result<bool, ::std::string::String>,
+                password: ::std::result::Result<::std::string::String, ::std::string::String>,
+                permission: ::std::result::Result<i32, ::std::string::String>,
+                role: ::std::result::Result<i32, ::std::string::String>,
+                sso_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+                username: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for Me {
+                fn default() -> Self {
+                    Self {
+                        base_path: Err("no value supplied for base_path".to_string()),
+                        disabled: Err("no value supplied for disabled".to_string()),
+                        id: Err("no value supplied for id".to_string()),
+                        otp: Err("no value supplied for otp".to_string()),
+                        password: Err("no value supplied for password".to_string()),
+                        permission: Err("no value supplied for permission".to_string()),
+                        role: Err("no value supplied for role".to_string()),
+                        sso_id: Err("no value supplied for sso_id".to_string()),
+                        username: Err("no value supplied for username".to_string()),
+                    }
+                }
+            }
+            impl Me {
+                pub fn base_path<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.base_path = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for base_path: {e}"));
+                    self
+                }
+                pub fn disabled<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<bool>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.disabled = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for disabled: {e}"));
+                    self
+                }
+                pub fn id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i64>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for id: {e}"));
+                    self
+                }
+                pub fn otp<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<bool>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.otp = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for otp: {e}"));
+                    self
+                }
+                pub fn password<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.password = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for password: {e}"));
+                    self
+                }
+                pub fn permission<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i32>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.permission = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for permission: {e}")
+                    });
+                    self
+                }
+                pub fn role<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i32>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.role = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for role: {e}"));
+                    self
+                }
+                pub fn sso_id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.sso_id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for sso_id: {e}"));
+                    self
+                }
+                pub fn username<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.username = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for username: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<Me> for super::Me {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: Me,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        base_path: value.base_path?,
+                        disabled: value.disabled?,
+                        id: value.id?,
+                        otp: value.otp?,
+                        password: value.password?,
+                        permission: value.permission?,
+                        role: value.role?,
+                        sso_id: value.sso_id?,
+                        username: value.username?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::Me> for Me {
+                fn from(value: super::Me) -> Self {
+                    Self {
+                        base_path: Ok(value.base_path),
+                        disabled: Ok(value.disabled),
+                        id: Ok(value.id),
+                        otp: Ok(value.otp),
+                        password: Ok(value.password),
+                        permission: Ok(value.permission),
+                        role: Ok(value.role),
+                        sso_id: Ok(value.sso_id),
+                        username: Ok(value.username),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct MeResponse {
+                code: ::std::result::Result<i32, ::std::string::String>,
+                data:
+                    ::std::result::Result<::std::option::Option<super::Me>, ::std::string::String>,
+                message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for MeResponse {
+                fn default() -> Self {
+                    Self {
+                        code: Err("no value supplied for code".to_string()),
+                        data: Err("no value supplied for data".to_string()),
+                        message: Err("no value supplied for message".to_string()),
+                    }
+                }
+            }
+            impl MeResponse {
+                pub fn code<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i32>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.code = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for code: {e}"));
+                    self
+                }
+                pub fn data<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<super::Me>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.data = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for data: {e}"));
+                    self
+                }
+                pub fn message<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.message = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<MeResponse> for super::MeResponse {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: MeResponse,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        code: value.code?,
+                        data: value.data?,
+                        message: value.message?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::MeResponse> for MeResponse {
+                fn from(value: super::MeResponse) -> Self {
+                    Self {
+                        code: Ok(value.code),
+                        data: Ok(value.data),
+                        message: Ok(value.message),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
             pub struct SshKey {
                 added_time: ::std::result::Result<::std::string::String, ::std::string::String>,
                 fingerprint: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -15766,6 +16204,206 @@ pub mod admin {
                     Self {
                         content: Ok(value.content),
                         total: Ok(value.total),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct TwoFactorSecret {
+                qr: ::std::result::Result<::std::string::String, ::std::string::String>,
+                secret: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for TwoFactorSecret {
+                fn default() -> Self {
+                    Self {
+                        qr: Err("no value supplied for qr".to_string()),
+                        secret: Err("no value supplied for secret".to_string()),
+                    }
+                }
+            }
+            impl TwoFactorSecret {
+                pub fn qr<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.qr = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for qr: {e}"));
+                    self
+                }
+                pub fn secret<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.secret = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for secret: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<TwoFactorSecret> for super::TwoFactorSecret {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: TwoFactorSecret,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        qr: value.qr?,
+                        secret: value.secret?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::TwoFactorSecret> for TwoFactorSecret {
+                fn from(value: super::TwoFactorSecret) -> Self {
+                    Self {
+                        qr: Ok(value.qr),
+                        secret: Ok(value.secret),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct TwoFactorSecretResponse {
+                code: ::std::result::Result<i32, ::std::string::String>,
+                data: ::std::result::Result<
+                    ::std::option::Option<super::TwoFactorSecret>,
+                    ::std::string::String,
+                >,
+                message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for TwoFactorSecretResponse {
+                fn default() -> Self {
+                    Self {
+                        code: Err("no value supplied for code".to_string()),
+                        data: Err("no value supplied for data".to_string()),
+                        message: Err("no value supplied for message".to_string()),
+                    }
+                }
+            }
+            impl TwoFactorSecretResponse {
+                pub fn code<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i32>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.code = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for code: {e}"));
+                    self
+                }
+                pub fn data<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<super::TwoFactorSecret>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.data = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for data: {e}"));
+                    self
+                }
+                pub fn message<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.message = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<TwoFactorSecretResponse> for super::TwoFactorSecretResponse {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: TwoFactorSecretResponse,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        code: value.code?,
+                        data: value.data?,
+                        message: value.message?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::TwoFactorSecretResponse> for TwoFactorSecretResponse {
+                fn from(value: super::TwoFactorSecretResponse) -> Self {
+                    Self {
+                        code: Ok(value.code),
+                        data: Ok(value.data),
+                        message: Ok(value.message),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct UpdateMeRequest {
+                password: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                sso_id: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                username:
+                    ::std::result::Result<super::UpdateMeRequestUsername, ::std::string::String>,
+            }
+            impl ::std::default::Default for UpdateMeRequest {
+                fn default() -> Self {
+                    Self {
+                        password: Ok(Default::default()),
+                        sso_id: Ok(Default::default()),
+                        username: Err("no value supplied for username".to_string()),
+                    }
+                }
+            }
+            impl UpdateMeRequest {
+                pub fn password<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.password = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for password: {e}"));
+                    self
+                }
+                pub fn sso_id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.sso_id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for sso_id: {e}"));
+                    self
+                }
+                pub fn username<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::UpdateMeRequestUsername>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.username = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for username: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<UpdateMeRequest> for super::UpdateMeRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: UpdateMeRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        password: value.password?,
+                        sso_id: value.sso_id?,
+                        username: value.username?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::UpdateMeRequest> for UpdateMeRequest {
+                fn from(value: super::UpdateMeRequest) -> Self {
+                    Self {
+                        password: Ok(value.password),
+                        sso_id: Ok(value.sso_id),
+                        username: Ok(value.username),
                     }
                 }
             }
@@ -16252,6 +16890,60 @@ pub mod admin {
                     }
                 }
             }
+            #[derive(Clone, Debug)]
+            pub struct Verify2faRequest {
+                code: ::std::result::Result<::std::string::String, ::std::string::String>,
+                secret: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for Verify2faRequest {
+                fn default() -> Self {
+                    Self {
+                        code: Err("no value supplied for code".to_string()),
+                        secret: Err("no value supplied for secret".to_string()),
+                    }
+                }
+            }
+            impl Verify2faRequest {
+                pub fn code<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.code = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for code: {e}"));
+                    self
+                }
+                pub fn secret<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.secret = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for secret: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<Verify2faRequest> for super::Verify2faRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: Verify2faRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        code: value.code?,
+                        secret: value.secret?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::Verify2faRequest> for Verify2faRequest {
+                fn from(value: super::Verify2faRequest) -> Self {
+                    Self {
+                        code: Ok(value.code),
+                        secret: Ok(value.secret),
+                    }
+                }
+            }
         }
         /// Error types.
         pub mod error {
@@ -16666,6 +17358,276 @@ pub mod admin {
         ```*/
         pub fn login(&self) -> builder::Login<'_> {
             builder::Login::new(self)
+        }
+        /**Sign in with the hashed password
+
+        Extension: AList/OpenList's web front end signs in here, sending the password already hashed, so a compatible server needs it.
+
+        As `login`, but `password` is AList's static client hash of the password: the
+        lower-case hex SHA-256 of the password followed by `-https://github.com/alist-org/alist`.
+        The same lockout counter applies.
+
+        Errors (HTTP 200; the status is in `code`, `data` is null):
+        - 400 — malformed JSON or `username`/`password` missing (the message names the field).
+        - 401 `Invalid username or password` — unknown user, wrong or empty hash (counted).
+        - 401 `Current user is disabled, replace please` — right password, user disabled.
+        - 402 `Invalid 2FA code` — the user has 2FA and `otp_code` is missing or wrong (counted).
+        - 429 `Too many unsuccessful sign-in attempts have been made using an incorrect username or password, Try again later.`
+          — locked out.
+        - 500 `internal server error` — unexpected failure (logged with a request id).
+
+
+        Sends a `POST` request to `/api/auth/login/hash`
+
+        ```ignore
+        let response = client.login_hash()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn login_hash(&self) -> builder::LoginHash<'_> {
+            builder::LoginHash::new(self)
+        }
+        /**Sign out
+
+        Extension: AList/OpenList's `GET /api/auth/logout`; a client needs it to end a session before the token expires.
+
+        Revokes the token sent in `Authorization` on every instance (the revocation is kept in
+        the database until the token would have expired). Without a token while the guest is
+        enabled this is a no-op success. `data` is null.
+
+        Errors (HTTP 200; the status is in `code`, `data` is null):
+        - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+          while the guest is disabled.
+        - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+          / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+          or the caller is disabled.
+        - 500 `internal server error` — unexpected failure (logged with a request id).
+
+
+        Sends a `GET` request to `/api/auth/logout`
+
+        ```ignore
+        let response = client.logout()
+            .send()
+            .await;
+        ```*/
+        pub fn logout(&self) -> builder::Logout<'_> {
+            builder::Logout::new(self)
+        }
+        /**The signed-in user
+
+        Extension: AList/OpenList's `GET /api/me`; front ends read the signed-in user (and whether 2FA is on) from it.
+
+        Returns the caller (`data` is a `Me`: the user plus `otp`, whether 2FA is turned on;
+        `password` is `""`). Without a token while the guest is enabled, the guest user.
+
+        Errors (HTTP 200; the status is in `code`, `data` is null):
+        - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+          while the guest is disabled.
+        - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+          / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+          or the caller is disabled.
+        - 500 `internal server error` — unexpected failure (logged with a request id).
+
+
+        Sends a `GET` request to `/api/me`
+
+        ```ignore
+        let response = client.get_me()
+            .send()
+            .await;
+        ```*/
+        pub fn get_me(&self) -> builder::GetMe<'_> {
+            builder::GetMe::new(self)
+        }
+        /**Update the signed-in user's profile
+
+        Extension: AList/OpenList's `POST /api/me/update`; users change their own name and password with it.
+
+        Sets the caller's `username`, `password` (when non-empty; this invalidates all of the
+        caller's tokens, the current one included) and `sso_id` (omitted clears it, as in
+        AList). As in AList, tokens carry the username, so renaming also ends the caller's
+        sessions (the next request answers 401 `token is invalidated`). `data` is null.
+
+        Errors (HTTP 200; the status is in `code`, `data` is null):
+        - 400 `username already exists` — another user has this username (AList answers 500).
+        - 400 — malformed JSON or `username` missing or empty (the message names the field).
+        - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+          while the guest is disabled.
+        - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+          / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+          or the caller is disabled.
+        - 403 `Guest user can not update profile` — the caller is the guest.
+        - 500 `internal server error` — unexpected failure (logged with a request id).
+
+
+        Sends a `POST` request to `/api/me/update`
+
+        ```ignore
+        let response = client.update_me()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn update_me(&self) -> builder::UpdateMe<'_> {
+            builder::UpdateMe::new(self)
+        }
+        /**Generate a 2FA secret
+
+        Extension: AList/OpenList's `POST /api/auth/2fa/generate`; the first step of turning on 2FA.
+
+        Returns a new TOTP secret (base32, SHA-1, 6 digits, 30 s) and its `otpauth://` URI as
+        a PNG QR code (`data:image/png;base64,…`), issuer `OpenList`, account the caller's
+        username. Nothing is saved: `verify` saves the secret.
+
+        Errors (HTTP 200; the status is in `code`, `data` is null):
+        - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+          while the guest is disabled.
+        - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+          / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+          or the caller is disabled.
+        - 403 `Guest user can not generate 2FA code` — the caller is the guest.
+        - 500 `internal server error` — unexpected failure (logged with a request id).
+
+
+        Sends a `POST` request to `/api/auth/2fa/generate`
+
+        ```ignore
+        let response = client.generate_2fa()
+            .send()
+            .await;
+        ```*/
+        pub fn generate_2fa(&self) -> builder::Generate2fa<'_> {
+            builder::Generate2fa::new(self)
+        }
+        /**Turn on 2FA
+
+        Extension: AList/OpenList's `POST /api/auth/2fa/verify`; the second step of turning on 2FA.
+
+        Checks `code` against `secret` (the one `generate` returned) and, when it matches,
+        saves the secret: from then on sign-in needs a TOTP code. `data` is null.
+
+        Errors (HTTP 200; the status is in `code`, `data` is null):
+        - 400 `Invalid 2FA code` — the code does not match the secret (or the secret is not
+          valid base32).
+        - 400 — malformed JSON or `code`/`secret` missing (the message names the field).
+        - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+          while the guest is disabled.
+        - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+          / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+          or the caller is disabled.
+        - 403 `Guest user can not generate 2FA code` — the caller is the guest.
+        - 500 `internal server error` — unexpected failure (logged with a request id).
+
+
+        Sends a `POST` request to `/api/auth/2fa/verify`
+
+        ```ignore
+        let response = client.verify_2fa()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn verify_2fa(&self) -> builder::Verify2fa<'_> {
+            builder::Verify2fa::new(self)
+        }
+        /**List my SFTP public keys
+
+        Extension: OpenList's `GET /api/me/sshkey/list`; users manage their own SFTP keys with it.
+
+        Lists the caller's SSH public keys, sorted by id ascending, paged as `list_users`.
+
+        Errors (HTTP 200; the status is in `code`, `data` is null):
+        - 400 — `page`/`per_page` invalid (the message names the parameter).
+        - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+          while the guest is disabled.
+        - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+          / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+          or the caller is disabled.
+        - 401 `user invalid` — the caller is the guest (AList's message).
+        - 500 `internal server error` — unexpected failure (logged with a request id).
+
+
+        Sends a `GET` request to `/api/me/sshkey/list`
+
+        Arguments:
+        - `page`: Page number, 1-based. Values < 1 are treated as 1 (as AList does).
+        - `per_page`: Page size, at most 1000. Values < 1 are treated as 1000 (AList returns all rows).
+        ```ignore
+        let response = client.list_my_ssh_keys()
+            .page(page)
+            .per_page(per_page)
+            .send()
+            .await;
+        ```*/
+        pub fn list_my_ssh_keys(&self) -> builder::ListMySshKeys<'_> {
+            builder::ListMySshKeys::new(self)
+        }
+        /**Add an SFTP public key
+
+        Extension: OpenList's `POST /api/me/sshkey/add`; users register their own SFTP keys with it.
+
+        Adds an SSH public key (one `authorized_keys` line, whitespace-trimmed) to the caller.
+        The fingerprint is computed (`SHA256:` + unpadded base64). `data` is null.
+
+        Errors (HTTP 200; the status is in `code`, `data` is null):
+        - 400 `request invalid` — `title` empty.
+        - 400 `key with the same title already exists` — the caller has a key with this title
+          (AList answers 500).
+        - 400 `provided key invalid` — `key` is not a valid SSH public key.
+        - 400 — malformed JSON or `title`/`key` missing (the message names the field).
+        - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+          while the guest is disabled.
+        - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+          / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+          or the caller is disabled.
+        - 401 `user invalid` — the caller is the guest (AList's message).
+        - 500 `internal server error` — unexpected failure (logged with a request id).
+
+
+        Sends a `POST` request to `/api/me/sshkey/add`
+
+        ```ignore
+        let response = client.add_my_ssh_key()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn add_my_ssh_key(&self) -> builder::AddMySshKey<'_> {
+            builder::AddMySshKey::new(self)
+        }
+        /**Delete one of my SFTP public keys
+
+        Extension: OpenList's `POST /api/me/sshkey/delete`; users remove their own SFTP keys with it.
+
+        Deletes the caller's key `id` (query string). `data` is null.
+
+        Errors (HTTP 200; the status is in `code`, `data` is null):
+        - 400 — `id` missing, not an integer or < 1 (the message names the parameter).
+        - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+          while the guest is disabled.
+        - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+          / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+          or the caller is disabled.
+        - 401 `user invalid` — the caller is the guest (AList's message).
+        - 404 `failed to get public key` — no key with this id belongs to the caller (another
+          user's key included; AList crashes there).
+        - 500 `internal server error` — unexpected failure (logged with a request id).
+
+
+        Sends a `POST` request to `/api/me/sshkey/delete`
+
+        Arguments:
+        - `id`: The id of the key to delete.
+        ```ignore
+        let response = client.delete_my_ssh_key()
+            .id(id)
+            .send()
+            .await;
+        ```*/
+        pub fn delete_my_ssh_key(&self) -> builder::DeleteMySshKey<'_> {
+            builder::DeleteMySshKey::new(self)
         }
     }
     /// Types for composing operation parameters.
@@ -17333,6 +18295,552 @@ pub mod admin {
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "login",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::login_hash`]
+
+        [`Client::login_hash`]: super::Client::login_hash*/
+        #[derive(Debug, Clone)]
+        pub struct LoginHash<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::LoginRequest, String>,
+        }
+        impl<'a> LoginHash<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::LoginRequest>,
+                <V as std::convert::TryInto<types::LoginRequest>>::Error: std::fmt::Display,
+            {
+                self.body = value
+                    .try_into()
+                    .map(From::from)
+                    .map_err(|s| format!("conversion to `LoginRequest` for body failed: {}", s));
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(types::builder::LoginRequest) -> types::builder::LoginRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/api/auth/login/hash`
+            pub async fn send(self) -> Result<ResponseValue<types::LoginResponse>, Error<()>> {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| types::LoginRequest::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/api/auth/login/hash", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "login_hash",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::logout`]
+
+        [`Client::logout`]: super::Client::logout*/
+        #[derive(Debug, Clone)]
+        pub struct Logout<'a> {
+            client: &'a super::Client,
+        }
+        impl<'a> Logout<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self { client: client }
+            }
+            ///Sends a `GET` request to `/api/auth/logout`
+            pub async fn send(self) -> Result<ResponseValue<types::EmptyResponse>, Error<()>> {
+                let Self { client } = self;
+                let url = format!("{}/api/auth/logout", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "logout",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::get_me`]
+
+        [`Client::get_me`]: super::Client::get_me*/
+        #[derive(Debug, Clone)]
+        pub struct GetMe<'a> {
+            client: &'a super::Client,
+        }
+        impl<'a> GetMe<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self { client: client }
+            }
+            ///Sends a `GET` request to `/api/me`
+            pub async fn send(self) -> Result<ResponseValue<types::MeResponse>, Error<()>> {
+                let Self { client } = self;
+                let url = format!("{}/api/me", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "get_me",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::update_me`]
+
+        [`Client::update_me`]: super::Client::update_me*/
+        #[derive(Debug, Clone)]
+        pub struct UpdateMe<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::UpdateMeRequest, String>,
+        }
+        impl<'a> UpdateMe<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::UpdateMeRequest>,
+                <V as std::convert::TryInto<types::UpdateMeRequest>>::Error: std::fmt::Display,
+            {
+                self.body = value
+                    .try_into()
+                    .map(From::from)
+                    .map_err(|s| format!("conversion to `UpdateMeRequest` for body failed: {}", s));
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::UpdateMeRequest,
+                    ) -> types::builder::UpdateMeRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/api/me/update`
+            pub async fn send(self) -> Result<ResponseValue<types::EmptyResponse>, Error<()>> {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| types::UpdateMeRequest::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/api/me/update", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "update_me",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::generate_2fa`]
+
+        [`Client::generate_2fa`]: super::Client::generate_2fa*/
+        #[derive(Debug, Clone)]
+        pub struct Generate2fa<'a> {
+            client: &'a super::Client,
+        }
+        impl<'a> Generate2fa<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self { client: client }
+            }
+            ///Sends a `POST` request to `/api/auth/2fa/generate`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::TwoFactorSecretResponse>, Error<()>> {
+                let Self { client } = self;
+                let url = format!("{}/api/auth/2fa/generate", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "generate_2fa",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::verify_2fa`]
+
+        [`Client::verify_2fa`]: super::Client::verify_2fa*/
+        #[derive(Debug, Clone)]
+        pub struct Verify2fa<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::Verify2faRequest, String>,
+        }
+        impl<'a> Verify2fa<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::Verify2faRequest>,
+                <V as std::convert::TryInto<types::Verify2faRequest>>::Error: std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!("conversion to `Verify2faRequest` for body failed: {}", s)
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::Verify2faRequest,
+                    ) -> types::builder::Verify2faRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/api/auth/2fa/verify`
+            pub async fn send(self) -> Result<ResponseValue<types::EmptyResponse>, Error<()>> {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| types::Verify2faRequest::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/api/auth/2fa/verify", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "verify_2fa",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::list_my_ssh_keys`]
+
+        [`Client::list_my_ssh_keys`]: super::Client::list_my_ssh_keys*/
+        #[derive(Debug, Clone)]
+        pub struct ListMySshKeys<'a> {
+            client: &'a super::Client,
+            page: Result<Option<i32>, String>,
+            per_page: Result<Option<i32>, String>,
+        }
+        impl<'a> ListMySshKeys<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    page: Ok(None),
+                    per_page: Ok(None),
+                }
+            }
+            pub fn page<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<i32>,
+            {
+                self.page = value
+                    .try_into()
+                    .map(Some)
+                    .map_err(|_| "conversion to `i32` for page failed".to_string());
+                self
+            }
+            pub fn per_page<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<i32>,
+            {
+                self.per_page = value
+                    .try_into()
+                    .map(Some)
+                    .map_err(|_| "conversion to `i32` for per_page failed".to_string());
+                self
+            }
+            ///Sends a `GET` request to `/api/me/sshkey/list`
+            pub async fn send(self) -> Result<ResponseValue<types::SshKeyListResponse>, Error<()>> {
+                let Self {
+                    client,
+                    page,
+                    per_page,
+                } = self;
+                let page = page.map_err(Error::InvalidRequest)?;
+                let per_page = per_page.map_err(Error::InvalidRequest)?;
+                let url = format!("{}/api/me/sshkey/list", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new("page", &page))
+                    .query(&progenitor_client::QueryParam::new("per_page", &per_page))
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_my_ssh_keys",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::add_my_ssh_key`]
+
+        [`Client::add_my_ssh_key`]: super::Client::add_my_ssh_key*/
+        #[derive(Debug, Clone)]
+        pub struct AddMySshKey<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::AddSshKeyRequest, String>,
+        }
+        impl<'a> AddMySshKey<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::AddSshKeyRequest>,
+                <V as std::convert::TryInto<types::AddSshKeyRequest>>::Error: std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!("conversion to `AddSshKeyRequest` for body failed: {}", s)
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::AddSshKeyRequest,
+                    ) -> types::builder::AddSshKeyRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/api/me/sshkey/add`
+            pub async fn send(self) -> Result<ResponseValue<types::EmptyResponse>, Error<()>> {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| types::AddSshKeyRequest::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/api/me/sshkey/add", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "add_my_ssh_key",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::delete_my_ssh_key`]
+
+        [`Client::delete_my_ssh_key`]: super::Client::delete_my_ssh_key*/
+        #[derive(Debug, Clone)]
+        pub struct DeleteMySshKey<'a> {
+            client: &'a super::Client,
+            id: Result<::std::num::NonZeroU64, String>,
+        }
+        impl<'a> DeleteMySshKey<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    id: Err("id was not initialized".to_string()),
+                }
+            }
+            pub fn id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::std::num::NonZeroU64>,
+            {
+                self.id = value.try_into().map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU64` for id failed".to_string()
+                });
+                self
+            }
+            ///Sends a `POST` request to `/api/me/sshkey/delete`
+            pub async fn send(self) -> Result<ResponseValue<types::EmptyResponse>, Error<()>> {
+                let Self { client, id } = self;
+                let id = id.map_err(Error::InvalidRequest)?;
+                let url = format!("{}/api/me/sshkey/delete", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new("id", &id))
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "delete_my_ssh_key",
                 };
                 client.pre(&mut request, &info).await?;
                 let result = client.exec(request, &info).await;

@@ -5,6 +5,9 @@
 pub mod account;
 pub mod account_extension;
 pub mod account_role;
+pub mod admin_revoked_token;
+pub mod admin_ssh_key;
+pub mod admin_user;
 pub mod enterprise_group;
 pub mod group_member;
 pub mod invitation;

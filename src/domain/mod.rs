@@ -1,6 +1,7 @@
 //! Business rules, free of HTTP: each module returns its own error enum, and each API
 //! surface maps those to its wire envelope.
 pub mod accounts;
+pub mod admin_users;
 pub mod invitations;
 pub mod session;
 pub mod setup;

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use console_client::{admin, console};
+use console_server::clock::Clock;
 use console_server::config::FeatureConfig;
 use console_server::db;
+use console_server::domain::admin_users;
 use console_server::server::{self, Running};
 use console_server::state::AppState;
 use sea_orm::{ConnectionTrait, Database};
@@ -90,16 +92,21 @@ impl Drop for TestDb {
     }
 }
 
+/// The password `TestApp` gives the admin-surface user `admin`.
+pub const ADMIN_PASSWORD: &str = "admin-Passw0rd";
+
 pub struct TestApp {
     pub backend: Backend,
+    /// The database URL (for a second instance or the CLI).
+    pub db_url: String,
     pub base: String,
     pub state: Arc<AppState>,
     pub console: console::Client,
     pub admin: admin::Client,
     pub http: reqwest::Client,
     running: Option<Running>,
-    /// Held so the database lives as long as the app.
-    _db: TestDb,
+    /// Held so the database lives as long as the app (`None` for a second instance).
+    _db: Option<TestDb>,
 }
 
 impl TestApp {
@@ -111,36 +118,86 @@ impl TestApp {
         Self::spawn_custom(backend, move |state| AppState { features, ..state }).await
     }
 
+    /// An app whose clock the test moves.
+    pub async fn spawn_with_clock(backend: Backend, clock: Arc<dyn Clock>) -> Option<Self> {
+        Self::spawn_custom(backend, move |state| state.with_clock(clock)).await
+    }
+
     /// An app whose state `customize` adjusts (clock, limits, features) before it starts.
     pub async fn spawn_custom(
         backend: Backend,
         customize: impl FnOnce(AppState) -> AppState,
     ) -> Option<Self> {
         let test_db = TestDb::new(backend).await?;
-        let conn = db::connect(&test_db.url)
-            .await
-            .expect("connect test database");
+        let url = test_db.url.clone();
+        let mut app = Self::start(backend, &url, customize, None).await;
+        app._db = Some(test_db);
+        Some(app)
+    }
+
+    /// A second instance on this app's database, with the same signing secret.
+    pub async fn second_instance(&self) -> Self {
+        let (features, clock) = (self.state.features.clone(), self.state.clock.clone());
+        Self::start(
+            self.backend,
+            &self.db_url,
+            move |state| AppState { features, ..state }.with_clock(clock),
+            Some(self.state.secret.clone()),
+        )
+        .await
+    }
+
+    async fn start(
+        backend: Backend,
+        url: &str,
+        customize: impl FnOnce(AppState) -> AppState,
+        secret: Option<Vec<u8>>,
+    ) -> Self {
+        let conn = db::connect(url).await.expect("connect test database");
         db::migrate(&conn).await.expect("migrate test database");
         let state = AppState::new(
             conn,
             FeatureConfig::defaults(),
-            console_server::auth::secret::random(),
+            secret.unwrap_or_else(console_server::auth::secret::random),
         );
         let state = Arc::new(customize(state));
+        admin_users::bootstrap(
+            &state.db,
+            &state.hasher,
+            state.clock.as_ref(),
+            Some(ADMIN_PASSWORD.to_string()),
+        )
+        .await
+        .expect("bootstrap admin users");
         let running = server::start("127.0.0.1:0".parse().expect("addr"), state.clone())
             .await
             .expect("start server");
         let base = format!("http://{}", running.addr);
-        Some(Self {
+        Self {
             backend,
+            db_url: url.to_string(),
             console: console::Client::new(&base),
             admin: admin::Client::new(&base),
             http: reqwest::Client::new(),
             base,
             state,
             running: Some(running),
-            _db: test_db,
-        })
+            _db: None,
+        }
+    }
+
+    /// The admin client sending `token` as the raw `Authorization` header.
+    pub fn admin_as(&self, token: &str) -> admin::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_str(token).expect("header value"),
+        );
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("client");
+        admin::Client::new_with_client(&self.base, http)
     }
 
     /// A console client that sends `Authorization: Bearer <token>`.

@@ -2,6 +2,7 @@
 //! called through the generated SDK (raw HTTP only for requests it cannot express).
 
 mod accounts;
+mod admin;
 mod attempts;
 mod authz;
 mod errors;

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use anyhow::{Result, bail};
 
 use crate::Surface;
-use crate::spec::{self, Api, Limits, Op, ParamIn, SchemaDef, SecurityKind, Ty};
+use crate::spec::{self, Api, Limits, Op, ParamIn, SchemaDef, SecurityKind, SecurityScheme, Ty};
 
 const KEYWORDS: &[&str] = &[
     "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
@@ -255,6 +255,7 @@ fn tags(api: &Api, out: &mut String) {
 
 fn security(api: &Api, out: &mut String) {
     for s in &api.security {
+        optional_security(api, s, out);
         doc_comment(
             out,
             s.description
@@ -284,6 +285,24 @@ fn security(api: &Api, out: &mut String) {
             }
         }
     }
+}
+
+/// For a scheme some operation lists as optional (`[{S: []}, {}]`): an enum whose fallback
+/// variant stands for "no credential sent", handed to the gate as an empty credential.
+fn optional_security(api: &Api, s: &SecurityScheme, out: &mut String) {
+    let used = api
+        .ops
+        .iter()
+        .any(|op| op.security_optional && op.security.as_deref() == Some(s.name.as_str()));
+    if !used {
+        return;
+    }
+    let ty = pascal(&s.name);
+    let _ = writeln!(
+        out,
+        "/// `{ty}`, or nothing: operations whose security is `[{{{name}: []}}, {{}}]`.\n#[derive(::poem_openapi::SecurityScheme)]\npub enum Optional{ty} {{\n/// The credential was sent.\nSent({ty}),\n/// No credential was sent.\n#[oai(fallback)]\nAbsent,\n}}\n\nimpl Optional{ty} {{\n/// The credential as sent; empty when none was.\npub fn credential(&self) -> &str {{\nmatch self {{\nSelf::Sent(c) => c.credential(),\nSelf::Absent => \"\",\n}}\n}}\n}}\n",
+        name = s.name
+    );
 }
 
 fn operations(api: &Api, out: &mut String) {
@@ -479,7 +498,11 @@ fn routers(api: &Api, out: &mut String) -> Result<()> {
                 "http_request: &::poem::Request".to_string(),
             ];
             if let Some(s) = &op.security {
-                args.push(format!("credential: {}", pascal(s)));
+                if op.security_optional {
+                    args.push(format!("credential: Optional{}", pascal(s)));
+                } else {
+                    args.push(format!("credential: {}", pascal(s)));
+                }
             }
             let mut call = vec!["ctx".to_string()];
             if op.security.is_some() {

@@ -104,6 +104,9 @@ pub struct Op {
     pub description: Option<String>,
     pub deprecated: bool,
     pub security: Option<String>,
+    /// `security: [{Scheme: []}, {}]`: the credential may be left out (the handler then
+    /// sees an empty credential).
+    pub security_optional: bool,
     pub params: Vec<Param>,
     pub body: Option<String>,
     pub responses: Vec<Response>,
@@ -292,12 +295,15 @@ fn operation(method: &str, path: &str, op: &Operation, doc: &OpenAPI) -> Result<
         .summary
         .clone()
         .ok_or_else(|| anyhow!("{id}: missing summary"))?;
-    let security = match op.security.as_ref().or(doc.security.as_ref()) {
-        None => None,
-        Some(reqs) if reqs.is_empty() => None,
+    let (security, security_optional) = match op.security.as_ref().or(doc.security.as_ref()) {
+        None => (None, false),
+        Some(reqs) if reqs.is_empty() => (None, false),
         Some(reqs) => match reqs.as_slice() {
-            [req] if req.len() == 1 => req.keys().next().cloned(),
-            _ => bail!("{id}: security must name one scheme or none"),
+            [req] if req.len() == 1 => (req.keys().next().cloned(), false),
+            [req, none] if req.len() == 1 && none.is_empty() => (req.keys().next().cloned(), true),
+            _ => bail!(
+                "{id}: security must name one scheme, one scheme or none (`[{{S: []}}, {{}}]`), or be empty"
+            ),
         },
     };
     let mut params = Vec::new();
@@ -399,6 +405,7 @@ fn operation(method: &str, path: &str, op: &Operation, doc: &OpenAPI) -> Result<
         description: op.description.clone(),
         deprecated: op.deprecated,
         security,
+        security_optional,
         params,
         body,
         responses,

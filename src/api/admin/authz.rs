@@ -3,17 +3,53 @@
 //! the spec does not compile until it has a rule here.
 
 use crate::api::generated::admin::Operation;
+use crate::domain::admin_users::User;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
-    /// Routed, but answers code 501 `not built yet` until its issue lands.
-    NotBuilt,
+    /// No credential needed (sign-in).
+    Public,
+    /// Any signed-in user, or the guest while the guest is enabled.
+    AnyUser,
+    /// Any signed-in user but the guest, who gets `code` with `message` (AList's texts
+    /// differ per route).
+    NotGuest { code: u16, message: &'static str },
+    /// The admin only; everyone else gets 403 `You are not an admin`.
+    Admin,
 }
+
+pub const NOT_ADMIN: &str = "You are not an admin";
 
 pub fn rule(op: Operation) -> Rule {
     use Operation::*;
     match op {
         ListUsers | GetUser | CreateUser | UpdateUser | DeleteUser | CancelUser2fa
-        | DeleteUserCache | ListUserSshKeys | DeleteUserSshKey | Login => Rule::NotBuilt,
+        | DeleteUserCache | ListUserSshKeys | DeleteUserSshKey => Rule::Admin,
+        Login | LoginHash => Rule::Public,
+        Logout | GetMe => Rule::AnyUser,
+        UpdateMe => Rule::NotGuest {
+            code: 403,
+            message: "Guest user can not update profile",
+        },
+        Generate2fa | Verify2fa => Rule::NotGuest {
+            code: 403,
+            message: "Guest user can not generate 2FA code",
+        },
+        ListMySshKeys | AddMySshKey | DeleteMySshKey => Rule::NotGuest {
+            code: 401,
+            message: "user invalid",
+        },
+    }
+}
+
+/// Whether `user` (already authenticated, enabled) may run an operation under `rule`;
+/// the refusal's `code` and message otherwise.
+pub fn check(rule: Rule, user: &User) -> Result<(), (u16, &'static str)> {
+    match rule {
+        Rule::Public | Rule::AnyUser => Ok(()),
+        Rule::NotGuest { code, message } if user.is_guest() => Err((code, message)),
+        Rule::NotGuest { .. } => Ok(()),
+        Rule::Admin if user.is_admin() => Ok(()),
+        Rule::Admin => Err((403, NOT_ADMIN)),
     }
 }

@@ -10,6 +10,7 @@ use sea_orm::DbErr;
 
 use crate::api::error_layer;
 use crate::db::is_unavailable;
+use crate::domain::admin_users::AdminUserError;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{code}: {message}")]
@@ -79,5 +80,33 @@ impl From<DbErr> for AdminError {
         } else {
             Self::internal(&err)
         }
+    }
+}
+
+impl From<AdminUserError> for AdminError {
+    fn from(err: AdminUserError) -> Self {
+        use AdminUserError as E;
+        let code = match &err {
+            E::NotFound | E::UserInvalid | E::KeyNotFound => 404,
+            E::UsernameTaken
+            | E::AdminOrGuestCreate
+            | E::RoleChanged
+            | E::AdminDisabled
+            | E::DeleteAdminOrGuest
+            | E::UsernameEmpty
+            | E::VerifyOtp
+            | E::TitleEmpty
+            | E::DuplicateKeyTitle
+            | E::KeyInvalid => 400,
+            E::InvalidCredentials | E::Disabled => 401,
+            E::LoginOtp => 402,
+            E::LockedOut => 429,
+            E::Db(db) if is_unavailable(db) => {
+                tracing::error!(error = %db, "database unavailable");
+                return Self::new(503, "service temporarily unavailable");
+            }
+            E::Db(_) | E::Token(_) | E::Totp(_) | E::Hash(_) => return Self::internal(&err),
+        };
+        Self::new(code, err.to_string())
     }
 }

@@ -221,6 +221,94 @@ pub mod schemas {
         #[oai(nullable)]
         pub data: Option<::serde_json::Value>,
     }
+
+    /// The signed-in user as `GET /api/me` returns it (AList's `UserResp`).
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct Me {
+        /// The user's id.
+        pub id: i64,
+        /// Unique username.
+        pub username: String,
+        /// Always `""`.
+        pub password: String,
+        /// Root of the user's view of the storage.
+        pub base_path: String,
+        /// 0 general user, 1 guest, 2 admin.
+        #[oai(validator(minimum(value = "0"), maximum(value = "2")))]
+        pub role: i32,
+        /// Always false here (a disabled user is refused).
+        pub disabled: bool,
+        /// Permission bitmask (see `User.permission`).
+        #[oai(validator(minimum(value = "0")))]
+        pub permission: i32,
+        /// Single-sign-on id; `""` when none.
+        pub sso_id: String,
+        /// Whether 2FA (TOTP) is turned on.
+        pub otp: bool,
+    }
+
+    /// Envelope whose `data` is a `Me` on success and null on failure.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct MeResponse {
+        /// 200 on success; otherwise the error status (401, 500).
+        pub code: i32,
+        /// `success`, or the error message.
+        pub message: String,
+        #[oai(nullable)]
+        pub data: Option<Me>,
+    }
+
+    /// The caller's new profile (AList reads only these three fields).
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct UpdateMeRequest {
+        /// The (possibly new) unique username.
+        #[oai(validator(min_length = 1))]
+        pub username: String,
+        /// A new password; empty or omitted keeps the current one.
+        #[oai(skip_serializing_if_is_none)]
+        pub password: Option<String>,
+        /// Single-sign-on id; omitted or `""` clears it.
+        #[oai(skip_serializing_if_is_none)]
+        pub sso_id: Option<String>,
+    }
+
+    /// A new TOTP secret, not yet saved.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct TwoFactorSecret {
+        /// The `otpauth://` URI as a PNG QR code, `data:image/png;base64,…`.
+        pub qr: String,
+        /// The secret, base32 without padding.
+        pub secret: String,
+    }
+
+    /// Envelope whose `data` is a `TwoFactorSecret` on success and null on failure.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct TwoFactorSecretResponse {
+        /// 200 on success; otherwise the error status (401, 403, 500).
+        pub code: i32,
+        /// `success`, or the error message.
+        pub message: String,
+        #[oai(nullable)]
+        pub data: Option<TwoFactorSecret>,
+    }
+
+    /// A TOTP code and the secret it was computed from.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct Verify2faRequest {
+        /// The current 6-digit code.
+        pub code: String,
+        /// The secret `generate_2fa` returned.
+        pub secret: String,
+    }
+
+    /// A new SSH public key for the caller.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct AddSshKeyRequest {
+        /// The key's title, unique per user; must not be empty.
+        pub title: String,
+        /// The public key as one `authorized_keys` line (e.g. `ssh-ed25519 AAAA… comment`).
+        pub key: String,
+    }
 }
 
 /// One enum per operation, one variant per documented status.
@@ -307,6 +395,78 @@ pub mod responses {
         #[oai(status = 200)]
         Ok(::poem_openapi::payload::Json<schemas::LoginResponse>),
     }
+
+    /// Responses of `login_hash`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum LoginHashResponse {
+        /// Envelope; `code` 200 with a `LoginData`, or an error code with `data` null.
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::LoginResponse>),
+    }
+
+    /// Responses of `logout`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum LogoutResponse {
+        /// Envelope; `code` 200 with `data` null, or an error code with `data` null.
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::EmptyResponse>),
+    }
+
+    /// Responses of `get_me`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum GetMeResponse {
+        /// Envelope; `code` 200 with a `Me`, or an error code with `data` null.
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::MeResponse>),
+    }
+
+    /// Responses of `update_me`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum UpdateMeResponse {
+        /// Envelope; `code` 200 with `data` null, or an error code with `data` null.
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::EmptyResponse>),
+    }
+
+    /// Responses of `generate_2fa`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum Generate2faResponse {
+        /// Envelope; `code` 200 with a `TwoFactorSecret`, or an error code with `data` null.
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::TwoFactorSecretResponse>),
+    }
+
+    /// Responses of `verify_2fa`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum Verify2faResponse {
+        /// Envelope; `code` 200 with `data` null, or an error code with `data` null.
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::EmptyResponse>),
+    }
+
+    /// Responses of `list_my_ssh_keys`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum ListMySshKeysResponse {
+        /// Envelope; `code` 200 with an `SshKeyPage`, or an error code with `data` null.
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::SshKeyListResponse>),
+    }
+
+    /// Responses of `add_my_ssh_key`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum AddMySshKeyResponse {
+        /// Envelope; `code` 200 with `data` null, or an error code with `data` null.
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::EmptyResponse>),
+    }
+
+    /// Responses of `delete_my_ssh_key`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum DeleteMySshKeyResponse {
+        /// Envelope; `code` 200 with `data` null, or an error code with `data` null.
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::EmptyResponse>),
+    }
 }
 
 /// The tags of the spec; each has a handler trait and a router.
@@ -315,9 +475,32 @@ pub enum Tag {
     /// User management for administrators (the AList/OpenList `/api/admin/user` routes).
     #[oai(rename = "AdminUser")]
     AdminUser,
-    /// Sign-in (extension, not in the seed).
+    /// Sign-in, sign-out and two-factor set-up (extensions, not in the seed).
     #[oai(rename = "Auth")]
     Auth,
+    /// The signed-in user's own profile and SSH keys (extensions, not in the seed).
+    #[oai(rename = "Me")]
+    Me,
+}
+
+/// `AuthorizationHeader`, or nothing: operations whose security is `[{AuthorizationHeader: []}, {}]`.
+#[derive(::poem_openapi::SecurityScheme)]
+pub enum OptionalAuthorizationHeader {
+    /// The credential was sent.
+    Sent(AuthorizationHeader),
+    /// No credential was sent.
+    #[oai(fallback)]
+    Absent,
+}
+
+impl OptionalAuthorizationHeader {
+    /// The credential as sent; empty when none was.
+    pub fn credential(&self) -> &str {
+        match self {
+            Self::Sent(c) => c.credential(),
+            Self::Absent => "",
+        }
+    }
 }
 
 /// The raw JWT from `POST /api/auth/login`, sent as the whole `Authorization` header value
@@ -354,6 +537,15 @@ pub enum Operation {
     ListUserSshKeys,
     DeleteUserSshKey,
     Login,
+    LoginHash,
+    Logout,
+    GetMe,
+    UpdateMe,
+    Generate2fa,
+    Verify2fa,
+    ListMySshKeys,
+    AddMySshKey,
+    DeleteMySshKey,
 }
 
 impl Operation {
@@ -369,6 +561,15 @@ impl Operation {
         Self::ListUserSshKeys,
         Self::DeleteUserSshKey,
         Self::Login,
+        Self::LoginHash,
+        Self::Logout,
+        Self::GetMe,
+        Self::UpdateMe,
+        Self::Generate2fa,
+        Self::Verify2fa,
+        Self::ListMySshKeys,
+        Self::AddMySshKey,
+        Self::DeleteMySshKey,
     ];
 
     /// The `operationId`.
@@ -384,6 +585,15 @@ impl Operation {
             Self::ListUserSshKeys => "list_user_ssh_keys",
             Self::DeleteUserSshKey => "delete_user_ssh_key",
             Self::Login => "login",
+            Self::LoginHash => "login_hash",
+            Self::Logout => "logout",
+            Self::GetMe => "get_me",
+            Self::UpdateMe => "update_me",
+            Self::Generate2fa => "generate_2fa",
+            Self::Verify2fa => "verify_2fa",
+            Self::ListMySshKeys => "list_my_ssh_keys",
+            Self::AddMySshKey => "add_my_ssh_key",
+            Self::DeleteMySshKey => "delete_my_ssh_key",
         }
     }
 
@@ -400,6 +610,15 @@ impl Operation {
             Self::ListUserSshKeys => "GET",
             Self::DeleteUserSshKey => "POST",
             Self::Login => "POST",
+            Self::LoginHash => "POST",
+            Self::Logout => "GET",
+            Self::GetMe => "GET",
+            Self::UpdateMe => "POST",
+            Self::Generate2fa => "POST",
+            Self::Verify2fa => "POST",
+            Self::ListMySshKeys => "GET",
+            Self::AddMySshKey => "POST",
+            Self::DeleteMySshKey => "POST",
         }
     }
 
@@ -416,6 +635,15 @@ impl Operation {
             Self::ListUserSshKeys => "/api/admin/user/sshkey/list",
             Self::DeleteUserSshKey => "/api/admin/user/sshkey/delete",
             Self::Login => "/api/auth/login",
+            Self::LoginHash => "/api/auth/login/hash",
+            Self::Logout => "/api/auth/logout",
+            Self::GetMe => "/api/me",
+            Self::UpdateMe => "/api/me/update",
+            Self::Generate2fa => "/api/auth/2fa/generate",
+            Self::Verify2fa => "/api/auth/2fa/verify",
+            Self::ListMySshKeys => "/api/me/sshkey/list",
+            Self::AddMySshKey => "/api/me/sshkey/add",
+            Self::DeleteMySshKey => "/api/me/sshkey/delete",
         }
     }
 
@@ -432,6 +660,15 @@ impl Operation {
             Self::ListUserSshKeys => Tag::AdminUser,
             Self::DeleteUserSshKey => Tag::AdminUser,
             Self::Login => Tag::Auth,
+            Self::LoginHash => Tag::Auth,
+            Self::Logout => Tag::Auth,
+            Self::GetMe => Tag::Me,
+            Self::UpdateMe => Tag::Me,
+            Self::Generate2fa => Tag::Auth,
+            Self::Verify2fa => Tag::Auth,
+            Self::ListMySshKeys => Tag::Me,
+            Self::AddMySshKey => Tag::Me,
+            Self::DeleteMySshKey => Tag::Me,
         }
     }
 
@@ -448,6 +685,15 @@ impl Operation {
             Self::ListUserSshKeys => true,
             Self::DeleteUserSshKey => true,
             Self::Login => false,
+            Self::LoginHash => false,
+            Self::Logout => true,
+            Self::GetMe => true,
+            Self::UpdateMe => true,
+            Self::Generate2fa => true,
+            Self::Verify2fa => true,
+            Self::ListMySshKeys => true,
+            Self::AddMySshKey => true,
+            Self::DeleteMySshKey => true,
         }
     }
 }
@@ -494,6 +740,14 @@ fn default_list_user_ssh_keys_page() -> i32 {
 }
 
 fn default_list_user_ssh_keys_per_page() -> i32 {
+    30
+}
+
+fn default_list_my_ssh_keys_page() -> i32 {
+    1
+}
+
+fn default_list_my_ssh_keys_per_page() -> i32 {
     30
 }
 
@@ -579,7 +833,7 @@ pub trait AdminUserApi: Surface {
 
 /// Handlers of the `Auth` tag.
 ///
-/// Sign-in (extension, not in the seed).
+/// Sign-in, sign-out and two-factor set-up (extensions, not in the seed).
 pub trait AuthApi: Surface {
     /// `POST /api/auth/login`: Sign in
     fn login(
@@ -587,6 +841,80 @@ pub trait AuthApi: Surface {
         ctx: Self::Context,
         body: schemas::LoginRequest,
     ) -> impl Future<Output = ::poem::Result<responses::LoginResponse>> + Send;
+
+    /// `POST /api/auth/login/hash`: Sign in with the hashed password
+    fn login_hash(
+        &self,
+        ctx: Self::Context,
+        body: schemas::LoginRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::LoginHashResponse>> + Send;
+
+    /// `GET /api/auth/logout`: Sign out
+    fn logout(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+    ) -> impl Future<Output = ::poem::Result<responses::LogoutResponse>> + Send;
+
+    /// `POST /api/auth/2fa/generate`: Generate a 2FA secret
+    fn generate_2fa(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+    ) -> impl Future<Output = ::poem::Result<responses::Generate2faResponse>> + Send;
+
+    /// `POST /api/auth/2fa/verify`: Turn on 2FA
+    fn verify_2fa(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::Verify2faRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::Verify2faResponse>> + Send;
+}
+
+/// Handlers of the `Me` tag.
+///
+/// The signed-in user's own profile and SSH keys (extensions, not in the seed).
+pub trait MeApi: Surface {
+    /// `GET /api/me`: The signed-in user
+    fn get_me(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+    ) -> impl Future<Output = ::poem::Result<responses::GetMeResponse>> + Send;
+
+    /// `POST /api/me/update`: Update the signed-in user's profile
+    fn update_me(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::UpdateMeRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::UpdateMeResponse>> + Send;
+
+    /// `GET /api/me/sshkey/list`: List my SFTP public keys
+    fn list_my_ssh_keys(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        page: i32,
+        per_page: i32,
+    ) -> impl Future<Output = ::poem::Result<responses::ListMySshKeysResponse>> + Send;
+
+    /// `POST /api/me/sshkey/add`: Add an SFTP public key
+    fn add_my_ssh_key(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::AddSshKeyRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::AddMySshKeyResponse>> + Send;
+
+    /// `POST /api/me/sshkey/delete`: Delete one of my SFTP public keys
+    fn delete_my_ssh_key(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        id: i64,
+    ) -> impl Future<Output = ::poem::Result<responses::DeleteMySshKeyResponse>> + Send;
 }
 
 /// Routes the `AdminUser` operations to a [`AdminUserApi`] implementation.
@@ -621,7 +949,7 @@ impl<T: AdminUserApi> AdminUserRoutes<T> {
     async fn list_users(
         &self,
         http_request: &::poem::Request,
-        credential: AuthorizationHeader,
+        credential: OptionalAuthorizationHeader,
         /// Page number, 1-based. Values < 1 are treated as 1 (as AList does).
         #[oai(name = "page", default = "default_list_users_page")]
         page: ::poem_openapi::param::Query<i32>,
@@ -666,7 +994,7 @@ impl<T: AdminUserApi> AdminUserRoutes<T> {
     async fn get_user(
         &self,
         http_request: &::poem::Request,
-        credential: AuthorizationHeader,
+        credential: OptionalAuthorizationHeader,
         /// The user's id.
         #[oai(name = "id", validator(minimum(value = "1")))]
         id: ::poem_openapi::param::Query<i64>,
@@ -707,7 +1035,7 @@ impl<T: AdminUserApi> AdminUserRoutes<T> {
     async fn create_user(
         &self,
         http_request: &::poem::Request,
-        credential: AuthorizationHeader,
+        credential: OptionalAuthorizationHeader,
         body: ::poem_openapi::payload::Json<schemas::CreateUserRequest>,
     ) -> ::poem::Result<responses::CreateUserResponse> {
         let ctx = self.0.context(http_request);
@@ -752,7 +1080,7 @@ impl<T: AdminUserApi> AdminUserRoutes<T> {
     async fn update_user(
         &self,
         http_request: &::poem::Request,
-        credential: AuthorizationHeader,
+        credential: OptionalAuthorizationHeader,
         body: ::poem_openapi::payload::Json<schemas::UpdateUserRequest>,
     ) -> ::poem::Result<responses::UpdateUserResponse> {
         let ctx = self.0.context(http_request);
@@ -789,7 +1117,7 @@ impl<T: AdminUserApi> AdminUserRoutes<T> {
     async fn delete_user(
         &self,
         http_request: &::poem::Request,
-        credential: AuthorizationHeader,
+        credential: OptionalAuthorizationHeader,
         /// The id of the user to delete.
         #[oai(name = "id", validator(minimum(value = "1")))]
         id: ::poem_openapi::param::Query<i64>,
@@ -828,7 +1156,7 @@ impl<T: AdminUserApi> AdminUserRoutes<T> {
     async fn cancel_user_2fa(
         &self,
         http_request: &::poem::Request,
-        credential: AuthorizationHeader,
+        credential: OptionalAuthorizationHeader,
         /// The id of the user whose 2FA is turned off.
         #[oai(name = "id", validator(minimum(value = "1")))]
         id: ::poem_openapi::param::Query<i64>,
@@ -869,7 +1197,7 @@ impl<T: AdminUserApi> AdminUserRoutes<T> {
     async fn delete_user_cache(
         &self,
         http_request: &::poem::Request,
-        credential: AuthorizationHeader,
+        credential: OptionalAuthorizationHeader,
         /// The username whose cached record is dropped.
         #[oai(name = "username")]
         username: ::poem_openapi::param::Query<String>,
@@ -907,7 +1235,7 @@ impl<T: AdminUserApi> AdminUserRoutes<T> {
     async fn list_user_ssh_keys(
         &self,
         http_request: &::poem::Request,
-        credential: AuthorizationHeader,
+        credential: OptionalAuthorizationHeader,
         /// The id of the user whose keys are listed.
         #[oai(name = "uid", validator(minimum(value = "1")))]
         uid: ::poem_openapi::param::Query<i64>,
@@ -955,7 +1283,7 @@ impl<T: AdminUserApi> AdminUserRoutes<T> {
     async fn delete_user_ssh_key(
         &self,
         http_request: &::poem::Request,
-        credential: AuthorizationHeader,
+        credential: OptionalAuthorizationHeader,
         /// The id of the key to delete.
         #[oai(name = "id", validator(minimum(value = "1")))]
         id: ::poem_openapi::param::Query<i64>,
@@ -1012,14 +1340,362 @@ impl<T: AuthApi> AuthRoutes<T> {
         self.0.admit(&ctx, Operation::Login).await?;
         self.0.login(ctx, body.0).await
     }
+
+    /// Sign in with the hashed password
+    ///
+    /// Extension: AList/OpenList's web front end signs in here, sending the password already hashed, so a compatible server needs it.
+    ///
+    /// As `login`, but `password` is AList's static client hash of the password: the
+    /// lower-case hex SHA-256 of the password followed by `-https://github.com/alist-org/alist`.
+    /// The same lockout counter applies.
+    ///
+    /// Errors (HTTP 200; the status is in `code`, `data` is null):
+    /// - 400 — malformed JSON or `username`/`password` missing (the message names the field).
+    /// - 401 `Invalid username or password` — unknown user, wrong or empty hash (counted).
+    /// - 401 `Current user is disabled, replace please` — right password, user disabled.
+    /// - 402 `Invalid 2FA code` — the user has 2FA and `otp_code` is missing or wrong (counted).
+    /// - 429 `Too many unsuccessful sign-in attempts have been made using an incorrect username or password, Try again later.`
+    ///   — locked out.
+    /// - 500 `internal server error` — unexpected failure (logged with a request id).
+    #[oai(
+        path = "/api/auth/login/hash",
+        method = "post",
+        operation_id = "login_hash",
+        tag = "Tag::Auth"
+    )]
+    async fn login_hash(
+        &self,
+        http_request: &::poem::Request,
+        body: ::poem_openapi::payload::Json<schemas::LoginRequest>,
+    ) -> ::poem::Result<responses::LoginHashResponse> {
+        let ctx = self.0.context(http_request);
+        self.0.admit(&ctx, Operation::LoginHash).await?;
+        self.0.login_hash(ctx, body.0).await
+    }
+
+    /// Sign out
+    ///
+    /// Extension: AList/OpenList's `GET /api/auth/logout`; a client needs it to end a session before the token expires.
+    ///
+    /// Revokes the token sent in `Authorization` on every instance (the revocation is kept in
+    /// the database until the token would have expired). Without a token while the guest is
+    /// enabled this is a no-op success. `data` is null.
+    ///
+    /// Errors (HTTP 200; the status is in `code`, `data` is null):
+    /// - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+    ///   while the guest is disabled.
+    /// - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+    ///   / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+    ///   or the caller is disabled.
+    /// - 500 `internal server error` — unexpected failure (logged with a request id).
+    #[oai(
+        path = "/api/auth/logout",
+        method = "get",
+        operation_id = "logout",
+        tag = "Tag::Auth"
+    )]
+    async fn logout(
+        &self,
+        http_request: &::poem::Request,
+        credential: OptionalAuthorizationHeader,
+    ) -> ::poem::Result<responses::LogoutResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::Logout, credential.credential())
+            .await?;
+        self.0.logout(ctx, principal).await
+    }
+
+    /// Generate a 2FA secret
+    ///
+    /// Extension: AList/OpenList's `POST /api/auth/2fa/generate`; the first step of turning on 2FA.
+    ///
+    /// Returns a new TOTP secret (base32, SHA-1, 6 digits, 30 s) and its `otpauth://` URI as
+    /// a PNG QR code (`data:image/png;base64,…`), issuer `OpenList`, account the caller's
+    /// username. Nothing is saved: `verify` saves the secret.
+    ///
+    /// Errors (HTTP 200; the status is in `code`, `data` is null):
+    /// - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+    ///   while the guest is disabled.
+    /// - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+    ///   / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+    ///   or the caller is disabled.
+    /// - 403 `Guest user can not generate 2FA code` — the caller is the guest.
+    /// - 500 `internal server error` — unexpected failure (logged with a request id).
+    #[oai(
+        path = "/api/auth/2fa/generate",
+        method = "post",
+        operation_id = "generate_2fa",
+        tag = "Tag::Auth"
+    )]
+    async fn generate_2fa(
+        &self,
+        http_request: &::poem::Request,
+        credential: OptionalAuthorizationHeader,
+    ) -> ::poem::Result<responses::Generate2faResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::Generate2fa, credential.credential())
+            .await?;
+        self.0.generate_2fa(ctx, principal).await
+    }
+
+    /// Turn on 2FA
+    ///
+    /// Extension: AList/OpenList's `POST /api/auth/2fa/verify`; the second step of turning on 2FA.
+    ///
+    /// Checks `code` against `secret` (the one `generate` returned) and, when it matches,
+    /// saves the secret: from then on sign-in needs a TOTP code. `data` is null.
+    ///
+    /// Errors (HTTP 200; the status is in `code`, `data` is null):
+    /// - 400 `Invalid 2FA code` — the code does not match the secret (or the secret is not
+    ///   valid base32).
+    /// - 400 — malformed JSON or `code`/`secret` missing (the message names the field).
+    /// - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+    ///   while the guest is disabled.
+    /// - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+    ///   / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+    ///   or the caller is disabled.
+    /// - 403 `Guest user can not generate 2FA code` — the caller is the guest.
+    /// - 500 `internal server error` — unexpected failure (logged with a request id).
+    #[oai(
+        path = "/api/auth/2fa/verify",
+        method = "post",
+        operation_id = "verify_2fa",
+        tag = "Tag::Auth"
+    )]
+    async fn verify_2fa(
+        &self,
+        http_request: &::poem::Request,
+        credential: OptionalAuthorizationHeader,
+        body: ::poem_openapi::payload::Json<schemas::Verify2faRequest>,
+    ) -> ::poem::Result<responses::Verify2faResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::Verify2fa, credential.credential())
+            .await?;
+        self.0.verify_2fa(ctx, principal, body.0).await
+    }
+}
+
+/// Routes the `Me` operations to a [`MeApi`] implementation.
+pub struct MeRoutes<T>(pub ::std::sync::Arc<T>);
+
+#[::poem_openapi::OpenApi]
+impl<T: MeApi> MeRoutes<T> {
+    /// The signed-in user
+    ///
+    /// Extension: AList/OpenList's `GET /api/me`; front ends read the signed-in user (and whether 2FA is on) from it.
+    ///
+    /// Returns the caller (`data` is a `Me`: the user plus `otp`, whether 2FA is turned on;
+    /// `password` is `""`). Without a token while the guest is enabled, the guest user.
+    ///
+    /// Errors (HTTP 200; the status is in `code`, `data` is null):
+    /// - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+    ///   while the guest is disabled.
+    /// - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+    ///   / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+    ///   or the caller is disabled.
+    /// - 500 `internal server error` — unexpected failure (logged with a request id).
+    #[oai(
+        path = "/api/me",
+        method = "get",
+        operation_id = "get_me",
+        tag = "Tag::Me"
+    )]
+    async fn get_me(
+        &self,
+        http_request: &::poem::Request,
+        credential: OptionalAuthorizationHeader,
+    ) -> ::poem::Result<responses::GetMeResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::GetMe, credential.credential())
+            .await?;
+        self.0.get_me(ctx, principal).await
+    }
+
+    /// Update the signed-in user's profile
+    ///
+    /// Extension: AList/OpenList's `POST /api/me/update`; users change their own name and password with it.
+    ///
+    /// Sets the caller's `username`, `password` (when non-empty; this invalidates all of the
+    /// caller's tokens, the current one included) and `sso_id` (omitted clears it, as in
+    /// AList). As in AList, tokens carry the username, so renaming also ends the caller's
+    /// sessions (the next request answers 401 `token is invalidated`). `data` is null.
+    ///
+    /// Errors (HTTP 200; the status is in `code`, `data` is null):
+    /// - 400 `username already exists` — another user has this username (AList answers 500).
+    /// - 400 — malformed JSON or `username` missing or empty (the message names the field).
+    /// - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+    ///   while the guest is disabled.
+    /// - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+    ///   / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+    ///   or the caller is disabled.
+    /// - 403 `Guest user can not update profile` — the caller is the guest.
+    /// - 500 `internal server error` — unexpected failure (logged with a request id).
+    #[oai(
+        path = "/api/me/update",
+        method = "post",
+        operation_id = "update_me",
+        tag = "Tag::Me"
+    )]
+    async fn update_me(
+        &self,
+        http_request: &::poem::Request,
+        credential: OptionalAuthorizationHeader,
+        body: ::poem_openapi::payload::Json<schemas::UpdateMeRequest>,
+    ) -> ::poem::Result<responses::UpdateMeResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::UpdateMe, credential.credential())
+            .await?;
+        self.0.update_me(ctx, principal, body.0).await
+    }
+
+    /// List my SFTP public keys
+    ///
+    /// Extension: OpenList's `GET /api/me/sshkey/list`; users manage their own SFTP keys with it.
+    ///
+    /// Lists the caller's SSH public keys, sorted by id ascending, paged as `list_users`.
+    ///
+    /// Errors (HTTP 200; the status is in `code`, `data` is null):
+    /// - 400 — `page`/`per_page` invalid (the message names the parameter).
+    /// - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+    ///   while the guest is disabled.
+    /// - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+    ///   / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+    ///   or the caller is disabled.
+    /// - 401 `user invalid` — the caller is the guest (AList's message).
+    /// - 500 `internal server error` — unexpected failure (logged with a request id).
+    #[oai(
+        path = "/api/me/sshkey/list",
+        method = "get",
+        operation_id = "list_my_ssh_keys",
+        tag = "Tag::Me"
+    )]
+    async fn list_my_ssh_keys(
+        &self,
+        http_request: &::poem::Request,
+        credential: OptionalAuthorizationHeader,
+        /// Page number, 1-based. Values < 1 are treated as 1 (as AList does).
+        #[oai(name = "page", default = "default_list_my_ssh_keys_page")]
+        page: ::poem_openapi::param::Query<i32>,
+        /// Page size, at most 1000. Values < 1 are treated as 1000 (AList returns all rows).
+        #[oai(
+            name = "per_page",
+            default = "default_list_my_ssh_keys_per_page",
+            validator(maximum(value = "1000"))
+        )]
+        per_page: ::poem_openapi::param::Query<i32>,
+    ) -> ::poem::Result<responses::ListMySshKeysResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::ListMySshKeys, credential.credential())
+            .await?;
+        self.0
+            .list_my_ssh_keys(ctx, principal, page.0, per_page.0)
+            .await
+    }
+
+    /// Add an SFTP public key
+    ///
+    /// Extension: OpenList's `POST /api/me/sshkey/add`; users register their own SFTP keys with it.
+    ///
+    /// Adds an SSH public key (one `authorized_keys` line, whitespace-trimmed) to the caller.
+    /// The fingerprint is computed (`SHA256:` + unpadded base64). `data` is null.
+    ///
+    /// Errors (HTTP 200; the status is in `code`, `data` is null):
+    /// - 400 `request invalid` — `title` empty.
+    /// - 400 `key with the same title already exists` — the caller has a key with this title
+    ///   (AList answers 500).
+    /// - 400 `provided key invalid` — `key` is not a valid SSH public key.
+    /// - 400 — malformed JSON or `title`/`key` missing (the message names the field).
+    /// - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+    ///   while the guest is disabled.
+    /// - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+    ///   / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+    ///   or the caller is disabled.
+    /// - 401 `user invalid` — the caller is the guest (AList's message).
+    /// - 500 `internal server error` — unexpected failure (logged with a request id).
+    #[oai(
+        path = "/api/me/sshkey/add",
+        method = "post",
+        operation_id = "add_my_ssh_key",
+        tag = "Tag::Me"
+    )]
+    async fn add_my_ssh_key(
+        &self,
+        http_request: &::poem::Request,
+        credential: OptionalAuthorizationHeader,
+        body: ::poem_openapi::payload::Json<schemas::AddSshKeyRequest>,
+    ) -> ::poem::Result<responses::AddMySshKeyResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::AddMySshKey, credential.credential())
+            .await?;
+        self.0.add_my_ssh_key(ctx, principal, body.0).await
+    }
+
+    /// Delete one of my SFTP public keys
+    ///
+    /// Extension: OpenList's `POST /api/me/sshkey/delete`; users remove their own SFTP keys with it.
+    ///
+    /// Deletes the caller's key `id` (query string). `data` is null.
+    ///
+    /// Errors (HTTP 200; the status is in `code`, `data` is null):
+    /// - 400 — `id` missing, not an integer or < 1 (the message names the parameter).
+    /// - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
+    ///   while the guest is disabled.
+    /// - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+    ///   / `Current user is disabled, replace please` — unknown, revoked, expired or stale token,
+    ///   or the caller is disabled.
+    /// - 401 `user invalid` — the caller is the guest (AList's message).
+    /// - 404 `failed to get public key` — no key with this id belongs to the caller (another
+    ///   user's key included; AList crashes there).
+    /// - 500 `internal server error` — unexpected failure (logged with a request id).
+    #[oai(
+        path = "/api/me/sshkey/delete",
+        method = "post",
+        operation_id = "delete_my_ssh_key",
+        tag = "Tag::Me"
+    )]
+    async fn delete_my_ssh_key(
+        &self,
+        http_request: &::poem::Request,
+        credential: OptionalAuthorizationHeader,
+        /// The id of the key to delete.
+        #[oai(name = "id", validator(minimum(value = "1")))]
+        id: ::poem_openapi::param::Query<i64>,
+    ) -> ::poem::Result<responses::DeleteMySshKeyResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::DeleteMySshKey, credential.credential())
+            .await?;
+        self.0.delete_my_ssh_key(ctx, principal, id.0).await
+    }
 }
 
 /// The whole surface: every handler trait.
-pub trait Handlers: AdminUserApi + AuthApi {}
+pub trait Handlers: AdminUserApi + AuthApi + MeApi {}
 
-impl<T: AdminUserApi + AuthApi> Handlers for T {}
+impl<T: AdminUserApi + AuthApi + MeApi> Handlers for T {}
 
 /// All routers of the surface, ready for `OpenApiService::new`.
-pub fn routes<T: Handlers>(imp: ::std::sync::Arc<T>) -> (AdminUserRoutes<T>, AuthRoutes<T>) {
-    (AdminUserRoutes(imp.clone()), AuthRoutes(imp.clone()))
+pub fn routes<T: Handlers>(
+    imp: ::std::sync::Arc<T>,
+) -> (AdminUserRoutes<T>, AuthRoutes<T>, MeRoutes<T>) {
+    (
+        AdminUserRoutes(imp.clone()),
+        AuthRoutes(imp.clone()),
+        MeRoutes(imp.clone()),
+    )
 }

@@ -1,0 +1,215 @@
+//! An in-process cache of recently used records, keyed by string (a username, an id), with
+//! a time to live and invalidation that reaches every instance.
+//!
+//! Invalidation drops the entry here at once. On PostgreSQL it is also published with
+//! `NOTIFY` on the cache's channel; every instance (this one included) `LISTEN`s and drops
+//! the key when the notification arrives. The caller waits (briefly, bounded) for its own
+//! notification to come back, and PostgreSQL delivers a notification to all listeners at
+//! the same commit, so by the time the call that invalidated returns, the other instances
+//! have been told. If the listening connection is lost, the whole cache is dropped (and
+//! bypassed until listening resumes), so a missed notification cannot leave a stale entry
+//! behind. On SQLite (one instance per file) invalidation is local only.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use tokio::sync::broadcast;
+
+use crate::clock::Clock;
+
+/// How long `invalidate` waits for its own notification to come back.
+const ECHO_WAIT: Duration = Duration::from_secs(2);
+
+pub struct KeyedCache<V: Clone + Send + 'static> {
+    channel: &'static str,
+    ttl: i64,
+    clock: Arc<dyn Clock>,
+    entries: Mutex<HashMap<String, (V, i64)>>,
+    /// False on PostgreSQL until the listener runs, and again while it reconnects.
+    usable: AtomicBool,
+    /// Payloads received on the channel, for `invalidate` to wait on its own.
+    echoes: broadcast::Sender<String>,
+    nonce: AtomicU64,
+    instance: String,
+    /// Whether `listen` runs in this process (only then is there an echo to wait for).
+    listening: AtomicBool,
+}
+
+impl<V: Clone + Send + 'static> KeyedCache<V> {
+    /// `channel` must be a plain SQL identifier (it names the PostgreSQL channel).
+    pub fn new(channel: &'static str, ttl_seconds: i64, clock: Arc<dyn Clock>) -> Self {
+        let (echoes, _) = broadcast::channel(256);
+        Self {
+            channel,
+            ttl: ttl_seconds,
+            clock,
+            entries: Mutex::new(HashMap::new()),
+            usable: AtomicBool::new(true),
+            echoes,
+            nonce: AtomicU64::new(0),
+            instance: uuid::Uuid::new_v4().simple().to_string(),
+            listening: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (V, i64)>> {
+        // A panic while holding the lock cannot leave a half-written map: recover it.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached value of `key`, unless absent, expired, or the cache is not usable.
+    pub fn get(&self, key: &str) -> Option<V> {
+        if !self.usable.load(Ordering::SeqCst) {
+            return None;
+        }
+        let now = self.clock.now();
+        let mut entries = self.lock();
+        match entries.get(key) {
+            Some((v, at)) if at + self.ttl > now => Some(v.clone()),
+            Some(_) => {
+                entries.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn insert(&self, key: &str, value: V) {
+        if !self.usable.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = self.clock.now();
+        self.lock().insert(key.to_string(), (value, now));
+    }
+
+    /// Drops `key` in this process only.
+    pub fn remove_local(&self, key: &str) {
+        self.lock().remove(key);
+    }
+
+    pub fn clear_local(&self) {
+        self.lock().clear();
+    }
+
+    /// Drops `keys` here and on every instance sharing `db`.
+    pub async fn invalidate(&self, db: &DatabaseConnection, keys: &[&str]) -> Result<(), DbErr> {
+        for key in keys {
+            self.remove_local(key);
+        }
+        if db.get_database_backend() != DbBackend::Postgres || keys.is_empty() {
+            return Ok(());
+        }
+        let mut echoes = self.echoes.subscribe();
+        let mut waiting = Vec::new();
+        for key in keys {
+            let n = self.nonce.fetch_add(1, Ordering::SeqCst);
+            let payload = format!("{}.{n}:{key}", self.instance);
+            db.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [self.channel.into(), payload.clone().into()],
+            ))
+            .await?;
+            waiting.push(payload);
+        }
+        if !self.listening.load(Ordering::SeqCst) || !self.usable.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let wait = async {
+            while !waiting.is_empty() {
+                match echoes.recv().await {
+                    Ok(p) => waiting.retain(|w| *w != p),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        };
+        if tokio::time::timeout(ECHO_WAIT, wait).await.is_err() {
+            tracing::warn!(
+                channel = self.channel,
+                "cache invalidation echo not received in time"
+            );
+        }
+        Ok(())
+    }
+
+    fn received(&self, payload: &str) {
+        if let Some((_, key)) = payload.split_once(':') {
+            self.remove_local(key);
+        }
+        let _ = self.echoes.send(payload.to_string());
+    }
+}
+
+/// Starts listening for invalidations on PostgreSQL (a no-op on SQLite). Returns once the
+/// listener is subscribed, so invalidations published afterwards are seen.
+pub async fn listen<V: Clone + Send + Sync + 'static>(
+    cache: Arc<KeyedCache<V>>,
+    db: &DatabaseConnection,
+) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    use sea_orm::sqlx::postgres::PgListener;
+    cache.usable.store(false, Ordering::SeqCst);
+    let pool = db.get_postgres_connection_pool().clone();
+    let to_db = |e: sea_orm::sqlx::Error| DbErr::Custom(format!("cache listener: {e}"));
+    let mut listener = PgListener::connect_with(&pool).await.map_err(to_db)?;
+    listener.listen(cache.channel).await.map_err(to_db)?;
+    cache.clear_local();
+    cache.usable.store(true, Ordering::SeqCst);
+    cache.listening.store(true, Ordering::SeqCst);
+    let channel = cache.channel;
+    let weak = Arc::downgrade(&cache);
+    drop(cache);
+    tokio::spawn(async move {
+        let mut listener = Some(listener);
+        loop {
+            let Some(active) = listener.as_mut() else {
+                // Listening failed: hand the connection back (so the pool can close), wait,
+                // and listen again; the cache stays bypassed meanwhile.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if weak.strong_count() == 0 || pool.is_closed() {
+                    return;
+                }
+                if let Ok(mut l) = PgListener::connect_with(&pool).await
+                    && l.listen(channel).await.is_ok()
+                {
+                    listener = Some(l);
+                }
+                continue;
+            };
+            // `try_recv` reports a lost connection as `Ok(None)`, reconnected before it returns.
+            let event = active.try_recv().await;
+            let Some(cache) = weak.upgrade() else {
+                return;
+            };
+            match event {
+                Ok(Some(n)) => {
+                    cache.usable.store(true, Ordering::SeqCst);
+                    cache.received(n.payload());
+                }
+                Ok(None) => {
+                    // Notifications may have been missed: start empty.
+                    tracing::warn!(channel, "cache listener reconnected");
+                    cache.clear_local();
+                    cache.usable.store(true, Ordering::SeqCst);
+                }
+                Err(err) => {
+                    cache.usable.store(false, Ordering::SeqCst);
+                    cache.clear_local();
+                    listener = None;
+                    if pool.is_closed() {
+                        return;
+                    }
+                    tracing::warn!(channel, error = %err, "cache listener failed");
+                }
+            }
+        }
+    });
+    Ok(())
+}
