@@ -31,6 +31,44 @@ pub enum AccountError {
     Db(#[from] DbErr),
 }
 
+/// What a new account starts with.
+pub struct NewAccount<'a> {
+    pub id: Uuid,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password_hash: Option<String>,
+    pub language: &'a str,
+    pub timezone: &'a str,
+    /// `active`, or `pending` for invited accounts that still have to activate.
+    pub status: &'a str,
+    pub now: i64,
+}
+
+impl NewAccount<'_> {
+    /// The row to insert: no avatar, light theme, never signed in; initialised now
+    /// unless still pending.
+    pub fn row(self) -> account::ActiveModel {
+        let active = self.status == "active";
+        account::ActiveModel {
+            id: Set(self.id),
+            email: Set(self.email.to_string()),
+            name: Set(self.name.to_string()),
+            password_hash: Set(self.password_hash),
+            avatar: Set(None),
+            interface_language: Set(self.language.to_string()),
+            interface_theme: Set("light".to_string()),
+            timezone: Set(self.timezone.to_string()),
+            status: Set(self.status.to_string()),
+            last_login_at: Set(None),
+            last_login_ip: Set(None),
+            created_at: Set(self.now),
+            updated_at: Set(self.now),
+            initialized_at: Set(active.then_some(self.now)),
+            token_version: Set(0),
+        }
+    }
+}
+
 /// An account with everything its views show.
 #[derive(Debug, Clone)]
 pub struct AccountView {
@@ -89,23 +127,17 @@ pub async fn register(
     let now = state.clock.now();
     let id = Uuid::now_v7();
     let txn = db.begin().await?;
-    let inserted = account::ActiveModel {
-        id: Set(id),
-        email: Set(email),
-        name: Set(name),
-        password_hash: Set(Some(hash)),
-        avatar: Set(None),
-        interface_language: Set(language.to_string()),
-        interface_theme: Set("light".to_string()),
-        timezone: Set(timezone.to_string()),
-        status: Set("active".to_string()),
-        last_login_at: Set(None),
-        last_login_ip: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        initialized_at: Set(Some(now)),
-        token_version: Set(0),
+    let inserted = NewAccount {
+        id,
+        email: &email,
+        name: &name,
+        password_hash: Some(hash),
+        language,
+        timezone,
+        status: "active",
+        now,
     }
+    .row()
     .insert(&txn)
     .await;
     if let Err(err) = inserted {

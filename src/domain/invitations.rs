@@ -9,6 +9,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::auth::tokens;
+use crate::domain::accounts::NewAccount;
 use crate::domain::session::{self, Session, SessionError, TokenPair};
 use crate::domain::{validate, workspaces};
 use crate::mail::Mail;
@@ -181,24 +182,18 @@ async fn invite_one(
     let account = match existing {
         Some(a) => a,
         None => {
-            let name = email.split('@').next().unwrap_or(email).to_string();
-            account::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                email: Set(email.to_string()),
-                name: Set(name),
-                password_hash: Set(None),
-                avatar: Set(None),
-                interface_language: Set(language.to_string()),
-                interface_theme: Set("light".to_string()),
-                timezone: Set(timezone.to_string()),
-                status: Set("pending".to_string()),
-                last_login_at: Set(None),
-                last_login_ip: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-                initialized_at: Set(None),
-                token_version: Set(0),
+            let name = email.split('@').next().unwrap_or(email);
+            NewAccount {
+                id: Uuid::now_v7(),
+                email,
+                name,
+                password_hash: None,
+                language,
+                timezone,
+                status: "pending",
+                now,
             }
+            .row()
             .insert(&txn)
             .await?
         }
@@ -289,6 +284,17 @@ async fn invite_one(
     })
 }
 
+/// Spends an invitation: only one caller can move it from unused to used.
+async fn spend<C: sea_orm::ConnectionTrait>(db: &C, id: Uuid, now: i64) -> Result<bool, DbErr> {
+    let spent = invitation::Entity::update_many()
+        .col_expr(invitation::Column::UsedAt, Expr::value(now))
+        .filter(invitation::Column::Id.eq(id))
+        .filter(invitation::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(spent.rows_affected == 1)
+}
+
 /// A live invitation for `token` (unused, unexpired), matching the email and workspace
 /// when those are given.
 async fn live_invitation(
@@ -364,14 +370,7 @@ pub async fn activate(
     let db = &state.db;
     let now = state.clock.now();
     let txn = db.begin().await?;
-    // Spend the token: only one activation can move it from unused to used.
-    let spent = invitation::Entity::update_many()
-        .col_expr(invitation::Column::UsedAt, Expr::value(now))
-        .filter(invitation::Column::Id.eq(found.id))
-        .filter(invitation::Column::UsedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if spent.rows_affected != 1 {
+    if !spend(&txn, found.id, now).await? {
         return Err(InvitationError::AlreadyActivated);
     }
     let account = account::Entity::find_by_id(found.account_id)
@@ -426,13 +425,7 @@ pub async fn sign_in_with_invitation(
         .map_err(|e| InvitationError::Session(SessionError::Hash(e)))?;
     let now = state.clock.now();
     let txn = db.begin().await?;
-    let spent = invitation::Entity::update_many()
-        .col_expr(invitation::Column::UsedAt, Expr::value(now))
-        .filter(invitation::Column::Id.eq(found.id))
-        .filter(invitation::Column::UsedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if spent.rows_affected != 1 {
+    if !spend(&txn, found.id, now).await? {
         return Ok(None);
     }
     let mut row: account::ActiveModel = account.into();

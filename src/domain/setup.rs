@@ -10,9 +10,10 @@ use std::net::IpAddr;
 
 use crate::auth::password::HashError;
 use crate::auth::{attempts, tokens};
+use crate::domain::accounts::NewAccount;
 use crate::domain::validate;
 use crate::state::AppState;
-use entity::{account, account_role, enterprise_group, group_member, setup, tenant, tenant_member};
+use entity::{account_role, enterprise_group, group_member, setup, tenant, tenant_member};
 
 /// The name of the group setup creates.
 pub const DEFAULT_GROUP_NAME: &str = "Default Group";
@@ -144,23 +145,17 @@ pub async fn run(
             _ => SetupError::Db(err),
         });
     }
-    account::ActiveModel {
-        id: Set(account_id),
-        email: Set(email),
-        name: Set(name.clone()),
-        password_hash: Set(Some(password_hash)),
-        avatar: Set(None),
-        interface_language: Set(language.to_string()),
-        interface_theme: Set("light".to_string()),
-        timezone: Set(timezone.to_string()),
-        status: Set("active".to_string()),
-        last_login_at: Set(None),
-        last_login_ip: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        initialized_at: Set(Some(now)),
-        token_version: Set(0),
+    NewAccount {
+        id: account_id,
+        email: &email,
+        name: &name,
+        password_hash: Some(password_hash),
+        language,
+        timezone,
+        status: "active",
+        now,
     }
+    .row()
     .insert(&txn)
     .await?;
     account_role::ActiveModel {
