@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, SqlErr,
+};
 
 use crate::config::StorageConfig;
 
@@ -60,4 +62,9 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// True for failures that mean the database cannot be reached (answered 503, not 500).
 pub fn is_unavailable(err: &DbErr) -> bool {
     matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+}
+
+/// True when an insert or update hit a unique index (a taken email, username, key title…).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }

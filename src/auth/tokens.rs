@@ -44,12 +44,20 @@ pub fn issue_access(secret: &[u8], claims: &AccessClaims) -> Result<String, Toke
     .map_err(|_| TokenError::Sign)
 }
 
+/// HS256 validation for every token this server signs: signature and algorithm only.
+/// Times (`exp`, `nbf`) are judged by the caller against the injected clock, never by the
+/// library against the system clock, so tests can move time.
+pub fn clock_checked_validation() -> Validation {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.required_spec_claims.clear();
+    validation
+}
+
 /// Checks signature, algorithm, issuer and subject, and expiry against `now`.
 pub fn verify_access(secret: &[u8], token: &str, now: i64) -> Result<AccessClaims, TokenError> {
-    let mut validation = Validation::new(Algorithm::HS256);
-    // Expiry is decided below with the injected clock.
-    validation.validate_exp = false;
-    validation.required_spec_claims.clear();
+    let mut validation = clock_checked_validation();
     validation.set_issuer(&[ISSUER]);
     validation.sub = Some(SUBJECT.to_string());
     let data =

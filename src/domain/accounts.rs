@@ -4,11 +4,12 @@
 use entity::{account, account_extension, account_role, group_member};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::auth::password::HashError;
+use crate::db::is_unique_violation;
 use crate::domain::session::{self, Session};
 use crate::domain::validate;
 use crate::state::AppState;
@@ -142,9 +143,10 @@ pub async fn register(
     .await;
     if let Err(err) = inserted {
         // Two registrations of one email at once: the unique index decides.
-        return Err(match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => AccountError::EmailExists,
-            _ => AccountError::Db(err),
+        return Err(if is_unique_violation(&err) {
+            AccountError::EmailExists
+        } else {
+            AccountError::Db(err)
         });
     }
     account_role::ActiveModel {

@@ -6,21 +6,22 @@
 use std::sync::Arc;
 
 use entity::{admin_revoked_token, admin_ssh_key, admin_user};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use rand::Rng;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
-    TransactionTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::auth::attempts;
 use crate::auth::password::{HashError, PasswordHasher};
+use crate::auth::tokens::{self, token_hash};
 use crate::cache::KeyedCache;
 use crate::clock::Clock;
+use crate::db::is_unique_violation;
 
 pub const ROLE_GENERAL: i32 = 0;
 pub const ROLE_GUEST: i32 = 1;
@@ -161,10 +162,6 @@ pub fn normalize_base_path(raw: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-fn is_unique_violation(err: &DbErr) -> bool {
-    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-}
-
 /// A password timestamp that differs from `old` even within one second.
 fn next_pwd_ts(old: i64, now: i64) -> i64 {
     now.max(old + 1)
@@ -174,7 +171,7 @@ async fn hash_password(hasher: &PasswordHasher, password: &str) -> Result<String
     Ok(hasher.hash(static_hash(password)).await?)
 }
 
-/// A random 8-character password of letters and digits (AList's first-admin password).
+/// A random 12-character password of letters and digits (AList uses 8) for the first admin.
 pub fn random_password() -> String {
     const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
     let mut rng = rand::rngs::OsRng;
@@ -506,10 +503,7 @@ pub fn decode_token(
     token: &str,
     now: i64,
 ) -> std::result::Result<Claims, TokenProblem> {
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.required_spec_claims.clear();
+    let validation = tokens::clock_checked_validation();
     let data =
         jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
             .map_err(|_| TokenProblem::Invalid)?;
@@ -521,10 +515,6 @@ pub fn decode_token(
         return Err(TokenProblem::NotYetValid);
     }
     Ok(claims)
-}
-
-fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// Records `token` as signed out until it expires; forgets revocations that have expired.

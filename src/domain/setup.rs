@@ -1,8 +1,7 @@
 //! First-run setup: the first administrator, the default enterprise group and workspaces.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, SqlErr,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -10,6 +9,7 @@ use std::net::IpAddr;
 
 use crate::auth::password::HashError;
 use crate::auth::{attempts, tokens};
+use crate::db::is_unique_violation;
 use crate::domain::accounts::NewAccount;
 use crate::domain::validate;
 use crate::state::AppState;
@@ -140,9 +140,10 @@ pub async fn run(
     .insert(&txn)
     .await;
     if let Err(err) = claimed {
-        return Err(match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => SetupError::AlreadySetup,
-            _ => SetupError::Db(err),
+        return Err(if is_unique_violation(&err) {
+            SetupError::AlreadySetup
+        } else {
+            SetupError::Db(err)
         });
     }
     NewAccount {
