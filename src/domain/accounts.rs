@@ -1,6 +1,8 @@
 //! Console accounts: how one is presented (with its system role, extension profile and
 //! role in its current group) and how an administrator registers one.
 
+use std::collections::HashMap;
+
 use entity::{account, account_extension, account_role, group_member};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
@@ -82,25 +84,49 @@ pub struct AccountView {
 }
 
 pub async fn view(db: &DatabaseConnection, account: account::Model) -> Result<AccountView, DbErr> {
-    let role_type = account_role::Entity::find_by_id(account.id)
-        .one(db)
+    let mut views = views(db, vec![account]).await?;
+    views
+        .pop()
+        .ok_or_else(|| DbErr::Custom("a view for each account".into()))
+}
+
+/// The views of many accounts with one query per related table, not three per account.
+pub async fn views(
+    db: &DatabaseConnection,
+    accounts: Vec<account::Model>,
+) -> Result<Vec<AccountView>, DbErr> {
+    let ids: Vec<Uuid> = accounts.iter().map(|a| a.id).collect();
+    let mut roles: HashMap<Uuid, String> = account_role::Entity::find()
+        .filter(account_role::Column::AccountId.is_in(ids.clone()))
+        .all(db)
         .await?
-        .map(|r| r.role_type);
-    let extension = account_extension::Entity::find_by_id(account.id)
-        .one(db)
-        .await?;
-    let group_role = group_member::Entity::find()
-        .filter(group_member::Column::AccountId.eq(account.id))
+        .into_iter()
+        .map(|r| (r.account_id, r.role_type))
+        .collect();
+    let mut extensions: HashMap<Uuid, account_extension::Model> = account_extension::Entity::find()
+        .filter(account_extension::Column::AccountId.is_in(ids.clone()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| (e.account_id, e))
+        .collect();
+    let mut group_roles: HashMap<Uuid, String> = group_member::Entity::find()
+        .filter(group_member::Column::AccountId.is_in(ids))
         .filter(group_member::Column::Current.eq(true))
-        .one(db)
+        .all(db)
         .await?
-        .map(|m| m.group_role);
-    Ok(AccountView {
-        account,
-        role_type,
-        extension,
-        group_role,
-    })
+        .into_iter()
+        .map(|m| (m.account_id, m.group_role))
+        .collect();
+    Ok(accounts
+        .into_iter()
+        .map(|account| AccountView {
+            role_type: roles.remove(&account.id),
+            extension: extensions.remove(&account.id),
+            group_role: group_roles.remove(&account.id),
+            account,
+        })
+        .collect())
 }
 
 /// `POST /account/register`: an administrator creates an active account with the system
@@ -175,11 +201,10 @@ pub async fn list(db: &DatabaseConnection, page: u64, limit: u64) -> Result<Acco
         .limit(limit)
         .all(db)
         .await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
-        items.push(view(db, row).await?);
-    }
-    Ok(AccountPage { items, total })
+    Ok(AccountPage {
+        items: views(db, rows).await?,
+        total,
+    })
 }
 
 pub async fn by_email(db: &DatabaseConnection, email: &str) -> Result<AccountView, AccountError> {
