@@ -1,8 +1,13 @@
-//! One typed configuration, from command-line flags and the environment (each flag names
-//! its variable in `console-server serve --help`).
+//! One typed configuration, from command-line flags, the environment and an optional
+//! configuration file (each flag names its variable in `console-server serve --help`).
+//!
+//! The file (`--config FILE` or `CONFIG_FILE`) holds the same variables as `KEY=VALUE`
+//! lines, as a Dify `.env` does, so an operator can reuse one. Flags win over the
+//! environment, and the environment wins over the file.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, Args};
 
@@ -154,5 +159,108 @@ impl FeatureConfig {
             mail_type: None,
             is_public_deployment: false,
         }
+    }
+}
+
+/// The variable that names a configuration file when `--config` is not given.
+pub const CONFIG_FILE_VAR: &str = "CONFIG_FILE";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("cannot read the configuration file {path}: {message}")]
+    Unreadable { path: String, message: String },
+}
+
+/// The configuration file named on the command line (`--config FILE`, `--config=FILE`) or,
+/// failing that, by `CONFIG_FILE`. Read before the arguments are parsed, because the
+/// file's settings must be in place when the parser reads the environment.
+pub fn config_file_path(args: &[OsString], env: Option<OsString>) -> Option<PathBuf> {
+    let mut args = args.iter().skip(1);
+    while let Some(arg) = args.next() {
+        let Some(arg) = arg.to_str() else { continue };
+        if arg == "--" {
+            break;
+        }
+        if arg == "--config" {
+            return args.next().map(PathBuf::from);
+        }
+        if let Some(path) = arg.strip_prefix("--config=") {
+            return Some(PathBuf::from(path));
+        }
+    }
+    env.filter(|p| !p.is_empty()).map(PathBuf::from)
+}
+
+/// The settings of the file at `path` that `is_set` (the environment) does not already
+/// have, in file order.
+pub fn file_settings(
+    path: &Path,
+    is_set: impl Fn(&str) -> bool,
+) -> Result<Vec<(String, String)>, ConfigFileError> {
+    let unreadable = |message: String| ConfigFileError::Unreadable {
+        path: path.display().to_string(),
+        message,
+    };
+    let mut settings = Vec::new();
+    for item in dotenvy::from_path_iter(path).map_err(|e| unreadable(e.to_string()))? {
+        let (key, value) = item.map_err(|e| unreadable(e.to_string()))?;
+        if !is_set(&key) && !settings.iter().any(|(k, _)| *k == key) {
+            settings.push((key, value));
+        }
+    }
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_flag_wins_over_the_variable() {
+        let env = Some(OsString::from("/from/env"));
+        assert_eq!(
+            config_file_path(&os(&["cs", "serve", "--config", "/a"]), env.clone()),
+            Some(PathBuf::from("/a"))
+        );
+        assert_eq!(
+            config_file_path(&os(&["cs", "--config=/b", "migrate"]), env.clone()),
+            Some(PathBuf::from("/b"))
+        );
+        assert_eq!(
+            config_file_path(&os(&["cs", "serve"]), env),
+            Some(PathBuf::from("/from/env"))
+        );
+        assert_eq!(config_file_path(&os(&["cs", "serve"]), None), None);
+        assert_eq!(
+            config_file_path(&os(&["cs", "--", "--config", "/c"]), None),
+            None
+        );
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let dir = std::env::temp_dir().join(format!("config-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join(".env");
+        std::fs::write(
+            &file,
+            "# a Dify .env\nSECRET_KEY=from-file\nLISTEN_ADDR=\"127.0.0.1:9\"\n\nDATA_DIR=/data # kept\n",
+        )
+        .expect("write");
+        let settings = file_settings(&file, |k| k == "SECRET_KEY").expect("read");
+        assert_eq!(
+            settings,
+            vec![
+                ("LISTEN_ADDR".to_string(), "127.0.0.1:9".to_string()),
+                ("DATA_DIR".to_string(), "/data".to_string()),
+            ]
+        );
+        let missing = file_settings(&dir.join("missing"), |_| false).expect_err("missing");
+        assert!(missing.to_string().contains("missing"), "{missing}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use console_server::app::{ADMIN_SPEC, CONSOLE_SPEC};
-use console_server::config::{ServeConfig, StorageConfig};
+use console_server::config::{self, ServeConfig, StorageConfig};
 use console_server::{db, server};
 
 #[derive(Parser)]
@@ -14,6 +14,10 @@ use console_server::{db, server};
     about = "The zgi-next console API and an AList-compatible admin user API"
 )]
 struct Cli {
+    /// A file of `KEY=VALUE` settings (the variables below, as in a Dify `.env`); the
+    /// environment wins over it.
+    #[arg(long, global = true, env = "CONFIG_FILE", value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -62,6 +66,10 @@ enum SpecSurface {
 }
 
 fn main() -> ExitCode {
+    if let Err(err) = load_config_file() {
+        eprintln!("console-server: {err}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     // No command means `serve` with its flags taken from the environment and defaults.
     let command = cli.command.unwrap_or_else(|| {
@@ -155,6 +163,22 @@ async fn reset_admin_password(
         println!("the password of `{username}` is now: {password}");
     } else {
         println!("the password of `{username}` has been set");
+    }
+    Ok(())
+}
+
+/// Puts the configuration file's settings into the environment, where the argument parser
+/// reads them, unless the environment already has them.
+fn load_config_file() -> Result<(), config::ConfigFileError> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let Some(path) = config::config_file_path(&args, std::env::var_os(config::CONFIG_FILE_VAR))
+    else {
+        return Ok(());
+    };
+    for (key, value) in config::file_settings(&path, |k| std::env::var_os(k).is_some())? {
+        // SAFETY: this runs first thing in `main`, before the runtime or any other thread
+        // exists, so nothing can be reading the environment concurrently.
+        unsafe { std::env::set_var(key, value) };
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use crate::auth::password::PasswordHasher;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{AuthConfig, FeatureConfig};
+use crate::domain::account_cache::{self, AccountCache};
 use crate::domain::admin_users::{self, UserCache};
 use crate::mail::{LogMailer, Mailer};
 
@@ -24,6 +25,8 @@ pub struct AppState {
     /// Set once setup is seen finished; it never goes back, so later requests skip the
     /// database read.
     pub setup_done: std::sync::atomic::AtomicBool,
+    /// Console accounts by id, as signed-in requests see them, invalidated on every instance.
+    pub accounts: Arc<AccountCache>,
     /// The AList-compatible admin surface's own state.
     pub admin: AdminState,
 }
@@ -48,6 +51,7 @@ impl AppState {
                 users: Arc::new(admin_users::new_user_cache(clock.clone())),
                 token_ttl: ADMIN_TOKEN_TTL,
             },
+            accounts: Arc::new(account_cache::new(clock.clone())),
             clock,
             features,
             secret,
@@ -73,10 +77,11 @@ impl AppState {
         self
     }
 
-    /// Replaces the clock (tests move time instead of sleeping); the admin user cache,
-    /// whose entries expire by it, follows.
+    /// Replaces the clock (tests move time instead of sleeping); the caches, whose entries
+    /// expire by it, follow.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.admin.users = Arc::new(admin_users::new_user_cache(clock.clone()));
+        self.accounts = Arc::new(account_cache::new(clock.clone()));
         self.clock = clock;
         self
     }

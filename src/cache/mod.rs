@@ -37,6 +37,9 @@ pub struct KeyedCache<V: Clone + Send + 'static> {
     instance: String,
     /// Whether `listen` runs in this process (only then is there an echo to wait for).
     listening: AtomicBool,
+    /// Moves on with every removal, under the entries' lock, so a value read from the
+    /// database before an invalidation is not inserted after it (`insert_if_unchanged`).
+    generation: AtomicU64,
 }
 
 impl<V: Clone + Send + 'static> KeyedCache<V> {
@@ -53,6 +56,7 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
             nonce: AtomicU64::new(0),
             instance: uuid::Uuid::new_v4().simple().to_string(),
             listening: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -78,21 +82,36 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
         }
     }
 
-    pub fn insert(&self, key: &str, value: V) {
+    /// Take this before reading the value from the database, and hand it to
+    /// `insert_if_unchanged` afterwards.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Caches `value` unless something was invalidated since `generation` was taken: the
+    /// value may have been read before that write, and caching it would bring it back.
+    pub fn insert_if_unchanged(&self, key: &str, value: V, generation: u64) {
         if !self.usable.load(Ordering::SeqCst) {
             return;
         }
         let now = self.clock.now();
-        self.lock().insert(key.to_string(), (value, now));
+        let mut entries = self.lock();
+        if self.generation.load(Ordering::SeqCst) == generation {
+            entries.insert(key.to_string(), (value, now));
+        }
     }
 
     /// Drops `key` in this process only.
     pub fn remove_local(&self, key: &str) {
-        self.lock().remove(key);
+        let mut entries = self.lock();
+        entries.remove(key);
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     pub fn clear_local(&self) {
-        self.lock().clear();
+        let mut entries = self.lock();
+        entries.clear();
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Drops `keys` here and on every instance sharing `db`.

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::auth::password::HashError;
 use crate::db::is_unique_violation;
 use crate::domain::session::{self, Session};
-use crate::domain::validate;
+use crate::domain::{account_cache, validate};
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -366,6 +366,7 @@ pub async fn update(
     if ends_access {
         session::end_all_sessions(state, id).await?;
     }
+    account_cache::forget(state, &[id]).await?;
     by_id(db, id).await
 }
 

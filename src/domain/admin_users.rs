@@ -554,9 +554,10 @@ pub async fn cached_user(
     if let Some(u) = cache.get(username) {
         return Ok(Some(u));
     }
+    let generation = cache.generation();
     let user = find_by_username(db, username).await?;
     if let Some(u) = &user {
-        cache.insert(username, u.clone());
+        cache.insert_if_unchanged(username, u.clone(), generation);
     }
     Ok(user)
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::auth::tokens;
 use crate::domain::accounts::NewAccount;
 use crate::domain::session::{self, Session, SessionError, TokenPair};
-use crate::domain::{validate, workspaces};
+use crate::domain::{account_cache, validate, workspaces};
 use crate::mail::Mail;
 use crate::state::AppState;
 
@@ -262,6 +262,8 @@ async fn invite_one(
         None
     };
     txn.commit().await?;
+    // An existing account may have joined a group, which its view shows.
+    account_cache::forget(state, &[account.id]).await?;
     let mail = invitation_mail(
         email,
         language,
@@ -387,6 +389,7 @@ pub async fn activate(
     row.updated_at = Set(now);
     let account = row.update(&txn).await?;
     txn.commit().await?;
+    account_cache::forget(state, &[account.id]).await?;
     Ok(session::start_session(state, &account).await?)
 }
 
@@ -436,5 +439,6 @@ pub async fn sign_in_with_invitation(
     row.updated_at = Set(now);
     let account = row.update(&txn).await?;
     txn.commit().await?;
+    account_cache::forget(state, &[account.id]).await?;
     Ok(Some(session::start_session(state, &account).await?))
 }

@@ -1,5 +1,6 @@
 //! Business rules, free of HTTP: each module returns its own error enum, and each API
 //! surface maps those to its wire envelope.
+pub mod account_cache;
 pub mod accounts;
 pub mod admin_users;
 pub mod invitations;

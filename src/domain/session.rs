@@ -2,8 +2,9 @@
 //! and turning an access token back into its account. No HTTP here.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use entity::{account, account_role, refresh_token};
+use entity::{account, refresh_token};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -11,7 +12,8 @@ use uuid::Uuid;
 use crate::auth::attempts;
 use crate::auth::password::HashError;
 use crate::auth::tokens::{self, AccessClaims, TokenError};
-use crate::domain::validate;
+use crate::domain::accounts::AccountView;
+use crate::domain::{account_cache, validate};
 use crate::state::AppState;
 
 /// Failures for one email before it is locked for the rest of the window (Dify: 5 are
@@ -57,6 +59,8 @@ pub struct Session {
     pub role_type: String,
     /// The refresh family of this sign-in.
     pub family: Uuid,
+    /// The account as its views show it, as of this request.
+    pub view: Arc<AccountView>,
 }
 
 impl Session {
@@ -140,6 +144,7 @@ pub async fn login(
     active.last_login_ip = Set(client_ip.map(|ip| ip.to_string()));
     active.updated_at = Set(now);
     let account = active.update(db).await?;
+    account_cache::forget(state, &[account.id]).await?;
     start_family(state, &account, Uuid::now_v7()).await
 }
 
@@ -253,25 +258,24 @@ pub async fn end_all_sessions(state: &AppState, account_id: Uuid) -> Result<(), 
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(&state.db)
         .await?;
-    Ok(())
+    account_cache::forget(state, &[account_id]).await
 }
 
 /// The session an access token stands for, if the token is genuine, unexpired, not
 /// revoked, and its account is active.
 pub async fn authenticate(state: &AppState, access_token: &str) -> Result<Session, SessionError> {
     let claims = tokens::verify_access(&state.secret, access_token, state.clock.now())?;
-    let account = account::Entity::find_by_id(claims.user_id)
-        .one(&state.db)
+    let view = account_cache::get(state, claims.user_id)
         .await?
-        .filter(|a| a.status == "active" && a.token_version == claims.ver)
+        .filter(|v| v.account.status == "active" && v.account.token_version == claims.ver)
         .ok_or(SessionError::InvalidAccessToken)?;
-    let role_type = account_role::Entity::find_by_id(account.id)
-        .one(&state.db)
-        .await?
-        .map_or_else(|| "normal".to_string(), |r| r.role_type);
     Ok(Session {
-        account,
-        role_type,
+        account: view.account.clone(),
+        role_type: view
+            .role_type
+            .clone()
+            .unwrap_or_else(|| "normal".to_string()),
         family: claims.fam,
+        view,
     })
 }

@@ -219,3 +219,97 @@ db_test!(async fn role_rules_hold(app) {
     assert_eq!(demoted.account_role.map(|r| r.role_type), Some(types::RoleType::Normal));
     assert_eq!(refused(sys.list_accounts_ex().send().await), (403, "forbidden".into()), "demotion applies at once");
 });
+
+db_test!(async fn signed_in_requests_are_served_from_the_account_cache(app) {
+    setup(&app).await;
+    let admin = signed_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let id = register(&admin, "cached@example.com").await;
+    let me = signed_in(&app, "cached@example.com", "password1").await;
+    assert_eq!(me.get_account_profile().send().await.expect("profile").name, "Someone");
+    // A write behind the server's back is not seen: the profile came from the cache…
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    let row = entity::account::Entity::find_by_id(id).one(&app.state.db).await.expect("read").expect("row");
+    let mut row: entity::account::ActiveModel = row.into();
+    row.name = Set("Behind its back".to_string());
+    row.update(&app.state.db).await.expect("write");
+    assert_eq!(me.get_account_profile().send().await.expect("profile").name, "Someone");
+    // …and a change through the API is seen at once, by the account and its administrator.
+    admin
+        .update_account_ex()
+        .id(id)
+        .body(types::UpdateAccountExRequest { name: Some("Renamed".try_into().expect("name")), ..changes() })
+        .send()
+        .await
+        .expect("rename");
+    assert_eq!(me.get_account_profile().send().await.expect("profile").name, "Renamed");
+    assert_eq!(me.get_account_ex_profile().send().await.expect("profile").name, "Renamed");
+    admin
+        .update_account_ex()
+        .id(id)
+        .body(types::UpdateAccountExRequest { status: Some(types::AccountStatus::Banned), ..changes() })
+        .send()
+        .await
+        .expect("ban");
+    assert_eq!(refused(me.get_account_profile().send().await), (401, "unauthorized".into()));
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_postgres_see_account_changes_at_once() {
+    let Some(a) = TestApp::spawn(crate::helpers::Backend::Postgres).await else {
+        eprintln!("TEST_DATABASE_URL is not set: PostgreSQL run skipped");
+        return;
+    };
+    let b = a.second_instance().await;
+    setup(&a).await;
+    let admin_a = signed_in(&a, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let id = register(&admin_a, "eve@example.com").await;
+    let eve_b = signed_in(&b, "eve@example.com", "password1").await;
+    assert_eq!(
+        eve_b
+            .get_account_profile()
+            .send()
+            .await
+            .expect("profile")
+            .name,
+        "Someone"
+    );
+    assert!(
+        b.state.accounts.get(&id.to_string()).is_some(),
+        "B caches eve"
+    );
+    // Renamed through A: B shows the new name on the very next request.
+    admin_a
+        .update_account_ex()
+        .id(id)
+        .body(types::UpdateAccountExRequest {
+            name: Some("Eve".try_into().expect("name")),
+            ..changes()
+        })
+        .send()
+        .await
+        .expect("rename");
+    assert_eq!(
+        eve_b
+            .get_account_profile()
+            .send()
+            .await
+            .expect("profile")
+            .name,
+        "Eve"
+    );
+    // Banned through A: B refuses her token on the very next request.
+    admin_a
+        .update_account_ex()
+        .id(id)
+        .body(types::UpdateAccountExRequest {
+            status: Some(types::AccountStatus::Banned),
+            ..changes()
+        })
+        .send()
+        .await
+        .expect("ban");
+    assert_eq!(
+        refused(eve_b.get_account_profile().send().await),
+        (401, "unauthorized".into())
+    );
+}

@@ -1,6 +1,8 @@
 //! Developer tasks: `cargo xtask codegen [--check]`, `cargo xtask bench`.
 
+mod bench;
 mod client;
+mod load;
 mod rustfmt;
 mod server;
 mod spec;
@@ -34,8 +36,13 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("codegen") => codegen(args.iter().any(|a| a == "--check")),
+        Some("bench") => {
+            bench::Options::parse(&args[1..]).and_then(|o| bench::run(&workspace_root(), &o))
+        }
         _ => {
-            eprintln!("usage: cargo xtask codegen [--check]");
+            eprintln!(
+                "usage: cargo xtask codegen [--check]\n       cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build]"
+            );
             return ExitCode::from(2);
         }
     };

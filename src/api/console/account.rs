@@ -25,11 +25,8 @@ impl AccountApi for ConsoleHandlers {
         _ctx: Self::Context,
         principal: Self::Principal,
     ) -> poem::Result<responses::GetAccountProfileResponse> {
-        let view = accounts::view(&self.state.db, principal.account)
-            .await
-            .map_err(ConsoleError::from)?;
         Ok(responses::GetAccountProfileResponse::Ok(Json(
-            views::account(&view),
+            views::account(&principal.view),
         )))
     }
 
@@ -38,11 +35,8 @@ impl AccountApi for ConsoleHandlers {
         _ctx: Self::Context,
         principal: Self::Principal,
     ) -> poem::Result<responses::GetAccountExProfileResponse> {
-        let view = accounts::view(&self.state.db, principal.account)
-            .await
-            .map_err(ConsoleError::from)?;
         Ok(responses::GetAccountExProfileResponse::Ok(Json(
-            views::account_ex(&view),
+            views::account_ex(&principal.view),
         )))
     }
 

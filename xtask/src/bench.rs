@@ -1,0 +1,613 @@
+//! `cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build]`
+//!
+//! Builds the release server and `hash-rate`, starts the server on SQLite (and on
+//! PostgreSQL when `--database-url` names a server; a fresh database is created on it and
+//! dropped afterwards), seeds an administrator and one account per load connection, and
+//! measures, one phase after another: `/health`, the profile call, logins, the profile
+//! call while every connection logs in non-stop, idle RSS and start-to-ready time. The
+//! figures, their ratios and the targets go to BENCHMARKS.md.
+
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use crate::load::{self, Connection};
+
+/// Connections of each load phase, as the issue's benchmark asks.
+const CONNECTIONS: usize = 16;
+/// Profile clients measured while the login storm runs.
+const STORM_PROFILE_CONNECTIONS: usize = 4;
+const PASSWORD: &str = "bench-password-1";
+
+pub struct Options {
+    pub database_url: Option<String>,
+    pub seconds: f64,
+    pub out: PathBuf,
+    pub build: bool,
+}
+
+impl Options {
+    pub fn parse(args: &[String]) -> Result<Self> {
+        let mut options = Self {
+            database_url: None,
+            seconds: 10.0,
+            out: PathBuf::from("BENCHMARKS.md"),
+            build: true,
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| {
+                args.next()
+                    .cloned()
+                    .with_context(|| format!("{name} needs a value"))
+            };
+            match arg.as_str() {
+                "--database-url" => options.database_url = Some(value("--database-url")?),
+                "--seconds" => {
+                    options.seconds = value("--seconds")?
+                        .parse()
+                        .context("--seconds takes a number")?;
+                    if options.seconds <= 0.0 {
+                        bail!("--seconds must be positive");
+                    }
+                }
+                "--out" => options.out = PathBuf::from(value("--out")?),
+                "--no-build" => options.build = false,
+                other => bail!(
+                    "unknown argument {other}; usage: cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build]"
+                ),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// What one storage backend measured.
+struct Figures {
+    backend: &'static str,
+    cold_ready: Duration,
+    warm_ready: Duration,
+    idle_rss_kib: Option<u64>,
+    peak_rss_kib: Option<u64>,
+    health: load::Outcome,
+    profile: load::Outcome,
+    login: load::Outcome,
+    storm_login: load::Outcome,
+    storm_profile: load::Outcome,
+}
+
+pub fn run(root: &Path, options: &Options) -> Result<()> {
+    let release = target_dir(root).join("release");
+    if options.build {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(root)
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "console-server",
+                "--bin",
+                "console-server",
+                "-p",
+                "hash-rate",
+            ])
+            .status()
+            .context("running cargo build --release")?;
+        if !status.success() {
+            bail!("the release build failed");
+        }
+    }
+    let server = release.join("console-server");
+    let duration = Duration::from_secs_f64(options.seconds);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+
+    eprintln!("bench: raw password verification rate");
+    let hash_rate = hash_rate(&release.join("hash-rate"), options.seconds)?;
+    let mut all = vec![runtime.block_on(bench_backend(&server, None, duration))?];
+    if let Some(url) = &options.database_url {
+        all.push(runtime.block_on(bench_backend(&server, Some(url), duration))?);
+    }
+    let report = report(root, options, hash_rate, &mut all)?;
+    std::fs::write(root.join(&options.out), &report)
+        .with_context(|| format!("writing {}", options.out.display()))?;
+    print!("{report}");
+    Ok(())
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+fn hash_rate(binary: &Path, seconds: f64) -> Result<f64> {
+    let out = Command::new(binary)
+        .arg(seconds.to_string())
+        .output()
+        .with_context(|| format!("running {}", binary.display()))?;
+    if !out.status.success() {
+        bail!("hash-rate failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .strip_prefix("verifies_per_second=")
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("unexpected hash-rate output {text:?}"))
+}
+
+/// A running release server, killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts the server and returns once `/ready` answers 200, with the time that took.
+    async fn start(
+        binary: &Path,
+        data_dir: &Path,
+        database_url: Option<&str>,
+    ) -> Result<(Self, Duration)> {
+        let addr = free_port()?;
+        let log = std::fs::File::create(data_dir.join("server.log"))?;
+        let mut command = Command::new(binary);
+        command
+            .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .env("OPENLIST_ADMIN_PASSWORD", "bench-admin-password-1")
+            .env_remove("DATABASE_URL")
+            .env_remove("CONFIG_FILE")
+            .stdout(Stdio::null())
+            .stderr(log);
+        if let Some(url) = database_url {
+            command.env("DATABASE_URL", url);
+        }
+        let started = Instant::now();
+        let child = command.spawn().context("starting the server")?;
+        let mut server = Self { child, addr };
+        let ready = load::request("GET", "/ready", None, None);
+        loop {
+            if let Ok(mut conn) = Connection::open(addr).await
+                && let Ok((200, _)) = conn.send(&ready).await
+            {
+                return Ok((server, started.elapsed()));
+            }
+            if let Some(status) = server.child.try_wait()? {
+                bail!(
+                    "the server exited with {status}; see {}",
+                    data_dir.join("server.log").display()
+                );
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("the server was not ready within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    fn rss_kib(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> Result<Value> {
+        let body = if body.is_null() {
+            None
+        } else {
+            Some(body.to_string())
+        };
+        let mut conn = Connection::open(self.addr).await?;
+        let (status, answer) = conn
+            .send(&load::request(method, path, token, body.as_deref()))
+            .await?;
+        let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+        if !(200..300).contains(&status) {
+            bail!("{method} {path} answered {status}: {answer}");
+        }
+        Ok(answer)
+    }
+
+    async fn login(&self, email: &str) -> Result<String> {
+        let answer = self
+            .call(
+                "POST",
+                "/console/api/login",
+                None,
+                json!({ "email": email, "password": PASSWORD }),
+            )
+            .await?;
+        answer["data"]["access_token"]
+            .as_str()
+            .map(str::to_string)
+            .context("login answered without an access token")
+    }
+}
+
+fn free_port() -> Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?)
+}
+
+/// A scratch directory (and PostgreSQL database) for one backend, removed when dropped.
+struct Scratch {
+    dir: PathBuf,
+    database: Option<(String, String)>,
+}
+
+impl Scratch {
+    async fn new(admin_url: Option<&str>) -> Result<Self> {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!("console-bench-{stamp}"));
+        std::fs::create_dir_all(&dir)?;
+        let database = match admin_url {
+            None => None,
+            Some(url) => {
+                let name = format!("console_bench_{stamp}");
+                execute(url, &format!("CREATE DATABASE {name}")).await?;
+                Some((url.to_string(), name))
+            }
+        };
+        Ok(Self { dir, database })
+    }
+
+    fn database_url(&self) -> Option<String> {
+        self.database
+            .as_ref()
+            .map(|(url, name)| with_database(url, name))
+    }
+
+    async fn remove(self) -> Result<()> {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((url, name)) = &self.database {
+            execute(url, &format!("DROP DATABASE IF EXISTS {name}")).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn execute(url: &str, sql: &str) -> Result<()> {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(url)
+        .await
+        .with_context(|| format!("connecting to {url}"))?;
+    db.execute_unprepared(sql).await?;
+    db.close().await?;
+    Ok(())
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, format!("?{q}")),
+        None => (rest, String::new()),
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{authority}/{name}{query}")
+}
+
+async fn bench_backend(
+    binary: &Path,
+    admin_url: Option<&str>,
+    duration: Duration,
+) -> Result<Figures> {
+    let backend = if admin_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    eprintln!("bench: {backend}");
+    let scratch = Scratch::new(admin_url).await?;
+    let result = measure(binary, &scratch, backend, duration).await;
+    scratch.remove().await?;
+    result
+}
+
+async fn measure(
+    binary: &Path,
+    scratch: &Scratch,
+    backend: &'static str,
+    duration: Duration,
+) -> Result<Figures> {
+    let url = scratch.database_url();
+    // The first start creates the database; the figure that matters is a restart.
+    let (server, cold_ready) = Server::start(binary, &scratch.dir, url.as_deref()).await?;
+    drop(server);
+    let (server, warm_ready) = Server::start(binary, &scratch.dir, url.as_deref()).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_rss_kib = server.rss_kib("VmRSS:");
+
+    let admin = "admin@bench.example";
+    server
+        .call(
+            "POST",
+            "/console/api/setup",
+            None,
+            json!({ "email": admin, "name": "Bench", "password": PASSWORD }),
+        )
+        .await?;
+    let admin_token = server.login(admin).await?;
+    let mut emails = Vec::new();
+    for i in 0..CONNECTIONS {
+        let email = format!("user{i}@bench.example");
+        server
+            .call(
+                "POST",
+                "/console/api/account/register",
+                Some(&admin_token),
+                json!({ "email": email, "name": format!("User {i}"), "password": PASSWORD }),
+            )
+            .await?;
+        emails.push(email);
+    }
+    let mut profile_requests = Vec::new();
+    for email in &emails {
+        let token = server.login(email).await?;
+        profile_requests.push(load::request(
+            "GET",
+            "/console/api/account/profile",
+            Some(&token),
+            None,
+        ));
+    }
+    let login_requests: Vec<Vec<u8>> = emails
+        .iter()
+        .map(|email| {
+            let body = json!({ "email": email, "password": PASSWORD }).to_string();
+            load::request("POST", "/console/api/login", None, Some(&body))
+        })
+        .collect();
+
+    let addr = server.addr;
+    // A short warm-up so the first phase does not pay for cold caches and connections.
+    load::run(
+        addr,
+        CONNECTIONS,
+        Duration::from_secs(1),
+        profile_requests.clone(),
+        200,
+    )
+    .await?;
+    eprintln!("bench: {backend}: GET /health");
+    let health = load::run(
+        addr,
+        CONNECTIONS,
+        duration,
+        vec![load::request("GET", "/health", None, None)],
+        200,
+    )
+    .await?;
+    eprintln!("bench: {backend}: GET /console/api/account/profile");
+    let profile = load::run(addr, CONNECTIONS, duration, profile_requests.clone(), 200).await?;
+    eprintln!("bench: {backend}: POST /console/api/login");
+    let login = load::run(addr, CONNECTIONS, duration, login_requests.clone(), 200).await?;
+    eprintln!("bench: {backend}: profile during a login storm");
+    let (storm_login, storm_profile) = tokio::join!(
+        load::run(addr, CONNECTIONS, duration, login_requests, 200),
+        load::run(
+            addr,
+            STORM_PROFILE_CONNECTIONS,
+            duration,
+            profile_requests,
+            200
+        ),
+    );
+    let peak_rss_kib = server.rss_kib("VmHWM:");
+    drop(server);
+    Ok(Figures {
+        backend,
+        cold_ready,
+        warm_ready,
+        idle_rss_kib,
+        peak_rss_kib,
+        health,
+        profile,
+        login,
+        storm_login: storm_login?,
+        storm_profile: storm_profile?,
+    })
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "**missed**" }
+}
+
+fn report(root: &Path, options: &Options, hash_rate: f64, all: &mut [Figures]) -> Result<String> {
+    let mut r = String::new();
+    writeln!(r, "# Benchmarks\n")?;
+    writeln!(
+        r,
+        "Written by `cargo xtask bench` ({}). Release build, {} load connections, {} s per \
+         phase; the load generator (`xtask/src/load.rs`, closed loop, HTTP/1.1 keep-alive) \
+         runs on the same machine as the server and shares its cores.\n",
+        command_line(options),
+        CONNECTIONS,
+        options.seconds
+    )?;
+    writeln!(
+        r,
+        "- date: {}",
+        shell(root, "date", &["-u", "+%Y-%m-%d %H:%M UTC"])
+    )?;
+    writeln!(r, "- machine: {}", machine())?;
+    writeln!(r, "- rustc: {}", shell(root, "rustc", &["-V"]))?;
+    writeln!(
+        r,
+        "- commit: {}",
+        shell(root, "git", &["rev-parse", "--short", "HEAD"])
+    )?;
+    writeln!(
+        r,
+        "- raw password verification (`tools/hash-rate`, the server's own hasher and \
+         parameters, all cores): **{hash_rate:.1}/s**\n"
+    )?;
+    for f in all.iter_mut() {
+        let health_rate = f.health.rate();
+        let profile_rate = f.profile.rate();
+        let login_rate = f.login.rate();
+        let profile_share = profile_rate / health_rate;
+        let login_share = login_rate / hash_rate;
+        let storm_p99 = f.storm_profile.quantile_ms(0.99);
+        let idle_mib = f.idle_rss_kib.map(|k| k as f64 / 1024.0);
+        writeln!(r, "## {}\n", f.backend)?;
+        writeln!(r, "| measure | req/s | p50 ms | p99 ms | errors |")?;
+        writeln!(r, "|---|---:|---:|---:|---:|")?;
+        for (name, o) in [
+            ("`GET /health`", &mut f.health),
+            ("`GET /console/api/account/profile`", &mut f.profile),
+            ("`POST /console/api/login`", &mut f.login),
+            ("login, during the storm", &mut f.storm_login),
+            (
+                "profile, during the storm (4 connections)",
+                &mut f.storm_profile,
+            ),
+        ] {
+            writeln!(
+                r,
+                "| {name} | {:.0} | {:.2} | {:.2} | {} |",
+                o.rate(),
+                o.quantile_ms(0.5),
+                o.quantile_ms(0.99),
+                o.errors
+            )?;
+        }
+        writeln!(r)?;
+        writeln!(r, "| target | figure | |")?;
+        writeln!(r, "|---|---:|---|")?;
+        writeln!(
+            r,
+            "| profile ≥ 40% of `/health` req/s | {:.0}% | {} |",
+            profile_share * 100.0,
+            verdict(profile_share >= 0.4)
+        )?;
+        writeln!(
+            r,
+            "| login ≥ 90% of raw verification rate | {:.0}% | {} |",
+            login_share * 100.0,
+            verdict(login_share >= 0.9)
+        )?;
+        writeln!(
+            r,
+            "| profile p99 < 20 ms during the login storm | {storm_p99:.2} ms | {} |",
+            verdict(storm_p99 < 20.0)
+        )?;
+        match idle_mib {
+            Some(mib) => writeln!(
+                r,
+                "| idle RSS < 30 MiB | {mib:.1} MiB | {} |",
+                verdict(mib < 30.0)
+            )?,
+            None => writeln!(r, "| idle RSS < 30 MiB | not measured (no /proc) | |")?,
+        }
+        writeln!(
+            r,
+            "| start-to-ready < 300 ms (restart) | {:.0} ms | {} |",
+            f.warm_ready.as_secs_f64() * 1000.0,
+            verdict(f.warm_ready < Duration::from_millis(300))
+        )?;
+        writeln!(r)?;
+        writeln!(
+            r,
+            "First start, creating the database and running every migration: {:.0} ms. Peak \
+             RSS over the whole run: {}.\n",
+            f.cold_ready.as_secs_f64() * 1000.0,
+            f.peak_rss_kib
+                .map_or("not measured".to_string(), |k| format!(
+                    "{:.1} MiB",
+                    k as f64 / 1024.0
+                ))
+        )?;
+    }
+    Ok(r)
+}
+
+fn command_line(options: &Options) -> String {
+    let mut c = String::from("cargo xtask bench");
+    if options.database_url.is_some() {
+        c.push_str(" --database-url postgres://…");
+    }
+    if options.seconds != 10.0 {
+        c.push_str(&format!(" --seconds {}", options.seconds));
+    }
+    c
+}
+
+fn shell(root: &Path, program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(
+            || "unknown".to_string(),
+            |o| String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        )
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or("unknown memory".to_string(), |k| {
+            format!("{:.0} GiB", k as f64 / 1024.0 / 1024.0)
+        });
+    format!("{cpu}, {cores} cores, {memory}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn replaces_the_database_name() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/postgres", "b1"),
+            "postgres://postgres@127.0.0.1:5432/b1"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "b2"),
+            "postgres://u:p@h/b2?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h:1", "b3"), "postgres://h:1/b3");
+    }
+}
