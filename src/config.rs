@@ -139,6 +139,11 @@ pub struct ServeConfig {
     /// password from the same client address, so a fresh server cannot be claimed by a stranger.
     #[arg(long, env = "INIT_PASSWORD", hide_env_values = true)]
     pub init_password: Option<String>,
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For`
+    /// names the client; sign-in limits then count the client, not the proxy. Empty: the
+    /// peer is the client and forwarded-for headers are ignored.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::api::context::parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Password of the admin-surface user `admin` created on first start (an empty users
     /// table); a random one is generated and logged once when unset.
     #[arg(long, env = "OPENLIST_ADMIN_PASSWORD", hide_env_values = true)]

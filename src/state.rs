@@ -29,6 +29,8 @@ pub struct AppState {
     pub accounts: Arc<AccountCache>,
     /// The AList-compatible admin surface's own state.
     pub admin: AdminState,
+    /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 pub struct AdminState {
@@ -59,11 +61,17 @@ impl AppState {
             mailer: Arc::new(LogMailer),
             init_password: None,
             setup_done: std::sync::atomic::AtomicBool::new(false),
+            trusted_proxies: Vec::new(),
         }
     }
 
     pub fn with_auth(mut self, auth: AuthConfig) -> Self {
         self.auth = auth;
+        self
+    }
+
+    pub fn with_trusted_proxies(mut self, proxies: Vec<ipnet::IpNet>) -> Self {
+        self.trusted_proxies = proxies;
         self
     }
 

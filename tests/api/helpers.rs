@@ -212,6 +212,17 @@ impl TestApp {
         console::Client::new_with_client(&self.base, http)
     }
 
+    /// A console client whose requests say they were forwarded for `client`.
+    pub fn console_forwarded_for(&self, client: &str) -> console::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", client.parse().expect("header value"));
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("client");
+        console::Client::new_with_client(&self.base, http)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -217,3 +217,32 @@ db_test!(async fn without_an_init_password_the_gate_is_open(app) {
     app.console.validate_init_password().body(init("anything")).send().await.expect("nothing to validate");
     app.console.setup().body(request("admin@example.com", "abcdefg12")).send().await.expect("setup");
 });
+
+fn proxies(list: &str) -> Vec<ipnet::IpNet> {
+    list.split(',')
+        .map(|p| console_server::api::context::parse_proxy(p).expect("proxy"))
+        .collect()
+}
+
+// Behind a trusted proxy the init gate is tied to the forwarded client, not the proxy: a
+// second client behind the same proxy cannot ride on the first one's validation.
+db_test!(async fn behind_a_trusted_proxy_the_forwarded_client_counts(app) using |state| state
+    .with_init_password(Some("let-me-in-42".into()))
+    .with_trusted_proxies(proxies("127.0.0.1,::1")); {
+    let alice = app.console_forwarded_for("203.0.113.5");
+    let mallory = app.console_forwarded_for("203.0.113.66");
+    alice.validate_init_password().body(init("let-me-in-42")).send().await.expect("init");
+    match mallory.setup().body(request("mallory@example.com", "abcdefg12")).send().await {
+        Err(Error::ErrorResponse(rv)) => assert_eq!(rv.code, "not_init_validated"),
+        other => panic!("another client behind the proxy set up the server: {other:?}"),
+    }
+    alice.setup().body(request("admin@example.com", "abcdefg12")).send().await.expect("setup by the validated client");
+});
+
+// Without TRUSTED_PROXIES the header is the client's own claim and is ignored: both
+// "clients" are the same peer.
+db_test!(async fn forwarded_for_from_an_untrusted_peer_is_ignored(app) using |state| state
+    .with_init_password(Some("let-me-in-42".into())); {
+    app.console_forwarded_for("203.0.113.5").validate_init_password().body(init("let-me-in-42")).send().await.expect("init");
+    app.console_forwarded_for("203.0.113.66").setup().body(request("admin@example.com", "abcdefg12")).send().await.expect("same peer, same client");
+});

@@ -115,7 +115,7 @@ impl Surface for AdminHandlers {
     type Principal = AdminPrincipal;
 
     fn context(&self, request: &poem::Request) -> RequestContext {
-        RequestContext::from_request(request)
+        RequestContext::from_request(request, &self.state.trusted_proxies)
     }
 
     async fn admit(&self, _ctx: &RequestContext, op: Operation) -> poem::Result<()> {
