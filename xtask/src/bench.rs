@@ -91,9 +91,11 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
                 "--release",
                 "-p",
                 "console-server",
+                "-p",
+                "hash-rate",
                 "--bin",
                 "console-server",
-                "-p",
+                "--bin",
                 "hash-rate",
             ])
             .status()
