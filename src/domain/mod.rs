@@ -2,6 +2,8 @@
 //! surface maps those to its wire envelope.
 pub mod accounts;
 pub mod admin_users;
+pub mod datasets;
+pub mod groups;
 pub mod invitations;
 pub mod session;
 pub mod setup;

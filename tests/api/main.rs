@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod attempts;
 mod authz;
+mod enterprise;
 mod errors;
 mod helpers;
 mod invitations;
