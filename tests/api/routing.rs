@@ -30,10 +30,10 @@ fn sample(doc: &Value, param: &Value) -> String {
 }
 
 pub struct Call {
-    operation_id: String,
+    pub operation_id: String,
     method: reqwest::Method,
     url: String,
-    body: Option<Value>,
+    pub body: Option<Value>,
 }
 
 pub fn calls(app: &TestApp, doc: &Value) -> Vec<Call> {
