@@ -32,6 +32,7 @@ type ConsoleRoutes = (
     generated::console::EnterpriseGroupRoutes<ConsoleHandlers>,
     generated::console::AccountRoutes<ConsoleHandlers>,
     generated::console::AuthRoutes<ConsoleHandlers>,
+    generated::console::WorkspaceRoutes<ConsoleHandlers>,
 );
 
 type AdminRoutes = (

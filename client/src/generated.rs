@@ -710,6 +710,128 @@ pub mod console {
                 Default::default()
             }
         }
+        ///New dataset in the caller's current workspace.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct CreateDatasetRequest {
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub description: ::std::option::Option<CreateDatasetRequestDescription>,
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub indexing_technique: ::std::option::Option<IndexingTechnique>,
+            pub name: CreateDatasetRequestName,
+            ///Accounts (members of the workspace) who may see a `partial_members` dataset.
+            #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+            pub partial_member_list: ::std::vec::Vec<::uuid::Uuid>,
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub permission: ::std::option::Option<DatasetPermission>,
+        }
+        impl CreateDatasetRequest {
+            pub fn builder() -> builder::CreateDatasetRequest {
+                Default::default()
+            }
+        }
+        ///`CreateDatasetRequestDescription`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct CreateDatasetRequestDescription(::std::string::String);
+        impl ::std::ops::Deref for CreateDatasetRequestDescription {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<CreateDatasetRequestDescription> for ::std::string::String {
+            fn from(value: CreateDatasetRequestDescription) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for CreateDatasetRequestDescription {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 400usize {
+                    return Err("longer than 400 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for CreateDatasetRequestDescription {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for CreateDatasetRequestDescription {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for CreateDatasetRequestDescription {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`CreateDatasetRequestName`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct CreateDatasetRequestName(::std::string::String);
+        impl ::std::ops::Deref for CreateDatasetRequestName {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<CreateDatasetRequestName> for ::std::string::String {
+            fn from(value: CreateDatasetRequestName) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for CreateDatasetRequestName {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for CreateDatasetRequestName {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for CreateDatasetRequestName {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for CreateDatasetRequestName {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
         ///New enterprise group.
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct CreateEnterpriseGroupRequest {
@@ -1124,6 +1246,19 @@ pub mod console {
         }
         impl DatasetTenant {
             pub fn builder() -> builder::DatasetTenant {
+                Default::default()
+            }
+        }
+        ///The system default model of one model type.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct DefaultModel {
+            pub model_name: ::std::string::String,
+            ///e.g. llm, text-embedding, rerank, speech2text, tts.
+            pub model_type: ::std::string::String,
+            pub provider_name: ::std::string::String,
+        }
+        impl DefaultModel {
+            pub fn builder() -> builder::DefaultModel {
                 Default::default()
             }
         }
@@ -2631,6 +2766,30 @@ pub mod console {
                 Default::default()
             }
         }
+        ///A workspace's model providers and system default models.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct ModelDefaults {
+            pub default_models: ::std::vec::Vec<DefaultModel>,
+            pub model_providers: ::std::vec::Vec<ModelProvider>,
+            pub tenant_id: ::uuid::Uuid,
+        }
+        impl ModelDefaults {
+            pub fn builder() -> builder::ModelDefaults {
+                Default::default()
+            }
+        }
+        ///A model provider configured in a workspace.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct ModelProvider {
+            ///Provider settings.
+            pub config: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            pub provider_name: ::std::string::String,
+        }
+        impl ModelProvider {
+            pub fn builder() -> builder::ModelProvider {
+                Default::default()
+            }
+        }
         ///Social sign-in provider.
         #[derive(
             ::serde::Deserialize,
@@ -3812,6 +3971,27 @@ pub mod console {
                 value.parse()
             }
         }
+        ///The workspace to work in.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct SwitchWorkspaceRequest {
+            pub tenant_id: ::uuid::Uuid,
+        }
+        impl SwitchWorkspaceRequest {
+            pub fn builder() -> builder::SwitchWorkspaceRequest {
+                Default::default()
+            }
+        }
+        ///The workspace now current.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct SwitchWorkspaceResponse {
+            pub new_tenant: Workspace,
+            pub result: ::std::string::String,
+        }
+        impl SwitchWorkspaceResponse {
+            pub fn builder() -> builder::SwitchWorkspaceResponse {
+                Default::default()
+            }
+        }
         ///Public feature switches the sign-in page needs.
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct SystemFeatures {
@@ -4373,6 +4553,33 @@ pub mod console {
         }
         impl VectorSetting {
             pub fn builder() -> builder::VectorSetting {
+                Default::default()
+            }
+        }
+        ///A workspace the caller belongs to.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct Workspace {
+            ///Unix seconds.
+            pub created_at: i64,
+            ///True for the caller's current workspace.
+            pub current: bool,
+            pub id: ::uuid::Uuid,
+            pub name: ::std::string::String,
+            pub role: TenantRole,
+            pub status: TenantStatus,
+        }
+        impl Workspace {
+            pub fn builder() -> builder::Workspace {
+                Default::default()
+            }
+        }
+        ///The caller's workspaces.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct WorkspaceList {
+            pub workspaces: ::std::vec::Vec<Workspace>,
+        }
+        impl WorkspaceList {
+            pub fn builder() -> builder::WorkspaceList {
                 Default::default()
             }
         }
@@ -5392,6 +5599,114 @@ pub mod console {
                 }
             }
             #[derive(Clone, Debug)]
+            pub struct CreateDatasetRequest {
+                description: ::std::result::Result<
+                    ::std::option::Option<super::CreateDatasetRequestDescription>,
+                    ::std::string::String,
+                >,
+                indexing_technique: ::std::result::Result<
+                    ::std::option::Option<super::IndexingTechnique>,
+                    ::std::string::String,
+                >,
+                name: ::std::result::Result<super::CreateDatasetRequestName, ::std::string::String>,
+                partial_member_list:
+                    ::std::result::Result<::std::vec::Vec<::uuid::Uuid>, ::std::string::String>,
+                permission: ::std::result::Result<
+                    ::std::option::Option<super::DatasetPermission>,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for CreateDatasetRequest {
+                fn default() -> Self {
+                    Self {
+                        description: Ok(Default::default()),
+                        indexing_technique: Ok(Default::default()),
+                        name: Err("no value supplied for name".to_string()),
+                        partial_member_list: Ok(Default::default()),
+                        permission: Ok(Default::default()),
+                    }
+                }
+            }
+            impl CreateDatasetRequest {
+                pub fn description<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<
+                            ::std::option::Option<super::CreateDatasetRequestDescription>,
+                        >,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.description = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                    self
+                }
+                pub fn indexing_technique<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<super::IndexingTechnique>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.indexing_technique = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for indexing_technique: {e}")
+                    });
+                    self
+                }
+                pub fn name<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::CreateDatasetRequestName>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.name = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    self
+                }
+                pub fn partial_member_list<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::vec::Vec<::uuid::Uuid>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.partial_member_list = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for partial_member_list: {e}")
+                    });
+                    self
+                }
+                pub fn permission<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<super::DatasetPermission>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.permission = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for permission: {e}")
+                    });
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<CreateDatasetRequest> for super::CreateDatasetRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: CreateDatasetRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        description: value.description?,
+                        indexing_technique: value.indexing_technique?,
+                        name: value.name?,
+                        partial_member_list: value.partial_member_list?,
+                        permission: value.permission?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::CreateDatasetRequest> for CreateDatasetRequest {
+                fn from(value: super::CreateDatasetRequest) -> Self {
+                    Self {
+                        description: Ok(value.description),
+                        indexing_technique: Ok(value.indexing_technique),
+                        name: Ok(value.name),
+                        partial_member_list: Ok(value.partial_member_list),
+                        permission: Ok(value.permission),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
             pub struct CreateEnterpriseGroupRequest {
                 name: ::std::result::Result<
                     super::CreateEnterpriseGroupRequestName,
@@ -6354,6 +6669,74 @@ pub mod console {
                 fn from(value: super::DatasetTenant) -> Self {
                     Self {
                         name: Ok(value.name),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct DefaultModel {
+                model_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+                model_type: ::std::result::Result<::std::string::String, ::std::string::String>,
+                provider_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for DefaultModel {
+                fn default() -> Self {
+                    Self {
+                        model_name: Err("no value supplied for model_name".to_string()),
+                        model_type: Err("no value supplied for model_type".to_string()),
+                        provider_name: Err("no value supplied for provider_name".to_string()),
+                    }
+                }
+            }
+            impl DefaultModel {
+                pub fn model_name<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.model_name = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for model_name: {e}")
+                    });
+                    self
+                }
+                pub fn model_type<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.model_type = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for model_type: {e}")
+                    });
+                    self
+                }
+                pub fn provider_name<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.provider_name = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for provider_name: {e}")
+                    });
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<DefaultModel> for super::DefaultModel {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: DefaultModel,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        model_name: value.model_name?,
+                        model_type: value.model_type?,
+                        provider_name: value.provider_name?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::DefaultModel> for DefaultModel {
+                fn from(value: super::DefaultModel) -> Self {
+                    Self {
+                        model_name: Ok(value.model_name),
+                        model_type: Ok(value.model_type),
+                        provider_name: Ok(value.provider_name),
                     }
                 }
             }
@@ -7737,6 +8120,139 @@ pub mod console {
                 }
             }
             #[derive(Clone, Debug)]
+            pub struct ModelDefaults {
+                default_models: ::std::result::Result<
+                    ::std::vec::Vec<super::DefaultModel>,
+                    ::std::string::String,
+                >,
+                model_providers: ::std::result::Result<
+                    ::std::vec::Vec<super::ModelProvider>,
+                    ::std::string::String,
+                >,
+                tenant_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            }
+            impl ::std::default::Default for ModelDefaults {
+                fn default() -> Self {
+                    Self {
+                        default_models: Err("no value supplied for default_models".to_string()),
+                        model_providers: Err("no value supplied for model_providers".to_string()),
+                        tenant_id: Err("no value supplied for tenant_id".to_string()),
+                    }
+                }
+            }
+            impl ModelDefaults {
+                pub fn default_models<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::vec::Vec<super::DefaultModel>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.default_models = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for default_models: {e}")
+                    });
+                    self
+                }
+                pub fn model_providers<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::vec::Vec<super::ModelProvider>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.model_providers = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for model_providers: {e}")
+                    });
+                    self
+                }
+                pub fn tenant_id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::uuid::Uuid>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.tenant_id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for tenant_id: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<ModelDefaults> for super::ModelDefaults {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: ModelDefaults,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        default_models: value.default_models?,
+                        model_providers: value.model_providers?,
+                        tenant_id: value.tenant_id?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::ModelDefaults> for ModelDefaults {
+                fn from(value: super::ModelDefaults) -> Self {
+                    Self {
+                        default_models: Ok(value.default_models),
+                        model_providers: Ok(value.model_providers),
+                        tenant_id: Ok(value.tenant_id),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct ModelProvider {
+                config: ::std::result::Result<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    ::std::string::String,
+                >,
+                provider_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for ModelProvider {
+                fn default() -> Self {
+                    Self {
+                        config: Err("no value supplied for config".to_string()),
+                        provider_name: Err("no value supplied for provider_name".to_string()),
+                    }
+                }
+            }
+            impl ModelProvider {
+                pub fn config<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<
+                            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                        >,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.config = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for config: {e}"));
+                    self
+                }
+                pub fn provider_name<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.provider_name = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for provider_name: {e}")
+                    });
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<ModelProvider> for super::ModelProvider {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: ModelProvider,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        config: value.config?,
+                        provider_name: value.provider_name?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::ModelProvider> for ModelProvider {
+                fn from(value: super::ModelProvider) -> Self {
+                    Self {
+                        config: Ok(value.config),
+                        provider_name: Ok(value.provider_name),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
             pub struct PermissionResponse {
                 has_permission: ::std::result::Result<bool, ::std::string::String>,
             }
@@ -8503,6 +9019,100 @@ pub mod console {
                     Self {
                         setup_at: Ok(value.setup_at),
                         step: Ok(value.step),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct SwitchWorkspaceRequest {
+                tenant_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            }
+            impl ::std::default::Default for SwitchWorkspaceRequest {
+                fn default() -> Self {
+                    Self {
+                        tenant_id: Err("no value supplied for tenant_id".to_string()),
+                    }
+                }
+            }
+            impl SwitchWorkspaceRequest {
+                pub fn tenant_id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::uuid::Uuid>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.tenant_id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for tenant_id: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<SwitchWorkspaceRequest> for super::SwitchWorkspaceRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: SwitchWorkspaceRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        tenant_id: value.tenant_id?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::SwitchWorkspaceRequest> for SwitchWorkspaceRequest {
+                fn from(value: super::SwitchWorkspaceRequest) -> Self {
+                    Self {
+                        tenant_id: Ok(value.tenant_id),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct SwitchWorkspaceResponse {
+                new_tenant: ::std::result::Result<super::Workspace, ::std::string::String>,
+                result: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for SwitchWorkspaceResponse {
+                fn default() -> Self {
+                    Self {
+                        new_tenant: Err("no value supplied for new_tenant".to_string()),
+                        result: Err("no value supplied for result".to_string()),
+                    }
+                }
+            }
+            impl SwitchWorkspaceResponse {
+                pub fn new_tenant<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::Workspace>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.new_tenant = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for new_tenant: {e}")
+                    });
+                    self
+                }
+                pub fn result<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.result = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for result: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<SwitchWorkspaceResponse> for super::SwitchWorkspaceResponse {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: SwitchWorkspaceResponse,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        new_tenant: value.new_tenant?,
+                        result: value.result?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::SwitchWorkspaceResponse> for SwitchWorkspaceResponse {
+                fn from(value: super::SwitchWorkspaceResponse) -> Self {
+                    Self {
+                        new_tenant: Ok(value.new_tenant),
+                        result: Ok(value.result),
                     }
                 }
             }
@@ -9396,6 +10006,157 @@ pub mod console {
                     }
                 }
             }
+            #[derive(Clone, Debug)]
+            pub struct Workspace {
+                created_at: ::std::result::Result<i64, ::std::string::String>,
+                current: ::std::result::Result<bool, ::std::string::String>,
+                id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+                name: ::std::result::Result<::std::string::String, ::std::string::String>,
+                role: ::std::result::Result<super::TenantRole, ::std::string::String>,
+                status: ::std::result::Result<super::TenantStatus, ::std::string::String>,
+            }
+            impl ::std::default::Default for Workspace {
+                fn default() -> Self {
+                    Self {
+                        created_at: Err("no value supplied for created_at".to_string()),
+                        current: Err("no value supplied for current".to_string()),
+                        id: Err("no value supplied for id".to_string()),
+                        name: Err("no value supplied for name".to_string()),
+                        role: Err("no value supplied for role".to_string()),
+                        status: Err("no value supplied for status".to_string()),
+                    }
+                }
+            }
+            impl Workspace {
+                pub fn created_at<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i64>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.created_at = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                    self
+                }
+                pub fn current<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<bool>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.current = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for current: {e}"));
+                    self
+                }
+                pub fn id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::uuid::Uuid>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for id: {e}"));
+                    self
+                }
+                pub fn name<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.name = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    self
+                }
+                pub fn role<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::TenantRole>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.role = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for role: {e}"));
+                    self
+                }
+                pub fn status<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::TenantStatus>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.status = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for status: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<Workspace> for super::Workspace {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: Workspace,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        created_at: value.created_at?,
+                        current: value.current?,
+                        id: value.id?,
+                        name: value.name?,
+                        role: value.role?,
+                        status: value.status?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::Workspace> for Workspace {
+                fn from(value: super::Workspace) -> Self {
+                    Self {
+                        created_at: Ok(value.created_at),
+                        current: Ok(value.current),
+                        id: Ok(value.id),
+                        name: Ok(value.name),
+                        role: Ok(value.role),
+                        status: Ok(value.status),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct WorkspaceList {
+                workspaces:
+                    ::std::result::Result<::std::vec::Vec<super::Workspace>, ::std::string::String>,
+            }
+            impl ::std::default::Default for WorkspaceList {
+                fn default() -> Self {
+                    Self {
+                        workspaces: Err("no value supplied for workspaces".to_string()),
+                    }
+                }
+            }
+            impl WorkspaceList {
+                pub fn workspaces<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::vec::Vec<super::Workspace>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.workspaces = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for workspaces: {e}")
+                    });
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<WorkspaceList> for super::WorkspaceList {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: WorkspaceList,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        workspaces: value.workspaces?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::WorkspaceList> for WorkspaceList {
+                fn from(value: super::WorkspaceList) -> Self {
+                    Self {
+                        workspaces: Ok(value.workspaces),
+                    }
+                }
+            }
         }
         /// Error types.
         pub mod error {
@@ -9557,7 +10318,7 @@ pub mod console {
         }
         /**List enterprise groups
 
-        Pages through all enterprise groups, optionally filtered by status. Requires the system role super_admin.
+        Pages through all enterprise groups, newest first, optionally filtered by status. Requires the system role super_admin or system_admin.
 
         Sends a `GET` request to `/console/api/enterprise-groups`
 
@@ -9578,7 +10339,7 @@ pub mod console {
         }
         /**Update an enterprise group
 
-        Renames an enterprise group and returns it. Requires the system role super_admin or the group role super_admin.
+        Renames an enterprise group (and its shadow workspace) and returns it. A name already used by another active group is 400 `invalid_param`. Requires the group role super_admin in that group, or the system role super_admin or system_admin.
 
         Sends a `PUT` request to `/console/api/enterprise-groups`
 
@@ -9593,7 +10354,7 @@ pub mod console {
         }
         /**Create an enterprise group
 
-        Creates an enterprise group. Requires the system role super_admin (else 403 `forbidden`).
+        Creates an enterprise group with its shadow workspace (same id and name) and makes the caller its super_admin. A name already used by an active group is 400 `invalid_param`. Requires the system role super_admin or system_admin (else 403 `forbidden`).
 
         Sends a `POST` request to `/console/api/enterprise-groups`
 
@@ -9608,7 +10369,7 @@ pub mod console {
         }
         /**Delete an enterprise group
 
-        Deletes an enterprise group (the id travels in the JSON body, as in the seed). Requires the system role super_admin.
+        Deletes an enterprise group (the id travels in the JSON body, as in the seed). Refused with 400 `invalid_param` while the group still has workspaces other than its shadow workspace, or when it is the last group; nothing else is ever deleted with it. Requires the system role super_admin or system_admin.
 
         Sends a `DELETE` request to `/console/api/enterprise-groups`
 
@@ -9623,7 +10384,7 @@ pub mod console {
         }
         /**Get an enterprise group
 
-        One enterprise group by id. Requires membership of the group or the system role super_admin.
+        One enterprise group by id. Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
 
         Sends a `GET` request to `/console/api/enterprise-groups/info/{group_id}`
 
@@ -9640,7 +10401,7 @@ pub mod console {
         }
         /**List a group's workspaces
 
-        Pages through the workspaces of a group, optionally filtered by status. Requires the group role admin or super_admin.
+        Pages through the workspaces of a group (not its shadow workspace), newest first, optionally filtered by status. Requires the group role admin or super_admin in that group.
 
         Sends a `GET` request to `/console/api/enterprise-groups/{group_id}/tenants`
 
@@ -9663,7 +10424,7 @@ pub mod console {
         }
         /**Create a workspace in a group
 
-        Creates a workspace inside the group; the caller becomes its owner. Requires the group role admin or super_admin.
+        Creates a workspace inside the group; the caller becomes its owner, and the model providers and default models of the group's shadow workspace are copied into it. Requires the group role admin or super_admin in that group.
 
         Sends a `POST` request to `/console/api/enterprise-groups/{group_id}/tenants`
 
@@ -9682,7 +10443,7 @@ pub mod console {
         }
         /**Workspaces of a group an account has not joined
 
-        Pages through the group's workspaces the account is not a member of (to offer them for joining). Requires the group role admin or super_admin.
+        Pages through the group's workspaces the account is not a member of (to offer them for joining), newest first. Requires the group role admin or super_admin in that group, or being that account.
 
         Sends a `GET` request to `/console/api/enterprise-groups/{group_id}/unjoined-tenants/{account_id}`
 
@@ -9705,7 +10466,7 @@ pub mod console {
         }
         /**Workspaces of a group an account has joined
 
-        Pages through the group's workspaces the account is a member of. Requires the group role admin or super_admin.
+        Pages through the group's workspaces the account is a member of, newest first. Requires the group role admin or super_admin in that group, or being that account.
 
         Sends a `GET` request to `/console/api/enterprise-groups/{group_id}/joined-tenants/{account_id}`
 
@@ -9728,7 +10489,7 @@ pub mod console {
         }
         /**An account's roles in a group's workspaces
 
-        For every workspace of the group the account has joined: its role, position and extra permissions (not paged). Requires the group role admin or super_admin.
+        For every workspace of the group the account has joined: its role, position and extra permissions (not paged; newest workspace first). Requires the group role admin or super_admin in that group, or being that account.
 
         Sends a `GET` request to `/console/api/enterprise-groups/{group_id}/joined-tenants-roles/{account_id}`
 
@@ -9747,7 +10508,7 @@ pub mod console {
         }
         /**Groups an account belongs to
 
-        Pages through the enterprise groups the account is a member of. Requires the system role super_admin or system_admin.
+        Pages through the enterprise groups the account is a member of, newest first. Requires being that account, the group role admin or super_admin in one of its groups, or the system role super_admin or system_admin.
 
         Sends a `GET` request to `/console/api/enterprise-groups/joined-groups/{account_id}`
 
@@ -9768,7 +10529,7 @@ pub mod console {
         }
         /**Groups the caller belongs to
 
-        Pages through the enterprise groups the signed-in account is a member of.
+        Pages through the enterprise groups the signed-in account is a member of, newest first.
 
         Sends a `GET` request to `/console/api/enterprise-groups/joined-groups`
 
@@ -9787,7 +10548,7 @@ pub mod console {
         }
         /**May the caller manage the group?
 
-        Whether the caller may manage the group's workspaces (group role admin or super_admin). With `switch_tenant=true` and permission granted, the caller's current workspace is switched to the group's shadow workspace.
+        Whether the caller may manage the group's workspaces (group role admin or super_admin). With `switch_tenant=true` and permission granted, the caller's current workspace is switched to the group's shadow workspace (joining it as admin if needed). Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
 
         Sends a `GET` request to `/console/api/enterprise-groups/{group_id}/check-manage-permission`
 
@@ -9834,7 +10595,7 @@ pub mod console {
         }
         /**Workspaces the caller manages
 
-        Pages through the workspaces of the group that the caller may manage (role owner or admin). Group admins and super_admins see every workspace of the group.
+        Pages through the workspaces of the group that the caller may manage (role owner or admin), newest first. Group admins and super_admins see every workspace of the group. Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
 
         Sends a `GET` request to `/console/api/enterprise-groups/{group_id}/managed-tenants`
 
@@ -9855,7 +10616,7 @@ pub mod console {
         }
         /**Workspaces where the caller manages apps
 
-        Pages through the workspaces of the group that the caller may may manage apps in (role owner, admin or editor). Group admins and super_admins see every workspace of the group.
+        Pages through the workspaces of the group that the caller may manage apps in (role owner, admin or editor, or the `create_agent` permission), newest first. Group admins and super_admins see every workspace of the group. Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
 
         Sends a `GET` request to `/console/api/enterprise-groups/{group_id}/managed-app-tenants`
 
@@ -9876,7 +10637,7 @@ pub mod console {
         }
         /**Workspaces where the caller manages datasets
 
-        Pages through the workspaces of the group that the caller may may manage datasets in (role owner, admin, editor or dataset_operator). Group admins and super_admins see every workspace of the group.
+        Pages through the workspaces of the group that the caller may manage datasets in (role owner, admin, editor or dataset_operator, or the `create_knowledge` permission), newest first. Group admins and super_admins see every workspace of the group. Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
 
         Sends a `GET` request to `/console/api/enterprise-groups/{group_id}/managed-dataset-tenants`
 
@@ -9897,7 +10658,7 @@ pub mod console {
         }
         /**List a group's members
 
-        Pages through the accounts that are members of the group. Requires the group role admin or super_admin.
+        Pages through the accounts that are members of the group, newest member first; `group_role` is the role in this group. Requires the group role admin or super_admin in that group, or the system role super_admin or system_admin.
 
         Sends a `GET` request to `/console/api/enterprise-groups/{group_id}/members`
 
@@ -9918,7 +10679,7 @@ pub mod console {
         }
         /**List a group's datasets
 
-        Pages through the datasets of all workspaces of the group, optionally filtered by a name search. Requires the group role admin or super_admin.
+        Pages through the datasets of the group's workspaces (its shadow workspace included), newest first, optionally filtered by a case-insensitive search over name and description. Group admins and super_admins see all of them; others see the datasets of workspaces they belong to that are `all_team_members`, theirs (`only_me`), or list them (`partial_members`). Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
 
         Sends a `GET` request to `/console/api/enterprise-groups/{group_id}/datasets`
 
@@ -9926,7 +10687,7 @@ pub mod console {
         - `group_id`: Enterprise group id.
         - `limit`: Page size.
         - `page`: 1-based page number.
-        - `search`: Case-insensitive substring of the dataset name.
+        - `search`: Case-insensitive substring of the dataset name or description.
         ```ignore
         let response = client.list_group_datasets()
             .group_id(group_id)
@@ -9941,7 +10702,7 @@ pub mod console {
         }
         /**Repair workspaces' model providers
 
-        Maintenance: copies the group's model-provider configuration into workspaces that lack it. Takes no input (any JSON body, such as the seed's `{}`, is ignored). Requires the system role super_admin.
+        Maintenance: for every workspace of the caller's current group, adds the model providers its shadow workspace has and the workspace lacks; never overwrites a workspace's own settings, so a second call changes nothing. Takes no input (any JSON body, such as the seed's `{}`, is ignored). Requires the group role super_admin in the current group, or the system role super_admin or system_admin; 404 `group_not_found` when the caller has no current group.
 
         Sends a `POST` request to `/console/api/enterprise-groups/workspaces/repair-model-providers`
 
@@ -9955,7 +10716,7 @@ pub mod console {
         }
         /**May the caller manage apps in the group?
 
-        Whether the caller may manage apps in at least one workspace of the group.
+        Whether the caller may manage apps in at least one workspace of the group (group admin or super_admin; role owner, admin or editor, or the `create_agent` permission). Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
 
         Sends a `GET` request to `/console/api/enterprise-groups/{group_id}/check-app-permission`
 
@@ -9972,7 +10733,7 @@ pub mod console {
         }
         /**May the caller manage datasets in the group?
 
-        Whether the caller may manage datasets in at least one workspace of the group.
+        Whether the caller may manage datasets in at least one workspace of the group (group admin or super_admin; role owner, admin, editor or dataset_operator, or the `create_knowledge` permission). Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
 
         Sends a `GET` request to `/console/api/enterprise-groups/{group_id}/check-dataset-permission`
 
@@ -9989,7 +10750,7 @@ pub mod console {
         }
         /**Repair workspaces' system default models
 
-        Maintenance: restores the system default model settings of workspaces that lack them. Takes no input (any JSON body, such as the seed's `{}`, is ignored). Requires the system role super_admin.
+        Maintenance: for every workspace of the caller's current group, adds the system default models (per model type) its shadow workspace has and the workspace lacks; never overwrites a workspace's own choice, so a second call changes nothing. Takes no input (any JSON body, such as the seed's `{}`, is ignored). Requires the group role super_admin in the current group, or the system role super_admin or system_admin; 404 `group_not_found` when the caller has no current group.
 
         Sends a `POST` request to `/console/api/enterprise-groups/workspaces/repair-system-default`
 
@@ -10099,7 +10860,7 @@ pub mod console {
         }
         /**Update an account
 
-        Changes an account's name, avatar, status, mobile, system role and/or group role; returns the account. Requires the group role admin or super_admin, or the system role super_admin or system_admin; changing `role_type` requires super_admin.
+        Changes an account's name, avatar, status, mobile, system role and/or group role; returns the account. `group_role` is the role in the caller's current group (the account must be a member of it; the group's last super_admin cannot be demoted). Requires the system role super_admin or system_admin, or the group role super_admin in the current group, which may change only `group_role`; changing `role_type` requires super_admin.
 
         Sends a `PUT` request to `/console/api/account-ex/id`
 
@@ -10373,6 +11134,67 @@ pub mod console {
         ```*/
         pub fn logout_post(&self) -> builder::LogoutPost<'_> {
             builder::LogoutPost::new(self)
+        }
+        /**Create a dataset
+
+        Extension: the group dataset listing needs datasets to list; this is Dify's create-dataset call. Creates an empty vendor dataset in the caller's current workspace, with the caller as creator. With permission `partial_members`, `partial_member_list` names the workspace members who may see it (the creator always may). Requires a role that manages datasets in the current workspace (owner, admin, editor, dataset_operator, or the `create_knowledge` permission).
+
+        Sends a `POST` request to `/console/api/datasets`
+
+        ```ignore
+        let response = client.create_dataset()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn create_dataset(&self) -> builder::CreateDataset<'_> {
+            builder::CreateDataset::new(self)
+        }
+        /**The caller's workspaces
+
+        Extension: a client has to see which workspaces it belongs to and which is current; this is Dify's workspace list. Every workspace the caller is a member of, newest first, with the caller's role. Requires a signed-in account.
+
+        Sends a `GET` request to `/console/api/workspaces`
+
+        ```ignore
+        let response = client.list_workspaces()
+            .send()
+            .await;
+        ```*/
+        pub fn list_workspaces(&self) -> builder::ListWorkspaces<'_> {
+            builder::ListWorkspaces::new(self)
+        }
+        /**Switch the current workspace
+
+        Extension: a client has to change the workspace it works in; this is Dify's switch call. Makes a workspace the caller belongs to its current one (and that workspace's group its current group). Requires a signed-in account that is a member of the workspace (403 `forbidden` otherwise; 404 `tenant_not_found` for an unknown id).
+
+        Sends a `POST` request to `/console/api/workspaces/switch`
+
+        ```ignore
+        let response = client.switch_workspace()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn switch_workspace(&self) -> builder::SwitchWorkspace<'_> {
+            builder::SwitchWorkspace::new(self)
+        }
+        /**A workspace's model providers and default models
+
+        Extension: shows what `repair-model-providers` and `repair-system-default` change. The model providers configured in a workspace and its system default model per model type, each sorted by name. Requires membership of the workspace, the group role admin or super_admin in its group, or a system admin role.
+
+        Sends a `GET` request to `/console/api/workspaces/{tenant_id}/model-defaults`
+
+        Arguments:
+        - `tenant_id`: Workspace id.
+        ```ignore
+        let response = client.get_workspace_model_defaults()
+            .tenant_id(tenant_id)
+            .send()
+            .await;
+        ```*/
+        pub fn get_workspace_model_defaults(&self) -> builder::GetWorkspaceModelDefaults<'_> {
+            builder::GetWorkspaceModelDefaults::new(self)
         }
     }
     /// Types for composing operation parameters.
@@ -12675,6 +13497,9 @@ pub mod console {
                     403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -12874,6 +13699,9 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
@@ -14753,6 +15581,308 @@ pub mod console {
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::create_dataset`]
+
+        [`Client::create_dataset`]: super::Client::create_dataset*/
+        #[derive(Debug, Clone)]
+        pub struct CreateDataset<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::CreateDatasetRequest, String>,
+        }
+        impl<'a> CreateDataset<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::CreateDatasetRequest>,
+                <V as std::convert::TryInto<types::CreateDatasetRequest>>::Error: std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `CreateDatasetRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::CreateDatasetRequest,
+                    ) -> types::builder::CreateDatasetRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/datasets`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::Dataset>, Error<types::ErrorResponse>> {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::CreateDatasetRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/datasets", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "create_dataset",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    201u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::list_workspaces`]
+
+        [`Client::list_workspaces`]: super::Client::list_workspaces*/
+        #[derive(Debug, Clone)]
+        pub struct ListWorkspaces<'a> {
+            client: &'a super::Client,
+        }
+        impl<'a> ListWorkspaces<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self { client: client }
+            }
+            ///Sends a `GET` request to `/console/api/workspaces`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::WorkspaceList>, Error<types::ErrorResponse>>
+            {
+                let Self { client } = self;
+                let url = format!("{}/console/api/workspaces", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_workspaces",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::switch_workspace`]
+
+        [`Client::switch_workspace`]: super::Client::switch_workspace*/
+        #[derive(Debug, Clone)]
+        pub struct SwitchWorkspace<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::SwitchWorkspaceRequest, String>,
+        }
+        impl<'a> SwitchWorkspace<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::SwitchWorkspaceRequest>,
+                <V as std::convert::TryInto<types::SwitchWorkspaceRequest>>::Error:
+                    std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `SwitchWorkspaceRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::SwitchWorkspaceRequest,
+                    ) -> types::builder::SwitchWorkspaceRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/workspaces/switch`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::SwitchWorkspaceResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::SwitchWorkspaceRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/workspaces/switch", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "switch_workspace",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::get_workspace_model_defaults`]
+
+        [`Client::get_workspace_model_defaults`]: super::Client::get_workspace_model_defaults*/
+        #[derive(Debug, Clone)]
+        pub struct GetWorkspaceModelDefaults<'a> {
+            client: &'a super::Client,
+            tenant_id: Result<::uuid::Uuid, String>,
+        }
+        impl<'a> GetWorkspaceModelDefaults<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    tenant_id: Err("tenant_id was not initialized".to_string()),
+                }
+            }
+            pub fn tenant_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::uuid::Uuid>,
+            {
+                self.tenant_id = value.try_into().map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for tenant_id failed".to_string()
+                });
+                self
+            }
+            ///Sends a `GET` request to `/console/api/workspaces/{tenant_id}/model-defaults`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::ModelDefaults>, Error<types::ErrorResponse>>
+            {
+                let Self { client, tenant_id } = self;
+                let tenant_id = tenant_id.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/console/api/workspaces/{}/model-defaults",
+                    client.baseurl,
+                    encode_path(&tenant_id.to_string()),
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "get_workspace_model_defaults",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),

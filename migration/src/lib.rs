@@ -5,6 +5,7 @@ mod m20261123_000001_initial;
 mod m20261123_000002_rate_counters;
 mod m20261123_000003_sessions;
 mod m20261123_000004_invitations;
+mod m20261123_000007_enterprise_groups;
 mod m20261123_000100_admin_users;
 
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_sessions::Migration),
             Box::new(m20261123_000004_invitations::Migration),
             Box::new(m20261123_000100_admin_users::Migration),
+            Box::new(m20261123_000007_enterprise_groups::Migration),
         ]
     }
 }

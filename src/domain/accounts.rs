@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::password::HashError;
 use crate::db::is_unique_violation;
+use crate::domain::groups;
 use crate::domain::session::{self, Session};
 use crate::domain::{account_cache, validate};
 use crate::state::AppState;
@@ -304,18 +305,48 @@ pub async fn update(
         Some(n) => Some(validate::name(n, 255).map_err(AccountError::InvalidParam)?),
         None => None,
     };
+    if !actor.is_system_admin()
+        && (changes.group_role.is_none()
+            || changes.name.is_some()
+            || changes.avatar.is_some()
+            || changes.status.is_some()
+            || changes.mobile.is_some()
+            || changes.role_type.is_some())
+    {
+        return Err(AccountError::Forbidden(
+            "A group super_admin can change only group_role.",
+        ));
+    }
     let membership = match &changes.group_role {
-        Some(_) => Some(
-            group_member::Entity::find()
-                .filter(group_member::Column::AccountId.eq(id))
+        Some(new_role) => {
+            // The role is set in the caller's current group, whoever the caller is.
+            let group_id = group_member::Entity::find()
+                .filter(group_member::Column::AccountId.eq(actor.account.id))
                 .filter(group_member::Column::Current.eq(true))
                 .one(db)
                 .await?
                 .ok_or(AccountError::InvalidParam(
-                    "The account is not a member of any enterprise group, so it has no group role to change."
-                        .to_string(),
-                ))?,
-        ),
+                    "You have no current enterprise group to set a group role in.".to_string(),
+                ))?
+                .group_id;
+            let member = group_member::Entity::find()
+                .filter(group_member::Column::GroupId.eq(group_id))
+                .filter(group_member::Column::AccountId.eq(id))
+                .one(db)
+                .await?
+                .ok_or(AccountError::InvalidParam(
+                    "The account is not a member of your current enterprise group.".to_string(),
+                ))?;
+            if member.group_role == "super_admin"
+                && new_role != "super_admin"
+                && groups::super_admins(db, group_id).await? <= 1
+            {
+                return Err(AccountError::Forbidden(
+                    "The last super_admin of a group cannot be demoted.",
+                ));
+            }
+            Some(member)
+        }
         None => None,
     };
 

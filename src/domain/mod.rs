@@ -3,6 +3,8 @@
 pub mod account_cache;
 pub mod accounts;
 pub mod admin_users;
+pub mod datasets;
+pub mod groups;
 pub mod invitations;
 pub mod session;
 pub mod setup;

@@ -28,3 +28,99 @@ pub async fn current(
 pub fn manages_members(role: &str) -> bool {
     matches!(role, "owner" | "admin")
 }
+
+/// Whether a membership may create and manage datasets in its workspace.
+pub fn manages_datasets(membership: &tenant_member::Model) -> bool {
+    crate::domain::groups::Capability::Datasets
+        .granted_by(&membership.role, &membership.permissions)
+}
+
+/// Every workspace the account belongs to, newest first, with its membership.
+pub async fn of_account(
+    db: &DatabaseConnection,
+    account_id: Uuid,
+) -> Result<Vec<(tenant::Model, tenant_member::Model)>, DbErr> {
+    let members = tenant_member::Entity::find()
+        .filter(tenant_member::Column::AccountId.eq(account_id))
+        .all(db)
+        .await?;
+    let mut tenants: std::collections::HashMap<Uuid, tenant::Model> = tenant::Entity::find()
+        .filter(tenant::Column::Id.is_in(members.iter().map(|m| m.tenant_id).collect::<Vec<_>>()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    let mut out: Vec<_> = members
+        .into_iter()
+        .filter_map(|m| tenants.remove(&m.tenant_id).map(|t| (t, m)))
+        .collect();
+    out.sort_by_key(|(t, _)| std::cmp::Reverse((t.created_at, t.id)));
+    Ok(out)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error("workspace not found")]
+    NotFound,
+    #[error("not a member of this workspace")]
+    NotMember,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Makes a workspace the account belongs to its current one.
+pub async fn switch(
+    state: &crate::state::AppState,
+    account_id: Uuid,
+    tenant_id: Uuid,
+) -> Result<(tenant::Model, tenant_member::Model), WorkspaceError> {
+    use sea_orm::TransactionTrait;
+    let db = &state.db;
+    let tenant = tenant::Entity::find_by_id(tenant_id)
+        .one(db)
+        .await?
+        .ok_or(WorkspaceError::NotFound)?;
+    let member = tenant_member::Entity::find()
+        .filter(tenant_member::Column::TenantId.eq(tenant_id))
+        .filter(tenant_member::Column::AccountId.eq(account_id))
+        .one(db)
+        .await?
+        .ok_or(WorkspaceError::NotMember)?;
+    let txn = db.begin().await?;
+    crate::domain::groups::make_current(&txn, account_id, &tenant, state.clock.now()).await?;
+    txn.commit().await?;
+    Ok((
+        tenant,
+        tenant_member::Model {
+            current: true,
+            ..member
+        },
+    ))
+}
+
+/// A workspace's model providers and default models, each sorted by name.
+pub async fn model_defaults(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+) -> Result<
+    (
+        Vec<entity::tenant_model_provider::Model>,
+        Vec<entity::tenant_default_model::Model>,
+    ),
+    DbErr,
+> {
+    use entity::{tenant_default_model, tenant_model_provider};
+    use sea_orm::QueryOrder;
+    let providers = tenant_model_provider::Entity::find()
+        .filter(tenant_model_provider::Column::TenantId.eq(tenant_id))
+        .order_by_asc(tenant_model_provider::Column::ProviderName)
+        .all(db)
+        .await?;
+    let defaults = tenant_default_model::Entity::find()
+        .filter(tenant_default_model::Column::TenantId.eq(tenant_id))
+        .order_by_asc(tenant_default_model::Column::ModelType)
+        .all(db)
+        .await?;
+    Ok((providers, defaults))
+}

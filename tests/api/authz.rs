@@ -13,7 +13,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 use serde_json::Value;
 
 use crate::db_test;
-use crate::routing::{call_for, calls, documented_console_rule, send};
+use crate::routing::{call_for, calls_with, documented_console_rule, send};
 use crate::session::{ADMIN_EMAIL, ADMIN_PASSWORD, login, setup};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,6 +51,7 @@ fn judge(
         Caller::Normal | Caller::SystemAdmin | Caller::SuperAdmin
     );
     let succeeds = !denied && !refused && status != 501 && status < 500;
+    let hidden = status == 404 && code == "group_not_found";
     match (rule, caller) {
         (Rule::NotBuilt, Caller::Anonymous) if needs_credential => {
             expect(status == 401, "401 without a credential")
@@ -60,15 +61,25 @@ fn judge(
             !denied && !refused && status != 501,
             "no authorization refusal",
         ),
-        (Rule::SignedIn | Rule::SystemAdmin | Rule::SuperAdmin | Rule::WorkspaceAdmin, _)
-            if !signed_in =>
-        {
-            expect(status == 401, "401")
-        }
-        // Among these callers only the super_admin has a workspace (the one setup made).
+        (_, _) if !signed_in => expect(status == 401, "401"),
+        // The walk names the Default Group (the super_admin is its super_admin), the
+        // normal account as `{account_id}` and the super_admin's workspace as
+        // `{tenant_id}`. Among these callers only the super_admin has a workspace or a
+        // group; the normal account is the account named.
+        (Rule::GroupMember, Caller::Normal) => expect(hidden, "404 group_not_found"),
         (Rule::SystemAdmin, Caller::Normal)
-        | (Rule::SuperAdmin | Rule::WorkspaceAdmin, Caller::Normal | Caller::SystemAdmin) => {
-            expect(refused, "403 forbidden")
+        | (
+            Rule::SuperAdmin | Rule::WorkspaceAdmin | Rule::DatasetEditor | Rule::GroupAdmin,
+            Caller::Normal | Caller::SystemAdmin,
+        )
+        | (
+            Rule::GroupAdminOrSystemAdmin | Rule::GroupSuperAdmin | Rule::WorkspaceMember,
+            Caller::Normal,
+        )
+        | (Rule::GroupAdminOrSelf, Caller::SystemAdmin) => expect(refused, "403 forbidden"),
+        // The walk names groups, accounts and workspaces that exist.
+        (r, _) if r.is_scoped() => {
+            expect(succeeds && !hidden, "success or a non-authorization error")
         }
         _ => expect(succeeds, "success or a non-authorization error"),
     }
@@ -141,7 +152,27 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) {
         .expect("sign");
 
     let doc: Value = serde_yaml::from_str(CONSOLE_SPEC).expect("yaml");
-    let calls = calls(&app, &doc);
+    let admin_id = tokens::verify_access(&app.state.secret, &admin, now).expect("admin claims").user_id;
+    let (workspace, _) = console_server::domain::workspaces::current(&app.state.db, admin_id)
+        .await
+        .expect("query")
+        .expect("the super_admin's workspace");
+    let group_id = workspace.group_id.expect("setup puts the workspace in Default Group");
+    let mut calls = calls_with(
+        &app,
+        &doc,
+        &[
+            ("group_id", group_id.to_string()),
+            ("account_id", normal_id.to_string()),
+            ("tenant_id", workspace.id.to_string()),
+        ],
+    );
+    // The group to update travels in the body.
+    for call in calls.iter_mut().filter(|c| c.operation_id == "update_enterprise_group") {
+        if let Some(body) = call.body.as_mut() {
+            body["id"] = Value::String(group_id.to_string());
+        }
+    }
     let mut failures = Vec::new();
     let mut pending = 0;
     for op in Operation::ALL {
@@ -179,5 +210,12 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) {
         }
     }
     assert!(failures.is_empty(), "{} authorization failures:\n{}", failures.len(), failures.join("\n"));
+    let pending_groups: Vec<_> = Operation::ALL
+        .iter()
+        .filter(|op| op.tag() == console_server::api::generated::console::Tag::EnterpriseGroup)
+        .filter(|op| documented_console_rule(op.operation_id()) == Some(Rule::NotBuilt))
+        .map(|op| op.operation_id())
+        .collect();
+    assert!(pending_groups.is_empty(), "EnterpriseGroup operations still not built: {pending_groups:?}");
     eprintln!("authz walk: {} operations, {pending} still pending (not built)", Operation::ALL.len());
 });

@@ -6,6 +6,7 @@ mod admin;
 mod attempts;
 mod authz;
 mod config_file;
+mod enterprise;
 mod errors;
 mod helpers;
 mod invitations;

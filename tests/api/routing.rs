@@ -30,13 +30,18 @@ fn sample(doc: &Value, param: &Value) -> String {
 }
 
 pub struct Call {
-    operation_id: String,
+    pub operation_id: String,
     method: reqwest::Method,
     url: String,
-    body: Option<Value>,
+    pub body: Option<Value>,
 }
 
 pub fn calls(app: &TestApp, doc: &Value) -> Vec<Call> {
+    calls_with(app, doc, &[])
+}
+
+/// Like [`calls`], with the given values for the named path parameters.
+pub fn calls_with(app: &TestApp, doc: &Value, paths: &[(&str, String)]) -> Vec<Call> {
     let mut out = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("item") {
@@ -45,7 +50,14 @@ pub fn calls(app: &TestApp, doc: &Value) -> Vec<Call> {
             for p in op["parameters"].as_array().cloned().unwrap_or_default() {
                 let name = p["name"].as_str().unwrap_or_default();
                 match p["in"].as_str() {
-                    Some("path") => url = url.replace(&format!("{{{name}}}"), &sample(doc, &p)),
+                    Some("path") => {
+                        let value = paths
+                            .iter()
+                            .find(|(n, _)| *n == name)
+                            .map(|(_, v)| v.clone())
+                            .unwrap_or_else(|| sample(doc, &p));
+                        url = url.replace(&format!("{{{name}}}"), &value)
+                    }
                     Some("query") if p["required"].as_bool() == Some(true) => {
                         query.push(format!("{name}={}", sample(doc, &p)))
                     }
@@ -149,7 +161,18 @@ fn authz_tables_agree_with_the_specs_security() {
     for op in console_api::Operation::ALL {
         let needs = match console_authz::rule(*op) {
             Public | BeforeSetup => Some(false),
-            SignedIn | SystemAdmin | SuperAdmin | WorkspaceAdmin => Some(true),
+            SignedIn
+            | SystemAdmin
+            | SuperAdmin
+            | WorkspaceAdmin
+            | DatasetEditor
+            | GroupMember
+            | GroupAdmin
+            | GroupAdminOrSystemAdmin
+            | GroupAdminOrSelf
+            | AccountOrItsGroupAdmin
+            | GroupSuperAdmin
+            | WorkspaceMember => Some(true),
             NotBuilt => None,
         };
         if let Some(needs) = needs {
@@ -181,6 +204,14 @@ fn console_rule_text(rule: console_authz::Rule) -> &'static str {
         SystemAdmin => "system admin",
         SuperAdmin => "super admin",
         WorkspaceAdmin => "workspace owner or admin",
+        DatasetEditor => "workspace dataset editor",
+        GroupMember => "group member or system admin",
+        GroupAdmin => "group admin",
+        GroupAdminOrSystemAdmin => "group admin or system admin",
+        GroupAdminOrSelf => "group admin or the account itself",
+        AccountOrItsGroupAdmin => "the account itself, its group admins or system admin",
+        GroupSuperAdmin => "group super admin or system admin",
+        WorkspaceMember => "workspace member, its group admins or system admin",
         NotBuilt => "not built",
     }
 }
@@ -205,6 +236,14 @@ pub fn documented_console_rule(operation_id: &str) -> Option<console_authz::Rule
         SystemAdmin,
         SuperAdmin,
         WorkspaceAdmin,
+        DatasetEditor,
+        GroupMember,
+        GroupAdmin,
+        GroupAdminOrSystemAdmin,
+        GroupAdminOrSelf,
+        AccountOrItsGroupAdmin,
+        GroupSuperAdmin,
+        WorkspaceMember,
         NotBuilt,
     ]
     .into_iter()

@@ -580,7 +580,7 @@ pub fn generate(surface: &Surface, doc: &openapiv3::OpenAPI) -> Result<String> {
         "//! Server side of `{}`: schema types, response enums, handler traits and routers.\n",
         surface.spec_path
     );
-    out.push_str("#![allow(clippy::too_many_arguments, clippy::large_enum_variant, clippy::enum_variant_names)]\n\nuse std::future::Future;\n\n");
+    out.push_str("#![allow(clippy::too_many_arguments, clippy::large_enum_variant, clippy::enum_variant_names, clippy::type_complexity)]\n\nuse std::future::Future;\n\n");
     schemas(&api, &mut out);
     responses(&api, &mut out);
     tags(&api, &mut out);

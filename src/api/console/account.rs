@@ -4,7 +4,7 @@ use poem_openapi::payload::Json;
 
 use super::views::{self, success};
 use super::{ConsoleError, ConsoleHandlers};
-use crate::api::generated::console::{AccountApi, responses, schemas};
+use crate::api::generated::console::{AccountApi, Operation, responses, schemas};
 use crate::domain::{accounts, invitations};
 
 impl AccountApi for ConsoleHandlers {
@@ -98,6 +98,9 @@ impl AccountApi for ConsoleHandlers {
         id: ::uuid::Uuid,
         body: schemas::UpdateAccountExRequest,
     ) -> poem::Result<responses::UpdateAccountExResponse> {
+        // System admins, or the super_admin of the caller's current group (group_role only).
+        super::authz::admit_current_group(&self.state, &principal, Operation::UpdateAccountEx)
+            .await?;
         let changes = accounts::AccountChanges {
             name: body.name,
             avatar: body.avatar,

@@ -8,9 +8,12 @@ use sea_orm::DbErr;
 use crate::api::error_layer;
 use crate::db::is_unavailable;
 use crate::domain::accounts::AccountError;
+use crate::domain::datasets::DatasetError;
+use crate::domain::groups::GroupError;
 use crate::domain::invitations::InvitationError;
 use crate::domain::session::SessionError;
 use crate::domain::setup::SetupError;
+use crate::domain::workspaces::WorkspaceError;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{code}: {message}")]
@@ -244,6 +247,56 @@ impl From<InvitationError> for ConsoleError {
             ),
             InvitationError::Session(err) => err.into(),
             InvitationError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<GroupError> for ConsoleError {
+    fn from(err: GroupError) -> Self {
+        match err {
+            GroupError::InvalidParam(message) => Self::invalid_param(message),
+            GroupError::GroupNotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "group_not_found",
+                "Enterprise group not found.",
+            ),
+            GroupError::AccountNotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "account_not_found",
+                "Account not found.",
+            ),
+            GroupError::TenantNotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "tenant_not_found",
+                "Workspace not found.",
+            ),
+            GroupError::Forbidden(message) => {
+                Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+            }
+            GroupError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<DatasetError> for ConsoleError {
+    fn from(err: DatasetError) -> Self {
+        match err {
+            DatasetError::InvalidParam(message) => Self::invalid_param(message),
+            DatasetError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<WorkspaceError> for ConsoleError {
+    fn from(err: WorkspaceError) -> Self {
+        match err {
+            WorkspaceError::NotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "tenant_not_found",
+                "Workspace not found.",
+            ),
+            WorkspaceError::NotMember => Self::forbidden(),
+            WorkspaceError::Db(err) => err.into(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod enterprise_group;
 pub mod error;
 mod setup;
 mod views;
+mod workspace;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -57,9 +58,8 @@ impl Surface for ConsoleHandlers {
         match authz::rule(op) {
             Rule::NotBuilt => Err(ConsoleError::not_implemented(op.operation_id()).into()),
             Rule::BeforeSetup | Rule::Public => Ok(self.require_setup(op).await?),
-            Rule::SignedIn | Rule::SystemAdmin | Rule::SuperAdmin | Rule::WorkspaceAdmin => {
-                Err(mismatch(op).into())
-            }
+            // Every other rule needs a signed-in caller.
+            _ => Err(mismatch(op).into()),
         }
     }
 
@@ -79,6 +79,8 @@ impl Surface for ConsoleHandlers {
             .map_err(ConsoleError::from)?;
         match rule {
             Rule::SignedIn => Ok(session),
+            // Decided by the handler through `authz::admit_*` with the ids it was given.
+            scoped if scoped.is_scoped() => Ok(session),
             Rule::SystemAdmin if session.is_system_admin() => Ok(session),
             Rule::SuperAdmin if session.role_type == "super_admin" => Ok(session),
             Rule::SystemAdmin | Rule::SuperAdmin => Err(ConsoleError::forbidden().into()),
@@ -93,7 +95,18 @@ impl Surface for ConsoleHandlers {
                     _ => Err(ConsoleError::forbidden().into()),
                 }
             }
-            Rule::NotBuilt | Rule::BeforeSetup | Rule::Public => Err(mismatch(op).into()),
+            Rule::DatasetEditor => {
+                let current = workspaces::current(&self.state.db, session.account.id)
+                    .await
+                    .map_err(ConsoleError::from)?;
+                match current {
+                    Some((_, membership)) if workspaces::manages_datasets(&membership) => {
+                        Ok(session)
+                    }
+                    _ => Err(ConsoleError::forbidden().into()),
+                }
+            }
+            _ => Err(mismatch(op).into()),
         }
     }
 }

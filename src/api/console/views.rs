@@ -108,3 +108,129 @@ pub fn token_pair(pair: TokenPair) -> schemas::TokenPairResponse {
         },
     }
 }
+
+/// A stored value (enum text or JSON) as its wire type; a stored value the contract does
+/// not allow is a defect of this server, answered as an internal error.
+pub fn wire<T: poem_openapi::types::ParseFromJSON>(
+    value: serde_json::Value,
+) -> Result<T, super::ConsoleError> {
+    T::parse_from_json(Some(value.clone())).map_err(|err| {
+        super::ConsoleError::internal(&format!(
+            "stored value {value} does not fit the contract: {}",
+            err.into_message()
+        ))
+    })
+}
+
+fn text<T: poem_openapi::types::ParseFromJSON>(value: &str) -> Result<T, super::ConsoleError> {
+    wire(serde_json::Value::String(value.to_string()))
+}
+
+pub fn group(g: &entity::enterprise_group::Model) -> Result<schemas::Group, super::ConsoleError> {
+    Ok(schemas::Group {
+        id: g.id,
+        name: g.name.clone(),
+        short_name: g.short_name.clone(),
+        status: text(&g.status)?,
+        created_at: g.created_at,
+    })
+}
+
+pub fn current_group(
+    g: &entity::enterprise_group::Model,
+    role: &str,
+) -> Result<schemas::CurrentGroup, super::ConsoleError> {
+    Ok(schemas::CurrentGroup {
+        id: g.id,
+        name: g.name.clone(),
+        short_name: g.short_name.clone(),
+        status: text(&g.status)?,
+        created_at: g.created_at,
+        group_role: group_role(role),
+    })
+}
+
+pub fn tenant(t: &entity::tenant::Model) -> Result<schemas::Tenant, super::ConsoleError> {
+    Ok(schemas::Tenant {
+        id: t.id,
+        name: t.name.clone(),
+        status: text(&t.status)?,
+        created_at: t.created_at,
+    })
+}
+
+pub fn tenant_role(value: &str) -> Result<schemas::TenantRole, super::ConsoleError> {
+    text(value)
+}
+
+/// Permission names this contract knows; others (from later features) are not shown.
+pub fn tenant_permissions(names: &[String]) -> Vec<schemas::TenantPermission> {
+    names.iter().filter_map(|n| text(n).ok()).collect()
+}
+
+pub fn workspace(
+    t: &entity::tenant::Model,
+    m: &entity::tenant_member::Model,
+) -> Result<schemas::Workspace, super::ConsoleError> {
+    Ok(schemas::Workspace {
+        id: t.id,
+        name: t.name.clone(),
+        status: text(&t.status)?,
+        created_at: t.created_at,
+        current: m.current,
+        role: tenant_role(&m.role)?,
+    })
+}
+
+pub fn dataset(
+    view: &crate::domain::groups::DatasetView,
+) -> Result<schemas::Dataset, super::ConsoleError> {
+    let d = &view.dataset;
+    let retrieval: serde_json::Value =
+        serde_json::from_str(&d.retrieval_model).map_err(|e| super::ConsoleError::internal(&e))?;
+    Ok(schemas::Dataset {
+        id: d.id,
+        name: d.name.clone(),
+        description: d.description.clone(),
+        provider: text(&d.provider)?,
+        permission: text(&d.permission)?,
+        data_source_type: d.data_source_type.clone(),
+        indexing_technique: d.indexing_technique.as_deref().map(text).transpose()?,
+        app_count: d.app_count,
+        document_count: d.document_count,
+        word_count: d.word_count,
+        created_by: d.created_by,
+        created_at: d.created_at,
+        updated_by: d.updated_by,
+        updated_at: d.updated_at,
+        embedding_model: d.embedding_model.clone(),
+        embedding_model_provider: d.embedding_model_provider.clone(),
+        embedding_available: d.embedding_model.as_ref().map(|_| true),
+        retrieval_model_dict: wire(retrieval.clone())?,
+        tags: Vec::new(),
+        doc_form: d.doc_form.clone(),
+        external_knowledge_info: schemas::ExternalKnowledgeInfo {
+            external_knowledge_id: None,
+            external_knowledge_api_id: None,
+            external_knowledge_api_name: None,
+            external_knowledge_api_endpoint: None,
+        },
+        external_retrieval_model: schemas::ExternalRetrievalModel {
+            top_k: retrieval["top_k"].as_i64().unwrap_or(2) as i32,
+            score_threshold: retrieval["score_threshold"].as_f64().unwrap_or(0.0),
+            score_threshold_enabled: retrieval["score_threshold_enabled"]
+                .as_bool()
+                .unwrap_or(false),
+        },
+        icon: d.icon.clone(),
+        icon_background: d.icon_background.clone(),
+        owner: None,
+        owner_account: view
+            .owner_name
+            .clone()
+            .map(|name| schemas::DatasetOwnerAccount { name }),
+        tenant: schemas::DatasetTenant {
+            name: view.tenant_name.clone(),
+        },
+    })
+}

@@ -4,7 +4,8 @@
 #![allow(
     clippy::too_many_arguments,
     clippy::large_enum_variant,
-    clippy::enum_variant_names
+    clippy::enum_variant_names,
+    clippy::type_complexity
 )]
 
 use std::future::Future;
@@ -1011,6 +1012,79 @@ pub mod schemas {
         pub data: Vec<Dataset>,
     }
 
+    /// New dataset in the caller's current workspace.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct CreateDatasetRequest {
+        #[oai(validator(min_length = 1, max_length = 255))]
+        pub name: String,
+        #[oai(skip_serializing_if_is_none, validator(max_length = 400))]
+        pub description: Option<String>,
+        #[oai(skip_serializing_if_is_none)]
+        pub indexing_technique: Option<IndexingTechnique>,
+        #[oai(skip_serializing_if_is_none)]
+        pub permission: Option<DatasetPermission>,
+        /// Accounts (members of the workspace) who may see a `partial_members` dataset.
+        #[oai(skip_serializing_if_is_none)]
+        pub partial_member_list: Option<Vec<::uuid::Uuid>>,
+    }
+
+    /// A workspace the caller belongs to.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct Workspace {
+        pub id: ::uuid::Uuid,
+        pub name: String,
+        pub status: TenantStatus,
+        /// Unix seconds.
+        pub created_at: i64,
+        /// True for the caller's current workspace.
+        pub current: bool,
+        pub role: TenantRole,
+    }
+
+    /// The caller's workspaces.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct WorkspaceList {
+        pub workspaces: Vec<Workspace>,
+    }
+
+    /// The workspace to work in.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct SwitchWorkspaceRequest {
+        pub tenant_id: ::uuid::Uuid,
+    }
+
+    /// The workspace now current.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct SwitchWorkspaceResponse {
+        pub result: String,
+        pub new_tenant: Workspace,
+    }
+
+    /// A model provider configured in a workspace.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct ModelProvider {
+        pub provider_name: String,
+        /// Provider settings.
+        pub config: ::serde_json::Value,
+    }
+
+    /// The system default model of one model type.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct DefaultModel {
+        /// e.g. llm, text-embedding, rerank, speech2text, tts.
+        pub model_type: String,
+        pub provider_name: String,
+        pub model_name: String,
+    }
+
+    /// A workspace's model providers and system default models.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct ModelDefaults {
+        pub tenant_id: ::uuid::Uuid,
+        pub model_providers: Vec<ModelProvider>,
+        pub default_models: Vec<DefaultModel>,
+    }
+
     /// E-mail/password sign-in.
     #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
     pub struct LoginRequest {
@@ -1571,6 +1645,9 @@ pub mod responses {
         /// Forbidden: `forbidden`
         #[oai(status = 403)]
         Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Not found: `group_not_found`
+        #[oai(status = 404)]
+        NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `check_app_permission`.
@@ -1619,6 +1696,9 @@ pub mod responses {
         /// Forbidden: `forbidden`
         #[oai(status = 403)]
         Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Not found: `group_not_found`
+        #[oai(status = 404)]
+        NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `register_account`.
@@ -2002,6 +2082,74 @@ pub mod responses {
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
+
+    /// Responses of `create_dataset`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum CreateDatasetResponse {
+        /// Created
+        #[oai(status = 201)]
+        Created(::poem_openapi::payload::Json<schemas::Dataset>),
+        /// Bad request: `invalid_param`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `list_workspaces`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum ListWorkspacesResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::WorkspaceList>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `switch_workspace`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum SwitchWorkspaceResponse {
+        /// Switched
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::SwitchWorkspaceResponse>),
+        /// Bad request: `invalid_param`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Not found: `tenant_not_found`
+        #[oai(status = 404)]
+        NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `get_workspace_model_defaults`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum GetWorkspaceModelDefaultsResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::ModelDefaults>),
+        /// Bad request: `invalid_param`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Not found: `tenant_not_found`
+        #[oai(status = 404)]
+        NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
 }
 
 /// The tags of the spec; each has a handler trait and a router.
@@ -2019,6 +2167,9 @@ pub enum Tag {
     /// Sign-in, invitations activation, password reset, self-registration, social sign-in and tokens.
     #[oai(rename = "Auth")]
     Auth,
+    /// The caller's workspaces, switching between them, datasets and model defaults (extensions).
+    #[oai(rename = "Workspace")]
+    Workspace,
 }
 
 /// Access token from login, activation, reset, registration or refresh.
@@ -2088,6 +2239,10 @@ pub enum Operation {
     RefreshToken,
     Logout,
     LogoutPost,
+    CreateDataset,
+    ListWorkspaces,
+    SwitchWorkspace,
+    GetWorkspaceModelDefaults,
 }
 
 impl Operation {
@@ -2145,6 +2300,10 @@ impl Operation {
         Self::RefreshToken,
         Self::Logout,
         Self::LogoutPost,
+        Self::CreateDataset,
+        Self::ListWorkspaces,
+        Self::SwitchWorkspace,
+        Self::GetWorkspaceModelDefaults,
     ];
 
     /// The `operationId`.
@@ -2202,6 +2361,10 @@ impl Operation {
             Self::RefreshToken => "refresh_token",
             Self::Logout => "logout",
             Self::LogoutPost => "logout_post",
+            Self::CreateDataset => "create_dataset",
+            Self::ListWorkspaces => "list_workspaces",
+            Self::SwitchWorkspace => "switch_workspace",
+            Self::GetWorkspaceModelDefaults => "get_workspace_model_defaults",
         }
     }
 
@@ -2260,6 +2423,10 @@ impl Operation {
             Self::RefreshToken => "POST",
             Self::Logout => "GET",
             Self::LogoutPost => "POST",
+            Self::CreateDataset => "POST",
+            Self::ListWorkspaces => "GET",
+            Self::SwitchWorkspace => "POST",
+            Self::GetWorkspaceModelDefaults => "GET",
         }
     }
 
@@ -2340,6 +2507,10 @@ impl Operation {
             Self::RefreshToken => "/console/api/refresh-token",
             Self::Logout => "/console/api/logout",
             Self::LogoutPost => "/console/api/logout",
+            Self::CreateDataset => "/console/api/datasets",
+            Self::ListWorkspaces => "/console/api/workspaces",
+            Self::SwitchWorkspace => "/console/api/workspaces/switch",
+            Self::GetWorkspaceModelDefaults => "/console/api/workspaces/{tenant_id}/model-defaults",
         }
     }
 
@@ -2398,6 +2569,10 @@ impl Operation {
             Self::RefreshToken => Tag::Auth,
             Self::Logout => Tag::Auth,
             Self::LogoutPost => Tag::Auth,
+            Self::CreateDataset => Tag::Workspace,
+            Self::ListWorkspaces => Tag::Workspace,
+            Self::SwitchWorkspace => Tag::Workspace,
+            Self::GetWorkspaceModelDefaults => Tag::Workspace,
         }
     }
 
@@ -2456,6 +2631,10 @@ impl Operation {
             Self::RefreshToken => false,
             Self::Logout => true,
             Self::LogoutPost => true,
+            Self::CreateDataset => true,
+            Self::ListWorkspaces => true,
+            Self::SwitchWorkspace => true,
+            Self::GetWorkspaceModelDefaults => true,
         }
     }
 }
@@ -3033,6 +3212,42 @@ pub trait AuthApi: Surface {
     ) -> impl Future<Output = ::poem::Result<responses::LogoutPostResponse>> + Send;
 }
 
+/// Handlers of the `Workspace` tag.
+///
+/// The caller's workspaces, switching between them, datasets and model defaults (extensions).
+pub trait WorkspaceApi: Surface {
+    /// `POST /console/api/datasets`: Create a dataset
+    fn create_dataset(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::CreateDatasetRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::CreateDatasetResponse>> + Send;
+
+    /// `GET /console/api/workspaces`: The caller's workspaces
+    fn list_workspaces(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+    ) -> impl Future<Output = ::poem::Result<responses::ListWorkspacesResponse>> + Send;
+
+    /// `POST /console/api/workspaces/switch`: Switch the current workspace
+    fn switch_workspace(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::SwitchWorkspaceRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::SwitchWorkspaceResponse>> + Send;
+
+    /// `GET /console/api/workspaces/{tenant_id}/model-defaults`: A workspace's model providers and default models
+    fn get_workspace_model_defaults(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        tenant_id: ::uuid::Uuid,
+    ) -> impl Future<Output = ::poem::Result<responses::GetWorkspaceModelDefaultsResponse>> + Send;
+}
+
 /// Routes the `Setup` operations to a [`SetupApi`] implementation.
 pub struct SetupRoutes<T>(pub ::std::sync::Arc<T>);
 
@@ -3138,7 +3353,7 @@ pub struct EnterpriseGroupRoutes<T>(pub ::std::sync::Arc<T>);
 impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
     /// List enterprise groups
     ///
-    /// Pages through all enterprise groups, optionally filtered by status. Requires the system role super_admin.
+    /// Pages through all enterprise groups, newest first, optionally filtered by status. Requires the system role super_admin or system_admin.
     #[oai(
         path = "/console/api/enterprise-groups",
         method = "get",
@@ -3183,7 +3398,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Update an enterprise group
     ///
-    /// Renames an enterprise group and returns it. Requires the system role super_admin or the group role super_admin.
+    /// Renames an enterprise group (and its shadow workspace) and returns it. A name already used by another active group is 400 `invalid_param`. Requires the group role super_admin in that group, or the system role super_admin or system_admin.
     #[oai(
         path = "/console/api/enterprise-groups",
         method = "put",
@@ -3210,7 +3425,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Create an enterprise group
     ///
-    /// Creates an enterprise group. Requires the system role super_admin (else 403 `forbidden`).
+    /// Creates an enterprise group with its shadow workspace (same id and name) and makes the caller its super_admin. A name already used by an active group is 400 `invalid_param`. Requires the system role super_admin or system_admin (else 403 `forbidden`).
     #[oai(
         path = "/console/api/enterprise-groups",
         method = "post",
@@ -3237,7 +3452,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Delete an enterprise group
     ///
-    /// Deletes an enterprise group (the id travels in the JSON body, as in the seed). Requires the system role super_admin.
+    /// Deletes an enterprise group (the id travels in the JSON body, as in the seed). Refused with 400 `invalid_param` while the group still has workspaces other than its shadow workspace, or when it is the last group; nothing else is ever deleted with it. Requires the system role super_admin or system_admin.
     #[oai(
         path = "/console/api/enterprise-groups",
         method = "delete",
@@ -3264,7 +3479,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Get an enterprise group
     ///
-    /// One enterprise group by id. Requires membership of the group or the system role super_admin.
+    /// One enterprise group by id. Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
     #[oai(
         path = "/console/api/enterprise-groups/info/:group_id",
         method = "get",
@@ -3295,7 +3510,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// List a group's workspaces
     ///
-    /// Pages through the workspaces of a group, optionally filtered by status. Requires the group role admin or super_admin.
+    /// Pages through the workspaces of a group (not its shadow workspace), newest first, optionally filtered by status. Requires the group role admin or super_admin in that group.
     #[oai(
         path = "/console/api/enterprise-groups/:group_id/tenants",
         method = "get",
@@ -3339,7 +3554,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Create a workspace in a group
     ///
-    /// Creates a workspace inside the group; the caller becomes its owner. Requires the group role admin or super_admin.
+    /// Creates a workspace inside the group; the caller becomes its owner, and the model providers and default models of the group's shadow workspace are copied into it. Requires the group role admin or super_admin in that group.
     #[oai(
         path = "/console/api/enterprise-groups/:group_id/tenants",
         method = "post",
@@ -3367,7 +3582,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Workspaces of a group an account has not joined
     ///
-    /// Pages through the group's workspaces the account is not a member of (to offer them for joining). Requires the group role admin or super_admin.
+    /// Pages through the group's workspaces the account is not a member of (to offer them for joining), newest first. Requires the group role admin or super_admin in that group, or being that account.
     #[oai(
         path = "/console/api/enterprise-groups/:group_id/unjoined-tenants/:account_id",
         method = "get",
@@ -3415,7 +3630,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Workspaces of a group an account has joined
     ///
-    /// Pages through the group's workspaces the account is a member of. Requires the group role admin or super_admin.
+    /// Pages through the group's workspaces the account is a member of, newest first. Requires the group role admin or super_admin in that group, or being that account.
     #[oai(
         path = "/console/api/enterprise-groups/:group_id/joined-tenants/:account_id",
         method = "get",
@@ -3459,7 +3674,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// An account's roles in a group's workspaces
     ///
-    /// For every workspace of the group the account has joined: its role, position and extra permissions (not paged). Requires the group role admin or super_admin.
+    /// For every workspace of the group the account has joined: its role, position and extra permissions (not paged; newest workspace first). Requires the group role admin or super_admin in that group, or being that account.
     #[oai(
         path = "/console/api/enterprise-groups/:group_id/joined-tenants-roles/:account_id",
         method = "get",
@@ -3493,7 +3708,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Groups an account belongs to
     ///
-    /// Pages through the enterprise groups the account is a member of. Requires the system role super_admin or system_admin.
+    /// Pages through the enterprise groups the account is a member of, newest first. Requires being that account, the group role admin or super_admin in one of its groups, or the system role super_admin or system_admin.
     #[oai(
         path = "/console/api/enterprise-groups/joined-groups/:account_id",
         method = "get",
@@ -3538,7 +3753,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Groups the caller belongs to
     ///
-    /// Pages through the enterprise groups the signed-in account is a member of.
+    /// Pages through the enterprise groups the signed-in account is a member of, newest first.
     #[oai(
         path = "/console/api/enterprise-groups/joined-groups",
         method = "get",
@@ -3576,7 +3791,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// May the caller manage the group?
     ///
-    /// Whether the caller may manage the group's workspaces (group role admin or super_admin). With `switch_tenant=true` and permission granted, the caller's current workspace is switched to the group's shadow workspace.
+    /// Whether the caller may manage the group's workspaces (group role admin or super_admin). With `switch_tenant=true` and permission granted, the caller's current workspace is switched to the group's shadow workspace (joining it as admin if needed). Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
     #[oai(
         path = "/console/api/enterprise-groups/:group_id/check-manage-permission",
         method = "get",
@@ -3661,7 +3876,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Workspaces the caller manages
     ///
-    /// Pages through the workspaces of the group that the caller may manage (role owner or admin). Group admins and super_admins see every workspace of the group.
+    /// Pages through the workspaces of the group that the caller may manage (role owner or admin), newest first. Group admins and super_admins see every workspace of the group. Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
     #[oai(
         path = "/console/api/enterprise-groups/:group_id/managed-tenants",
         method = "get",
@@ -3702,7 +3917,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Workspaces where the caller manages apps
     ///
-    /// Pages through the workspaces of the group that the caller may may manage apps in (role owner, admin or editor). Group admins and super_admins see every workspace of the group.
+    /// Pages through the workspaces of the group that the caller may manage apps in (role owner, admin or editor, or the `create_agent` permission), newest first. Group admins and super_admins see every workspace of the group. Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
     #[oai(
         path = "/console/api/enterprise-groups/:group_id/managed-app-tenants",
         method = "get",
@@ -3747,7 +3962,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Workspaces where the caller manages datasets
     ///
-    /// Pages through the workspaces of the group that the caller may may manage datasets in (role owner, admin, editor or dataset_operator). Group admins and super_admins see every workspace of the group.
+    /// Pages through the workspaces of the group that the caller may manage datasets in (role owner, admin, editor or dataset_operator, or the `create_knowledge` permission), newest first. Group admins and super_admins see every workspace of the group. Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
     #[oai(
         path = "/console/api/enterprise-groups/:group_id/managed-dataset-tenants",
         method = "get",
@@ -3792,7 +4007,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// List a group's members
     ///
-    /// Pages through the accounts that are members of the group. Requires the group role admin or super_admin.
+    /// Pages through the accounts that are members of the group, newest member first; `group_role` is the role in this group. Requires the group role admin or super_admin in that group, or the system role super_admin or system_admin.
     #[oai(
         path = "/console/api/enterprise-groups/:group_id/members",
         method = "get",
@@ -3833,7 +4048,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// List a group's datasets
     ///
-    /// Pages through the datasets of all workspaces of the group, optionally filtered by a name search. Requires the group role admin or super_admin.
+    /// Pages through the datasets of the group's workspaces (its shadow workspace included), newest first, optionally filtered by a case-insensitive search over name and description. Group admins and super_admins see all of them; others see the datasets of workspaces they belong to that are `all_team_members`, theirs (`only_me`), or list them (`partial_members`). Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
     #[oai(
         path = "/console/api/enterprise-groups/:group_id/datasets",
         method = "get",
@@ -3861,7 +4076,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: ::poem_openapi::param::Query<i32>,
-        /// Case-insensitive substring of the dataset name.
+        /// Case-insensitive substring of the dataset name or description.
         #[oai(name = "search", validator(max_length = 255))]
         search: ::poem_openapi::param::Query<Option<String>>,
     ) -> ::poem::Result<responses::ListGroupDatasetsResponse> {
@@ -3877,7 +4092,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Repair workspaces' model providers
     ///
-    /// Maintenance: copies the group's model-provider configuration into workspaces that lack it. Takes no input (any JSON body, such as the seed's `{}`, is ignored). Requires the system role super_admin.
+    /// Maintenance: for every workspace of the caller's current group, adds the model providers its shadow workspace has and the workspace lacks; never overwrites a workspace's own settings, so a second call changes nothing. Takes no input (any JSON body, such as the seed's `{}`, is ignored). Requires the group role super_admin in the current group, or the system role super_admin or system_admin; 404 `group_not_found` when the caller has no current group.
     #[oai(
         path = "/console/api/enterprise-groups/workspaces/repair-model-providers",
         method = "post",
@@ -3903,7 +4118,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// May the caller manage apps in the group?
     ///
-    /// Whether the caller may manage apps in at least one workspace of the group.
+    /// Whether the caller may manage apps in at least one workspace of the group (group admin or super_admin; role owner, admin or editor, or the `create_agent` permission). Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
     #[oai(
         path = "/console/api/enterprise-groups/:group_id/check-app-permission",
         method = "get",
@@ -3930,7 +4145,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// May the caller manage datasets in the group?
     ///
-    /// Whether the caller may manage datasets in at least one workspace of the group.
+    /// Whether the caller may manage datasets in at least one workspace of the group (group admin or super_admin; role owner, admin, editor or dataset_operator, or the `create_knowledge` permission). Requires membership of the group or a system admin role (super_admin, system_admin); others get 404 `group_not_found`.
     #[oai(
         path = "/console/api/enterprise-groups/:group_id/check-dataset-permission",
         method = "get",
@@ -3961,7 +4176,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Repair workspaces' system default models
     ///
-    /// Maintenance: restores the system default model settings of workspaces that lack them. Takes no input (any JSON body, such as the seed's `{}`, is ignored). Requires the system role super_admin.
+    /// Maintenance: for every workspace of the caller's current group, adds the system default models (per model type) its shadow workspace has and the workspace lacks; never overwrites a workspace's own choice, so a second call changes nothing. Takes no input (any JSON body, such as the seed's `{}`, is ignored). Requires the group role super_admin in the current group, or the system role super_admin or system_admin; 404 `group_not_found` when the caller has no current group.
     #[oai(
         path = "/console/api/enterprise-groups/workspaces/repair-system-default",
         method = "post",
@@ -4158,7 +4373,7 @@ impl<T: AccountApi> AccountRoutes<T> {
 
     /// Update an account
     ///
-    /// Changes an account's name, avatar, status, mobile, system role and/or group role; returns the account. Requires the group role admin or super_admin, or the system role super_admin or system_admin; changing `role_type` requires super_admin.
+    /// Changes an account's name, avatar, status, mobile, system role and/or group role; returns the account. `group_role` is the role in the caller's current group (the account must be a member of it; the group's last super_admin cannot be demoted). Requires the system role super_admin or system_admin, or the group role super_admin in the current group, which may change only `group_role`; changing `role_type` requires super_admin.
     #[oai(
         path = "/console/api/account-ex/id",
         method = "put",
@@ -4545,10 +4760,115 @@ impl<T: AuthApi> AuthRoutes<T> {
     }
 }
 
-/// The whole surface: every handler trait.
-pub trait Handlers: SetupApi + EnterpriseGroupApi + AccountApi + AuthApi {}
+/// Routes the `Workspace` operations to a [`WorkspaceApi`] implementation.
+pub struct WorkspaceRoutes<T>(pub ::std::sync::Arc<T>);
 
-impl<T: SetupApi + EnterpriseGroupApi + AccountApi + AuthApi> Handlers for T {}
+#[::poem_openapi::OpenApi]
+impl<T: WorkspaceApi> WorkspaceRoutes<T> {
+    /// Create a dataset
+    ///
+    /// Extension: the group dataset listing needs datasets to list; this is Dify's create-dataset call. Creates an empty vendor dataset in the caller's current workspace, with the caller as creator. With permission `partial_members`, `partial_member_list` names the workspace members who may see it (the creator always may). Requires a role that manages datasets in the current workspace (owner, admin, editor, dataset_operator, or the `create_knowledge` permission).
+    #[oai(
+        path = "/console/api/datasets",
+        method = "post",
+        operation_id = "create_dataset",
+        tag = "Tag::Workspace"
+    )]
+    async fn create_dataset(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::CreateDatasetRequest>,
+    ) -> ::poem::Result<responses::CreateDatasetResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::CreateDataset, credential.credential())
+            .await?;
+        self.0.create_dataset(ctx, principal, body.0).await
+    }
+
+    /// The caller's workspaces
+    ///
+    /// Extension: a client has to see which workspaces it belongs to and which is current; this is Dify's workspace list. Every workspace the caller is a member of, newest first, with the caller's role. Requires a signed-in account.
+    #[oai(
+        path = "/console/api/workspaces",
+        method = "get",
+        operation_id = "list_workspaces",
+        tag = "Tag::Workspace"
+    )]
+    async fn list_workspaces(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+    ) -> ::poem::Result<responses::ListWorkspacesResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::ListWorkspaces, credential.credential())
+            .await?;
+        self.0.list_workspaces(ctx, principal).await
+    }
+
+    /// Switch the current workspace
+    ///
+    /// Extension: a client has to change the workspace it works in; this is Dify's switch call. Makes a workspace the caller belongs to its current one (and that workspace's group its current group). Requires a signed-in account that is a member of the workspace (403 `forbidden` otherwise; 404 `tenant_not_found` for an unknown id).
+    #[oai(
+        path = "/console/api/workspaces/switch",
+        method = "post",
+        operation_id = "switch_workspace",
+        tag = "Tag::Workspace"
+    )]
+    async fn switch_workspace(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::SwitchWorkspaceRequest>,
+    ) -> ::poem::Result<responses::SwitchWorkspaceResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::SwitchWorkspace, credential.credential())
+            .await?;
+        self.0.switch_workspace(ctx, principal, body.0).await
+    }
+
+    /// A workspace's model providers and default models
+    ///
+    /// Extension: shows what `repair-model-providers` and `repair-system-default` change. The model providers configured in a workspace and its system default model per model type, each sorted by name. Requires membership of the workspace, the group role admin or super_admin in its group, or a system admin role.
+    #[oai(
+        path = "/console/api/workspaces/:tenant_id/model-defaults",
+        method = "get",
+        operation_id = "get_workspace_model_defaults",
+        tag = "Tag::Workspace"
+    )]
+    async fn get_workspace_model_defaults(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        /// Workspace id.
+        #[oai(name = "tenant_id")]
+        tenant_id: ::poem_openapi::param::Path<::uuid::Uuid>,
+    ) -> ::poem::Result<responses::GetWorkspaceModelDefaultsResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::GetWorkspaceModelDefaults,
+                credential.credential(),
+            )
+            .await?;
+        self.0
+            .get_workspace_model_defaults(ctx, principal, tenant_id.0)
+            .await
+    }
+}
+
+/// The whole surface: every handler trait.
+pub trait Handlers: SetupApi + EnterpriseGroupApi + AccountApi + AuthApi + WorkspaceApi {}
+
+impl<T: SetupApi + EnterpriseGroupApi + AccountApi + AuthApi + WorkspaceApi> Handlers for T {}
 
 /// All routers of the surface, ready for `OpenApiService::new`.
 pub fn routes<T: Handlers>(
@@ -4558,11 +4878,13 @@ pub fn routes<T: Handlers>(
     EnterpriseGroupRoutes<T>,
     AccountRoutes<T>,
     AuthRoutes<T>,
+    WorkspaceRoutes<T>,
 ) {
     (
         SetupRoutes(imp.clone()),
         EnterpriseGroupRoutes(imp.clone()),
         AccountRoutes(imp.clone()),
         AuthRoutes(imp.clone()),
+        WorkspaceRoutes(imp.clone()),
     )
 }

@@ -1,0 +1,121 @@
+//! The `Workspace` tag of the console surface (extensions): the caller's workspaces,
+//! switching between them, creating datasets, and a workspace's model defaults.
+
+use poem_openapi::payload::Json;
+
+use super::authz;
+use super::views;
+use super::{ConsoleError, ConsoleHandlers};
+use crate::api::generated::console::{Operation, WorkspaceApi, responses, schemas};
+use crate::domain::{datasets, workspaces};
+
+impl WorkspaceApi for ConsoleHandlers {
+    async fn create_dataset(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::CreateDatasetRequest,
+    ) -> poem::Result<responses::CreateDatasetResponse> {
+        // The gate (rule DatasetEditor) has checked the membership of the current workspace.
+        let (tenant, _) = workspaces::current(&self.state.db, principal.account.id)
+            .await
+            .map_err(ConsoleError::from)?
+            .ok_or_else(ConsoleError::forbidden)?;
+        let created = datasets::create(
+            &self.state,
+            &tenant,
+            &principal.account,
+            datasets::NewDataset {
+                name: body.name,
+                description: body.description,
+                indexing_technique: body.indexing_technique.map(|t| t.as_str().to_string()),
+                permission: body.permission.map(|p| p.as_str().to_string()),
+                partial_members: body.partial_member_list.unwrap_or_default(),
+            },
+        )
+        .await
+        .map_err(ConsoleError::from)?;
+        Ok(responses::CreateDatasetResponse::Created(Json(
+            views::dataset(&created)?,
+        )))
+    }
+
+    async fn list_workspaces(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+    ) -> poem::Result<responses::ListWorkspacesResponse> {
+        let found = workspaces::of_account(&self.state.db, principal.account.id)
+            .await
+            .map_err(ConsoleError::from)?;
+        let workspaces = found
+            .iter()
+            .map(|(t, m)| views::workspace(t, m))
+            .collect::<Result<_, _>>()?;
+        Ok(responses::ListWorkspacesResponse::Ok(Json(
+            schemas::WorkspaceList { workspaces },
+        )))
+    }
+
+    async fn switch_workspace(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::SwitchWorkspaceRequest,
+    ) -> poem::Result<responses::SwitchWorkspaceResponse> {
+        let (tenant, member) =
+            workspaces::switch(&self.state, principal.account.id, body.tenant_id)
+                .await
+                .map_err(ConsoleError::from)?;
+        Ok(responses::SwitchWorkspaceResponse::Ok(Json(
+            schemas::SwitchWorkspaceResponse {
+                result: "success".to_string(),
+                new_tenant: views::workspace(&tenant, &member)?,
+            },
+        )))
+    }
+
+    async fn get_workspace_model_defaults(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        tenant_id: ::uuid::Uuid,
+    ) -> poem::Result<responses::GetWorkspaceModelDefaultsResponse> {
+        let tenant = authz::admit_workspace(
+            &self.state,
+            &principal,
+            Operation::GetWorkspaceModelDefaults,
+            tenant_id,
+        )
+        .await?;
+        let (providers, defaults) = workspaces::model_defaults(&self.state.db, tenant.id)
+            .await
+            .map_err(ConsoleError::from)?;
+        let model_providers = providers
+            .into_iter()
+            .map(|p| {
+                Ok(schemas::ModelProvider {
+                    config: views::wire(
+                        serde_json::from_str(&p.config).map_err(|e| ConsoleError::internal(&e))?,
+                    )?,
+                    provider_name: p.provider_name,
+                })
+            })
+            .collect::<Result<_, ConsoleError>>()?;
+        let default_models = defaults
+            .into_iter()
+            .map(|d| schemas::DefaultModel {
+                model_type: d.model_type,
+                provider_name: d.provider_name,
+                model_name: d.model_name,
+            })
+            .collect();
+        Ok(responses::GetWorkspaceModelDefaultsResponse::Ok(Json(
+            schemas::ModelDefaults {
+                tenant_id: tenant.id,
+                model_providers,
+                default_models,
+            },
+        )))
+    }
+}

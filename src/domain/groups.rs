@@ -1,0 +1,986 @@
+//! Enterprise groups: their workspaces (tenants), members and roles, the pages the
+//! console shows of them, and the repairs that copy a group's model settings into its
+//! workspaces. No HTTP here; who may call what is decided in `api::console::authz`.
+//!
+//! Every page is newest first, ties broken by id, so pages are stable.
+
+use std::collections::{HashMap, HashSet};
+
+use entity::{
+    account, dataset, dataset_permission, enterprise_group, group_member, tenant,
+    tenant_default_model, tenant_member, tenant_model_provider,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::domain::accounts::{self, AccountView};
+use crate::domain::setup::OWNER_PERMISSIONS;
+use crate::domain::validate;
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GroupError {
+    #[error("{0}")]
+    InvalidParam(String),
+    #[error("enterprise group not found")]
+    GroupNotFound,
+    #[error("account not found")]
+    AccountNotFound,
+    #[error("workspace not found")]
+    TenantNotFound,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// One page of rows and the number of rows on all pages.
+#[derive(Debug)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+/// Page numbers start at 1; the contract bounds both before they get here.
+pub fn offset(page: u64, limit: u64) -> u64 {
+    page.saturating_sub(1).saturating_mul(limit)
+}
+
+/// Whether a group role manages the group (its workspaces, members and datasets).
+pub fn is_group_admin(role: Option<&str>) -> bool {
+    matches!(role, Some("super_admin" | "admin"))
+}
+
+/// The account's role in the group, if it is a member.
+pub async fn role_in<C: ConnectionTrait>(
+    db: &C,
+    group_id: Uuid,
+    account_id: Uuid,
+) -> Result<Option<String>, DbErr> {
+    Ok(group_member::Entity::find()
+        .filter(group_member::Column::GroupId.eq(group_id))
+        .filter(group_member::Column::AccountId.eq(account_id))
+        .one(db)
+        .await?
+        .map(|m| m.group_role))
+}
+
+/// The groups in which the account is super_admin or admin.
+pub async fn administered_groups(
+    db: &DatabaseConnection,
+    account_id: Uuid,
+) -> Result<Vec<Uuid>, DbErr> {
+    Ok(group_member::Entity::find()
+        .filter(group_member::Column::AccountId.eq(account_id))
+        .filter(group_member::Column::GroupRole.is_in(["super_admin", "admin"]))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.group_id)
+        .collect())
+}
+
+pub async fn find(
+    db: &DatabaseConnection,
+    id: Uuid,
+) -> Result<enterprise_group::Model, GroupError> {
+    enterprise_group::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(GroupError::GroupNotFound)
+}
+
+/// The account's current group and its role there.
+pub async fn current(
+    db: &DatabaseConnection,
+    account_id: Uuid,
+) -> Result<Option<(enterprise_group::Model, String)>, DbErr> {
+    let Some(member) = group_member::Entity::find()
+        .filter(group_member::Column::AccountId.eq(account_id))
+        .filter(group_member::Column::Current.eq(true))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(enterprise_group::Entity::find_by_id(member.group_id)
+        .one(db)
+        .await?
+        .map(|g| (g, member.group_role)))
+}
+
+/// The shadow workspace of a group (same id).
+pub async fn shadow(db: &DatabaseConnection, group_id: Uuid) -> Result<tenant::Model, GroupError> {
+    tenant::Entity::find_by_id(group_id)
+        .one(db)
+        .await?
+        .ok_or(GroupError::GroupNotFound)
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    status: Option<&str>,
+    page: u64,
+    limit: u64,
+) -> Result<Paged<enterprise_group::Model>, DbErr> {
+    let mut q = enterprise_group::Entity::find();
+    if let Some(status) = status {
+        q = q.filter(enterprise_group::Column::Status.eq(status));
+    }
+    let total = q.clone().count(db).await?;
+    let items = q
+        .order_by_desc(enterprise_group::Column::CreatedAt)
+        .order_by_desc(enterprise_group::Column::Id)
+        .offset(offset(page, limit))
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(Paged { items, total })
+}
+
+fn short_name(value: Option<String>) -> Option<String> {
+    value
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+async fn name_taken<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+    except: Option<Uuid>,
+) -> Result<bool, DbErr> {
+    let mut q = enterprise_group::Entity::find()
+        .filter(enterprise_group::Column::Name.eq(name))
+        .filter(enterprise_group::Column::Status.eq("active"));
+    if let Some(id) = except {
+        q = q.filter(enterprise_group::Column::Id.ne(id));
+    }
+    Ok(q.count(db).await? > 0)
+}
+
+/// Makes `account_id` a member of the group with `role` unless it already is one; its
+/// first group becomes its current one.
+pub async fn join<C: ConnectionTrait>(
+    db: &C,
+    group_id: Uuid,
+    account_id: Uuid,
+    role: &str,
+    now: i64,
+) -> Result<(), DbErr> {
+    if role_in(db, group_id, account_id).await?.is_some() {
+        return Ok(());
+    }
+    let has_current = group_member::Entity::find()
+        .filter(group_member::Column::AccountId.eq(account_id))
+        .filter(group_member::Column::Current.eq(true))
+        .count(db)
+        .await?
+        > 0;
+    group_member::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        group_id: Set(group_id),
+        account_id: Set(account_id),
+        group_role: Set(role.to_string()),
+        current: Set(!has_current),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Creates a group, its shadow workspace, and makes the creator its super_admin.
+pub async fn create(
+    state: &AppState,
+    creator: Uuid,
+    name: &str,
+    short: Option<String>,
+) -> Result<enterprise_group::Model, GroupError> {
+    let name = validate::name(name, 255).map_err(GroupError::InvalidParam)?;
+    let now = state.clock.now();
+    let txn = state.db.begin().await?;
+    if name_taken(&txn, &name, None).await? {
+        return Err(GroupError::InvalidParam(format!(
+            "An active enterprise group named {name} already exists."
+        )));
+    }
+    let id = Uuid::now_v7();
+    let group = enterprise_group::ActiveModel {
+        id: Set(id),
+        name: Set(name.clone()),
+        short_name: Set(short_name(short)),
+        status: Set("active".to_string()),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    tenant::ActiveModel {
+        id: Set(id),
+        name: Set(name),
+        status: Set("normal".to_string()),
+        group_id: Set(Some(id)),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    join(&txn, id, creator, "super_admin", now).await?;
+    txn.commit().await?;
+    Ok(group)
+}
+
+/// Renames a group (and its shadow workspace); `short_name: None` keeps it.
+pub async fn update(
+    state: &AppState,
+    id: Uuid,
+    name: &str,
+    short: Option<String>,
+) -> Result<enterprise_group::Model, GroupError> {
+    let name = validate::name(name, 255).map_err(GroupError::InvalidParam)?;
+    let txn = state.db.begin().await?;
+    let group = enterprise_group::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(GroupError::GroupNotFound)?;
+    if group.status == "active" && name_taken(&txn, &name, Some(id)).await? {
+        return Err(GroupError::InvalidParam(format!(
+            "An active enterprise group named {name} already exists."
+        )));
+    }
+    let mut row: enterprise_group::ActiveModel = group.into();
+    row.name = Set(name.clone());
+    if short.is_some() {
+        row.short_name = Set(short_name(short));
+    }
+    let group = row.update(&txn).await?;
+    if let Some(shadow) = tenant::Entity::find_by_id(id).one(&txn).await? {
+        let mut shadow: tenant::ActiveModel = shadow.into();
+        shadow.name = Set(name);
+        shadow.update(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(group)
+}
+
+/// Deletes a group that holds nothing but its (empty) shadow workspace and is not the
+/// last group. Members whose current group it was move to another of their groups.
+pub async fn delete(state: &AppState, id: Uuid) -> Result<(), GroupError> {
+    let db = &state.db;
+    let txn = db.begin().await?;
+    enterprise_group::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(GroupError::GroupNotFound)?;
+    let tenants = tenant::Entity::find()
+        .filter(tenant::Column::GroupId.eq(id))
+        .filter(tenant::Column::Id.ne(id))
+        .count(&txn)
+        .await?;
+    if tenants > 0 {
+        return Err(GroupError::InvalidParam(format!(
+            "The group still has {tenants} workspace(s); move or delete them first."
+        )));
+    }
+    let datasets = dataset::Entity::find()
+        .filter(dataset::Column::TenantId.eq(id))
+        .count(&txn)
+        .await?;
+    if datasets > 0 {
+        return Err(GroupError::InvalidParam(format!(
+            "The group's own workspace still has {datasets} dataset(s); delete them first."
+        )));
+    }
+    if enterprise_group::Entity::find().count(&txn).await? <= 1 {
+        return Err(GroupError::InvalidParam(
+            "The last enterprise group cannot be deleted.".to_string(),
+        ));
+    }
+    let moved: Vec<Uuid> = group_member::Entity::find()
+        .filter(group_member::Column::GroupId.eq(id))
+        .filter(group_member::Column::Current.eq(true))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|m| m.account_id)
+        .collect();
+    let left_workspace: Vec<Uuid> = tenant_member::Entity::find()
+        .filter(tenant_member::Column::TenantId.eq(id))
+        .filter(tenant_member::Column::Current.eq(true))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|m| m.account_id)
+        .collect();
+    tenant::Entity::delete_by_id(id).exec(&txn).await?;
+    enterprise_group::Entity::delete_by_id(id)
+        .exec(&txn)
+        .await?;
+    for account_id in moved {
+        if let Some(other) = group_member::Entity::find()
+            .filter(group_member::Column::AccountId.eq(account_id))
+            .order_by_desc(group_member::Column::CreatedAt)
+            .one(&txn)
+            .await?
+        {
+            let mut other: group_member::ActiveModel = other.into();
+            other.current = Set(true);
+            other.update(&txn).await?;
+        }
+    }
+    for account_id in left_workspace {
+        if let Some(other) = tenant_member::Entity::find()
+            .filter(tenant_member::Column::AccountId.eq(account_id))
+            .order_by_desc(tenant_member::Column::CreatedAt)
+            .one(&txn)
+            .await?
+        {
+            let mut other: tenant_member::ActiveModel = other.into();
+            other.current = Set(true);
+            other.update(&txn).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The group's workspaces (without its shadow), optionally with one status.
+pub async fn tenants(
+    db: &DatabaseConnection,
+    group_id: Uuid,
+    status: Option<&str>,
+    page: u64,
+    limit: u64,
+) -> Result<Paged<tenant::Model>, DbErr> {
+    let mut q = tenant::Entity::find()
+        .filter(tenant::Column::GroupId.eq(group_id))
+        .filter(tenant::Column::Id.ne(group_id));
+    if let Some(status) = status {
+        q = q.filter(tenant::Column::Status.eq(status));
+    }
+    page_of_tenants(db, q, page, limit).await
+}
+
+async fn page_of_tenants(
+    db: &DatabaseConnection,
+    q: sea_orm::Select<tenant::Entity>,
+    page: u64,
+    limit: u64,
+) -> Result<Paged<tenant::Model>, DbErr> {
+    let total = q.clone().count(db).await?;
+    let items = q
+        .order_by_desc(tenant::Column::CreatedAt)
+        .order_by_desc(tenant::Column::Id)
+        .offset(offset(page, limit))
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(Paged { items, total })
+}
+
+/// The ids of the workspaces `account_id` belongs to, as a subquery.
+fn memberships_of(account_id: Uuid) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(tenant_member::Column::TenantId)
+        .from(tenant_member::Entity)
+        .and_where(tenant_member::Column::AccountId.eq(account_id))
+        .to_owned()
+}
+
+async fn account_exists(db: &DatabaseConnection, id: Uuid) -> Result<(), GroupError> {
+    account::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(|_| ())
+        .ok_or(GroupError::AccountNotFound)
+}
+
+/// The group's workspaces the account has (`joined`) or has not joined.
+pub async fn tenants_of_account(
+    db: &DatabaseConnection,
+    group_id: Uuid,
+    account_id: Uuid,
+    joined: bool,
+    page: u64,
+    limit: u64,
+) -> Result<Paged<tenant::Model>, GroupError> {
+    account_exists(db, account_id).await?;
+    let q = tenant::Entity::find()
+        .filter(tenant::Column::GroupId.eq(group_id))
+        .filter(tenant::Column::Id.ne(group_id));
+    let q = if joined {
+        q.filter(tenant::Column::Id.in_subquery(memberships_of(account_id)))
+    } else {
+        q.filter(tenant::Column::Id.not_in_subquery(memberships_of(account_id)))
+    };
+    Ok(page_of_tenants(db, q, page, limit).await?)
+}
+
+/// One membership of an account in a workspace of a group.
+#[derive(Debug)]
+pub struct TenantRole {
+    pub tenant: tenant::Model,
+    pub role: String,
+    pub position: Option<String>,
+    pub permissions: Vec<String>,
+}
+
+pub fn permissions(stored: &str) -> Vec<String> {
+    serde_json::from_str(stored).unwrap_or_default()
+}
+
+/// Every workspace of the group the account has joined, with its role there.
+pub async fn tenant_roles(
+    db: &DatabaseConnection,
+    group_id: Uuid,
+    account_id: Uuid,
+) -> Result<Vec<TenantRole>, GroupError> {
+    account_exists(db, account_id).await?;
+    let tenants = tenant::Entity::find()
+        .filter(tenant::Column::GroupId.eq(group_id))
+        .filter(tenant::Column::Id.ne(group_id))
+        .filter(tenant::Column::Id.in_subquery(memberships_of(account_id)))
+        .order_by_desc(tenant::Column::CreatedAt)
+        .order_by_desc(tenant::Column::Id)
+        .all(db)
+        .await?;
+    let ids: Vec<Uuid> = tenants.iter().map(|t| t.id).collect();
+    let mut members: HashMap<Uuid, tenant_member::Model> = tenant_member::Entity::find()
+        .filter(tenant_member::Column::AccountId.eq(account_id))
+        .filter(tenant_member::Column::TenantId.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.tenant_id, m))
+        .collect();
+    Ok(tenants
+        .into_iter()
+        .filter_map(|tenant| {
+            members.remove(&tenant.id).map(|m| TenantRole {
+                permissions: permissions(&m.permissions),
+                role: m.role,
+                position: m.position,
+                tenant,
+            })
+        })
+        .collect())
+}
+
+/// The groups the account is a member of.
+pub async fn joined_groups(
+    db: &DatabaseConnection,
+    account_id: Uuid,
+    page: u64,
+    limit: u64,
+) -> Result<Paged<enterprise_group::Model>, GroupError> {
+    account_exists(db, account_id).await?;
+    let q = enterprise_group::Entity::find().filter(
+        enterprise_group::Column::Id.in_subquery(
+            Query::select()
+                .column(group_member::Column::GroupId)
+                .from(group_member::Entity)
+                .and_where(group_member::Column::AccountId.eq(account_id))
+                .to_owned(),
+        ),
+    );
+    let total = q.clone().count(db).await?;
+    let items = q
+        .order_by_desc(enterprise_group::Column::CreatedAt)
+        .order_by_desc(enterprise_group::Column::Id)
+        .offset(offset(page, limit))
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(Paged { items, total })
+}
+
+/// What a workspace member may manage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// The workspace itself (members, settings): owner or admin.
+    Workspace,
+    /// Apps: owner, admin, editor, or `create_agent`.
+    Apps,
+    /// Datasets: owner, admin, editor, dataset_operator, or `create_knowledge`.
+    Datasets,
+}
+
+impl Capability {
+    fn roles(self) -> &'static [&'static str] {
+        match self {
+            Capability::Workspace => &["owner", "admin"],
+            Capability::Apps => &["owner", "admin", "editor"],
+            Capability::Datasets => &["owner", "admin", "editor", "dataset_operator"],
+        }
+    }
+
+    fn permission(self) -> Option<&'static str> {
+        match self {
+            Capability::Workspace => None,
+            Capability::Apps => Some("create_agent"),
+            Capability::Datasets => Some("create_knowledge"),
+        }
+    }
+
+    /// Whether one membership grants this capability.
+    pub fn granted_by(self, role: &str, stored_permissions: &str) -> bool {
+        self.roles().contains(&role)
+            || self
+                .permission()
+                .is_some_and(|p| permissions(stored_permissions).iter().any(|h| h == p))
+    }
+
+    /// The memberships of `account_id` that grant this capability, as a subquery of
+    /// workspace ids. Permissions are a JSON array of names, matched as `"name"`.
+    fn tenants_of(self, account_id: Uuid) -> sea_orm::sea_query::SelectStatement {
+        let mut granted =
+            Condition::any().add(tenant_member::Column::Role.is_in(self.roles().to_vec()));
+        if let Some(p) = self.permission() {
+            granted = granted.add(tenant_member::Column::Permissions.like(format!("%\"{p}\"%")));
+        }
+        Query::select()
+            .column(tenant_member::Column::TenantId)
+            .from(tenant_member::Entity)
+            .and_where(tenant_member::Column::AccountId.eq(account_id))
+            .cond_where(granted)
+            .to_owned()
+    }
+}
+
+/// The group's workspaces in which the caller has `capability`; group admins have it in
+/// every workspace of the group.
+pub async fn managed_tenants(
+    db: &DatabaseConnection,
+    group_id: Uuid,
+    account_id: Uuid,
+    group_admin: bool,
+    capability: Capability,
+    page: u64,
+    limit: u64,
+) -> Result<Paged<tenant::Model>, DbErr> {
+    let mut q = tenant::Entity::find()
+        .filter(tenant::Column::GroupId.eq(group_id))
+        .filter(tenant::Column::Id.ne(group_id));
+    if !group_admin {
+        q = q.filter(tenant::Column::Id.in_subquery(capability.tenants_of(account_id)));
+    }
+    page_of_tenants(db, q, page, limit).await
+}
+
+/// Whether the caller has `capability` in at least one workspace of the group.
+pub async fn has_capability(
+    db: &DatabaseConnection,
+    group_id: Uuid,
+    account_id: Uuid,
+    group_admin: bool,
+    capability: Capability,
+) -> Result<bool, DbErr> {
+    if group_admin {
+        return Ok(true);
+    }
+    let found = tenant::Entity::find()
+        .filter(tenant::Column::GroupId.eq(group_id))
+        .filter(tenant::Column::Id.ne(group_id))
+        .filter(tenant::Column::Id.in_subquery(capability.tenants_of(account_id)))
+        .count(db)
+        .await?;
+    Ok(found > 0)
+}
+
+/// Makes the group's shadow workspace the account's current workspace (joining it as
+/// admin if needed) and the group its current group.
+pub async fn switch_to_shadow(
+    state: &AppState,
+    group_id: Uuid,
+    account_id: Uuid,
+) -> Result<(), GroupError> {
+    let now = state.clock.now();
+    let txn = state.db.begin().await?;
+    let shadow = tenant::Entity::find_by_id(group_id)
+        .one(&txn)
+        .await?
+        .ok_or(GroupError::GroupNotFound)?;
+    let member = tenant_member::Entity::find()
+        .filter(tenant_member::Column::TenantId.eq(shadow.id))
+        .filter(tenant_member::Column::AccountId.eq(account_id))
+        .one(&txn)
+        .await?;
+    if member.is_none() {
+        tenant_member::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(shadow.id),
+            account_id: Set(account_id),
+            role: Set("admin".to_string()),
+            position: Set(None),
+            permissions: Set(OWNER_PERMISSIONS.to_string()),
+            current: Set(false),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    make_current(&txn, account_id, &shadow, now).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Makes `tenant` the account's current workspace and its group the current group.
+pub async fn make_current<C: ConnectionTrait>(
+    db: &C,
+    account_id: Uuid,
+    tenant: &tenant::Model,
+    now: i64,
+) -> Result<(), DbErr> {
+    tenant_member::Entity::update_many()
+        .col_expr(tenant_member::Column::Current, Expr::value(false))
+        .filter(tenant_member::Column::AccountId.eq(account_id))
+        .filter(tenant_member::Column::TenantId.ne(tenant.id))
+        .exec(db)
+        .await?;
+    tenant_member::Entity::update_many()
+        .col_expr(tenant_member::Column::Current, Expr::value(true))
+        .filter(tenant_member::Column::AccountId.eq(account_id))
+        .filter(tenant_member::Column::TenantId.eq(tenant.id))
+        .exec(db)
+        .await?;
+    if let Some(group_id) = tenant.group_id {
+        join(db, group_id, account_id, "normal", now).await?;
+        group_member::Entity::update_many()
+            .col_expr(group_member::Column::Current, Expr::value(false))
+            .filter(group_member::Column::AccountId.eq(account_id))
+            .filter(group_member::Column::GroupId.ne(group_id))
+            .exec(db)
+            .await?;
+        group_member::Entity::update_many()
+            .col_expr(group_member::Column::Current, Expr::value(true))
+            .filter(group_member::Column::AccountId.eq(account_id))
+            .filter(group_member::Column::GroupId.eq(group_id))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Creates a workspace in the group with `owner` as its owner, copying the shadow
+/// workspace's model providers and default models.
+pub async fn create_tenant(
+    state: &AppState,
+    group_id: Uuid,
+    owner: Uuid,
+    name: &str,
+) -> Result<tenant::Model, GroupError> {
+    let name = validate::name(name, 255).map_err(GroupError::InvalidParam)?;
+    let now = state.clock.now();
+    let txn = state.db.begin().await?;
+    let id = Uuid::now_v7();
+    let created = tenant::ActiveModel {
+        id: Set(id),
+        name: Set(name),
+        status: Set("normal".to_string()),
+        group_id: Set(Some(group_id)),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let has_current = tenant_member::Entity::find()
+        .filter(tenant_member::Column::AccountId.eq(owner))
+        .filter(tenant_member::Column::Current.eq(true))
+        .count(&txn)
+        .await?
+        > 0;
+    tenant_member::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(id),
+        account_id: Set(owner),
+        role: Set("owner".to_string()),
+        position: Set(None),
+        permissions: Set(OWNER_PERMISSIONS.to_string()),
+        current: Set(!has_current),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    join(&txn, group_id, owner, "normal", now).await?;
+    copy_providers(&txn, group_id, &[id], now).await?;
+    copy_defaults(&txn, group_id, &[id], now).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// The group's members as account views, `group_role` being the role in this group.
+pub async fn members(
+    db: &DatabaseConnection,
+    group_id: Uuid,
+    page: u64,
+    limit: u64,
+) -> Result<Paged<AccountView>, DbErr> {
+    let q = group_member::Entity::find().filter(group_member::Column::GroupId.eq(group_id));
+    let total = q.clone().count(db).await?;
+    let rows = q
+        .order_by_desc(group_member::Column::CreatedAt)
+        .order_by_desc(group_member::Column::Id)
+        .offset(offset(page, limit))
+        .limit(limit)
+        .all(db)
+        .await?;
+    let mut found: HashMap<Uuid, account::Model> = account::Entity::find()
+        .filter(account::Column::Id.is_in(rows.iter().map(|m| m.account_id).collect::<Vec<_>>()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    let ordered: Vec<account::Model> = rows
+        .iter()
+        .filter_map(|m| found.remove(&m.account_id))
+        .collect();
+    let roles: HashMap<Uuid, String> = rows
+        .into_iter()
+        .map(|m| (m.account_id, m.group_role))
+        .collect();
+    let mut items = accounts::views(db, ordered).await?;
+    for view in &mut items {
+        view.group_role = roles.get(&view.account.id).cloned();
+    }
+    Ok(Paged { items, total })
+}
+
+/// A dataset with the names the listing shows beside it.
+#[derive(Debug)]
+pub struct DatasetView {
+    pub dataset: dataset::Model,
+    pub owner_name: Option<String>,
+    pub tenant_name: String,
+}
+
+/// The datasets of the group's workspaces (shadow included) that the caller may see:
+/// all of them for group admins; for others, those of workspaces they belong to that are
+/// `all_team_members`, their own, or `partial_members` naming them.
+pub async fn datasets(
+    db: &DatabaseConnection,
+    group_id: Uuid,
+    account_id: Uuid,
+    group_admin: bool,
+    search: Option<&str>,
+    page: u64,
+    limit: u64,
+) -> Result<Paged<DatasetView>, DbErr> {
+    let group_tenants = Query::select()
+        .column(tenant::Column::Id)
+        .from(tenant::Entity)
+        .and_where(tenant::Column::GroupId.eq(group_id))
+        .to_owned();
+    let mut q =
+        dataset::Entity::find().filter(dataset::Column::TenantId.in_subquery(group_tenants));
+    if !group_admin {
+        let listed = Query::select()
+            .column(dataset_permission::Column::DatasetId)
+            .from(dataset_permission::Entity)
+            .and_where(dataset_permission::Column::AccountId.eq(account_id))
+            .to_owned();
+        q = q
+            .filter(dataset::Column::TenantId.in_subquery(memberships_of(account_id)))
+            .filter(
+                Condition::any()
+                    .add(dataset::Column::Permission.eq("all_team_members"))
+                    .add(dataset::Column::CreatedBy.eq(account_id))
+                    .add(
+                        Condition::all()
+                            .add(dataset::Column::Permission.eq("partial_members"))
+                            .add(dataset::Column::Id.in_subquery(listed)),
+                    ),
+            );
+    }
+    if let Some(term) = search.map(str::trim).filter(|s| !s.is_empty()) {
+        let escaped = term
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
+        q = q.filter(
+            Condition::any()
+                .add(
+                    Func::lower(Expr::col((dataset::Entity, dataset::Column::Name)))
+                        .like(pattern()),
+                )
+                .add(
+                    Func::lower(Expr::col((dataset::Entity, dataset::Column::Description)))
+                        .like(pattern()),
+                ),
+        );
+    }
+    let total = q.clone().count(db).await?;
+    let rows = q
+        .order_by_desc(dataset::Column::CreatedAt)
+        .order_by_desc(dataset::Column::Id)
+        .offset(offset(page, limit))
+        .limit(limit)
+        .all(db)
+        .await?;
+    let owners: HashMap<Uuid, String> = account::Entity::find()
+        .filter(
+            account::Column::Id.is_in(rows.iter().map(|d| d.created_by).collect::<HashSet<_>>()),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    let tenants: HashMap<Uuid, String> = tenant::Entity::find()
+        .filter(tenant::Column::Id.is_in(rows.iter().map(|d| d.tenant_id).collect::<HashSet<_>>()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.name))
+        .collect();
+    let items = rows
+        .into_iter()
+        .map(|dataset| DatasetView {
+            owner_name: owners.get(&dataset.created_by).cloned(),
+            tenant_name: tenants.get(&dataset.tenant_id).cloned().unwrap_or_default(),
+            dataset,
+        })
+        .collect();
+    Ok(Paged { items, total })
+}
+
+/// The group's workspaces other than its shadow.
+async fn tenant_ids<C: ConnectionTrait>(db: &C, group_id: Uuid) -> Result<Vec<Uuid>, DbErr> {
+    tenant::Entity::find()
+        .filter(tenant::Column::GroupId.eq(group_id))
+        .filter(tenant::Column::Id.ne(group_id))
+        .select_only()
+        .column(tenant::Column::Id)
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await
+}
+
+/// Adds to each of `targets` the shadow's model providers it lacks; returns how many
+/// records were added. Existing records (the workspace's own choice) are never touched.
+async fn copy_providers<C: ConnectionTrait>(
+    db: &C,
+    group_id: Uuid,
+    targets: &[Uuid],
+    now: i64,
+) -> Result<u64, DbErr> {
+    let source = tenant_model_provider::Entity::find()
+        .filter(tenant_model_provider::Column::TenantId.eq(group_id))
+        .all(db)
+        .await?;
+    if source.is_empty() || targets.is_empty() {
+        return Ok(0);
+    }
+    let mut added = 0;
+    for chunk in targets.chunks(500) {
+        let have: HashSet<(Uuid, String)> = tenant_model_provider::Entity::find()
+            .filter(tenant_model_provider::Column::TenantId.is_in(chunk.to_vec()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| (p.tenant_id, p.provider_name))
+            .collect();
+        let missing: Vec<tenant_model_provider::ActiveModel> = chunk
+            .iter()
+            .flat_map(|t| source.iter().map(move |s| (*t, s)))
+            .filter(|(t, s)| !have.contains(&(*t, s.provider_name.clone())))
+            .map(|(t, s)| tenant_model_provider::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                tenant_id: Set(t),
+                provider_name: Set(s.provider_name.clone()),
+                config: Set(s.config.clone()),
+                created_at: Set(now),
+            })
+            .collect();
+        added += missing.len() as u64;
+        for rows in missing.chunks(200) {
+            tenant_model_provider::Entity::insert_many(rows.to_vec())
+                .on_conflict_do_nothing_on([
+                    tenant_model_provider::Column::TenantId,
+                    tenant_model_provider::Column::ProviderName,
+                ])
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(added)
+}
+
+/// Adds to each of `targets` the shadow's default models for model types it has none for.
+async fn copy_defaults<C: ConnectionTrait>(
+    db: &C,
+    group_id: Uuid,
+    targets: &[Uuid],
+    now: i64,
+) -> Result<u64, DbErr> {
+    let source = tenant_default_model::Entity::find()
+        .filter(tenant_default_model::Column::TenantId.eq(group_id))
+        .all(db)
+        .await?;
+    if source.is_empty() || targets.is_empty() {
+        return Ok(0);
+    }
+    let mut added = 0;
+    for chunk in targets.chunks(500) {
+        let have: HashSet<(Uuid, String)> = tenant_default_model::Entity::find()
+            .filter(tenant_default_model::Column::TenantId.is_in(chunk.to_vec()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| (p.tenant_id, p.model_type))
+            .collect();
+        let missing: Vec<tenant_default_model::ActiveModel> = chunk
+            .iter()
+            .flat_map(|t| source.iter().map(move |s| (*t, s)))
+            .filter(|(t, s)| !have.contains(&(*t, s.model_type.clone())))
+            .map(|(t, s)| tenant_default_model::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                tenant_id: Set(t),
+                model_type: Set(s.model_type.clone()),
+                provider_name: Set(s.provider_name.clone()),
+                model_name: Set(s.model_name.clone()),
+                created_at: Set(now),
+            })
+            .collect();
+        added += missing.len() as u64;
+        for rows in missing.chunks(200) {
+            tenant_default_model::Entity::insert_many(rows.to_vec())
+                .on_conflict_do_nothing_on([
+                    tenant_default_model::Column::TenantId,
+                    tenant_default_model::Column::ModelType,
+                ])
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(added)
+}
+
+/// `repair-model-providers`: every workspace of the group gets the shadow's providers it
+/// lacks. Returns the number of records added (0 on a second call).
+pub async fn repair_model_providers(state: &AppState, group_id: Uuid) -> Result<u64, DbErr> {
+    let now = state.clock.now();
+    let targets = tenant_ids(&state.db, group_id).await?;
+    copy_providers(&state.db, group_id, &targets, now).await
+}
+
+/// `repair-system-default`: every workspace of the group gets the shadow's default
+/// models for the model types it has none for.
+pub async fn repair_system_default(state: &AppState, group_id: Uuid) -> Result<u64, DbErr> {
+    let now = state.clock.now();
+    let targets = tenant_ids(&state.db, group_id).await?;
+    copy_defaults(&state.db, group_id, &targets, now).await
+}
+
+/// The number of super_admins of a group.
+pub async fn super_admins<C: ConnectionTrait>(db: &C, group_id: Uuid) -> Result<u64, DbErr> {
+    group_member::Entity::find()
+        .filter(group_member::Column::GroupId.eq(group_id))
+        .filter(group_member::Column::GroupRole.eq("super_admin"))
+        .count(db)
+        .await
+}
