@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::domain::accounts::{self, AccountView};
 use crate::domain::setup::OWNER_PERMISSIONS;
-use crate::domain::validate;
+use crate::domain::{account_cache, validate};
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -230,6 +230,8 @@ pub async fn create(
     .await?;
     join(&txn, id, creator, "super_admin", now).await?;
     txn.commit().await?;
+    // The account views show the role in the current group, which may be this one now.
+    account_cache::forget(state, &[creator]).await?;
     Ok(group)
 }
 
@@ -319,7 +321,7 @@ pub async fn delete(state: &AppState, id: Uuid) -> Result<(), GroupError> {
     enterprise_group::Entity::delete_by_id(id)
         .exec(&txn)
         .await?;
-    for account_id in moved {
+    for &account_id in &moved {
         if let Some(other) = group_member::Entity::find()
             .filter(group_member::Column::AccountId.eq(account_id))
             .order_by_desc(group_member::Column::CreatedAt)
@@ -344,6 +346,7 @@ pub async fn delete(state: &AppState, id: Uuid) -> Result<(), GroupError> {
         }
     }
     txn.commit().await?;
+    account_cache::forget(state, &moved).await?;
     Ok(())
 }
 
@@ -624,6 +627,7 @@ pub async fn switch_to_shadow(
     }
     make_current(&txn, account_id, &shadow, now).await?;
     txn.commit().await?;
+    account_cache::forget(state, &[account_id]).await?;
     Ok(())
 }
 
@@ -707,6 +711,7 @@ pub async fn create_tenant(
     copy_providers(&txn, group_id, &[id], now).await?;
     copy_defaults(&txn, group_id, &[id], now).await?;
     txn.commit().await?;
+    account_cache::forget(state, &[owner]).await?;
     Ok(created)
 }
 

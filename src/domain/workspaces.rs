@@ -90,6 +90,8 @@ pub async fn switch(
     let txn = db.begin().await?;
     crate::domain::groups::make_current(&txn, account_id, &tenant, state.clock.now()).await?;
     txn.commit().await?;
+    // The current group, whose role the account views show, may have changed.
+    crate::domain::account_cache::forget(state, &[account_id]).await?;
     Ok((
         tenant,
         tenant_member::Model {

@@ -924,3 +924,72 @@ db_test!(async fn workspaces_are_listed_and_switched(app) {
     assert_eq!(w.admin.get_current_group().send().await.expect("current").id, w.g2);
     assert_eq!(w.outsider.list_workspaces().send().await.expect("none").workspaces.len(), 0);
 });
+
+// The account views show the role in the current group and are cached: switching the
+// current workspace to another group's must show the other role at once.
+db_test!(async fn switching_groups_shows_the_new_group_role_at_once(app) {
+    setup(&app).await;
+    let admin = signed_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let home = admin
+        .list_workspaces()
+        .send()
+        .await
+        .expect("workspaces")
+        .into_inner()
+        .workspaces
+        .iter()
+        .find(|w| w.current)
+        .expect("current")
+        .id;
+    admin
+        .create_enterprise_group()
+        .body(types::CreateEnterpriseGroupRequest { name: "Beta".try_into().expect("name"), short_name: None })
+        .send()
+        .await
+        .expect("create group");
+    let beta = admin
+        .list_my_joined_groups()
+        .send()
+        .await
+        .expect("joined")
+        .into_inner()
+        .data
+        .iter()
+        .find(|g| g.name == "Beta")
+        .expect("Beta")
+        .id;
+    admin
+        .create_group_tenant()
+        .group_id(beta)
+        .body(types::CreateGroupTenantRequest { name: "T3".try_into().expect("name") })
+        .send()
+        .await
+        .expect("create workspace");
+    let t3 = tenant_named(&admin, beta, "T3").await;
+    let bob_id = register(&admin, "bob@example.com", "bob").await;
+    switch(&admin, t3).await;
+    invite(&admin, "bob@example.com", types::TenantRole::Normal).await;
+    switch(&admin, home).await;
+    invite(&admin, "bob@example.com", types::TenantRole::Normal).await;
+    // In the default group (the administrator's current one) bob becomes a group admin.
+    admin
+        .update_account_ex()
+        .id(bob_id)
+        .body(types::UpdateAccountExRequest {
+            name: None,
+            avatar: None,
+            status: None,
+            mobile: None,
+            role_type: None,
+            group_role: Some(types::AssignableGroupRole::Admin),
+        })
+        .send()
+        .await
+        .expect("make bob a group admin");
+    let bob = user(&app, "bob").await;
+    switch(&bob, t3).await;
+    let role = |p: types::AccountEx| p.group_role;
+    assert_eq!(role(bob.get_account_ex_profile().send().await.expect("profile").into_inner()), Some(types::GroupRole::Normal));
+    switch(&bob, home).await;
+    assert_eq!(role(bob.get_account_ex_profile().send().await.expect("profile").into_inner()), Some(types::GroupRole::Admin));
+});
