@@ -95,7 +95,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         AppState::new(conn, config.features.clone(), secret)
             .with_auth(config.auth.clone())
             .with_mailer(Arc::from(mailer))
-            .with_init_password(config.init_password.clone()),
+            .with_init_password(config.init_password.clone())
+            .with_oauth(config.oauth.clone()),
     );
     match crate::domain::admin_users::bootstrap(
         &state.db,

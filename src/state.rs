@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::password::PasswordHasher;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{AuthConfig, FeatureConfig};
+use crate::config::{AuthConfig, FeatureConfig, OAuthConfig};
 use crate::domain::admin_users::{self, UserCache};
 use crate::mail::{LogMailer, Mailer};
 
@@ -26,6 +26,8 @@ pub struct AppState {
     pub setup_done: std::sync::atomic::AtomicBool,
     /// The AList-compatible admin surface's own state.
     pub admin: AdminState,
+    /// Social sign-in providers.
+    pub oauth: OAuthConfig,
 }
 
 pub struct AdminState {
@@ -55,7 +57,13 @@ impl AppState {
             mailer: Arc::new(LogMailer),
             init_password: None,
             setup_done: std::sync::atomic::AtomicBool::new(false),
+            oauth: OAuthConfig::defaults(),
         }
+    }
+
+    pub fn with_oauth(mut self, oauth: OAuthConfig) -> Self {
+        self.oauth = oauth;
+        self
     }
 
     pub fn with_auth(mut self, auth: AuthConfig) -> Self {

@@ -2,8 +2,12 @@
 //! surface maps those to its wire envelope.
 pub mod accounts;
 pub mod admin_users;
+pub mod email_codes;
 pub mod invitations;
+pub mod password_reset;
+pub mod registration;
 pub mod session;
 pub mod setup;
+pub mod social;
 pub mod validate;
 pub mod workspaces;

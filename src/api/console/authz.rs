@@ -28,7 +28,18 @@ pub fn rule(op: Operation) -> Rule {
         GetSetupStatus | Setup | GetSystemFeatures | GetInitStatus | ValidateInitPassword => {
             Rule::BeforeSetup
         }
-        Login | RefreshToken | CheckActivation | Activate => Rule::Public,
+        Login
+        | RefreshToken
+        | CheckActivation
+        | Activate
+        | SendForgotPasswordEmail
+        | CheckForgotPasswordCode
+        | ResetPassword
+        | SendRegisterEmail
+        | CheckRegisterCode
+        | FinishRegister
+        | OauthLogin
+        | OauthAuthorize => Rule::Public,
         Logout | LogoutPost | GetAccountProfile | GetAccountExProfile => Rule::SignedIn,
         InviteMembersByEmail => Rule::WorkspaceAdmin,
         RegisterAccount | ListAccountsEx | GetAccountExByEmail | GetAccountExById
@@ -57,14 +68,6 @@ pub fn rule(op: Operation) -> Rule {
         | RepairModelProviders
         | CheckAppPermission
         | CheckDatasetPermission
-        | RepairSystemDefault
-        | SendForgotPasswordEmail
-        | CheckForgotPasswordCode
-        | ResetPassword
-        | SendRegisterEmail
-        | CheckRegisterCode
-        | FinishRegister
-        | OauthLogin
-        | OauthAuthorize => Rule::NotBuilt,
+        | RepairSystemDefault => Rule::NotBuilt,
     }
 }
