@@ -38,7 +38,9 @@ pub struct FeatureConfig {
     /// Sign-in with email and password (`enable_email_password_login`).
     #[arg(long, env = "ENABLE_EMAIL_PASSWORD_LOGIN", default_value_t = true, action = ArgAction::Set)]
     pub enable_email_password_login: bool,
-    /// Sign-in with GitHub/Google (`enable_social_oauth_login`).
+    /// Kept for Dify compatibility; `enable_social_oauth_login` reports whether a GitHub or
+    /// Google client is configured (`GITHUB_CLIENT_ID`, `GOOGLE_CLIENT_ID`), as Dify's
+    /// backend decides by the configured providers.
     #[arg(long, env = "ENABLE_SOCIAL_OAUTH_LOGIN", default_value_t = false, action = ArgAction::Set)]
     pub enable_social_oauth_login: bool,
     /// Show the plugin marketplace (`enable_marketplace`).
@@ -80,6 +82,16 @@ pub struct AuthConfig {
     /// Where the console front end lives; activation links point there.
     #[arg(long, env = "CONSOLE_WEB_URL", default_value = "http://127.0.0.1:3000")]
     pub console_web_url: String,
+    /// Verification mails (forgot-password, registration) one client address may trigger
+    /// per minute.
+    #[arg(long, env = "EMAIL_SEND_IP_LIMIT_PER_MINUTE", default_value_t = 50)]
+    pub email_send_ip_limit_per_minute: u32,
+    /// Minutes a forgot-password code (and the token it came with) stays valid.
+    #[arg(long, env = "RESET_PASSWORD_TOKEN_EXPIRY_MINUTES", default_value_t = 5)]
+    pub reset_password_token_expiry_minutes: i64,
+    /// Minutes a registration code (and the token it came with) stays valid.
+    #[arg(long, env = "EMAIL_REGISTER_TOKEN_EXPIRY_MINUTES", default_value_t = 5)]
+    pub email_register_token_expiry_minutes: i64,
 }
 
 impl AuthConfig {
@@ -92,6 +104,9 @@ impl AuthConfig {
             login_ip_window: 900,
             invite_expiry_hours: 72,
             console_web_url: "http://127.0.0.1:3000".to_string(),
+            email_send_ip_limit_per_minute: 50,
+            reset_password_token_expiry_minutes: 5,
+            email_register_token_expiry_minutes: 5,
         }
     }
 }
@@ -117,6 +132,64 @@ pub struct MailConfig {
     pub mail_default_send_from: Option<String>,
 }
 
+/// Social sign-in providers. A provider is offered when its client id and secret are set;
+/// its endpoints default to the real ones and can point elsewhere (a test provider, an
+/// enterprise GitHub).
+#[derive(Args, Clone, Debug)]
+pub struct OAuthConfig {
+    #[arg(long, env = "GITHUB_CLIENT_ID")]
+    pub github_client_id: Option<String>,
+    #[arg(long, env = "GITHUB_CLIENT_SECRET", hide_env_values = true)]
+    pub github_client_secret: Option<String>,
+    #[arg(long, env = "GOOGLE_CLIENT_ID")]
+    pub google_client_id: Option<String>,
+    #[arg(long, env = "GOOGLE_CLIENT_SECRET", hide_env_values = true)]
+    pub google_client_secret: Option<String>,
+    #[arg(long, env = "OAUTH_GITHUB_AUTHORIZE_URL", default_value = GITHUB_AUTHORIZE_URL)]
+    pub github_authorize_url: String,
+    #[arg(long, env = "OAUTH_GITHUB_TOKEN_URL", default_value = GITHUB_TOKEN_URL)]
+    pub github_token_url: String,
+    /// GitHub's REST API; `/user` and `/user/emails` are read under it.
+    #[arg(long, env = "OAUTH_GITHUB_API_URL", default_value = GITHUB_API_URL)]
+    pub github_api_url: String,
+    #[arg(long, env = "OAUTH_GOOGLE_AUTHORIZE_URL", default_value = GOOGLE_AUTHORIZE_URL)]
+    pub google_authorize_url: String,
+    #[arg(long, env = "OAUTH_GOOGLE_TOKEN_URL", default_value = GOOGLE_TOKEN_URL)]
+    pub google_token_url: String,
+    #[arg(long, env = "OAUTH_GOOGLE_USERINFO_URL", default_value = GOOGLE_USERINFO_URL)]
+    pub google_userinfo_url: String,
+    /// Where this API is reached from browsers; providers send users back to
+    /// `{CONSOLE_API_URL}/console/api/oauth/authorize/{provider}`.
+    #[arg(long, env = "CONSOLE_API_URL", default_value = "http://127.0.0.1:5001")]
+    pub console_api_url: String,
+}
+
+pub const GITHUB_AUTHORIZE_URL: &str = "https://github.com/login/oauth/authorize";
+pub const GITHUB_TOKEN_URL: &str = "https://github.com/login/oauth/access_token";
+pub const GITHUB_API_URL: &str = "https://api.github.com";
+pub const GOOGLE_AUTHORIZE_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
+pub const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+pub const GOOGLE_USERINFO_URL: &str = "https://openidconnect.googleapis.com/v1/userinfo";
+
+impl OAuthConfig {
+    /// No provider configured, real endpoints.
+    pub fn defaults() -> Self {
+        Self {
+            github_client_id: None,
+            github_client_secret: None,
+            google_client_id: None,
+            google_client_secret: None,
+            github_authorize_url: GITHUB_AUTHORIZE_URL.to_string(),
+            github_token_url: GITHUB_TOKEN_URL.to_string(),
+            github_api_url: GITHUB_API_URL.to_string(),
+            google_authorize_url: GOOGLE_AUTHORIZE_URL.to_string(),
+            google_token_url: GOOGLE_TOKEN_URL.to_string(),
+            google_userinfo_url: GOOGLE_USERINFO_URL.to_string(),
+            console_api_url: "http://127.0.0.1:5001".to_string(),
+        }
+    }
+}
+
 /// Everything `serve` needs.
 #[derive(Args, Clone, Debug)]
 pub struct ServeConfig {
@@ -131,6 +204,8 @@ pub struct ServeConfig {
     pub auth: AuthConfig,
     #[command(flatten)]
     pub mail: MailConfig,
+    #[command(flatten)]
+    pub oauth: OAuthConfig,
     /// Secret that signs tokens (at least 32 characters). Generated once into the data
     /// directory when unset; instances sharing a database must share it.
     #[arg(long, env = "SECRET_KEY", hide_env_values = true)]

@@ -10,5 +10,6 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod mail;
+pub mod oauth;
 pub mod server;
 pub mod state;

@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::password::PasswordHasher;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{AuthConfig, FeatureConfig};
+use crate::config::{AuthConfig, FeatureConfig, OAuthConfig};
 use crate::domain::account_cache::{self, AccountCache};
 use crate::domain::admin_users::{self, UserCache};
 use crate::mail::{LogMailer, Mailer};
@@ -31,6 +31,8 @@ pub struct AppState {
     pub admin: AdminState,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Social sign-in providers.
+    pub oauth: OAuthConfig,
 }
 
 pub struct AdminState {
@@ -62,7 +64,13 @@ impl AppState {
             init_password: None,
             setup_done: std::sync::atomic::AtomicBool::new(false),
             trusted_proxies: Vec::new(),
+            oauth: OAuthConfig::defaults(),
         }
+    }
+
+    pub fn with_oauth(mut self, oauth: OAuthConfig) -> Self {
+        self.oauth = oauth;
+        self
     }
 
     pub fn with_auth(mut self, auth: AuthConfig) -> Self {

@@ -11054,7 +11054,7 @@ pub mod console {
         }
         /**Start social sign-in
 
-        [Legacy] Redirects (302) the browser to the provider's authorization page. `invite_token`, when given, is carried through the provider in `state`. A provider that is not configured gives 400 `invalid_param`.
+        [Legacy] Redirects (302) the browser to the provider's authorization page with a single-use `state` (valid 10 minutes) that also carries `invite_token`, when given. A provider that is not configured gives 400 `invalid_param`.
 
         Sends a `GET` request to `/console/api/oauth/login/{provider}`
 
@@ -11073,18 +11073,20 @@ pub mod console {
         }
         /**Social sign-in callback
 
-        [Legacy] The provider redirects here. Exchanges `code`, finds or creates the account, and redirects (302) to the console web app: on success to `{CONSOLE_WEB_URL}?access_token=…&refresh_token=…`; with a valid invitation in `state` to `/signin/invite-settings?invite_token=…`; when sign-in is refused (banned account, registration off, no workspace) to `/signin?message=…`. A missing code or a failed exchange with the provider gives 400 `invalid_param`.
+        [Legacy] The provider redirects here. Checks `state` (single-use, 10 minutes, bound to the provider), exchanges `code`, finds the account (linked identity, else verified email, else a new account when registration is open), and redirects (302) to the console web app: on success to `{CONSOLE_WEB_URL}?access_token=…&refresh_token=…`; with a valid invitation carried through the sign-in to `/signin/invite-settings?invite_token=…`; on any failure (bad or replayed state, denied consent, provider error, unverified email, banned account, registration closed) to `/signin?message=…`. Only a provider that is not configured gives 400 `invalid_param`.
 
         Sends a `GET` request to `/console/api/oauth/authorize/{provider}`
 
         Arguments:
         - `provider`: Social sign-in provider.
-        - `code`: Authorization code from the provider.
-        - `state`: The invitation token passed to the login step, if any.
+        - `code`: Authorization code from the provider (absent when the user denied access).
+        - `error`: The provider's error code (`access_denied` when the user declined).
+        - `state`: The single-use state the login step sent to the provider.
         ```ignore
         let response = client.oauth_authorize()
             .provider(provider)
             .code(code)
+            .error(error)
             .state(state)
             .send()
             .await;
@@ -15319,7 +15321,8 @@ pub mod console {
         pub struct OauthAuthorize<'a> {
             client: &'a super::Client,
             provider: Result<types::OAuthProvider, String>,
-            code: Result<::std::string::String, String>,
+            code: Result<Option<::std::string::String>, String>,
+            error: Result<Option<::std::string::String>, String>,
             state: Result<Option<::std::string::String>, String>,
         }
         impl<'a> OauthAuthorize<'a> {
@@ -15327,7 +15330,8 @@ pub mod console {
                 Self {
                     client: client,
                     provider: Err("provider was not initialized".to_string()),
-                    code: Err("code was not initialized".to_string()),
+                    code: Ok(None),
+                    error: Ok(None),
                     state: Ok(None),
                 }
             }
@@ -15344,8 +15348,17 @@ pub mod console {
             where
                 V: std::convert::TryInto<::std::string::String>,
             {
-                self.code = value.try_into().map_err(|_| {
+                self.code = value.try_into().map(Some).map_err(|_| {
                     "conversion to `:: std :: string :: String` for code failed".to_string()
+                });
+                self
+            }
+            pub fn error<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::std::string::String>,
+            {
+                self.error = value.try_into().map(Some).map_err(|_| {
+                    "conversion to `:: std :: string :: String` for error failed".to_string()
                 });
                 self
             }
@@ -15366,10 +15379,12 @@ pub mod console {
                     client,
                     provider,
                     code,
+                    error,
                     state,
                 } = self;
                 let provider = provider.map_err(Error::InvalidRequest)?;
                 let code = code.map_err(Error::InvalidRequest)?;
+                let error = error.map_err(Error::InvalidRequest)?;
                 let state = state.map_err(Error::InvalidRequest)?;
                 let url = format!(
                     "{}/console/api/oauth/authorize/{}",
@@ -15386,6 +15401,7 @@ pub mod console {
                     .client
                     .get(url)
                     .query(&progenitor_client::QueryParam::new("code", &code))
+                    .query(&progenitor_client::QueryParam::new("error", &error))
                     .query(&progenitor_client::QueryParam::new("state", &state))
                     .headers(header_map)
                     .build()?;

@@ -5,6 +5,8 @@ mod m20261123_000001_initial;
 mod m20261123_000002_rate_counters;
 mod m20261123_000003_sessions;
 mod m20261123_000004_invitations;
+mod m20261123_000005_email_codes;
+mod m20261123_000006_oauth_links;
 mod m20261123_000007_enterprise_groups;
 mod m20261123_000100_admin_users;
 
@@ -18,8 +20,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_rate_counters::Migration),
             Box::new(m20261123_000003_sessions::Migration),
             Box::new(m20261123_000004_invitations::Migration),
-            Box::new(m20261123_000100_admin_users::Migration),
+            Box::new(m20261123_000005_email_codes::Migration),
+            Box::new(m20261123_000006_oauth_links::Migration),
             Box::new(m20261123_000007_enterprise_groups::Migration),
+            Box::new(m20261123_000100_admin_users::Migration),
         ]
     }
 }

@@ -279,3 +279,8 @@ pub async fn authenticate(state: &AppState, access_token: &str) -> Result<Sessio
         view,
     })
 }
+
+/// Forgets the failed sign-ins counted against `email` (after its password was reset).
+pub async fn clear_lockout(state: &AppState, email: &str) -> Result<(), DbErr> {
+    attempts::clear(&state.db, &email_key(email)).await
+}

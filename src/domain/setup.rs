@@ -11,9 +11,9 @@ use crate::auth::password::HashError;
 use crate::auth::{attempts, tokens};
 use crate::db::is_unique_violation;
 use crate::domain::accounts::NewAccount;
-use crate::domain::validate;
+use crate::domain::{validate, workspaces};
 use crate::state::AppState;
-use entity::{account_role, enterprise_group, group_member, setup, tenant, tenant_member};
+use entity::{account_role, enterprise_group, group_member, setup, tenant};
 
 /// The name of the group setup creates.
 pub const DEFAULT_GROUP_NAME: &str = "Default Group";
@@ -130,7 +130,6 @@ pub async fn run(
     let now = clock.now();
     let account_id = Uuid::now_v7();
     let group_id = Uuid::now_v7();
-    let workspace_id = Uuid::now_v7();
     let txn = db.begin().await?;
     let claimed = setup::ActiveModel {
         id: Set(setup::SINGLETON_ID),
@@ -186,31 +185,22 @@ pub async fn run(
     .insert(&txn)
     .await?;
     // The shadow workspace shares the group's id and name and stands for the group itself.
-    for (id, tenant_name) in [
-        (group_id, DEFAULT_GROUP_NAME.to_string()),
-        (workspace_id, format!("{name}'s Workspace")),
-    ] {
-        tenant::ActiveModel {
-            id: Set(id),
-            name: Set(tenant_name),
-            status: Set("normal".to_string()),
-            group_id: Set(Some(group_id)),
-            created_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-    }
-    tenant_member::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        tenant_id: Set(workspace_id),
-        account_id: Set(account_id),
-        role: Set("owner".to_string()),
-        position: Set(None),
-        permissions: Set(OWNER_PERMISSIONS.to_string()),
-        current: Set(true),
+    tenant::ActiveModel {
+        id: Set(group_id),
+        name: Set(DEFAULT_GROUP_NAME.to_string()),
+        status: Set("normal".to_string()),
+        group_id: Set(Some(group_id)),
         created_at: Set(now),
     }
     .insert(&txn)
+    .await?;
+    workspaces::create_owned(
+        &txn,
+        account_id,
+        &format!("{name}'s Workspace"),
+        Some(group_id),
+        now,
+    )
     .await?;
     txn.commit().await?;
     Ok(account_id)

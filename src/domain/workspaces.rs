@@ -126,3 +126,39 @@ pub async fn model_defaults(
         .await?;
     Ok((providers, defaults))
 }
+
+/// Creates a workspace named `name` (in `group_id`, when given) and makes `account_id` its
+/// owner, as the account's current workspace. Setup, self-registration and social sign-up
+/// all start an account's own workspace this way.
+pub async fn create_owned<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    account_id: Uuid,
+    name: &str,
+    group_id: Option<Uuid>,
+    now: i64,
+) -> Result<Uuid, DbErr> {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let workspace_id = Uuid::now_v7();
+    tenant::ActiveModel {
+        id: Set(workspace_id),
+        name: Set(name.to_string()),
+        status: Set("normal".to_string()),
+        group_id: Set(group_id),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    tenant_member::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(workspace_id),
+        account_id: Set(account_id),
+        role: Set("owner".to_string()),
+        position: Set(None),
+        permissions: Set(crate::domain::setup::OWNER_PERMISSIONS.to_string()),
+        current: Set(true),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(workspace_id)
+}

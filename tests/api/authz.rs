@@ -85,7 +85,16 @@ fn judge(
     }
 }
 
-db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) {
+// Registration is open so its operations are walked past the registration switch.
+db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) using |state| {
+    console_server::state::AppState {
+        features: console_server::config::FeatureConfig {
+            allow_register: true,
+            ..console_server::config::FeatureConfig::defaults()
+        },
+        ..state
+    }
+}; {
     setup(&app).await;
     let admin = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("admin").access_token;
     let admin_client = app.console_as(&admin);

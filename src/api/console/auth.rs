@@ -4,8 +4,9 @@ use poem_openapi::payload::Json;
 
 use super::views::{success, token_pair};
 use super::{ConsoleError, ConsoleHandlers};
-use crate::api::generated::console::{AuthApi, Operation, responses, schemas};
-use crate::domain::{invitations, session};
+use crate::api::generated::console::{AuthApi, responses, schemas};
+use crate::domain::{invitations, password_reset, registration, session, social};
+use crate::oauth::Provider;
 
 impl AuthApi for ConsoleHandlers {
     async fn login(
@@ -79,69 +80,159 @@ impl AuthApi for ConsoleHandlers {
 
     async fn send_forgot_password_email(
         &self,
-        _ctx: Self::Context,
-        _body: schemas::SendEmailCodeRequest,
+        ctx: Self::Context,
+        body: schemas::SendEmailCodeRequest,
     ) -> poem::Result<responses::SendForgotPasswordEmailResponse> {
-        Err(ConsoleError::not_implemented(Operation::SendForgotPasswordEmail.operation_id()).into())
+        let token = password_reset::send(
+            &self.state,
+            &body.email,
+            body.language.as_deref(),
+            ctx.client_ip,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
+        Ok(responses::SendForgotPasswordEmailResponse::Ok(Json(
+            email_token(token),
+        )))
     }
 
     async fn check_forgot_password_code(
         &self,
         _ctx: Self::Context,
-        _body: schemas::EmailCodeValidityRequest,
+        body: schemas::EmailCodeValidityRequest,
     ) -> poem::Result<responses::CheckForgotPasswordCodeResponse> {
-        Err(ConsoleError::not_implemented(Operation::CheckForgotPasswordCode.operation_id()).into())
+        let email = password_reset::check(&self.state, &body.email, &body.code, &body.token)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::CheckForgotPasswordCodeResponse::Ok(Json(
+            code_valid(email),
+        )))
     }
 
     async fn reset_password(
         &self,
         _ctx: Self::Context,
-        _body: schemas::ResetPasswordRequest,
+        body: schemas::ResetPasswordRequest,
     ) -> poem::Result<responses::ResetPasswordResponse> {
-        Err(ConsoleError::not_implemented(Operation::ResetPassword.operation_id()).into())
+        let pair = password_reset::reset(
+            &self.state,
+            &body.email,
+            &body.token,
+            body.password,
+            &body.password_confirm,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
+        Ok(responses::ResetPasswordResponse::Ok(Json(token_pair(pair))))
     }
 
     async fn send_register_email(
         &self,
-        _ctx: Self::Context,
-        _body: schemas::SendEmailCodeRequest,
+        ctx: Self::Context,
+        body: schemas::SendEmailCodeRequest,
     ) -> poem::Result<responses::SendRegisterEmailResponse> {
-        Err(ConsoleError::not_implemented(Operation::SendRegisterEmail.operation_id()).into())
+        let token = registration::send(
+            &self.state,
+            &body.email,
+            body.language.as_deref(),
+            ctx.client_ip,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
+        Ok(responses::SendRegisterEmailResponse::Ok(Json(email_token(
+            token,
+        ))))
     }
 
     async fn check_register_code(
         &self,
         _ctx: Self::Context,
-        _body: schemas::EmailCodeValidityRequest,
+        body: schemas::EmailCodeValidityRequest,
     ) -> poem::Result<responses::CheckRegisterCodeResponse> {
-        Err(ConsoleError::not_implemented(Operation::CheckRegisterCode.operation_id()).into())
+        let email = registration::check(&self.state, &body.email, &body.code, &body.token)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::CheckRegisterCodeResponse::Ok(Json(code_valid(
+            email,
+        ))))
     }
 
     async fn finish_register(
         &self,
         _ctx: Self::Context,
-        _body: schemas::FinishRegisterRequest,
+        body: schemas::FinishRegisterRequest,
     ) -> poem::Result<responses::FinishRegisterResponse> {
-        Err(ConsoleError::not_implemented(Operation::FinishRegister.operation_id()).into())
+        let pair = registration::finish(
+            &self.state,
+            registration::Finish {
+                email: &body.email,
+                name: body.name.as_deref(),
+                password: body.password,
+                password_confirm: &body.password_confirm,
+                token: &body.token,
+            },
+        )
+        .await
+        .map_err(ConsoleError::from)?;
+        Ok(responses::FinishRegisterResponse::Ok(Json(token_pair(
+            pair,
+        ))))
     }
 
     async fn oauth_login(
         &self,
         _ctx: Self::Context,
-        _provider: schemas::OAuthProvider,
-        _invite_token: Option<String>,
+        provider: schemas::OAuthProvider,
+        invite_token: Option<String>,
     ) -> poem::Result<responses::OauthLoginResponse> {
-        Err(ConsoleError::not_implemented(Operation::OauthLogin.operation_id()).into())
+        let url = social::begin(&self.state, provider_of(provider), invite_token.as_deref())
+            .await
+            .map_err(social_error)?;
+        Ok(responses::OauthLoginResponse::Found(url))
     }
 
     async fn oauth_authorize(
         &self,
         _ctx: Self::Context,
-        _provider: schemas::OAuthProvider,
-        _code: String,
-        _state: Option<String>,
+        provider: schemas::OAuthProvider,
+        code: Option<String>,
+        state: Option<String>,
+        error: Option<String>,
     ) -> poem::Result<responses::OauthAuthorizeResponse> {
-        Err(ConsoleError::not_implemented(Operation::OauthAuthorize.operation_id()).into())
+        let web = self.state.auth.console_web_url.trim_end_matches('/');
+        let callback = social::Callback {
+            code: code.as_deref(),
+            state: state.as_deref(),
+            error: error.as_deref(),
+        };
+        let location = match social::finish(&self.state, provider_of(provider), callback).await {
+            Ok(social::Landing::SignedIn(pair)) => format!(
+                "{web}?access_token={}&refresh_token={}",
+                encode(&pair.access_token),
+                encode(&pair.refresh_token)
+            ),
+            Ok(social::Landing::InviteSettings(token)) => {
+                format!(
+                    "{web}/signin/invite-settings?invite_token={}",
+                    encode(&token)
+                )
+            }
+            Err(err @ social::SocialError::NotConfigured(_)) => {
+                return Err(social_error(err).into());
+            }
+            Err(err) => {
+                match &err {
+                    social::SocialError::Db(_) | social::SocialError::Session(_) => {
+                        tracing::error!(error = %err, provider = provider.as_str(), "social sign-in failed")
+                    }
+                    _ => {
+                        tracing::info!(error = %err, provider = provider.as_str(), "social sign-in refused")
+                    }
+                }
+                format!("{web}/signin?message={}", encode(err.message()))
+            }
+        };
+        Ok(responses::OauthAuthorizeResponse::Found(location))
     }
 
     async fn refresh_token(
@@ -176,4 +267,37 @@ impl AuthApi for ConsoleHandlers {
             .map_err(ConsoleError::from)?;
         Ok(responses::LogoutPostResponse::Ok(Json(success())))
     }
+}
+
+fn email_token(token: String) -> schemas::EmailTokenResponse {
+    schemas::EmailTokenResponse {
+        result: "success".to_string(),
+        data: token,
+    }
+}
+
+fn code_valid(email: String) -> schemas::CodeValidityResponse {
+    schemas::CodeValidityResponse {
+        is_valid: true,
+        email,
+    }
+}
+
+fn provider_of(provider: schemas::OAuthProvider) -> Provider {
+    match provider {
+        schemas::OAuthProvider::Github => Provider::Github,
+        schemas::OAuthProvider::Google => Provider::Google,
+    }
+}
+
+fn social_error(err: social::SocialError) -> ConsoleError {
+    match err {
+        social::SocialError::NotConfigured(_) => ConsoleError::invalid_param(err.message()),
+        social::SocialError::Db(err) => err.into(),
+        other => ConsoleError::internal(&other),
+    }
+}
+
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

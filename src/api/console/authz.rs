@@ -80,7 +80,18 @@ pub fn rule(op: Operation) -> Rule {
         GetSetupStatus | Setup | GetSystemFeatures | GetInitStatus | ValidateInitPassword => {
             Rule::BeforeSetup
         }
-        Login | RefreshToken | CheckActivation | Activate => Rule::Public,
+        Login
+        | RefreshToken
+        | CheckActivation
+        | Activate
+        | SendForgotPasswordEmail
+        | CheckForgotPasswordCode
+        | ResetPassword
+        | SendRegisterEmail
+        | CheckRegisterCode
+        | FinishRegister
+        | OauthLogin
+        | OauthAuthorize => Rule::Public,
         Logout | LogoutPost | GetAccountProfile | GetAccountExProfile => Rule::SignedIn,
         InviteMembersByEmail => Rule::WorkspaceAdmin,
         RegisterAccount | ListAccountsEx | GetAccountExByEmail | GetAccountExById => {
@@ -109,14 +120,6 @@ pub fn rule(op: Operation) -> Rule {
         | SwitchWorkspace => Rule::SignedIn,
         CreateDataset => Rule::DatasetEditor,
         GetWorkspaceModelDefaults => Rule::WorkspaceMember,
-        SendForgotPasswordEmail
-        | CheckForgotPasswordCode
-        | ResetPassword
-        | SendRegisterEmail
-        | CheckRegisterCode
-        | FinishRegister
-        | OauthLogin
-        | OauthAuthorize => Rule::NotBuilt,
     }
 }
 

@@ -9,8 +9,11 @@ use crate::api::error_layer;
 use crate::db::is_unavailable;
 use crate::domain::accounts::AccountError;
 use crate::domain::datasets::DatasetError;
+use crate::domain::email_codes::{CodeError, Purpose};
 use crate::domain::groups::GroupError;
 use crate::domain::invitations::InvitationError;
+use crate::domain::password_reset::ResetError;
+use crate::domain::registration::RegisterError;
 use crate::domain::session::SessionError;
 use crate::domain::setup::SetupError;
 use crate::domain::workspaces::WorkspaceError;
@@ -278,6 +281,74 @@ impl From<GroupError> for ConsoleError {
     }
 }
 
+impl From<CodeError> for ConsoleError {
+    fn from(err: CodeError) -> Self {
+        let bad = |code, message: &str| Self::new(StatusCode::BAD_REQUEST, code, message);
+        let busy = |code, message: &str| Self::new(StatusCode::TOO_MANY_REQUESTS, code, message);
+        match err {
+            CodeError::InvalidParam(message) => Self::invalid_param(message),
+            CodeError::SendRateLimited(Purpose::ResetPassword) => busy(
+                "password_reset_rate_limit_exceeded",
+                "Too many password reset emails have been sent. Please try again in 1 minutes.",
+            ),
+            CodeError::SendRateLimited(Purpose::Register) => busy(
+                "email_register_rate_limit_exceeded",
+                "Too many registration emails have been sent. Please try again in 1 minutes.",
+            ),
+            CodeError::AddressRateLimited => busy(
+                "email_send_ip_limit",
+                "Too many emails have been sent from this IP address recently. Please try again later.",
+            ),
+            CodeError::InvalidToken => bad(
+                "invalid_or_expired_token",
+                "The token is invalid or has expired.",
+            ),
+            CodeError::EmailMismatch => bad("invalid_email", "The email address is not valid."),
+            CodeError::WrongCode => bad("email_code_error", "Email code is invalid or expired."),
+            CodeError::TooManyFailures(Purpose::ResetPassword) => busy(
+                "email_password_reset_limit",
+                "Too many failed password reset attempts. Please try again in 24 hours.",
+            ),
+            CodeError::TooManyFailures(Purpose::Register) => busy(
+                "email_register_limit",
+                "Too many failed email register attempts. Please try again in 24 hours.",
+            ),
+            CodeError::Db(err) => err.into(),
+        }
+    }
+}
+
+fn password_mismatch() -> ConsoleError {
+    ConsoleError::new(
+        StatusCode::BAD_REQUEST,
+        "password_mismatch",
+        "The passwords do not match.",
+    )
+}
+
+impl From<ResetError> for ConsoleError {
+    fn from(err: ResetError) -> Self {
+        match err {
+            ResetError::Disabled => Self::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Email and password login is disabled.",
+            ),
+            ResetError::Code(err) => err.into(),
+            ResetError::InvalidParam(message) => Self::invalid_param(message),
+            ResetError::PasswordMismatch => password_mismatch(),
+            ResetError::AccountNotFound => Self::new(
+                StatusCode::BAD_REQUEST,
+                "account_not_found",
+                "Account not found.",
+            ),
+            ResetError::Session(err) => err.into(),
+            ResetError::Hash(err) => Self::internal(&err),
+            ResetError::Db(err) => err.into(),
+        }
+    }
+}
+
 impl From<DatasetError> for ConsoleError {
     fn from(err: DatasetError) -> Self {
         match err {
@@ -297,6 +368,29 @@ impl From<WorkspaceError> for ConsoleError {
             ),
             WorkspaceError::NotMember => Self::forbidden(),
             WorkspaceError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<RegisterError> for ConsoleError {
+    fn from(err: RegisterError) -> Self {
+        match err {
+            RegisterError::Closed => Self::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Registration is not allowed.",
+            ),
+            RegisterError::Code(err) => err.into(),
+            RegisterError::InvalidParam(message) => Self::invalid_param(message),
+            RegisterError::PasswordMismatch => password_mismatch(),
+            RegisterError::EmailInUse => Self::new(
+                StatusCode::BAD_REQUEST,
+                "email_already_in_use",
+                "A user with this email already exists.",
+            ),
+            RegisterError::Session(err) => err.into(),
+            RegisterError::Hash(err) => Self::internal(&err),
+            RegisterError::Db(err) => err.into(),
         }
     }
 }

@@ -64,7 +64,7 @@ impl SetupApi for ConsoleHandlers {
                 max_plugin_package_size: f.max_plugin_package_size,
                 enable_email_code_login: f.enable_email_code_login,
                 enable_email_password_login: f.enable_email_password_login,
-                enable_social_oauth_login: f.enable_social_oauth_login,
+                enable_social_oauth_login: crate::oauth::any_configured(&self.state.oauth),
                 is_allow_register: f.allow_register,
                 is_allow_create_workspace: f.allow_create_workspace,
                 is_email_setup: f.mail_type.as_deref().is_some_and(|t| !t.is_empty()),

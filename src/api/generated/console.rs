@@ -3186,8 +3186,9 @@ pub trait AuthApi: Surface {
         &self,
         ctx: Self::Context,
         provider: schemas::OAuthProvider,
-        code: String,
+        code: Option<String>,
         state: Option<String>,
+        error: Option<String>,
     ) -> impl Future<Output = ::poem::Result<responses::OauthAuthorizeResponse>> + Send;
 
     /// `POST /console/api/refresh-token`: Refresh the token pair
@@ -4645,7 +4646,7 @@ impl<T: AuthApi> AuthRoutes<T> {
 
     /// Start social sign-in
     ///
-    /// [Legacy] Redirects (302) the browser to the provider's authorization page. `invite_token`, when given, is carried through the provider in `state`. A provider that is not configured gives 400 `invalid_param`.
+    /// [Legacy] Redirects (302) the browser to the provider's authorization page with a single-use `state` (valid 10 minutes) that also carries `invite_token`, when given. A provider that is not configured gives 400 `invalid_param`.
     #[oai(
         path = "/console/api/oauth/login/:provider",
         method = "get",
@@ -4669,7 +4670,7 @@ impl<T: AuthApi> AuthRoutes<T> {
 
     /// Social sign-in callback
     ///
-    /// [Legacy] The provider redirects here. Exchanges `code`, finds or creates the account, and redirects (302) to the console web app: on success to `{CONSOLE_WEB_URL}?access_token=…&refresh_token=…`; with a valid invitation in `state` to `/signin/invite-settings?invite_token=…`; when sign-in is refused (banned account, registration off, no workspace) to `/signin?message=…`. A missing code or a failed exchange with the provider gives 400 `invalid_param`.
+    /// [Legacy] The provider redirects here. Checks `state` (single-use, 10 minutes, bound to the provider), exchanges `code`, finds the account (linked identity, else verified email, else a new account when registration is open), and redirects (302) to the console web app: on success to `{CONSOLE_WEB_URL}?access_token=…&refresh_token=…`; with a valid invitation carried through the sign-in to `/signin/invite-settings?invite_token=…`; on any failure (bad or replayed state, denied consent, provider error, unverified email, banned account, registration closed) to `/signin?message=…`. Only a provider that is not configured gives 400 `invalid_param`.
     #[oai(
         path = "/console/api/oauth/authorize/:provider",
         method = "get",
@@ -4682,17 +4683,20 @@ impl<T: AuthApi> AuthRoutes<T> {
         /// Social sign-in provider.
         #[oai(name = "provider")]
         provider: ::poem_openapi::param::Path<schemas::OAuthProvider>,
-        /// Authorization code from the provider.
+        /// Authorization code from the provider (absent when the user denied access).
         #[oai(name = "code")]
-        code: ::poem_openapi::param::Query<String>,
-        /// The invitation token passed to the login step, if any.
+        code: ::poem_openapi::param::Query<Option<String>>,
+        /// The single-use state the login step sent to the provider.
         #[oai(name = "state")]
         state: ::poem_openapi::param::Query<Option<String>>,
+        /// The provider's error code (`access_denied` when the user declined).
+        #[oai(name = "error")]
+        error: ::poem_openapi::param::Query<Option<String>>,
     ) -> ::poem::Result<responses::OauthAuthorizeResponse> {
         let ctx = self.0.context(http_request);
         self.0.admit(&ctx, Operation::OauthAuthorize).await?;
         self.0
-            .oauth_authorize(ctx, provider.0, code.0, state.0)
+            .oauth_authorize(ctx, provider.0, code.0, state.0, error.0)
             .await
     }
 

@@ -1,0 +1,118 @@
+//! Forgot password: a code by mail, the code checked, a new password set. The code
+//! mechanics are `email_codes`; this module adds what is particular to resetting.
+
+use std::net::IpAddr;
+
+use entity::account;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait, TransactionTrait};
+
+use crate::auth::password::HashError;
+use crate::domain::email_codes::{self, CodeError, Purpose};
+use crate::domain::session::{self, SessionError, TokenPair};
+use crate::domain::validate;
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResetError {
+    #[error("email and password sign-in is disabled")]
+    Disabled,
+    #[error(transparent)]
+    Code(#[from] CodeError),
+    #[error("{0}")]
+    InvalidParam(String),
+    #[error("the passwords do not match")]
+    PasswordMismatch,
+    #[error("account not found")]
+    AccountNotFound,
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+fn enabled(state: &AppState) -> Result<(), ResetError> {
+    if state.features.enable_email_password_login {
+        Ok(())
+    } else {
+        Err(ResetError::Disabled)
+    }
+}
+
+/// `POST /forgot-password`: mails a code when the email has an account; the answer (the
+/// token) is the same either way.
+pub async fn send(
+    state: &AppState,
+    email: &str,
+    language: Option<&str>,
+    client_ip: Option<IpAddr>,
+) -> Result<String, ResetError> {
+    enabled(state)?;
+    let purpose = Purpose::ResetPassword;
+    let issued = email_codes::issue(state, purpose, email, language, client_ip).await?;
+    if issued.account.is_some() {
+        let mail = email_codes::code_mail(
+            purpose,
+            &issued.email,
+            issued.language,
+            &issued.code,
+            purpose.minutes(state),
+        );
+        email_codes::deliver(state, mail);
+    }
+    Ok(issued.token)
+}
+
+/// `POST /forgot-password/validity`.
+pub async fn check(
+    state: &AppState,
+    email: &str,
+    code: &str,
+    token: &str,
+) -> Result<String, ResetError> {
+    enabled(state)?;
+    Ok(email_codes::check(state, Purpose::ResetPassword, email, code, token).await?)
+}
+
+/// `POST /forgot-password/resets`: sets the password, ends every session of the account,
+/// forgets its failed sign-ins, spends the token, and signs the account in.
+pub async fn reset(
+    state: &AppState,
+    email: &str,
+    token: &str,
+    password: String,
+    password_confirm: &str,
+) -> Result<TokenPair, ResetError> {
+    enabled(state)?;
+    validate::password(&password).map_err(ResetError::InvalidParam)?;
+    if !crate::auth::tokens::secrets_equal(&password, password_confirm) {
+        return Err(ResetError::PasswordMismatch);
+    }
+    let row = email_codes::verified(state, Purpose::ResetPassword, email, token).await?;
+    let db = &state.db;
+    let account = match row.account_id {
+        Some(id) => account::Entity::find_by_id(id).one(db).await?,
+        None => None,
+    }
+    .filter(|a| a.email == row.email && a.status == "active")
+    .ok_or(ResetError::AccountNotFound)?;
+    let hash = state.hasher.hash(password).await?;
+    let now = state.clock.now();
+    let txn = db.begin().await?;
+    if !email_codes::spend(&txn, row.id, now).await? {
+        return Err(CodeError::InvalidToken.into());
+    }
+    let mut changed: account::ActiveModel = account.clone().into();
+    changed.password_hash = Set(Some(hash));
+    changed.updated_at = Set(now);
+    changed.update(&txn).await?;
+    txn.commit().await?;
+    session::end_all_sessions(state, account.id).await?;
+    session::clear_lockout(state, &account.email).await?;
+    let account = account::Entity::find_by_id(account.id)
+        .one(db)
+        .await?
+        .ok_or(ResetError::AccountNotFound)?;
+    Ok(session::start_session(state, &account).await?)
+}

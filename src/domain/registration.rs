@@ -1,0 +1,186 @@
+//! Self-registration: a code by mail, the code checked, the account created with its own
+//! workspace. The code mechanics are `email_codes`; social sign-up creates its accounts
+//! with [`create_account`] too.
+
+use std::net::IpAddr;
+
+use entity::{account, account_role};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::auth::password::HashError;
+use crate::db::is_unique_violation;
+use crate::domain::accounts::NewAccount;
+use crate::domain::email_codes::{self, CodeError, Purpose};
+use crate::domain::session::{self, SessionError, TokenPair};
+use crate::domain::{validate, workspaces};
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("registration is closed")]
+    Closed,
+    #[error(transparent)]
+    Code(#[from] CodeError),
+    #[error("{0}")]
+    InvalidParam(String),
+    #[error("the passwords do not match")]
+    PasswordMismatch,
+    #[error("the email already has an account")]
+    EmailInUse,
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+fn open(state: &AppState) -> Result<(), RegisterError> {
+    if state.features.allow_register {
+        Ok(())
+    } else {
+        Err(RegisterError::Closed)
+    }
+}
+
+/// What a self-made account starts with.
+pub struct NewMember<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password_hash: Option<String>,
+    pub language: &'a str,
+    pub now: i64,
+}
+
+/// Creates an active account with system role `normal` and its own workspace (owner).
+/// A taken email fails on the unique index, so concurrent sign-ups make one account.
+pub async fn create_account<C: ConnectionTrait>(
+    db: &C,
+    member: NewMember<'_>,
+) -> Result<account::Model, DbErr> {
+    let (language, timezone) = validate::language(Some(member.language));
+    let account = NewAccount {
+        id: Uuid::now_v7(),
+        email: member.email,
+        name: member.name,
+        password_hash: member.password_hash,
+        language,
+        timezone,
+        status: "active",
+        now: member.now,
+    }
+    .row()
+    .insert(db)
+    .await?;
+    account_role::ActiveModel {
+        account_id: Set(account.id),
+        role_type: Set("normal".to_string()),
+        created_at: Set(member.now),
+    }
+    .insert(db)
+    .await?;
+    workspaces::create_owned(
+        db,
+        account.id,
+        &format!("{}'s Workspace", member.name),
+        None,
+        member.now,
+    )
+    .await?;
+    Ok(account)
+}
+
+/// `POST /register`: mails a code, or, when the email already has an account, a mail
+/// saying so without a code. The answer is the same either way.
+pub async fn send(
+    state: &AppState,
+    email: &str,
+    language: Option<&str>,
+    client_ip: Option<IpAddr>,
+) -> Result<String, RegisterError> {
+    open(state)?;
+    let purpose = Purpose::Register;
+    let issued = email_codes::issue(state, purpose, email, language, client_ip).await?;
+    let mail = if issued.account.is_some() {
+        email_codes::already_registered_mail(&issued.email, issued.language)
+    } else {
+        email_codes::code_mail(
+            purpose,
+            &issued.email,
+            issued.language,
+            &issued.code,
+            purpose.minutes(state),
+        )
+    };
+    email_codes::deliver(state, mail);
+    Ok(issued.token)
+}
+
+/// `POST /register/validity`.
+pub async fn check(
+    state: &AppState,
+    email: &str,
+    code: &str,
+    token: &str,
+) -> Result<String, RegisterError> {
+    open(state)?;
+    Ok(email_codes::check(state, Purpose::Register, email, code, token).await?)
+}
+
+pub struct Finish<'a> {
+    pub email: &'a str,
+    pub name: Option<&'a str>,
+    pub password: String,
+    pub password_confirm: &'a str,
+    pub token: &'a str,
+}
+
+/// `POST /register/finish`: creates the account and its workspace, spends the token, and
+/// signs the account in.
+pub async fn finish(state: &AppState, input: Finish<'_>) -> Result<TokenPair, RegisterError> {
+    open(state)?;
+    validate::password(&input.password).map_err(RegisterError::InvalidParam)?;
+    if !crate::auth::tokens::secrets_equal(&input.password, input.password_confirm) {
+        return Err(RegisterError::PasswordMismatch);
+    }
+    let row = email_codes::verified(state, Purpose::Register, input.email, input.token).await?;
+    let name = validate::name(input.name.unwrap_or(&row.email), 255)
+        .map_err(RegisterError::InvalidParam)?;
+    let db = &state.db;
+    let taken = account::Entity::find()
+        .filter(account::Column::Email.eq(row.email.clone()))
+        .one(db)
+        .await?
+        .is_some();
+    if taken {
+        return Err(RegisterError::EmailInUse);
+    }
+    let hash = state.hasher.hash(input.password).await?;
+    let now = state.clock.now();
+    let txn = db.begin().await?;
+    if !email_codes::spend(&txn, row.id, now).await? {
+        return Err(CodeError::InvalidToken.into());
+    }
+    let created = create_account(
+        &txn,
+        NewMember {
+            email: &row.email,
+            name: &name,
+            password_hash: Some(hash),
+            language: &row.language,
+            now,
+        },
+    )
+    .await;
+    let account = match created {
+        Ok(a) => a,
+        Err(err) if is_unique_violation(&err) => return Err(RegisterError::EmailInUse),
+        Err(err) => return Err(err.into()),
+    };
+    txn.commit().await?;
+    Ok(session::start_session(state, &account).await?)
+}

@@ -1,0 +1,288 @@
+//! Social sign-in (GitHub, Google): the single-use `state` of each sign-in, and what a
+//! provider identity means for accounts. The provider calls themselves are `crate::oauth`;
+//! no HTTP is handled here.
+
+use entity::{account, oauth_link, oauth_state};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::auth::tokens;
+use crate::db::is_unique_violation;
+use crate::domain::registration::{self, NewMember};
+use crate::domain::session::{self, SessionError, TokenPair};
+use crate::domain::{account_cache, invitations, validate};
+use crate::oauth::{self, Provider, ProviderError};
+use crate::state::AppState;
+
+/// How long a sign-in may take at the provider.
+pub const STATE_LIFETIME: i64 = 600;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SocialError {
+    #[error("{0} sign-in is not configured")]
+    NotConfigured(&'static str),
+    #[error("the sign-in state is missing, expired or already used")]
+    BadState,
+    #[error("the user did not grant access: {0}")]
+    Denied(String),
+    #[error("the provider sent no authorization code")]
+    MissingCode,
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("the invitation is for another email")]
+    InvalidInvitation,
+    #[error("account is banned")]
+    Banned,
+    #[error("account is closed")]
+    Closed,
+    #[error("no account has this email and registration is closed")]
+    RegistrationClosed,
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+impl SocialError {
+    /// What the sign-in page shows.
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::NotConfigured(_) => "Invalid provider",
+            Self::BadState => {
+                "The sign-in request has expired or was already used. Please try again."
+            }
+            Self::Denied(_) => "Sign-in was cancelled at the provider.",
+            Self::MissingCode => "Authorization code is required",
+            Self::Provider(ProviderError::NoVerifiedEmail) => {
+                "Your account at the provider has no verified email address."
+            }
+            Self::Provider(_) => "OAuth process failed. Please try again.",
+            Self::InvalidInvitation => "Invalid invitation token.",
+            Self::Banned => "Account is banned.",
+            Self::Closed => "Account is closed.",
+            Self::RegistrationClosed => {
+                "No account uses this email, and registration is closed. Ask an administrator for an invitation."
+            }
+            Self::Session(_) | Self::Db(_) => "Sign-in failed. Please try again later.",
+        }
+    }
+}
+
+/// Where a finished sign-in lands.
+pub enum Landing {
+    SignedIn(TokenPair),
+    /// The invitation carried through the sign-in matches the provider's email: the
+    /// console's invite settings page completes it.
+    InviteSettings(String),
+}
+
+fn configured(state: &AppState, provider: Provider) -> Result<(), SocialError> {
+    if oauth::is_configured(&state.oauth, provider) {
+        Ok(())
+    } else {
+        Err(SocialError::NotConfigured(provider.as_str()))
+    }
+}
+
+/// `GET /oauth/login/{provider}`: stores a new single-use state (bound to this provider
+/// and the invitation, if any) and returns the provider's authorization URL.
+pub async fn begin(
+    state: &AppState,
+    provider: Provider,
+    invite_token: Option<&str>,
+) -> Result<String, SocialError> {
+    configured(state, provider)?;
+    let now = state.clock.now();
+    let db = &state.db;
+    // Sign-ins abandoned at the provider leave their state behind; clear the expired ones.
+    oauth_state::Entity::delete_many()
+        .filter(oauth_state::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?;
+    let value = tokens::new_refresh_token();
+    oauth_state::ActiveModel {
+        state_hash: Set(tokens::token_hash(&value)),
+        provider: Set(provider.as_str().to_string()),
+        invite_token: Set(invite_token
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)),
+        expires_at: Set(now + STATE_LIFETIME),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(oauth::authorize_url(&state.oauth, provider, &value)?)
+}
+
+/// Takes the state back: it must exist, belong to this provider and be unexpired, and only
+/// one request can take it.
+async fn take_state(
+    state: &AppState,
+    provider: Provider,
+    value: Option<&str>,
+) -> Result<oauth_state::Model, SocialError> {
+    let value = value
+        .filter(|v| !v.is_empty())
+        .ok_or(SocialError::BadState)?;
+    let hash = tokens::token_hash(value);
+    let db = &state.db;
+    let row = oauth_state::Entity::find_by_id(hash.clone())
+        .one(db)
+        .await?
+        .ok_or(SocialError::BadState)?;
+    let taken = oauth_state::Entity::delete_many()
+        .filter(oauth_state::Column::StateHash.eq(hash))
+        .exec(db)
+        .await?;
+    if taken.rows_affected != 1
+        || row.provider != provider.as_str()
+        || row.expires_at <= state.clock.now()
+    {
+        return Err(SocialError::BadState);
+    }
+    Ok(row)
+}
+
+/// What the provider sent back to the callback.
+pub struct Callback<'a> {
+    pub code: Option<&'a str>,
+    pub state: Option<&'a str>,
+    /// The provider's `error` (the user denied access, say).
+    pub error: Option<&'a str>,
+}
+
+/// `GET /oauth/authorize/{provider}`: checks the state, asks the provider who the user
+/// is, and signs them in: by the linked identity, else by the verified email (linking it),
+/// else as a new account when registration is open.
+pub async fn finish(
+    state: &AppState,
+    provider: Provider,
+    callback: Callback<'_>,
+) -> Result<Landing, SocialError> {
+    configured(state, provider)?;
+    let flow = take_state(state, provider, callback.state).await?;
+    if let Some(error) = callback.error.filter(|e| !e.is_empty()) {
+        return Err(SocialError::Denied(error.to_string()));
+    }
+    let code = callback
+        .code
+        .filter(|c| !c.is_empty())
+        .ok_or(SocialError::MissingCode)?;
+    let identity = oauth::identify(&state.oauth, provider, code).await?;
+    let email = validate::email(&identity.email)
+        .map_err(|_| SocialError::Provider(ProviderError::NoVerifiedEmail))?;
+    if let Some(invite) = flow.invite_token.as_deref()
+        && let Some((_, _, invited)) = invitations::check(state, invite, None, None).await?
+    {
+        return if invited == email {
+            Ok(Landing::InviteSettings(invite.to_string()))
+        } else {
+            Err(SocialError::InvalidInvitation)
+        };
+    }
+    let account = find_or_create(state, provider, &identity, &email).await?;
+    let account = match account.status.as_str() {
+        "active" => account,
+        "pending" => {
+            // An invited account signing in with a provider that vouches for its email.
+            let now = state.clock.now();
+            let mut row: account::ActiveModel = account.into();
+            row.status = Set("active".to_string());
+            row.initialized_at = Set(Some(now));
+            row.updated_at = Set(now);
+            row.update(&state.db).await?
+        }
+        "banned" => return Err(SocialError::Banned),
+        _ => return Err(SocialError::Closed),
+    };
+    let now = state.clock.now();
+    let mut row: account::ActiveModel = account.into();
+    row.last_login_at = Set(Some(now));
+    row.updated_at = Set(now);
+    let account = row.update(&state.db).await?;
+    // Covers the activation above too: both changed what the account views show.
+    account_cache::forget(state, &[account.id]).await?;
+    Ok(Landing::SignedIn(
+        session::start_session(state, &account).await?,
+    ))
+}
+
+async fn find_or_create(
+    state: &AppState,
+    provider: Provider,
+    identity: &oauth::Identity,
+    email: &str,
+) -> Result<account::Model, SocialError> {
+    let db = &state.db;
+    let linked = oauth_link::Entity::find()
+        .filter(oauth_link::Column::Provider.eq(provider.as_str()))
+        .filter(oauth_link::Column::OpenId.eq(identity.open_id.clone()))
+        .one(db)
+        .await?;
+    if let Some(link) = linked
+        && let Some(account) = account::Entity::find_by_id(link.account_id).one(db).await?
+    {
+        return Ok(account);
+    }
+    let by_email = account::Entity::find()
+        .filter(account::Column::Email.eq(email))
+        .one(db)
+        .await?;
+    let account = match by_email {
+        Some(account) => account,
+        None if state.features.allow_register => {
+            let fallback = email.split('@').next().unwrap_or(email);
+            let name = identity
+                .name
+                .as_deref()
+                .and_then(|n| validate::name(n, 255).ok())
+                .unwrap_or_else(|| fallback.to_string());
+            let member = NewMember {
+                email,
+                name: &name,
+                password_hash: None,
+                language: "en-US",
+                now: state.clock.now(),
+            };
+            let created = async {
+                let txn = db.begin().await?;
+                let account = registration::create_account(&txn, member).await?;
+                txn.commit().await?;
+                Ok::<_, DbErr>(account)
+            }
+            .await;
+            match created {
+                Ok(account) => account,
+                // Created by a concurrent sign-in a moment ago.
+                Err(err) if is_unique_violation(&err) => account::Entity::find()
+                    .filter(account::Column::Email.eq(email))
+                    .one(db)
+                    .await?
+                    .ok_or(SocialError::Db(err))?,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        None => return Err(SocialError::RegistrationClosed),
+    };
+    let linked = oauth_link::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        account_id: Set(account.id),
+        provider: Set(provider.as_str().to_string()),
+        open_id: Set(identity.open_id.clone()),
+        created_at: Set(state.clock.now()),
+    }
+    .insert(db)
+    .await;
+    match linked {
+        // Already linked (to another identity of this provider, or concurrently): the
+        // provider vouched for the email, so the sign-in stands without a new link.
+        Ok(_) => {}
+        Err(err) if is_unique_violation(&err) => {}
+        Err(err) => return Err(err.into()),
+    }
+    Ok(account)
+}

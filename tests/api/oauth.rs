@@ -1,0 +1,394 @@
+//! Social sign-in against a local provider, driving the whole redirect dance over real
+//! HTTP with redirects not followed: the console's login redirect, the provider's
+//! authorize page, the callback, and the landing on the console web app.
+
+use console_client::console::types;
+use console_server::clock::ManualClock;
+use console_server::config::FeatureConfig;
+use console_server::state::AppState;
+use entity::{account, oauth_link, tenant_member};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+};
+
+use crate::db_test;
+use crate::helpers::{Backend, TestApp};
+use crate::oauth_provider::{FakeProvider, FakeUser, PUBLIC_API_URL};
+use crate::session::{ADMIN_EMAIL, ADMIN_PASSWORD, login, setup};
+
+const WEB: &str = "http://127.0.0.1:3000";
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// An app set up, with GitHub (and Google) pointing at `provider`, a manual clock, and
+/// registration as given.
+async fn app(backend: Backend, provider: &FakeProvider, allow_register: bool) -> Option<TestApp> {
+    let oauth = provider.config(true);
+    let app = TestApp::spawn_custom(backend, move |state: AppState| {
+        AppState {
+            features: FeatureConfig {
+                allow_register,
+                ..FeatureConfig::defaults()
+            },
+            ..state
+        }
+        .with_oauth(oauth)
+        .with_clock(ManualClock::new(1_800_000_000))
+    })
+    .await?;
+    setup(&app).await;
+    Some(app)
+}
+
+fn location(resp: &reqwest::Response) -> String {
+    assert_eq!(resp.status().as_u16(), 302, "expected a redirect: {resp:?}");
+    resp.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("location")
+        .to_string()
+}
+
+fn query_of(url: &str) -> Vec<(String, String)> {
+    let parsed = url::Url::parse(url).expect("url");
+    parsed.query_pairs().into_owned().collect()
+}
+
+fn param(url: &str, name: &str) -> Option<String> {
+    query_of(url)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// Step one and two: the console's login redirect, then the provider's authorize page.
+/// Returns the callback URL the provider sends the browser to, already pointed at the
+/// app's real address.
+async fn to_callback(app: &TestApp, provider: &str, invite: Option<&str>) -> String {
+    let http = no_redirects();
+    let mut login_url = app.url(&format!("/console/api/oauth/login/{provider}"));
+    if let Some(invite) = invite {
+        login_url = format!("{login_url}?invite_token={invite}");
+    }
+    let to_provider = location(&http.get(&login_url).send().await.expect("login"));
+    let state = param(&to_provider, "state").expect("state in authorize url");
+    assert!(state.len() >= 32, "state is unguessable: {state}");
+    assert_eq!(
+        param(&to_provider, "redirect_uri").as_deref(),
+        Some(format!("{PUBLIC_API_URL}/console/api/oauth/authorize/{provider}").as_str())
+    );
+    let callback = location(&http.get(&to_provider).send().await.expect("authorize"));
+    let public = format!("{PUBLIC_API_URL}/console/api/oauth/authorize/{provider}?");
+    assert!(callback.starts_with(&public), "{callback}");
+    // The browser reaches the public URL; the proxy in front of the app forwards it here.
+    callback.replacen(PUBLIC_API_URL, &app.base, 1)
+}
+
+/// Step three: the callback; returns where the console sends the browser.
+async fn land(callback: &str) -> String {
+    location(&no_redirects().get(callback).send().await.expect("callback"))
+}
+
+async fn dance(app: &TestApp, provider: &str) -> String {
+    let callback = to_callback(app, provider, None).await;
+    land(&callback).await
+}
+
+/// The sign-in page with a message, as the refused sign-ins land.
+fn refused_with(landing: &str) -> String {
+    assert!(
+        landing.starts_with(&format!("{WEB}/signin?message=")),
+        "expected the sign-in page: {landing}"
+    );
+    param(landing, "message").expect("message")
+}
+
+/// The access token of a successful landing, checked by reading the profile with it.
+async fn signed_in_as(app: &TestApp, landing: &str) -> String {
+    assert!(
+        landing.starts_with(&format!("{WEB}?access_token=")),
+        "{landing}"
+    );
+    let access = param(landing, "access_token").expect("access token");
+    assert!(param(landing, "refresh_token").is_some_and(|r| r.len() == 128));
+    let profile = app
+        .console_as(&access)
+        .get_account_profile()
+        .send()
+        .await
+        .expect("profile with the landed token")
+        .into_inner();
+    profile.email
+}
+
+async fn accounts_with(app: &TestApp, email: &str) -> u64 {
+    account::Entity::find()
+        .filter(account::Column::Email.eq(email))
+        .count(&app.state.db)
+        .await
+        .expect("count")
+}
+
+async fn providers_of(app: &TestApp) -> (bool, bool) {
+    let f = app
+        .console
+        .get_system_features()
+        .send()
+        .await
+        .expect("features")
+        .into_inner();
+    (f.enable_social_oauth_login, f.is_allow_register)
+}
+
+db_test!(async fn social_sign_in_is_off_until_a_provider_is_configured(app) {
+    setup(&app).await;
+    assert_eq!(providers_of(&app).await, (false, false));
+    let resp = no_redirects()
+        .get(app.url("/console/api/oauth/login/github"))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["code"], "invalid_param");
+    let (status, body) = app.raw("GET", "/console/api/oauth/authorize/github?code=x&state=y", None).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_param")));
+    let (status, body) = app.raw("GET", "/console/api/oauth/login/gitlab", None).await;
+    assert_eq!(status, 400, "unknown provider: {body}");
+    assert_eq!(body["status"], 400);
+});
+
+async fn github_signs_up_then_signs_in_by_link(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    let Some(app) = app(backend, &provider, true).await else {
+        return;
+    };
+    assert_eq!(providers_of(&app).await, (true, true));
+    // No public email: the verified primary one from user/emails is used.
+    provider.sign_in_as(FakeUser::new("4242", "Octo@Example.com"));
+    let landing = dance(&app, "github").await;
+    assert_eq!(signed_in_as(&app, &landing).await, "octo@example.com");
+    assert_eq!(accounts_with(&app, "octo@example.com").await, 1);
+    let created = account::Entity::find()
+        .filter(account::Column::Email.eq("octo@example.com"))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("account");
+    assert_eq!(
+        (created.status.as_str(), created.name.as_str()),
+        ("active", "User 4242")
+    );
+    assert!(created.password_hash.is_none());
+    let owner = tenant_member::Entity::find()
+        .filter(tenant_member::Column::AccountId.eq(created.id))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("its own workspace");
+    assert_eq!((owner.role.as_str(), owner.current), ("owner", true));
+
+    // The same GitHub user later has another email: the link, not the email, finds them.
+    provider.sign_in_as(FakeUser::new("4242", "renamed@example.com"));
+    let landing = dance(&app, "github").await;
+    assert_eq!(signed_in_as(&app, &landing).await, "octo@example.com");
+    assert_eq!(accounts_with(&app, "renamed@example.com").await, 0);
+    let links = oauth_link::Entity::find()
+        .filter(oauth_link::Column::AccountId.eq(created.id))
+        .count(&app.state.db)
+        .await
+        .expect("count");
+    assert_eq!(links, 1);
+
+    // An existing account with that verified email is linked and signed in (Google).
+    provider.sign_in_as(FakeUser::new("g-77", ADMIN_EMAIL));
+    let landing = dance(&app, "google").await;
+    assert_eq!(signed_in_as(&app, &landing).await, ADMIN_EMAIL);
+    assert_eq!(accounts_with(&app, ADMIN_EMAIL).await, 1);
+    let link = oauth_link::Entity::find()
+        .filter(oauth_link::Column::Provider.eq("google"))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("link");
+    assert_eq!(link.open_id, "g-77");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_github_signs_up_then_signs_in_by_link_sqlite() {
+    github_signs_up_then_signs_in_by_link(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_github_signs_up_then_signs_in_by_link_postgres() {
+    github_signs_up_then_signs_in_by_link(Backend::Postgres).await
+}
+
+async fn states_are_single_use_bound_and_short_lived(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    let Some(app) = app(backend, &provider, true).await else {
+        return;
+    };
+    provider.sign_in_as(FakeUser::new("1", "one@example.com"));
+
+    // Replayed: the first use signs in, the second lands on the sign-in page.
+    let callback = to_callback(&app, "github", None).await;
+    signed_in_as(&app, &land(&callback).await).await;
+    let message = refused_with(&land(&callback).await);
+    assert!(message.contains("expired or was already used"), "{message}");
+
+    // Expired: ten minutes pass at the provider.
+    let callback = to_callback(&app, "github", None).await;
+    app.state
+        .clock
+        .as_manual()
+        .expect("manual clock")
+        .advance(601);
+    refused_with(&land(&callback).await);
+
+    // Bound to its provider: a GitHub state presented to the Google callback.
+    let callback = to_callback(&app, "github", None).await;
+    let foreign = callback.replace("/authorize/github?", "/authorize/google?");
+    refused_with(&land(&foreign).await);
+
+    // Forged or missing.
+    let forged = app.url("/console/api/oauth/authorize/github?code=code-1&state=forged");
+    refused_with(&land(&forged).await);
+    let missing = app.url("/console/api/oauth/authorize/github?code=code-1");
+    refused_with(&land(&missing).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_states_are_single_use_bound_and_short_lived_sqlite() {
+    states_are_single_use_bound_and_short_lived(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_states_are_single_use_bound_and_short_lived_postgres() {
+    states_are_single_use_bound_and_short_lived(Backend::Postgres).await
+}
+
+async fn failures_land_on_the_sign_in_page(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    let Some(app) = app(backend, &provider, false).await else {
+        return;
+    };
+
+    // Denied consent.
+    provider.sign_in_as(FakeUser::new("2", "two@example.com"));
+    provider.deny_consent(true);
+    let message = refused_with(&dance(&app, "github").await);
+    assert!(message.contains("cancelled"), "{message}");
+    provider.deny_consent(false);
+
+    // The provider's token endpoint fails, then its user endpoint.
+    provider.fail_token(true);
+    let message = refused_with(&dance(&app, "github").await);
+    assert!(message.contains("OAuth process failed"), "{message}");
+    provider.fail_token(false);
+    provider.fail_user(true);
+    refused_with(&dance(&app, "google").await);
+    provider.fail_user(false);
+
+    // An unverified email signs nobody in, not even the account that has it.
+    let mut unverified = FakeUser::new("3", ADMIN_EMAIL);
+    unverified.verified = false;
+    provider.sign_in_as(unverified);
+    for p in ["github", "google"] {
+        let message = refused_with(&dance(&app, p).await);
+        assert!(message.contains("verified email"), "{p}: {message}");
+    }
+
+    // Registration is closed: an unknown email is refused, and no account appears.
+    provider.sign_in_as(FakeUser::new("5", "stranger@example.com"));
+    let message = refused_with(&dance(&app, "github").await);
+    assert!(message.contains("registration is closed"), "{message}");
+    assert_eq!(accounts_with(&app, "stranger@example.com").await, 0);
+
+    // A banned account.
+    let admin = account::Entity::find()
+        .filter(account::Column::Email.eq(ADMIN_EMAIL))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("admin");
+    let mut ban: account::ActiveModel = admin.into();
+    ban.status = Set("banned".into());
+    ban.update(&app.state.db).await.expect("ban");
+    provider.sign_in_as(FakeUser::new("6", ADMIN_EMAIL));
+    assert_eq!(
+        refused_with(&dance(&app, "github").await),
+        "Account is banned."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_failures_land_on_the_sign_in_page_sqlite() {
+    failures_land_on_the_sign_in_page(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_failures_land_on_the_sign_in_page_postgres() {
+    failures_land_on_the_sign_in_page(Backend::Postgres).await
+}
+
+async fn an_invitation_lands_on_invite_settings(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    let Some(app) = app(backend, &provider, false).await else {
+        return;
+    };
+    let admin = app.console_as(
+        &login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD)
+            .await
+            .expect("login")
+            .access_token,
+    );
+    let answer = admin
+        .invite_members_by_email()
+        .body(types::InviteMembersRequest {
+            emails: vec!["invited@example.com".to_string().try_into().expect("email")],
+            role: types::TenantRole::Editor,
+            language: None,
+        })
+        .send()
+        .await
+        .expect("invite")
+        .into_inner();
+    let url = answer.invitation_results[0]
+        .url
+        .clone()
+        .expect("activation url");
+    let invite = url.split("token=").nth(1).expect("token").to_string();
+
+    // Another email at the provider: refused.
+    provider.sign_in_as(FakeUser::new("8", "someone-else@example.com"));
+    let callback = to_callback(&app, "github", Some(&invite)).await;
+    assert_eq!(
+        refused_with(&land(&callback).await),
+        "Invalid invitation token."
+    );
+
+    // The invited email: on to the invite settings page with the token.
+    provider.sign_in_as(FakeUser::new("9", "invited@example.com"));
+    let callback = to_callback(&app, "github", Some(&invite)).await;
+    let landing = land(&callback).await;
+    assert_eq!(
+        landing,
+        format!("{WEB}/signin/invite-settings?invite_token={invite}")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_an_invitation_lands_on_invite_settings_sqlite() {
+    an_invitation_lands_on_invite_settings(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_an_invitation_lands_on_invite_settings_postgres() {
+    an_invitation_lands_on_invite_settings(Backend::Postgres).await
+}
