@@ -1,6 +1,6 @@
 //! `hash-rate SECONDS`: verifies one password with the server's own `PasswordHasher` (its
-//! argon2id parameters, its blocking pool and its semaphore) from as many concurrent tasks
-//! as the hasher admits, for SECONDS, and prints `verifies_per_second=<f64>`.
+//! argon2id parameters and its hashing threads, one per core), keeping every thread busy
+//! for SECONDS, and prints `verifies_per_second=<f64>`.
 //!
 //! `cargo xtask bench` compares the server's login rate with this figure: the ceiling a
 //! login can reach is one verification per request.
@@ -47,8 +47,8 @@ async fn measure(duration: Duration) -> Result<f64, String> {
         .hash("bench-password-1".to_string())
         .await
         .map_err(|e| e.to_string())?;
-    // More tasks than permits, so the semaphore (not this loop) sets the parallelism, as it
-    // does for the server's logins.
+    // More tasks than hashing threads, so the hasher (not this loop) sets the parallelism,
+    // as it does for the server's logins.
     let tasks = 4 * std::thread::available_parallelism().map_or(2, |n| n.get());
     let start = Instant::now();
     let mut handles = Vec::new();
