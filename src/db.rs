@@ -68,3 +68,25 @@ pub fn is_unavailable(err: &DbErr) -> bool {
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
+
+/// Serializes the transactions that take the same `key` until they end: on PostgreSQL an
+/// advisory transaction lock; on SQLite nothing is needed, because its first write waits
+/// for every other writer and the transaction then reads what they committed.
+///
+/// For rules that read, then write (“at least one super_admin must remain”): two
+/// transactions that each count the other's row could otherwise both commit.
+pub async fn lock_for_transaction<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    key: i64,
+) -> Result<(), DbErr> {
+    if txn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [key.into()],
+    ))
+    .await?;
+    Ok(())
+}

@@ -239,7 +239,10 @@ pub struct AccountChanges {
     pub group_role: Option<String>,
 }
 
-async fn active_super_admins(db: &DatabaseConnection) -> Result<u64, DbErr> {
+/// The advisory lock key of changes that may remove a (system or group) super_admin.
+const SUPER_ADMIN_LOCK: i64 = 0x5355_5045_5241_444d;
+
+async fn active_super_admins<C: sea_orm::ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     let ids: Vec<Uuid> = account_role::Entity::find()
         .filter(account_role::Column::RoleType.eq("super_admin"))
         .all(db)
@@ -297,9 +300,7 @@ pub async fn update(
     }
     let demotes_super = target_is_super && (role_change.is_some() || ends_access);
     if demotes_super && target.account.status == "active" && active_super_admins(db).await? <= 1 {
-        return Err(AccountError::Forbidden(
-            "The last active super_admin cannot be demoted, banned or closed.",
-        ));
+        return Err(last_super_admin());
     }
     let name = match &changes.name {
         Some(n) => Some(validate::name(n, 255).map_err(AccountError::InvalidParam)?),
@@ -341,17 +342,23 @@ pub async fn update(
                 && new_role != "super_admin"
                 && groups::super_admins(db, group_id).await? <= 1
             {
-                return Err(AccountError::Forbidden(
-                    "The last super_admin of a group cannot be demoted.",
-                ));
+                return Err(last_group_super_admin());
             }
             Some(member)
         }
         None => None,
     };
 
+    let demotes_group_super = membership.as_ref().is_some_and(|m| {
+        m.group_role == "super_admin" && changes.group_role.as_deref() != Some("super_admin")
+    });
     let now = state.clock.now();
     let txn = db.begin().await?;
+    if demotes_super || demotes_group_super {
+        // The checks above are the quick answer; these locked re-counts after the write
+        // are what keeps two concurrent demotions from removing the last one.
+        crate::db::lock_for_transaction(&txn, SUPER_ADMIN_LOCK).await?;
+    }
     let mut row: account::ActiveModel = target.account.clone().into();
     if let Some(name) = name {
         row.name = Set(name);
@@ -389,9 +396,16 @@ pub async fn update(
         set_role(&txn, id, role, now).await?;
     }
     if let (Some(member), Some(group_role)) = (membership, changes.group_role) {
+        let group_id = member.group_id;
         let mut member: group_member::ActiveModel = member.into();
         member.group_role = Set(group_role);
         member.update(&txn).await?;
+        if demotes_group_super && groups::super_admins(&txn, group_id).await? == 0 {
+            return Err(last_group_super_admin());
+        }
+    }
+    if demotes_super && active_super_admins(&txn).await? == 0 {
+        return Err(last_super_admin());
     }
     txn.commit().await?;
     if ends_access {
@@ -399,6 +413,14 @@ pub async fn update(
     }
     account_cache::forget(state, &[id]).await?;
     by_id(db, id).await
+}
+
+fn last_super_admin() -> AccountError {
+    AccountError::Forbidden("The last active super_admin cannot be demoted, banned or closed.")
+}
+
+fn last_group_super_admin() -> AccountError {
+    AccountError::Forbidden("The last super_admin of a group cannot be demoted.")
 }
 
 async fn set_role<C: sea_orm::ConnectionTrait>(

@@ -313,3 +313,61 @@ async fn two_instances_on_postgres_see_account_changes_at_once() {
         (401, "unauthorized".into())
     );
 }
+
+// Two super_admins demoting each other at once: the checks before the write both see two;
+// the locked re-count after it lets exactly one through. (The API cannot make a second
+// super_admin, so the test writes the role itself; older data or an operator can.)
+db_test!(async fn concurrent_demotions_never_remove_the_last_super_admin(app) {
+    setup(&app).await;
+    let admin = signed_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let admin_id = admin.get_account_profile().send().await.expect("profile").id;
+    let other_id = register(&admin, "other@example.com").await;
+    let other = signed_in(&app, "other@example.com", "password1").await;
+    let role = |role_type| types::UpdateAccountRoleRequest { role_type };
+    for round in 0..4 {
+        make_super_admins(&app, &[admin_id, other_id]).await;
+        let (a, b) = tokio::join!(
+            admin.update_account_role().id(other_id).body(role(types::AssignableRoleType::Normal)).send(),
+            other.update_account_role().id(admin_id).body(role(types::AssignableRoleType::Normal)).send(),
+        );
+        let codes: Vec<u16> = [a.map(|_| ()), b.map(|_| ())]
+            .into_iter()
+            .map(|r| match r {
+                Ok(()) => 200,
+                Err(err) => refused::<()>(Err(err)).0,
+            })
+            .collect();
+        let mut sorted = codes.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![200, 403], "round {round}: exactly one demotion goes through");
+        assert_eq!(super_admins(&app).await.len(), 1, "round {round}");
+    }
+});
+
+async fn super_admins(app: &TestApp) -> Vec<uuid::Uuid> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entity::account_role::Entity::find()
+        .filter(entity::account_role::Column::RoleType.eq("super_admin"))
+        .all(&app.state.db)
+        .await
+        .expect("roles")
+        .into_iter()
+        .map(|r| r.account_id)
+        .collect()
+}
+
+async fn make_super_admins(app: &TestApp, ids: &[uuid::Uuid]) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    entity::account_role::Entity::update_many()
+        .col_expr(
+            entity::account_role::Column::RoleType,
+            Expr::value("super_admin"),
+        )
+        .filter(entity::account_role::Column::AccountId.is_in(ids.to_vec()))
+        .exec(&app.state.db)
+        .await
+        .expect("promote");
+    console_server::domain::account_cache::forget(&app.state, ids)
+        .await
+        .expect("forget");
+}
