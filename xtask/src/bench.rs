@@ -481,7 +481,7 @@ async fn scale_backend(
         let db_url = url.unwrap_or_else(|| {
             format!("sqlite://{}?mode=rwc", scratch.dir.join("console.db").display())
         });
-        crate::bench_scale::run(server.addr, &db_url, &token, duration).await
+        crate::bench_scale::run(server.addr, &db_url, admin, &token, duration).await
     }
     .await;
     scratch.remove().await?;
