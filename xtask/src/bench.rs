@@ -128,7 +128,8 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
             backends.push(Some(url.as_str()));
         }
         for admin_url in backends {
-            let (backend, mut scale) = runtime.block_on(scale_backend(&server, admin_url, duration))?;
+            let (backend, mut scale) =
+                runtime.block_on(scale_backend(&server, admin_url, duration))?;
             crate::bench_scale::report(&mut report, backend, options.seconds, &mut scale)?;
         }
     }
@@ -479,7 +480,10 @@ async fn scale_backend(
         let token = server.login(admin).await?;
         // The server's own SQLite file (see `db::database_url`).
         let db_url = url.unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", scratch.dir.join("console.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                scratch.dir.join("console.db").display()
+            )
         });
         crate::bench_scale::run(server.addr, &db_url, admin, &token, duration).await
     }

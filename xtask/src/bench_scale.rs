@@ -166,7 +166,10 @@ pub async fn run(
         db.execute_unprepared("ANALYZE").await?;
     }
     let seeding = started.elapsed();
-    eprintln!("bench: scale: seeded {rows} rows in {:.1} s", seeding.as_secs_f64());
+    eprintln!(
+        "bench: scale: seeded {rows} rows in {:.1} s",
+        seeding.as_secs_f64()
+    );
 
     let big = group_id(0);
     let heavy = id(Kind::Account, HEAVY_ACCOUNT);
@@ -243,6 +246,7 @@ async fn insert(
 ) -> Result<u64> {
     // SQLite allows 32766 bound variables per statement, PostgreSQL 65535.
     let per_statement = (30_000 / columns.len()).min(2_000);
+    let started = Instant::now();
     let txn = db.begin().await?;
     let mut count = 0;
     let mut rows = rows.peekable();
@@ -258,6 +262,10 @@ async fn insert(
             .with_context(|| format!("inserting into {table}"))?;
     }
     txn.commit().await?;
+    eprintln!(
+        "bench: scale: {count} rows into {table} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(count)
 }
 
@@ -411,11 +419,10 @@ async fn seed(db: &DatabaseConnection) -> Result<u64> {
     .await?;
     // Every account in one workspace of its group; the heavy account in all 100 of the
     // big group's.
-    let memberships = (0..ACCOUNTS)
-        .map(|a| (a, home_tenant(a)))
-        .chain((0..BIG_TENANTS).filter_map(|t| {
-            (t != home_tenant(HEAVY_ACCOUNT)).then_some((HEAVY_ACCOUNT, t))
-        }));
+    let memberships = (0..ACCOUNTS).map(|a| (a, home_tenant(a))).chain(
+        (0..BIG_TENANTS)
+            .filter_map(|t| (t != home_tenant(HEAVY_ACCOUNT)).then_some((HEAVY_ACCOUNT, t))),
+    );
     rows += insert(
         db,
         "tenant_members",
@@ -496,7 +503,9 @@ async fn seed(db: &DatabaseConnection) -> Result<u64> {
                 uuid(id(Kind::Dataset, d)),
                 uuid(tenant),
                 text(format!("{} {d}", NAMES[(d % 10) as usize])),
-                text(format!("Generated dataset number {d} of the scale benchmark.")),
+                text(format!(
+                    "Generated dataset number {d} of the scale benchmark."
+                )),
                 text("vendor"),
                 text(PERMISSIONS[(d % 3) as usize]),
                 null_text(),
