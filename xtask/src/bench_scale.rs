@@ -726,7 +726,8 @@ pub fn report(r: &mut String, backend: &str, seconds: f64, scale: &mut Scale) ->
          accounts (each a group member and a workspace member), {} datasets ({} rows in \
          all), inserted straight into the database in {:.1} s{}. Pages of the big group \
          (10k members, 100 workspaces, 20k datasets) as the setup administrator made super_admin of that group, limit {}, \
-         {} connections, {} s each.\n",
+         {} closed-loop connections, {} s each, so on a machine with fewer cores than \
+         connections a figure includes waiting behind the other connections.\n",
         GROUPS,
         BIG_TENANTS + OTHER_TENANTS,
         ACCOUNTS,
