@@ -1,11 +1,13 @@
-//! `cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build]`
+//! `cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build] [--scale]`
 //!
 //! Builds the release server and `hash-rate`, starts the server on SQLite (and on
 //! PostgreSQL when `--database-url` names a server; a fresh database is created on it and
 //! dropped afterwards), seeds an administrator and one account per load connection, and
 //! measures, one phase after another: `/health`, the profile call, logins, the profile
 //! call while every connection logs in non-stop, idle RSS and start-to-ready time. The
-//! figures, their ratios and the targets go to BENCHMARKS.md.
+//! figures, their ratios and the targets go to BENCHMARKS.md. `--scale` adds, per backend
+//! and on a server of its own, the group pages on a large generated data set
+//! (`bench_scale.rs`).
 
 use std::fmt::Write as _;
 use std::net::{SocketAddr, TcpListener};
@@ -29,6 +31,7 @@ pub struct Options {
     pub seconds: f64,
     pub out: PathBuf,
     pub build: bool,
+    pub scale: bool,
 }
 
 impl Options {
@@ -38,6 +41,7 @@ impl Options {
             seconds: 10.0,
             out: PathBuf::from("BENCHMARKS.md"),
             build: true,
+            scale: false,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -58,8 +62,9 @@ impl Options {
                 }
                 "--out" => options.out = PathBuf::from(value("--out")?),
                 "--no-build" => options.build = false,
+                "--scale" => options.scale = true,
                 other => bail!(
-                    "unknown argument {other}; usage: cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build]"
+                    "unknown argument {other}; usage: cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build] [--scale]"
                 ),
             }
         }
@@ -116,7 +121,18 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
     if let Some(url) = &options.database_url {
         all.push(runtime.block_on(bench_backend(&server, Some(url), duration))?);
     }
-    let report = report(root, options, hash_rate, &mut all)?;
+    let mut report = report(root, options, hash_rate, &mut all)?;
+    if options.scale {
+        let mut backends = vec![None];
+        if let Some(url) = &options.database_url {
+            backends.push(Some(url.as_str()));
+        }
+        for admin_url in backends {
+            let (backend, mut scale) =
+                runtime.block_on(scale_backend(&server, admin_url, duration))?;
+            crate::bench_scale::report(&mut report, backend, options.seconds, &mut scale)?;
+        }
+    }
     std::fs::write(root.join(&options.out), &report)
         .with_context(|| format!("writing {}", options.out.display()))?;
     print!("{report}");
@@ -436,6 +452,46 @@ async fn measure(
     })
 }
 
+/// The scale benchmark of one backend, on a fresh server and database of its own.
+async fn scale_backend(
+    binary: &Path,
+    admin_url: Option<&str>,
+    duration: Duration,
+) -> Result<(&'static str, crate::bench_scale::Scale)> {
+    let backend = if admin_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    eprintln!("bench: scale: {backend}");
+    let scratch = Scratch::new(admin_url).await?;
+    let result = async {
+        let url = scratch.database_url();
+        let (server, _) = Server::start(binary, &scratch.dir, url.as_deref()).await?;
+        let admin = "admin@bench.example";
+        server
+            .call(
+                "POST",
+                "/console/api/setup",
+                None,
+                json!({ "email": admin, "name": "Bench", "password": PASSWORD }),
+            )
+            .await?;
+        let token = server.login(admin).await?;
+        // The server's own SQLite file (see `db::database_url`).
+        let db_url = url.unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                scratch.dir.join("console.db").display()
+            )
+        });
+        crate::bench_scale::run(server.addr, &db_url, admin, &token, duration).await
+    }
+    .await;
+    scratch.remove().await?;
+    Ok((backend, result?))
+}
+
 fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "**missed**" }
 }
@@ -556,6 +612,9 @@ fn command_line(options: &Options) -> String {
     }
     if options.seconds != 10.0 {
         c.push_str(&format!(" --seconds {}", options.seconds));
+    }
+    if options.scale {
+        c.push_str(" --scale");
     }
     c
 }

@@ -1,6 +1,7 @@
 //! Developer tasks: `cargo xtask codegen [--check]`, `cargo xtask bench`.
 
 mod bench;
+mod bench_scale;
 mod client;
 mod load;
 mod rustfmt;
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask codegen [--check]\n       cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build]"
+                "usage: cargo xtask codegen [--check]\n       cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build] [--scale]"
             );
             return ExitCode::from(2);
         }

@@ -1,0 +1,824 @@
+//! The scale part of `cargo xtask bench --scale` (issue 7): bulk-seeds a generated data
+//! set (100k accounts, 1k groups, ~10k workspaces, 100k datasets) straight into the
+//! database of a running release server, measures the group pages through the API, and
+//! checks the query plans of the page queries for full scans of the big tables.
+//!
+//! Everything inserted is generated from integers and bound as parameters.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use sea_orm::prelude::Uuid;
+use sea_orm::sea_query::{Query, SimpleExpr};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait, Value,
+};
+
+use crate::load;
+
+const GROUPS: u64 = 1_000;
+const ACCOUNTS: u64 = 100_000;
+const DATASETS: u64 = 100_000;
+/// Group 0 is the big one the pages are measured on.
+const BIG_MEMBERS: u64 = 10_000;
+const BIG_TENANTS: u64 = 100;
+const BIG_DATASETS: u64 = 20_000;
+/// Workspaces of every other group.
+const TENANTS_PER_GROUP: u64 = 10;
+const OTHER_TENANTS: u64 = (GROUPS - 1) * TENANTS_PER_GROUP;
+/// Accounts of each other group: 90k spread over 999 groups.
+const OTHER_MEMBERS: u64 = (ACCOUNTS - BIG_MEMBERS) / (GROUPS - 1);
+/// The account that belongs to every workspace of the big group.
+const HEAVY_ACCOUNT: u64 = 0;
+/// Connections of each measured page.
+const CONNECTIONS: usize = 4;
+const PAGE_LIMIT: u64 = 20;
+const BASE_TIME: i64 = 1_750_000_000;
+/// Tables large enough that a full scan of one is a finding.
+const BIG_TABLES: [&str; 7] = [
+    "accounts",
+    "account_roles",
+    "group_members",
+    "tenants",
+    "tenant_members",
+    "datasets",
+    "dataset_permissions",
+];
+/// Dataset names: two in ten say "report" in some case, for `search=report`.
+const NAMES: [&str; 10] = [
+    "Quarterly Report",
+    "Sales Pipeline",
+    "Customer FAQ",
+    "Release Notes",
+    "Support Tickets",
+    "Annual REPORT",
+    "Onboarding Guide",
+    "Pricing Sheets",
+    "Legal Contracts",
+    "Engineering Wiki",
+];
+/// `datasets::DEFAULT_RETRIEVAL_MODEL`, what a dataset created through the API gets.
+const RETRIEVAL_MODEL: &str = r#"{"search_method":"semantic_search","reranking_enable":false,"reranking_mode":null,"reranking_model":{"reranking_provider_name":"","reranking_model_name":""},"weights":null,"top_k":2,"score_threshold_enabled":false,"score_threshold":null}"#;
+const TENANT_ROLES: [&str; 4] = ["admin", "editor", "normal", "dataset_operator"];
+const PERMISSIONS: [&str; 3] = ["only_me", "all_team_members", "partial_members"];
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Group = 1,
+    Tenant,
+    Account,
+    GroupMember,
+    TenantMember,
+    Dataset,
+    DatasetPermission,
+}
+
+/// A deterministic id for row `n` of a kind.
+fn id(kind: Kind, n: u64) -> Uuid {
+    Uuid::from_u128(0x5ca1e000_0000_4000_8000_000000000000 | ((kind as u128) << 40) | n as u128)
+}
+
+fn group_id(g: u64) -> Uuid {
+    id(Kind::Group, g)
+}
+
+/// Workspace `t`: 0..100 belong to the big group, the rest 10 to each other group.
+fn tenant_group(t: u64) -> u64 {
+    if t < BIG_TENANTS {
+        0
+    } else {
+        1 + (t - BIG_TENANTS) / TENANTS_PER_GROUP
+    }
+}
+
+/// The group of account `a`: the first 10k are in the big group.
+fn account_group(a: u64) -> u64 {
+    if a < BIG_MEMBERS {
+        0
+    } else {
+        1 + (a - BIG_MEMBERS) % (GROUPS - 1)
+    }
+}
+
+/// The `j`-th account of group `g`.
+fn member_of(g: u64, j: u64) -> u64 {
+    if g == 0 {
+        j % BIG_MEMBERS
+    } else {
+        BIG_MEMBERS + (g - 1) + (GROUPS - 1) * (j % OTHER_MEMBERS)
+    }
+}
+
+/// The workspace account `a` belongs to (besides the heavy account's extra ones).
+fn home_tenant(a: u64) -> u64 {
+    let g = account_group(a);
+    if g == 0 {
+        a % BIG_TENANTS
+    } else {
+        BIG_TENANTS + (g - 1) * TENANTS_PER_GROUP + (a / (GROUPS - 1)) % TENANTS_PER_GROUP
+    }
+}
+
+/// One measured page.
+pub struct Measured {
+    pub name: String,
+    pub outcome: load::Outcome,
+}
+
+/// The plan of one page query.
+pub struct Plan {
+    pub query: &'static str,
+    /// The big tables the plan scans in full; empty when none.
+    pub full_scans: Vec<String>,
+    pub text: String,
+}
+
+pub struct Scale {
+    pub seeding: Duration,
+    pub rows: u64,
+    pub measured: Vec<Measured>,
+    pub plans: Vec<Plan>,
+    pub analyzed: bool,
+}
+
+/// Seeds `database_url` (the database the server at `addr` uses), makes the account
+/// `caller` (whose token is `token`) a super_admin of the big group, then measures the
+/// pages and explains the page queries.
+pub async fn run(
+    addr: SocketAddr,
+    database_url: &str,
+    caller: &str,
+    token: &str,
+    duration: Duration,
+) -> Result<Scale> {
+    let db = sea_orm::Database::connect(database_url)
+        .await
+        .with_context(|| format!("connecting to {database_url}"))?;
+    let started = Instant::now();
+    let mut rows = seed(&db).await?;
+    rows += join_big_group(&db, caller).await?;
+    // PostgreSQL's autovacuum would analyze the new rows soon; do it now so the plans
+    // are the steady-state ones. SQLite is left as the server leaves it (no ANALYZE).
+    let analyzed = db.get_database_backend() == DatabaseBackend::Postgres;
+    if analyzed {
+        db.execute_unprepared("ANALYZE").await?;
+    }
+    let seeding = started.elapsed();
+    eprintln!(
+        "bench: scale: seeded {rows} rows in {:.1} s",
+        seeding.as_secs_f64()
+    );
+
+    let big = group_id(0);
+    let heavy = id(Kind::Account, HEAVY_ACCOUNT);
+    let base = format!("/console/api/enterprise-groups/{big}");
+    let pages = [
+        (
+            "`members` (10k members)",
+            format!("{base}/members?page=1&limit={PAGE_LIMIT}"),
+        ),
+        (
+            "`members`, page 100",
+            format!("{base}/members?page=100&limit={PAGE_LIMIT}"),
+        ),
+        (
+            "`tenants` (100 workspaces)",
+            format!("{base}/tenants?page=1&limit={PAGE_LIMIT}"),
+        ),
+        (
+            "`datasets?search=report` (20k datasets, 4k match)",
+            format!("{base}/datasets?search=report&page=1&limit={PAGE_LIMIT}"),
+        ),
+        (
+            "`datasets?search=` matching nothing",
+            format!("{base}/datasets?search=no-such-dataset&page=1&limit={PAGE_LIMIT}"),
+        ),
+        (
+            "`joined-tenants-roles` (100 memberships)",
+            format!("{base}/joined-tenants-roles/{heavy}"),
+        ),
+    ];
+    let mut measured = Vec::new();
+    for (name, path) in pages {
+        eprintln!("bench: scale: GET {path}");
+        let request = load::request("GET", &path, Some(token), None);
+        let (status, body) = load::Connection::open(addr).await?.send(&request).await?;
+        if status != 200 {
+            anyhow::bail!(
+                "GET {path} answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        // A short warm-up, then the measured run.
+        load::run(
+            addr,
+            CONNECTIONS,
+            Duration::from_millis(300),
+            vec![request.clone()],
+            200,
+        )
+        .await?;
+        let outcome = load::run(addr, CONNECTIONS, duration, vec![request], 200).await?;
+        measured.push(Measured {
+            name: name.to_string(),
+            outcome,
+        });
+    }
+    let plans = explain_all(&db).await?;
+    db.close().await?;
+    Ok(Scale {
+        seeding,
+        rows,
+        measured,
+        plans,
+        analyzed,
+    })
+}
+
+/// Inserts `rows` into `table` in multi-row statements inside one transaction.
+async fn insert(
+    db: &DatabaseConnection,
+    table: &'static str,
+    columns: &[&'static str],
+    rows: impl Iterator<Item = Vec<Value>>,
+) -> Result<u64> {
+    // SQLite allows 32766 bound variables per statement, PostgreSQL 65535.
+    let per_statement = (30_000 / columns.len()).min(2_000);
+    let started = Instant::now();
+    let txn = db.begin().await?;
+    let mut count = 0;
+    let mut rows = rows.peekable();
+    while rows.peek().is_some() {
+        let mut stmt = Query::insert();
+        stmt.into_table(table).columns(columns.iter().copied());
+        for row in rows.by_ref().take(per_statement) {
+            stmt.values_panic(row.into_iter().map(SimpleExpr::from));
+            count += 1;
+        }
+        txn.execute(&stmt)
+            .await
+            .with_context(|| format!("inserting into {table}"))?;
+    }
+    txn.commit().await?;
+    eprintln!(
+        "bench: scale: {count} rows into {table} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(count)
+}
+
+fn text(s: impl Into<String>) -> Value {
+    Value::String(Some(s.into()))
+}
+
+fn null_text() -> Value {
+    Value::String(None)
+}
+
+fn big(n: i64) -> Value {
+    Value::BigInt(Some(n))
+}
+
+fn uuid(u: Uuid) -> Value {
+    Value::Uuid(Some(u))
+}
+
+async fn seed(db: &DatabaseConnection) -> Result<u64> {
+    let mut rows = 0;
+    rows += insert(
+        db,
+        "enterprise_groups",
+        &["id", "name", "short_name", "status", "created_at"],
+        (0..GROUPS).map(|g| {
+            vec![
+                uuid(group_id(g)),
+                text(format!("Scale Group {g}")),
+                null_text(),
+                text("active"),
+                big(BASE_TIME + g as i64),
+            ]
+        }),
+    )
+    .await?;
+    let tenant_columns = ["id", "name", "status", "group_id", "created_at"];
+    // Each group's shadow workspace has the group's id.
+    rows += insert(
+        db,
+        "tenants",
+        &tenant_columns,
+        (0..GROUPS).map(|g| {
+            vec![
+                uuid(group_id(g)),
+                text(format!("Scale Group {g}")),
+                text("normal"),
+                uuid(group_id(g)),
+                big(BASE_TIME + g as i64),
+            ]
+        }),
+    )
+    .await?;
+    rows += insert(
+        db,
+        "tenants",
+        &tenant_columns,
+        (0..BIG_TENANTS + OTHER_TENANTS).map(|t| {
+            vec![
+                uuid(id(Kind::Tenant, t)),
+                text(format!("Scale Workspace {t}")),
+                text(if t % 17 == 16 { "archive" } else { "normal" }),
+                uuid(group_id(tenant_group(t))),
+                big(BASE_TIME + 10_000 + t as i64),
+            ]
+        }),
+    )
+    .await?;
+    rows += insert(
+        db,
+        "accounts",
+        &[
+            "id",
+            "email",
+            "name",
+            "password_hash",
+            "avatar",
+            "interface_language",
+            "interface_theme",
+            "timezone",
+            "status",
+            "last_login_at",
+            "last_login_ip",
+            "created_at",
+            "updated_at",
+            "initialized_at",
+            "token_version",
+        ],
+        (0..ACCOUNTS).map(|a| {
+            let at = big(BASE_TIME + 100_000 + a as i64);
+            vec![
+                uuid(id(Kind::Account, a)),
+                text(format!("scale{a}@bench.example")),
+                text(format!("Scale User {a}")),
+                null_text(),
+                null_text(),
+                text("en-US"),
+                text("light"),
+                text("UTC"),
+                text("active"),
+                Value::BigInt(None),
+                null_text(),
+                at.clone(),
+                at.clone(),
+                at,
+                Value::Int(Some(0)),
+            ]
+        }),
+    )
+    .await?;
+    rows += insert(
+        db,
+        "account_roles",
+        &["account_id", "role_type", "created_at"],
+        (0..ACCOUNTS).map(|a| {
+            vec![
+                uuid(id(Kind::Account, a)),
+                text("normal"),
+                big(BASE_TIME + 100_000 + a as i64),
+            ]
+        }),
+    )
+    .await?;
+    rows += insert(
+        db,
+        "group_members",
+        &[
+            "id",
+            "group_id",
+            "account_id",
+            "group_role",
+            "current",
+            "created_at",
+        ],
+        (0..ACCOUNTS).map(|a| {
+            let role = match a % 100 {
+                0 => "super_admin",
+                1 | 2 => "admin",
+                _ => "normal",
+            };
+            vec![
+                uuid(id(Kind::GroupMember, a)),
+                uuid(group_id(account_group(a))),
+                uuid(id(Kind::Account, a)),
+                text(role),
+                Value::Bool(Some(true)),
+                big(BASE_TIME + 200_000 + a as i64),
+            ]
+        }),
+    )
+    .await?;
+    // Every account in one workspace of its group; the heavy account in all 100 of the
+    // big group's.
+    let memberships = (0..ACCOUNTS).map(|a| (a, home_tenant(a))).chain(
+        (0..BIG_TENANTS)
+            .filter_map(|t| (t != home_tenant(HEAVY_ACCOUNT)).then_some((HEAVY_ACCOUNT, t))),
+    );
+    rows += insert(
+        db,
+        "tenant_members",
+        &[
+            "id",
+            "tenant_id",
+            "account_id",
+            "role",
+            "position",
+            "permissions",
+            "current",
+            "created_at",
+        ],
+        memberships.enumerate().map(|(n, (a, t))| {
+            let role = if a % 10 == 0 {
+                "owner"
+            } else {
+                TENANT_ROLES[(a % 4) as usize]
+            };
+            vec![
+                uuid(id(Kind::TenantMember, n as u64)),
+                uuid(id(Kind::Tenant, t)),
+                uuid(id(Kind::Account, a)),
+                text(role),
+                null_text(),
+                text("[]"),
+                Value::Bool(Some(t == home_tenant(a))),
+                big(BASE_TIME + 300_000 + n as i64),
+            ]
+        }),
+    )
+    .await?;
+    // 20k datasets in the big group (its 100 workspaces and its shadow), 80k in the rest.
+    let dataset_home = |d: u64| -> (Uuid, u64) {
+        if d < BIG_DATASETS {
+            let t = d % (BIG_TENANTS + 1);
+            let tenant = if t == BIG_TENANTS {
+                group_id(0)
+            } else {
+                id(Kind::Tenant, t)
+            };
+            (tenant, 0)
+        } else {
+            let t = BIG_TENANTS + (d - BIG_DATASETS) % OTHER_TENANTS;
+            (id(Kind::Tenant, t), tenant_group(t))
+        }
+    };
+    rows += insert(
+        db,
+        "datasets",
+        &[
+            "id",
+            "tenant_id",
+            "name",
+            "description",
+            "provider",
+            "permission",
+            "data_source_type",
+            "indexing_technique",
+            "app_count",
+            "document_count",
+            "word_count",
+            "created_by",
+            "created_at",
+            "updated_by",
+            "updated_at",
+            "embedding_model",
+            "embedding_model_provider",
+            "retrieval_model",
+            "doc_form",
+            "icon",
+            "icon_background",
+        ],
+        (0..DATASETS).map(|d| {
+            let (tenant, g) = dataset_home(d);
+            let at = big(BASE_TIME + 400_000 + d as i64);
+            vec![
+                uuid(id(Kind::Dataset, d)),
+                uuid(tenant),
+                text(format!("{} {d}", NAMES[(d % 10) as usize])),
+                text(format!(
+                    "Generated dataset number {d} of the scale benchmark."
+                )),
+                text("vendor"),
+                text(PERMISSIONS[(d % 3) as usize]),
+                null_text(),
+                text("high_quality"),
+                Value::Int(Some(0)),
+                Value::Int(Some((d % 50) as i32)),
+                big((d % 1000 * 100) as i64),
+                uuid(id(Kind::Account, member_of(g, d))),
+                at.clone(),
+                Value::Uuid(None),
+                at,
+                null_text(),
+                null_text(),
+                text(RETRIEVAL_MODEL),
+                null_text(),
+                null_text(),
+                null_text(),
+            ]
+        }),
+    )
+    .await?;
+    // `partial_members` datasets name one more member of their group.
+    rows += insert(
+        db,
+        "dataset_permissions",
+        &["id", "dataset_id", "account_id", "created_at"],
+        (0..DATASETS)
+            .filter(|d| PERMISSIONS[(d % 3) as usize] == "partial_members")
+            .map(|d| {
+                let (_, g) = dataset_home(d);
+                vec![
+                    uuid(id(Kind::DatasetPermission, d)),
+                    uuid(id(Kind::Dataset, d)),
+                    uuid(id(Kind::Account, member_of(g, d + 1))),
+                    big(BASE_TIME + 500_000 + d as i64),
+                ]
+            }),
+    )
+    .await?;
+    Ok(rows)
+}
+
+/// Makes the account with email `caller` a super_admin of the big group: the group pages
+/// are for group admins (the system role alone does not open them all).
+async fn join_big_group(db: &DatabaseConnection, caller: &str) -> Result<u64> {
+    let backend = db.get_database_backend();
+    let placeholder = if backend == DatabaseBackend::Sqlite {
+        "?"
+    } else {
+        "$1"
+    };
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!("SELECT id FROM accounts WHERE email = {placeholder}"),
+            [text(caller)],
+        ))
+        .await?
+        .with_context(|| format!("no account {caller}"))?;
+    let account: Uuid = row.try_get_by_index(0)?;
+    insert(
+        db,
+        "group_members",
+        &[
+            "id",
+            "group_id",
+            "account_id",
+            "group_role",
+            "current",
+            "created_at",
+        ],
+        std::iter::once(vec![
+            uuid(id(Kind::GroupMember, ACCOUNTS)),
+            uuid(group_id(0)),
+            uuid(account),
+            text("super_admin"),
+            Value::Bool(Some(false)),
+            big(BASE_TIME),
+        ]),
+    )
+    .await
+}
+
+/// The SQL the handlers of the measured pages issue (see `src/domain/groups.rs` and
+/// `accounts::views`), with `$1` the big group, `$2` the heavy account and `$3` a
+/// search pattern.
+const PAGE_QUERIES: [(&str, &str); 12] = [
+    (
+        "members: count",
+        "SELECT COUNT(*) FROM group_members WHERE group_id = $1",
+    ),
+    (
+        "members: page",
+        "SELECT * FROM group_members WHERE group_id = $1 \
+         ORDER BY created_at DESC, id DESC LIMIT 20 OFFSET 1980",
+    ),
+    (
+        "members: accounts of the page",
+        "SELECT * FROM accounts WHERE id IN (SELECT account_id FROM group_members \
+         WHERE group_id = $1 ORDER BY created_at DESC, id DESC LIMIT 20)",
+    ),
+    (
+        "members: system roles of the page",
+        "SELECT * FROM account_roles WHERE account_id IN ($2, $1)",
+    ),
+    (
+        "members: current groups of the page",
+        "SELECT * FROM group_members WHERE account_id IN ($2, $1) AND current = TRUE",
+    ),
+    (
+        "tenants: count",
+        "SELECT COUNT(*) FROM tenants WHERE group_id = $1 AND id <> $1",
+    ),
+    (
+        "tenants: page",
+        "SELECT * FROM tenants WHERE group_id = $1 AND id <> $1 \
+         ORDER BY created_at DESC, id DESC LIMIT 20 OFFSET 0",
+    ),
+    (
+        "datasets?search=: count",
+        "SELECT COUNT(*) FROM datasets WHERE tenant_id IN \
+         (SELECT id FROM tenants WHERE group_id = $1) \
+         AND (LOWER(name) LIKE $3 ESCAPE '\\' OR LOWER(description) LIKE $3 ESCAPE '\\')",
+    ),
+    (
+        "datasets?search=: page",
+        "SELECT * FROM datasets WHERE tenant_id IN \
+         (SELECT id FROM tenants WHERE group_id = $1) \
+         AND (LOWER(name) LIKE $3 ESCAPE '\\' OR LOWER(description) LIKE $3 ESCAPE '\\') \
+         ORDER BY created_at DESC, id DESC LIMIT 20 OFFSET 0",
+    ),
+    (
+        "datasets: owners and workspaces of the page",
+        "SELECT * FROM tenants WHERE id IN ($1, $2)",
+    ),
+    (
+        "joined-tenants-roles: workspaces",
+        "SELECT * FROM tenants WHERE group_id = $1 AND id <> $1 AND id IN \
+         (SELECT tenant_id FROM tenant_members WHERE account_id = $2) \
+         ORDER BY created_at DESC, id DESC",
+    ),
+    (
+        "joined-tenants-roles: memberships",
+        "SELECT * FROM tenant_members WHERE account_id = $2 AND tenant_id IN \
+         (SELECT id FROM tenants WHERE group_id = $1)",
+    ),
+];
+
+async fn explain_all(db: &DatabaseConnection) -> Result<Vec<Plan>> {
+    let backend = db.get_database_backend();
+    let mut plans = Vec::new();
+    for (query, sql) in PAGE_QUERIES {
+        // Bind only the parameters the query names, renumbered in order.
+        let mut values = Vec::new();
+        let mut sql = sql.to_string();
+        for (n, value) in [
+            (1, uuid(group_id(0))),
+            (2, uuid(id(Kind::Account, HEAVY_ACCOUNT))),
+            (3, text("%report%")),
+        ] {
+            let from = format!("${n}");
+            if sql.contains(&from) {
+                values.push(value);
+                let to = match backend {
+                    DatabaseBackend::Sqlite => format!("?{}", values.len()),
+                    _ => format!("${}", values.len()),
+                };
+                sql = sql.replace(&from, &to);
+            }
+        }
+        let (explain, column) = match backend {
+            DatabaseBackend::Sqlite => (format!("EXPLAIN QUERY PLAN {sql}"), 3),
+            _ => (format!("EXPLAIN {sql}"), 0),
+        };
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(backend, explain, values))
+            .await
+            .with_context(|| format!("explaining {query}"))?;
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get_by_index::<String>(column))
+            .collect::<Result<_, _>>()?;
+        plans.push(Plan {
+            query,
+            full_scans: full_scans(backend, &lines),
+            text: lines.join("\n"),
+        });
+    }
+    Ok(plans)
+}
+
+/// The big tables a plan reads in full: `SCAN t` (with or without an index, as a
+/// whole-index walk reads every row too) on SQLite, `Seq Scan on t` on PostgreSQL.
+fn full_scans(backend: DatabaseBackend, lines: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in lines {
+        let line = line.trim().trim_start_matches("->").trim();
+        let table = match backend {
+            DatabaseBackend::Sqlite => line.strip_prefix("SCAN "),
+            _ => line.strip_prefix("Seq Scan on "),
+        }
+        .and_then(|rest| rest.split_whitespace().next());
+        if let Some(table) = table
+            && BIG_TABLES.contains(&table)
+        {
+            found.push(line.to_string());
+        }
+    }
+    found
+}
+
+/// Appends the `## Scale: <backend>` section.
+pub fn report(r: &mut String, backend: &str, seconds: f64, scale: &mut Scale) -> Result<()> {
+    writeln!(r, "## Scale: {backend}\n")?;
+    writeln!(
+        r,
+        "`--scale`: {} groups, {} workspaces (plus one shadow workspace per group), {} \
+         accounts (each a group member and a workspace member), {} datasets ({} rows in \
+         all), inserted straight into the database in {:.1} s{}. Pages of the big group \
+         (10k members, 100 workspaces, 20k datasets) as the setup administrator made super_admin of that group, limit {}, \
+         {} closed-loop connections, {} s each, so on a machine with fewer cores than \
+         connections a figure includes waiting behind the other connections.\n",
+        GROUPS,
+        BIG_TENANTS + OTHER_TENANTS,
+        ACCOUNTS,
+        DATASETS,
+        scale.rows,
+        scale.seeding.as_secs_f64(),
+        if scale.analyzed {
+            " (with ANALYZE)"
+        } else {
+            ""
+        },
+        PAGE_LIMIT,
+        CONNECTIONS,
+        seconds,
+    )?;
+    writeln!(
+        r,
+        "| operation | p50 ms | p99 ms | requests | errors | target p50 < 5 ms |"
+    )?;
+    writeln!(r, "|---|---:|---:|---:|---:|---|")?;
+    for m in &mut scale.measured {
+        let p50 = m.outcome.quantile_ms(0.5);
+        writeln!(
+            r,
+            "| {} | {:.2} | {:.2} | {} | {} | {} |",
+            m.name,
+            p50,
+            m.outcome.quantile_ms(0.99),
+            m.outcome.requests(),
+            m.outcome.errors,
+            if p50 < 5.0 { "met" } else { "**missed**" }
+        )?;
+    }
+    writeln!(r)?;
+    let scans: Vec<&Plan> = scale
+        .plans
+        .iter()
+        .filter(|p| !p.full_scans.is_empty())
+        .collect();
+    if scans.is_empty() {
+        writeln!(
+            r,
+            "Query plans: none of the {} page queries scans a big table in full.\n",
+            scale.plans.len()
+        )?;
+    } else {
+        writeln!(r, "Query plans: **full scans** in")?;
+        for p in &scans {
+            writeln!(r, "- {}: `{}`", p.query, p.full_scans.join("`, `"))?;
+        }
+        writeln!(r)?;
+    }
+    writeln!(r, "<details><summary>{backend} plans</summary>\n")?;
+    for p in &scale.plans {
+        writeln!(r, "{}:\n\n```\n{}\n```\n", p.query, p.text)?;
+    }
+    writeln!(r, "</details>\n")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shape_adds_up() {
+        assert_eq!(tenant_group(BIG_TENANTS - 1), 0);
+        assert_eq!(tenant_group(BIG_TENANTS + OTHER_TENANTS - 1), GROUPS - 1);
+        for a in [0, 1, BIG_MEMBERS - 1, BIG_MEMBERS, ACCOUNTS - 1] {
+            let g = account_group(a);
+            assert!(g < GROUPS);
+            assert_eq!(tenant_group(home_tenant(a)), g, "account {a}");
+        }
+        for g in [0, 1, GROUPS - 1] {
+            for j in [0, 1, 89, 12_345] {
+                assert_eq!(account_group(member_of(g, j)), g);
+                assert!(member_of(g, j) < ACCOUNTS);
+            }
+        }
+    }
+
+    #[test]
+    fn finds_full_scans() {
+        let lines = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let sqlite = lines(&[
+            "SEARCH tenants USING INDEX ix_tenants_group (group_id=?)",
+            "SCAN datasets USING INDEX ix_datasets_created",
+        ]);
+        assert_eq!(full_scans(DatabaseBackend::Sqlite, &sqlite).len(), 1);
+        let pg = lines(&["Limit", "  ->  Seq Scan on datasets  (cost=0..1 rows=1)"]);
+        assert_eq!(full_scans(DatabaseBackend::Postgres, &pg).len(), 1);
+        assert!(full_scans(DatabaseBackend::Sqlite, &lines(&["SCAN CONSTANT ROW"])).is_empty());
+    }
+}
