@@ -188,39 +188,22 @@ impl TestApp {
 
     /// The admin client sending `token` as the raw `Authorization` header.
     pub fn admin_as(&self, token: &str) -> admin::Client {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            reqwest::header::HeaderValue::from_str(token).expect("header value"),
-        );
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .expect("client");
+        let http = sending_header(reqwest::header::AUTHORIZATION.as_str(), token);
         admin::Client::new_with_client(&self.base, http)
     }
 
     /// A console client that sends `Authorization: Bearer <token>`.
     pub fn console_as(&self, token: &str) -> console::Client {
-        let mut headers = reqwest::header::HeaderMap::new();
-        let value = format!("Bearer {token}").parse().expect("header value");
-        headers.insert(reqwest::header::AUTHORIZATION, value);
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .expect("client");
+        let http = sending_header(
+            reqwest::header::AUTHORIZATION.as_str(),
+            &format!("Bearer {token}"),
+        );
         console::Client::new_with_client(&self.base, http)
     }
 
     /// A console client whose requests say they were forwarded for `client`.
     pub fn console_forwarded_for(&self, client: &str) -> console::Client {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert("x-forwarded-for", client.parse().expect("header value"));
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .expect("client");
-        console::Client::new_with_client(&self.base, http)
+        console::Client::new_with_client(&self.base, sending_header("x-forwarded-for", client))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -301,4 +284,17 @@ pub fn console_error(body: &serde_json::Value) -> (&str, u64) {
             .as_u64()
             .unwrap_or_else(|| panic!("no status in {body}")),
     )
+}
+
+/// An HTTP client that sends `name: value` with every request.
+fn sending_header(name: &'static str, value: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        name,
+        reqwest::header::HeaderValue::from_str(value).expect("header value"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
 }
