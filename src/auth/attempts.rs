@@ -7,7 +7,7 @@
 
 use entity::rate_counter::{self, Column, Entity};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, EntityTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
 /// Failures (or sends) of `key` in its current window; 0 once the window has passed.
 pub async fn count(
@@ -21,6 +21,25 @@ pub async fn count(
         Some(r) if r.window_start + window > now => u32::try_from(r.count).unwrap_or(0),
         _ => 0,
     })
+}
+
+/// The counts of several keys, each in its own window, in one query; in the order given.
+pub async fn counts(
+    db: &DatabaseConnection,
+    keys: &[(&str, i64)],
+    now: i64,
+) -> Result<Vec<u32>, DbErr> {
+    let rows = Entity::find()
+        .filter(Column::Key.is_in(keys.iter().map(|(k, _)| k.to_string())))
+        .all(db)
+        .await?;
+    Ok(keys
+        .iter()
+        .map(|(key, window)| match rows.iter().find(|r| r.key == *key) {
+            Some(r) if r.window_start + window > now => u32::try_from(r.count).unwrap_or(0),
+            _ => 0,
+        })
+        .collect())
 }
 
 /// Records one attempt and returns the count in the current window, including it.

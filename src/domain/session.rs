@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use entity::{account, refresh_token};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, TransactionTrait,
+};
 use uuid::Uuid;
 
 use crate::auth::attempts;
@@ -103,14 +106,18 @@ pub async fn login(
     let db = &state.db;
     let now = state.clock.now();
     let cfg = &state.auth;
-    if attempts::count(db, &email_key(&email), cfg.login_lockout_duration, now).await?
-        >= EMAIL_FAILURE_LIMIT
-    {
+    let (email_key, ip_key) = (email_key(&email), client_ip.map(ip_key));
+    // Both limits in one query: a sign-in is argon2 plus as few round trips as possible.
+    let mut keys = vec![(email_key.as_str(), cfg.login_lockout_duration)];
+    if let Some(key) = &ip_key {
+        keys.push((key.as_str(), cfg.login_ip_window));
+    }
+    let counts = attempts::counts(db, &keys, now).await?;
+    let email_failures = counts.first().copied().unwrap_or(0);
+    if email_failures >= EMAIL_FAILURE_LIMIT {
         return Err(SessionError::EmailLocked);
     }
-    if let Some(ip) = client_ip
-        && attempts::count(db, &ip_key(ip), cfg.login_ip_window, now).await? >= cfg.login_ip_limit
-    {
+    if counts.get(1).is_some_and(|&n| n >= cfg.login_ip_limit) {
         return Err(SessionError::AddressLocked);
     }
     let found = account::Entity::find()
@@ -125,9 +132,9 @@ pub async fn login(
     let account = match found {
         Some(a) if matches && a.password_hash.is_some() => a,
         _ => {
-            attempts::record(db, &email_key(&email), cfg.login_lockout_duration, now).await?;
-            if let Some(ip) = client_ip {
-                attempts::record(db, &ip_key(ip), cfg.login_ip_window, now).await?;
+            attempts::record(db, &email_key, cfg.login_lockout_duration, now).await?;
+            if let Some(key) = &ip_key {
+                attempts::record(db, key, cfg.login_ip_window, now).await?;
             }
             return Err(SessionError::BadCredentials);
         }
@@ -138,14 +145,24 @@ pub async fn login(
         // Pending accounts sign in through their invitation; closed ones not at all.
         _ => return Err(SessionError::BadCredentials),
     }
-    attempts::clear(db, &email_key(&email)).await?;
-    let mut active: account::ActiveModel = account.clone().into();
-    active.last_login_at = Set(Some(now));
-    active.last_login_ip = Set(client_ip.map(|ip| ip.to_string()));
-    active.updated_at = Set(now);
-    let account = active.update(db).await?;
+    if email_failures > 0 {
+        attempts::clear(db, &email_key).await?;
+    }
+    let txn = db.begin().await?;
+    account::Entity::update_many()
+        .col_expr(account::Column::LastLoginAt, Expr::value(now))
+        .col_expr(
+            account::Column::LastLoginIp,
+            Expr::value(client_ip.map(|ip| ip.to_string())),
+        )
+        .col_expr(account::Column::UpdatedAt, Expr::value(now))
+        .filter(account::Column::Id.eq(account.id))
+        .exec(&txn)
+        .await?;
+    let pair = start_family(state, &txn, &account, Uuid::now_v7()).await?;
+    txn.commit().await?;
     account_cache::forget(state, &[account.id]).await?;
-    start_family(state, &account, Uuid::now_v7()).await
+    Ok(pair)
 }
 
 /// Signs `account` in without a password (after activation, say): a new session.
@@ -153,12 +170,13 @@ pub async fn start_session(
     state: &AppState,
     account: &account::Model,
 ) -> Result<TokenPair, SessionError> {
-    start_family(state, account, Uuid::now_v7()).await
+    start_family(state, &state.db, account, Uuid::now_v7()).await
 }
 
 /// Issues an access token and a new refresh token in `family`.
-async fn start_family(
+async fn start_family<C: ConnectionTrait>(
     state: &AppState,
+    db: &C,
     account: &account::Model,
     family: Uuid,
 ) -> Result<TokenPair, SessionError> {
@@ -174,7 +192,7 @@ async fn start_family(
         revoked_at: Set(None),
         created_at: Set(now),
     }
-    .insert(&state.db)
+    .insert(db)
     .await?;
     let claims = AccessClaims {
         user_id: account.id,
@@ -204,24 +222,29 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenPair, Ses
     if row.revoked_at.is_some() || row.expires_at <= now {
         return Err(SessionError::InvalidRefreshToken);
     }
-    // Claim the token: only one caller can move it from unused to used.
+    // Claim the token (only one caller can move it from unused to used) and issue its
+    // successor in one transaction, so a failure cannot leave the caller with neither.
+    let txn = db.begin().await?;
     let claimed = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
         .filter(refresh_token::Column::Id.eq(row.id))
         .filter(refresh_token::Column::UsedAt.is_null())
-        .exec(db)
+        .exec(&txn)
         .await?;
     if claimed.rows_affected != 1 {
+        txn.rollback().await?;
         revoke_family(state, row.family).await?;
         tracing::warn!(account = %row.account_id, "refresh token reused; its family is revoked");
         return Err(SessionError::InvalidRefreshToken);
     }
     let account = account::Entity::find_by_id(row.account_id)
-        .one(db)
+        .one(&txn)
         .await?
         .filter(|a| a.status == "active")
         .ok_or(SessionError::InvalidRefreshToken)?;
-    start_family(state, &account, row.family).await
+    let pair = start_family(state, &txn, &account, row.family).await?;
+    txn.commit().await?;
+    Ok(pair)
 }
 
 /// Revokes every refresh token of a sign-in (logout, or reuse of a rotated token).
