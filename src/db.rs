@@ -46,13 +46,52 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        // PostgreSQL's first connections are opened together by `warm_up`.
+        .connect_lazy(!sqlite);
     let db = Database::connect(options).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        warm_up(&db).await?;
+    }
     if db.get_database_backend() == DbBackend::Sqlite {
         // WAL lets readers run beside the writer; it is a property of the file, so once is enough.
         db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
     }
     Ok(db)
+}
+
+/// Connections the start-up needs (migrations hold a few at once, the cache listener one),
+/// opened side by side rather than one after another as each is first wanted: a
+/// PostgreSQL connection with TLS takes ~100 ms to set up here, most of it waiting (sqlx
+/// 0.9 does not set TCP_NODELAY, so its handshake writes meet delayed ACKs).
+const POSTGRES_WARM: usize = 4;
+
+async fn warm_up(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let mut opening = tokio::task::JoinSet::new();
+    for _ in 0..POSTGRES_WARM {
+        let pool = db.get_postgres_connection_pool().clone();
+        opening.spawn(async move { pool.acquire().await });
+    }
+    // Held together, so the pool must open that many; released at once.
+    let held = opening.join_all().await;
+    if !held.iter().all(Result::is_err) {
+        return Ok(());
+    }
+    // The database cannot be reached at all: the pool only says it timed out, so connect
+    // once more directly to tell the operator why (refused, bad password, no database).
+    use sea_orm::sqlx::Connection as _;
+    let options = db.get_postgres_connection_pool().connect_options();
+    let err = match sea_orm::sqlx::PgConnection::connect_with(&options).await {
+        Err(err) => err,
+        Ok(conn) => {
+            let _ = conn.close().await;
+            match held.into_iter().find_map(Result::err) {
+                Some(err) => err,
+                None => return Ok(()),
+            }
+        }
+    };
+    Err(DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into())))
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {

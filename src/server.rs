@@ -63,8 +63,7 @@ pub async fn start(listen: SocketAddr, state: Arc<AppState>) -> Result<Running, 
         .and_then(|a| a.as_socket_addr().copied())
         .unwrap_or(listen);
     // The caches hear other instances' invalidations (PostgreSQL) before serving.
-    crate::cache::listen(state.admin.users.clone(), &state.db).await?;
-    crate::cache::listen(state.accounts.clone(), &state.db).await?;
+    crate::cache::listen(state.cache_subscribers(), &state.db).await?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let app = crate::app::build(state);
     let task = tokio::spawn(async move {

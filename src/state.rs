@@ -68,6 +68,13 @@ impl AppState {
         }
     }
 
+    /// Every cache whose invalidations travel between instances.
+    pub fn cache_subscribers(&self) -> Vec<std::sync::Weak<dyn crate::cache::Subscriber>> {
+        let users: Arc<dyn crate::cache::Subscriber> = self.admin.users.clone();
+        let accounts: Arc<dyn crate::cache::Subscriber> = self.accounts.clone();
+        vec![Arc::downgrade(&users), Arc::downgrade(&accounts)]
+    }
+
     pub fn with_oauth(mut self, oauth: OAuthConfig) -> Self {
         self.oauth = oauth;
         self

@@ -164,68 +164,113 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
     }
 }
 
-/// Starts listening for invalidations on PostgreSQL (a no-op on SQLite). Returns once the
-/// listener is subscribed, so invalidations published afterwards are seen.
-pub async fn listen<V: Clone + Send + Sync + 'static>(
-    cache: Arc<KeyedCache<V>>,
+/// What the listener needs of a cache, whatever its value type.
+pub trait Subscriber: Send + Sync {
+    fn channel(&self) -> &'static str;
+    /// Listening started, or resumed after a gap: notifications may have been missed.
+    fn resume(&self);
+    /// Listening stopped: the cache must not be used until it resumes.
+    fn suspend(&self);
+    fn received(&self, payload: &str);
+}
+
+impl<V: Clone + Send + Sync + 'static> Subscriber for KeyedCache<V> {
+    fn channel(&self) -> &'static str {
+        self.channel
+    }
+
+    fn resume(&self) {
+        self.clear_local();
+        self.usable.store(true, Ordering::SeqCst);
+        self.listening.store(true, Ordering::SeqCst);
+    }
+
+    fn suspend(&self) {
+        self.usable.store(false, Ordering::SeqCst);
+        self.clear_local();
+    }
+
+    fn received(&self, payload: &str) {
+        KeyedCache::received(self, payload);
+    }
+}
+
+/// Starts listening for the invalidations of `caches` on PostgreSQL (a no-op on SQLite),
+/// on one connection for all of them. Returns once the listener is subscribed, so
+/// invalidations published afterwards are seen.
+pub async fn listen(
+    caches: Vec<std::sync::Weak<dyn Subscriber>>,
     db: &DatabaseConnection,
 ) -> Result<(), DbErr> {
-    if db.get_database_backend() != DbBackend::Postgres {
+    if db.get_database_backend() != DbBackend::Postgres || caches.is_empty() {
         return Ok(());
     }
     use sea_orm::sqlx::postgres::PgListener;
-    cache.usable.store(false, Ordering::SeqCst);
+    let live = |caches: &[std::sync::Weak<dyn Subscriber>]| -> Vec<Arc<dyn Subscriber>> {
+        caches.iter().filter_map(std::sync::Weak::upgrade).collect()
+    };
+    let channels: Vec<&'static str> = live(&caches).iter().map(|c| c.channel()).collect();
+    for cache in live(&caches) {
+        cache.suspend();
+    }
     let pool = db.get_postgres_connection_pool().clone();
     let to_db = |e: sea_orm::sqlx::Error| DbErr::Custom(format!("cache listener: {e}"));
     let mut listener = PgListener::connect_with(&pool).await.map_err(to_db)?;
-    listener.listen(cache.channel).await.map_err(to_db)?;
-    cache.clear_local();
-    cache.usable.store(true, Ordering::SeqCst);
-    cache.listening.store(true, Ordering::SeqCst);
-    let channel = cache.channel;
-    let weak = Arc::downgrade(&cache);
-    drop(cache);
+    listener
+        .listen_all(channels.iter().copied())
+        .await
+        .map_err(to_db)?;
+    for cache in live(&caches) {
+        cache.resume();
+    }
     tokio::spawn(async move {
         let mut listener = Some(listener);
         loop {
             let Some(active) = listener.as_mut() else {
                 // Listening failed: hand the connection back (so the pool can close), wait,
-                // and listen again; the cache stays bypassed meanwhile.
+                // and listen again; the caches stay bypassed meanwhile.
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                if weak.strong_count() == 0 || pool.is_closed() {
+                if live(&caches).is_empty() || pool.is_closed() {
                     return;
                 }
                 if let Ok(mut l) = PgListener::connect_with(&pool).await
-                    && l.listen(channel).await.is_ok()
+                    && l.listen_all(channels.iter().copied()).await.is_ok()
                 {
                     listener = Some(l);
+                    for cache in live(&caches) {
+                        cache.resume();
+                    }
                 }
                 continue;
             };
             // `try_recv` reports a lost connection as `Ok(None)`, reconnected before it returns.
             let event = active.try_recv().await;
-            let Some(cache) = weak.upgrade() else {
+            let caches_now = live(&caches);
+            if caches_now.is_empty() {
                 return;
-            };
+            }
             match event {
                 Ok(Some(n)) => {
-                    cache.usable.store(true, Ordering::SeqCst);
-                    cache.received(n.payload());
+                    for cache in caches_now.iter().filter(|c| c.channel() == n.channel()) {
+                        cache.received(n.payload());
+                    }
                 }
                 Ok(None) => {
                     // Notifications may have been missed: start empty.
-                    tracing::warn!(channel, "cache listener reconnected");
-                    cache.clear_local();
-                    cache.usable.store(true, Ordering::SeqCst);
+                    tracing::warn!("cache listener reconnected");
+                    for cache in &caches_now {
+                        cache.resume();
+                    }
                 }
                 Err(err) => {
-                    cache.usable.store(false, Ordering::SeqCst);
-                    cache.clear_local();
+                    for cache in &caches_now {
+                        cache.suspend();
+                    }
                     listener = None;
                     if pool.is_closed() {
                         return;
                     }
-                    tracing::warn!(channel, error = %err, "cache listener failed");
+                    tracing::warn!(error = %err, "cache listener failed");
                 }
             }
         }
