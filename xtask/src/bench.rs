@@ -22,6 +22,9 @@ use crate::load::{self, Connection};
 
 /// Connections of each load phase, as the issue's benchmark asks.
 const CONNECTIONS: usize = 16;
+/// Restarts timed for start-to-ready (the median is reported).
+const RESTARTS: usize = 5;
+
 /// Profile clients measured while the login storm runs.
 const STORM_PROFILE_CONNECTIONS: usize = 4;
 const PASSWORD: &str = "bench-password-1";
@@ -76,7 +79,11 @@ impl Options {
 struct Figures {
     backend: &'static str,
     cold_ready: Duration,
-    warm_ready: Duration,
+    /// Restarts, fastest first.
+    warm_ready: Vec<Duration>,
+    /// The raw verification rate just before and just after the login phase: the machine's
+    /// speed drifts (a shared VM), so the ceiling is measured beside what it bounds.
+    hash_rates: [f64; 2],
     idle_rss_kib: Option<u64>,
     peak_rss_kib: Option<u64>,
     health: load::Outcome,
@@ -115,13 +122,12 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
         .enable_all()
         .build()?;
 
-    eprintln!("bench: raw password verification rate");
-    let hash_rate = hash_rate(&release.join("hash-rate"), options.seconds)?;
-    let mut all = vec![runtime.block_on(bench_backend(&server, None, duration))?];
+    let hash_rate = release.join("hash-rate");
+    let mut all = vec![runtime.block_on(bench_backend(&server, &hash_rate, None, duration))?];
     if let Some(url) = &options.database_url {
-        all.push(runtime.block_on(bench_backend(&server, Some(url), duration))?);
+        all.push(runtime.block_on(bench_backend(&server, &hash_rate, Some(url), duration))?);
     }
-    let mut report = report(root, options, hash_rate, &mut all)?;
+    let mut report = report(root, options, &mut all)?;
     if options.scale {
         let mut backends = vec![None];
         if let Some(url) = &options.database_url {
@@ -145,7 +151,12 @@ fn target_dir(root: &Path) -> PathBuf {
         .unwrap_or_else(|| root.join("target"))
 }
 
-fn hash_rate(binary: &Path, seconds: f64) -> Result<f64> {
+async fn hash_rate(binary: &Path, seconds: f64) -> Result<f64> {
+    let binary = binary.to_path_buf();
+    tokio::task::spawn_blocking(move || hash_rate_blocking(&binary, seconds)).await?
+}
+
+fn hash_rate_blocking(binary: &Path, seconds: f64) -> Result<f64> {
     let out = Command::new(binary)
         .arg(seconds.to_string())
         .output()
@@ -332,6 +343,7 @@ fn with_database(url: &str, name: &str) -> String {
 
 async fn bench_backend(
     binary: &Path,
+    hash_rate: &Path,
     admin_url: Option<&str>,
     duration: Duration,
 ) -> Result<Figures> {
@@ -342,13 +354,14 @@ async fn bench_backend(
     };
     eprintln!("bench: {backend}");
     let scratch = Scratch::new(admin_url).await?;
-    let result = measure(binary, &scratch, backend, duration).await;
+    let result = measure(binary, hash_rate, &scratch, backend, duration).await;
     scratch.remove().await?;
     result
 }
 
 async fn measure(
     binary: &Path,
+    hash_rate_tool: &Path,
     scratch: &Scratch,
     backend: &'static str,
     duration: Duration,
@@ -357,7 +370,15 @@ async fn measure(
     // The first start creates the database; the figure that matters is a restart.
     let (server, cold_ready) = Server::start(binary, &scratch.dir, url.as_deref()).await?;
     drop(server);
-    let (server, warm_ready) = Server::start(binary, &scratch.dir, url.as_deref()).await?;
+    let mut warm_ready = Vec::new();
+    for _ in 1..RESTARTS {
+        let (server, ready) = Server::start(binary, &scratch.dir, url.as_deref()).await?;
+        warm_ready.push(ready);
+        drop(server);
+    }
+    let (server, ready) = Server::start(binary, &scratch.dir, url.as_deref()).await?;
+    warm_ready.push(ready);
+    warm_ready.sort();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss_kib = server.rss_kib("VmRSS:");
 
@@ -423,8 +444,10 @@ async fn measure(
     .await?;
     eprintln!("bench: {backend}: GET /console/api/account/profile");
     let profile = load::run(addr, CONNECTIONS, duration, profile_requests.clone(), 200).await?;
-    eprintln!("bench: {backend}: POST /console/api/login");
+    eprintln!("bench: {backend}: raw password verification rate, then POST /console/api/login");
+    let before = hash_rate(hash_rate_tool, duration.as_secs_f64()).await?;
     let login = load::run(addr, CONNECTIONS, duration, login_requests.clone(), 200).await?;
+    let after = hash_rate(hash_rate_tool, duration.as_secs_f64()).await?;
     eprintln!("bench: {backend}: profile during a login storm");
     let (storm_login, storm_profile) = tokio::join!(
         load::run(addr, CONNECTIONS, duration, login_requests, 200),
@@ -442,6 +465,7 @@ async fn measure(
         backend,
         cold_ready,
         warm_ready,
+        hash_rates: [before, after],
         idle_rss_kib,
         peak_rss_kib,
         health,
@@ -496,7 +520,7 @@ fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "**missed**" }
 }
 
-fn report(root: &Path, options: &Options, hash_rate: f64, all: &mut [Figures]) -> Result<String> {
+fn report(root: &Path, options: &Options, all: &mut [Figures]) -> Result<String> {
     let mut r = String::new();
     writeln!(r, "# Benchmarks\n")?;
     writeln!(
@@ -522,15 +546,19 @@ fn report(root: &Path, options: &Options, hash_rate: f64, all: &mut [Figures]) -
     )?;
     writeln!(
         r,
-        "- raw password verification (`tools/hash-rate`, the server's own hasher and \
-         parameters, all cores): **{hash_rate:.1}/s**\n"
+        "\nThe login target's ceiling is the raw password verification rate \
+         (`tools/hash-rate`: the server's own hasher and parameters on all cores), measured \
+         just before and just after each login phase, with the server idle; the ratio uses \
+         their mean. Start-to-ready is the median of {RESTARTS} restarts.\n"
     )?;
     for f in all.iter_mut() {
         let health_rate = f.health.rate();
         let profile_rate = f.profile.rate();
         let login_rate = f.login.rate();
         let profile_share = profile_rate / health_rate;
+        let hash_rate = (f.hash_rates[0] + f.hash_rates[1]) / 2.0;
         let login_share = login_rate / hash_rate;
+        let ready = f.warm_ready[f.warm_ready.len() / 2];
         let storm_p99 = f.storm_profile.quantile_ms(0.99);
         let idle_mib = f.idle_rss_kib.map(|k| k as f64 / 1024.0);
         writeln!(r, "## {}\n", f.backend)?;
@@ -566,7 +594,9 @@ fn report(root: &Path, options: &Options, hash_rate: f64, all: &mut [Figures]) -
         )?;
         writeln!(
             r,
-            "| login ≥ 90% of raw verification rate | {:.0}% | {} |",
+            "| login ≥ 90% of raw verification rate ({:.1}/s, {:.1}/s) | {:.0}% | {} |",
+            f.hash_rates[0],
+            f.hash_rates[1],
             login_share * 100.0,
             verdict(login_share >= 0.9)
         )?;
@@ -585,9 +615,12 @@ fn report(root: &Path, options: &Options, hash_rate: f64, all: &mut [Figures]) -
         }
         writeln!(
             r,
-            "| start-to-ready < 300 ms (restart) | {:.0} ms | {} |",
-            f.warm_ready.as_secs_f64() * 1000.0,
-            verdict(f.warm_ready < Duration::from_millis(300))
+            "| start-to-ready < 300 ms (restart; slowest {:.0} ms) | {:.0} ms | {} |",
+            f.warm_ready
+                .last()
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            ready.as_secs_f64() * 1000.0,
+            verdict(ready < Duration::from_millis(300))
         )?;
         writeln!(r)?;
         writeln!(
