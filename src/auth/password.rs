@@ -9,6 +9,7 @@
 //! needs no zeroing between hashes.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -48,6 +49,8 @@ impl Scratch {
 #[derive(Clone)]
 pub struct PasswordHasher {
     jobs: mpsc::Sender<Job>,
+    /// Hashes computed so far (verifications included).
+    computed: Arc<AtomicU64>,
 }
 
 impl Default for PasswordHasher {
@@ -84,7 +87,16 @@ impl PasswordHasher {
                 tracing::error!(error = %err, "cannot start a password hashing thread");
             }
         }
-        Self { jobs }
+        Self {
+            jobs,
+            computed: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// How many hashes this hasher has computed, verifications included: lets tests
+    /// check that a sign-in did the same work whatever the outcome.
+    pub fn computed(&self) -> u64 {
+        self.computed.load(Ordering::SeqCst)
     }
 
     /// Runs `work` on a hashing thread. A job whose caller has gone away (a cancelled
@@ -94,10 +106,12 @@ impl PasswordHasher {
         work: impl FnOnce(&mut Scratch) -> T + Send + 'static,
     ) -> Result<T, HashError> {
         let (done, result) = oneshot::channel();
+        let computed = self.computed.clone();
         let job: Job = Box::new(move |scratch| {
             if done.is_closed() {
                 return;
             }
+            computed.fetch_add(1, Ordering::SeqCst);
             if let Ok(value) = std::panic::catch_unwind(AssertUnwindSafe(|| work(scratch))) {
                 let _ = done.send(value);
             }
@@ -116,6 +130,26 @@ impl PasswordHasher {
     pub async fn verify(&self, password: String, hash: String) -> Result<bool, HashError> {
         self.run(move |scratch| verify_with(scratch, password.as_bytes(), &hash))
             .await
+    }
+
+    /// For sign-ins: `verify` against the account's stored hash, or — when there is no
+    /// account or it has no password — do the same work and answer false, so an unknown
+    /// name costs what a wrong password costs and timing cannot tell them apart.
+    pub async fn verify_stored(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, HashError> {
+        match stored {
+            Some(hash) => self.verify(password, hash).await,
+            None => {
+                self.run(move |scratch| {
+                    let _ = hash_with(scratch, password.as_bytes());
+                    false
+                })
+                .await
+            }
+        }
     }
 }
 
@@ -257,6 +291,24 @@ mod tests {
         // The salt is new every time.
         let again = hasher.hash("pw-12345678".into()).await.expect("hash");
         assert_ne!(ours, again);
+    }
+
+    #[tokio::test]
+    async fn a_missing_hash_never_matches() {
+        let hasher = PasswordHasher::with_threads(1);
+        assert!(
+            !hasher
+                .verify_stored("pw-12345678".into(), None)
+                .await
+                .expect("verify")
+        );
+        let hash = hasher.hash("pw-12345678".into()).await.expect("hash");
+        assert!(
+            hasher
+                .verify_stored("pw-12345678".into(), Some(hash))
+                .await
+                .expect("verify")
+        );
     }
 
     #[tokio::test]

@@ -619,16 +619,17 @@ async fn check_credentials(
         .filter(admin_user::Column::Username.eq(req.username))
         .one(db)
         .await?;
-    let Some(model) = model else {
+    // An unknown username costs what a wrong password costs, so timing cannot tell
+    // which usernames exist (AList answers those at once).
+    let matches = hasher
+        .verify_stored(
+            req.password_hash.to_string(),
+            model.as_ref().map(|m| m.password_hash.clone()),
+        )
+        .await?;
+    let Some(model) = model.filter(|_| matches && !req.password_hash.is_empty()) else {
         return Err(AdminUserError::InvalidCredentials);
     };
-    if req.password_hash.is_empty()
-        || !hasher
-            .verify(req.password_hash.to_string(), model.password_hash.clone())
-            .await?
-    {
-        return Err(AdminUserError::InvalidCredentials);
-    }
     if !model.otp_secret.is_empty() {
         let code = req.otp_code.unwrap_or_default();
         if !totp_matches(&model.otp_secret, code, now) {

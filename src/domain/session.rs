@@ -72,18 +72,6 @@ impl Session {
     }
 }
 
-/// A real argon2id hash (same parameters) of a random password nobody knows: unknown
-/// emails are verified against it, so they cost the same as a wrong password and cannot
-/// be told apart by timing.
-static DUMMY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-
-async fn dummy_hash(state: &AppState) -> Result<String, HashError> {
-    DUMMY_HASH
-        .get_or_try_init(|| state.hasher.hash(tokens::new_refresh_token()))
-        .await
-        .cloned()
-}
-
 fn email_key(email: &str) -> String {
     format!("login:email:{email}")
 }
@@ -124,11 +112,9 @@ pub async fn login(
         .filter(account::Column::Email.eq(email.clone()))
         .one(db)
         .await?;
-    let hash = match found.as_ref().and_then(|a| a.password_hash.clone()) {
-        Some(hash) => hash,
-        None => dummy_hash(state).await?,
-    };
-    let matches = state.hasher.verify(password, hash).await?;
+    // An unknown email costs what a wrong password costs (`verify_stored`).
+    let stored = found.as_ref().and_then(|a| a.password_hash.clone());
+    let matches = state.hasher.verify_stored(password, stored).await?;
     let account = match found {
         Some(a) if matches && a.password_hash.is_some() => a,
         _ => {

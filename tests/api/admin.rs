@@ -187,6 +187,19 @@ db_test!(async fn sign_in_with_password_or_static_hash(app) {
     assert!(!row.password_hash.contains(&hash));
 });
 
+db_test!(async fn unknown_usernames_cost_what_wrong_passwords_cost(app) {
+    // The same answer and the same work (one hash computed), so neither the reply nor
+    // its timing tells which usernames exist.
+    let before = app.state.hasher.computed();
+    let unknown = login(&app, "nobody-here", "whatever").await;
+    let after_unknown = app.state.hasher.computed();
+    let wrong = login(&app, "admin", "whatever").await;
+    let after_wrong = app.state.hasher.computed();
+    assert_eq!((unknown.code, &unknown.message), (wrong.code, &wrong.message));
+    assert_ne!(unknown.code, 200, "{}", unknown.message);
+    assert_eq!((after_unknown - before, after_wrong - after_unknown), (1, 1));
+});
+
 async fn lockout_run(backend: Backend) {
     let clock = ManualClock::new(1_700_000_000);
     let Some(app) = TestApp::spawn_with_clock(backend, clock.clone()).await else {

@@ -131,8 +131,12 @@ db_test!(async fn login_gives_seed_shaped_tokens_and_a_working_session(app) usin
 
 db_test!(async fn unknown_emails_and_wrong_passwords_get_the_same_answer(app) {
     setup(&app).await;
+    let before = app.state.hasher.computed();
     let (s1, e1) = login(&app.console, "nobody@example.com", ADMIN_PASSWORD).await.expect_err("unknown");
+    let after_unknown = app.state.hasher.computed();
     let (s2, e2) = login(&app.console, ADMIN_EMAIL, "wrongpass1").await.expect_err("wrong");
+    // The same work too: one hash each, so timing cannot tell them apart either.
+    assert_eq!((after_unknown - before, app.state.hasher.computed() - after_unknown), (1, 1));
     assert_eq!((s1, e1.code.as_str(), e1.message.as_str()), (401, "authentication_failed", "Invalid email or password."));
     assert_eq!((s2, &e2.code, &e2.message), (s1, &e1.code, &e1.message));
     let (status, err) = login(&app.console, "not-an-email", ADMIN_PASSWORD).await.expect_err("bad email");
