@@ -68,6 +68,11 @@ impl MigrationTrait for Migration {
         )
         .await?;
         backfill_search(db, backend).await?;
+        // Only the group listing ordered datasets by creation; with `group_id` it walks
+        // the index below. Left in place, PostgreSQL would walk this one backwards
+        // through every group's newer rows to find a big, old group's first page.
+        db.execute_unprepared("DROP INDEX IF EXISTS ix_datasets_created")
+            .await?;
         match backend {
             DatabaseBackend::Sqlite => {
                 // The page order inside a group, with the folded text so that counting
@@ -122,6 +127,8 @@ impl MigrationTrait for Migration {
                     .await?;
             }
         }
+        db.execute_unprepared("CREATE INDEX ix_datasets_created ON datasets (created_at, id)")
+            .await?;
         for col in [
             Datasets::SearchDescription,
             Datasets::SearchName,

@@ -763,7 +763,11 @@ pub struct DatasetView {
 
 /// The datasets of the group's workspaces (shadow included) that the caller may see:
 /// all of them for group admins; for others, those of workspaces they belong to that are
-/// `all_team_members`, their own, or `partial_members` naming them.
+/// `all_team_members`, their own, or `partial_members` naming them. `search` keeps
+/// those whose folded name or description contains the folded, trimmed term. The rows
+/// are found by `datasets.group_id` (a dataset's workspace never changes group) and,
+/// for a search, by the trigram index where it pays (docs/contract-notes.md, "Dataset
+/// search at scale").
 pub async fn datasets(
     db: &DatabaseConnection,
     group_id: Uuid,
@@ -830,14 +834,24 @@ pub async fn datasets(
                 .add(dataset::Column::SearchDescription.like(pattern())),
         );
     }
-    let total = q.clone().count(db).await?;
+    // One snapshot for the count and the page. On PostgreSQL, plans made for each
+    // term: the pooled connections keep prepared statements, and a generic plan (made
+    // once without the term) cannot tell a term in 4k of the group's rows (walk the
+    // group in page order) from one in none (the trigram index).
+    let txn = db.begin().await?;
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
+    }
+    let total = q.clone().count(&txn).await?;
     let rows = q
         .order_by_desc(dataset::Column::CreatedAt)
         .order_by_desc(dataset::Column::Id)
         .offset(offset(page, limit))
         .limit(limit)
-        .all(db)
+        .all(&txn)
         .await?;
+    txn.commit().await?;
     let owners: HashMap<Uuid, String> = account::Entity::find()
         .filter(
             account::Column::Id.is_in(rows.iter().map(|d| d.created_by).collect::<HashSet<_>>()),
