@@ -94,10 +94,14 @@ impl MigrationTrait for Migration {
                      (group_id, created_at DESC, id DESC)",
                 )
                 .await?;
+                // `fastupdate = off`: new rows go straight into the index. With GIN's
+                // pending list every search would also read up to 4 MB of unmerged
+                // entries (a 100k-row load measured 7 ms per scan instead of 0.1 ms).
                 if try_extension(db, "pg_trgm").await? && try_extension(db, "btree_gin").await? {
                     db.execute_unprepared(
                         "CREATE INDEX ix_datasets_search_trgm ON datasets USING gin \
-                         (group_id, search_name gin_trgm_ops, search_description gin_trgm_ops)",
+                         (group_id, search_name gin_trgm_ops, search_description gin_trgm_ops) \
+                         WITH (fastupdate = off)",
                     )
                     .await?;
                 }
