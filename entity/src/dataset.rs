@@ -30,6 +30,12 @@ pub struct Model {
     pub doc_form: Option<String>,
     pub icon: Option<String>,
     pub icon_background: Option<String>,
+    /// The group of the workspace (which never changes group), for the group listing.
+    pub group_id: Option<Uuid>,
+    /// `name` folded to lower case by the server (`str::to_lowercase`), for search.
+    pub search_name: String,
+    /// `description` folded likewise; empty when there is none.
+    pub search_description: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

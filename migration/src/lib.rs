@@ -8,6 +8,7 @@ mod m20261123_000004_invitations;
 mod m20261123_000005_email_codes;
 mod m20261123_000006_oauth_links;
 mod m20261123_000007_enterprise_groups;
+mod m20261123_000008_dataset_search;
 mod m20261123_000100_admin_users;
 
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_email_codes::Migration),
             Box::new(m20261123_000006_oauth_links::Migration),
             Box::new(m20261123_000007_enterprise_groups::Migration),
+            Box::new(m20261123_000008_dataset_search::Migration),
             Box::new(m20261123_000100_admin_users::Migration),
         ]
     }

@@ -23,6 +23,15 @@ pub enum DatasetError {
 /// Dify's defaults for a new dataset's retrieval settings.
 pub const DEFAULT_RETRIEVAL_MODEL: &str = r#"{"search_method":"semantic_search","reranking_enable":false,"reranking_mode":null,"reranking_model":{"reranking_provider_name":"","reranking_model_name":""},"weights":null,"top_k":2,"score_threshold_enabled":false,"score_threshold":null}"#;
 
+/// How a dataset's name, description and a search term are folded for the group
+/// listing's case-insensitive search: Unicode lower case, done here rather than by the
+/// database so that it is the same on SQLite (whose `lower` folds ASCII only) and
+/// PostgreSQL. Every write of `name` or `description` sets `search_name` and
+/// `search_description` with it.
+pub fn fold(text: &str) -> String {
+    text.to_lowercase()
+}
+
 pub struct NewDataset {
     pub name: String,
     pub description: Option<String>,
@@ -67,12 +76,13 @@ pub async fn create(
     }
     let now = state.clock.now();
     let id = Uuid::now_v7();
+    let description = input.description.filter(|d| !d.is_empty());
     let txn = db.begin().await?;
     let row = dataset::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant.id),
-        name: Set(name),
-        description: Set(input.description.filter(|d| !d.is_empty())),
+        name: Set(name.clone()),
+        description: Set(description.clone()),
         provider: Set("vendor".to_string()),
         permission: Set(permission.clone()),
         data_source_type: Set(None),
@@ -90,6 +100,9 @@ pub async fn create(
         doc_form: Set(None),
         icon: Set(None),
         icon_background: Set(None),
+        group_id: Set(tenant.group_id),
+        search_name: Set(fold(&name)),
+        search_description: Set(fold(description.as_deref().unwrap_or_default())),
     }
     .insert(&txn)
     .await?;

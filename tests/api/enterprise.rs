@@ -781,6 +781,59 @@ db_test!(async fn datasets_are_shown_by_group_role_membership_and_permission(app
     assert_eq!(refused(w.editor.create_dataset().body(body).send().await), (400, "invalid_param".to_string()));
 });
 
+db_test!(async fn dataset_search_folds_unicode_and_takes_the_term_literally(app) {
+    let w = world(&app).await;
+    // gsa's current workspace is G1's shadow now; each dataset is found at once.
+    let apples = create_dataset(&w.gsa, "ÄPFEL Ernte", "Obst", types::DatasetPermission::AllTeamMembers, vec![]).await;
+    let percent = create_dataset(&w.gsa, "100% done_ok", "plain", types::DatasetPermission::AllTeamMembers, vec![]).await;
+    let quoted = create_dataset(&w.gsa, r#"Say "hi" now"#, r"back\slash", types::DatasetPermission::AllTeamMembers, vec![]).await;
+    let mut reports = Vec::new();
+    for n in 0..5 {
+        reports.push(create_dataset(&w.gsa, &format!("Weekly REPORT {n}"), "numbers", types::DatasetPermission::AllTeamMembers, vec![]).await);
+    }
+    reports.reverse();
+    let found = |client: &Client, term: &'static str| {
+        let client = client.clone();
+        async move {
+            let page = client.list_group_datasets().group_id(w.g1).search(term).limit(100).send().await.expect("search").into_inner();
+            assert_eq!(page.total as usize, page.data.len(), "{term}");
+            page.data.iter().map(|d| d.id).collect::<Vec<_>>()
+        }
+    };
+    // Unicode case folding, for terms of any length (1 and 2 characters too).
+    for term in ["äpfel", "ÄPFEL", "Äpfel ernte", "pfel", "äp", "Ä", "obst"] {
+        assert_eq!(found(&w.gsa, term).await, vec![apples], "{term}");
+    }
+    // LIKE metacharacters, quotes and backslashes are literal.
+    for term in ["%", "_", "0% d", "done_ok", "% done_"] {
+        assert_eq!(found(&w.gsa, term).await, vec![percent], "{term}");
+    }
+    for term in ["e-o", "%d%", "1_0"] {
+        assert_eq!(found(&w.gsa, term).await, Vec::<Uuid>::new(), "{term}");
+    }
+    for term in [r#""hi""#, r#"say "h"#, "\\", r"k\s", "\"", r#"""#] {
+        assert_eq!(found(&w.gsa, term).await, vec![quoted], "{term}");
+    }
+    // No match across the end of the name and the start of the description.
+    assert_eq!(found(&w.gsa, "ernteobst").await, Vec::<Uuid>::new());
+    assert_eq!(found(&w.gsa, "handbookhow").await, Vec::<Uuid>::new());
+    // Exact totals and newest-first pages of a search.
+    assert_eq!(found(&w.gsa, "report").await, reports);
+    let p2 = w.gsa.list_group_datasets().group_id(w.g1).search("Report").page(2).limit(2).send().await.expect("p2").into_inner();
+    assert_eq!((p2.total, p2.has_more), (5, true));
+    assert_eq!(p2.data.iter().map(|d| d.id).collect::<Vec<_>>(), reports[2..4].to_vec());
+    let p2 = w.gsa.list_group_datasets().group_id(w.g1).search("re").page(2).limit(2).send().await.expect("p2").into_inner();
+    assert_eq!(p2.total, 5 + 1, "the five reports and \"T2 shared\"");
+    // Searching keeps the visibility rules: `normal` sees the partial and team datasets
+    // of T1, not the editor's own one.
+    assert_eq!(found(&w.normal, "notes").await, vec![w.partial_ds]);
+    assert_eq!(found(&w.normal, "private").await, Vec::<Uuid>::new());
+    assert_eq!(found(&w.normal, "e").await, vec![w.partial_ds, w.team_ds]);
+    assert_eq!(found(&w.editor, "edi").await, vec![w.private_ds]);
+    // Another group's datasets are not found.
+    assert_eq!(found(&w.gsa, "beta").await, Vec::<Uuid>::new());
+});
+
 async fn insert_shadow_models(app: &TestApp, group_id: Uuid) {
     // No operation configures model providers yet: the shadow workspace's are written here.
     for (provider, config) in [

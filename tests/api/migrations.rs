@@ -1,7 +1,7 @@
 //! Migrations go up, down and up again on both databases.
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, Statement};
 
 use crate::helpers::{Backend, TestDb};
 
@@ -47,4 +47,185 @@ async fn sqlite_up_down_up() {
 #[tokio::test]
 async fn postgres_up_down_up() {
     up_down_up(Backend::Postgres).await;
+}
+
+/// Migration 000008 backfills the group and the folded search text of datasets that
+/// exist when it runs (and, on SQLite, indexes them for the trigram search).
+async fn dataset_search_backfill(backend: Backend) {
+    use sea_orm::sea_query::{Query, SimpleExpr};
+    use sea_orm::{DatabaseBackend, Value};
+    use uuid::Uuid;
+
+    let Some(test_db) = TestDb::new(backend).await else {
+        eprintln!("TEST_DATABASE_URL is not set: PostgreSQL run skipped");
+        return;
+    };
+    let db = console_server::db::connect(&test_db.url)
+        .await
+        .expect("connect");
+    Migrator::up(&db, Some(7)).await.expect("up to 000007");
+    let insert = |table: &'static str, columns: Vec<&'static str>, values: Vec<Value>| {
+        let mut stmt = Query::insert();
+        stmt.into_table(table)
+            .columns(columns)
+            .values_panic(values.into_iter().map(SimpleExpr::from));
+        stmt
+    };
+    let text = |s: &str| Value::String(Some(s.to_string()));
+    let (group, tenant, loose, account) = (
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    );
+    let (apples, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut statements = vec![
+        insert(
+            "enterprise_groups",
+            vec!["id", "name", "short_name", "status", "created_at"],
+            vec![
+                group.into(),
+                text("G"),
+                Value::String(None),
+                text("active"),
+                1i64.into(),
+            ],
+        ),
+        insert(
+            "tenants",
+            vec!["id", "name", "status", "group_id", "created_at"],
+            vec![
+                tenant.into(),
+                text("T"),
+                text("normal"),
+                group.into(),
+                1i64.into(),
+            ],
+        ),
+        insert(
+            "tenants",
+            vec!["id", "name", "status", "group_id", "created_at"],
+            vec![
+                loose.into(),
+                text("L"),
+                text("normal"),
+                Value::Uuid(None),
+                1i64.into(),
+            ],
+        ),
+        insert(
+            "accounts",
+            vec![
+                "id",
+                "email",
+                "name",
+                "interface_language",
+                "interface_theme",
+                "timezone",
+                "status",
+                "created_at",
+                "updated_at",
+                "token_version",
+            ],
+            vec![
+                account.into(),
+                text("a@example.com"),
+                text("A"),
+                text("en-US"),
+                text("light"),
+                text("UTC"),
+                text("active"),
+                1i64.into(),
+                1i64.into(),
+                Value::Int(Some(0)),
+            ],
+        ),
+    ];
+    for (id, tenant_id, name, description) in [
+        (apples, tenant, "ÄPFEL Ernte", None),
+        (other, loose, "Other", Some("ÜBER Alles")),
+    ] {
+        statements.push(insert(
+            "datasets",
+            vec![
+                "id",
+                "tenant_id",
+                "name",
+                "description",
+                "provider",
+                "permission",
+                "app_count",
+                "document_count",
+                "word_count",
+                "created_by",
+                "created_at",
+                "updated_at",
+                "retrieval_model",
+            ],
+            vec![
+                id.into(),
+                tenant_id.into(),
+                text(name),
+                Value::String(description.map(str::to_string)),
+                text("vendor"),
+                text("only_me"),
+                Value::Int(Some(0)),
+                Value::Int(Some(0)),
+                0i64.into(),
+                account.into(),
+                1i64.into(),
+                1i64.into(),
+                text("{}"),
+            ],
+        ));
+    }
+    for stmt in &statements {
+        db.execute(stmt).await.expect("insert");
+    }
+    Migrator::up(&db, None).await.expect("up");
+    let rows = entity::dataset::Entity::find()
+        .order_by_asc(entity::dataset::Column::Name)
+        .all(&db)
+        .await
+        .expect("datasets");
+    let seen: Vec<_> = rows
+        .iter()
+        .map(|d| {
+            (
+                d.id,
+                d.group_id,
+                d.search_name.as_str(),
+                d.search_description.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (other, None, "other", "über alles"),
+            (apples, Some(group), "äpfel ernte", ""),
+        ]
+    );
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        let found = db
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                r#"SELECT COUNT(*) FROM datasets_search WHERE datasets_search MATCH '"äpfel"'"#,
+            ))
+            .await
+            .expect("match")
+            .expect("row");
+        assert_eq!(found.try_get_by_index::<i64>(0).expect("count"), 1);
+    }
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn sqlite_dataset_search_backfill() {
+    dataset_search_backfill(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_dataset_search_backfill() {
+    dataset_search_backfill(Backend::Postgres).await;
 }
