@@ -17,10 +17,15 @@ pub async fn count(
     now: i64,
 ) -> Result<u32, DbErr> {
     let row = Entity::find_by_id(key.to_string()).one(db).await?;
-    Ok(match row {
+    Ok(in_window(row.as_ref(), window, now))
+}
+
+/// The count of `row` if its window is still open at `now`, else 0.
+fn in_window(row: Option<&rate_counter::Model>, window: i64, now: i64) -> u32 {
+    match row {
         Some(r) if r.window_start + window > now => u32::try_from(r.count).unwrap_or(0),
         _ => 0,
-    })
+    }
 }
 
 /// The counts of several keys, each in its own window, in one query; in the order given.
@@ -35,10 +40,7 @@ pub async fn counts(
         .await?;
     Ok(keys
         .iter()
-        .map(|(key, window)| match rows.iter().find(|r| r.key == *key) {
-            Some(r) if r.window_start + window > now => u32::try_from(r.count).unwrap_or(0),
-            _ => 0,
-        })
+        .map(|(key, window)| in_window(rows.iter().find(|r| r.key == *key), *window, now))
         .collect())
 }
 
