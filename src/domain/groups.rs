@@ -708,8 +708,8 @@ pub async fn create_tenant(
     .insert(&txn)
     .await?;
     join(&txn, group_id, owner, "normal", now).await?;
-    copy_providers(&txn, group_id, &[id], now).await?;
-    copy_defaults(&txn, group_id, &[id], now).await?;
+    copy_missing::<tenant_model_provider::Model, _>(&txn, group_id, &[id], now).await?;
+    copy_missing::<tenant_default_model::Model, _>(&txn, group_id, &[id], now).await?;
     txn.commit().await?;
     account_cache::forget(state, &[owner]).await?;
     Ok(created)
@@ -923,65 +923,82 @@ async fn tenant_ids<C: ConnectionTrait>(db: &C, group_id: Uuid) -> Result<Vec<Uu
         .await
 }
 
-/// Adds to each of `targets` the shadow's model providers it lacks; returns how many
-/// records were added. Existing records (the workspace's own choice) are never touched.
-async fn copy_providers<C: ConnectionTrait>(
-    db: &C,
-    group_id: Uuid,
-    targets: &[Uuid],
-    now: i64,
-) -> Result<u64, DbErr> {
-    let source = tenant_model_provider::Entity::find()
-        .filter(tenant_model_provider::Column::TenantId.eq(group_id))
-        .all(db)
-        .await?;
-    if source.is_empty() || targets.is_empty() {
-        return Ok(0);
-    }
-    let mut added = 0;
-    for chunk in targets.chunks(500) {
-        let have: HashSet<(Uuid, String)> = tenant_model_provider::Entity::find()
-            .filter(tenant_model_provider::Column::TenantId.is_in(chunk.to_vec()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|p| (p.tenant_id, p.provider_name))
-            .collect();
-        let missing: Vec<tenant_model_provider::ActiveModel> = chunk
-            .iter()
-            .flat_map(|t| source.iter().map(move |s| (*t, s)))
-            .filter(|(t, s)| !have.contains(&(*t, s.provider_name.clone())))
-            .map(|(t, s)| tenant_model_provider::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                tenant_id: Set(t),
-                provider_name: Set(s.provider_name.clone()),
-                config: Set(s.config.clone()),
-                created_at: Set(now),
-            })
-            .collect();
-        added += missing.len() as u64;
-        for rows in missing.chunks(200) {
-            tenant_model_provider::Entity::insert_many(rows.to_vec())
-                .on_conflict_do_nothing_on([
-                    tenant_model_provider::Column::TenantId,
-                    tenant_model_provider::Column::ProviderName,
-                ])
-                .exec(db)
-                .await?;
-        }
-    }
-    Ok(added)
+/// A workspace record the shadow hands down to the group's workspaces: at most one per
+/// workspace and key (a provider name, a model type).
+trait Inherited: Sized + Send + Sync {
+    type Entity: EntityTrait<Model = Self>;
+    type Active: ActiveModelTrait<Entity = Self::Entity> + Clone + Send;
+    const TENANT: <Self::Entity as EntityTrait>::Column;
+    /// The unique (workspace, key) columns.
+    const UNIQUE: [<Self::Entity as EntityTrait>::Column; 2];
+    fn tenant(&self) -> Uuid;
+    fn key(&self) -> &str;
+    /// A copy of this record for workspace `tenant`.
+    fn copy_to(&self, tenant: Uuid, now: i64) -> Self::Active;
 }
 
-/// Adds to each of `targets` the shadow's default models for model types it has none for.
-async fn copy_defaults<C: ConnectionTrait>(
+impl Inherited for tenant_model_provider::Model {
+    type Entity = tenant_model_provider::Entity;
+    type Active = tenant_model_provider::ActiveModel;
+    const TENANT: tenant_model_provider::Column = tenant_model_provider::Column::TenantId;
+    const UNIQUE: [tenant_model_provider::Column; 2] = [
+        tenant_model_provider::Column::TenantId,
+        tenant_model_provider::Column::ProviderName,
+    ];
+    fn tenant(&self) -> Uuid {
+        self.tenant_id
+    }
+    fn key(&self) -> &str {
+        &self.provider_name
+    }
+    fn copy_to(&self, tenant: Uuid, now: i64) -> Self::Active {
+        tenant_model_provider::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(tenant),
+            provider_name: Set(self.provider_name.clone()),
+            config: Set(self.config.clone()),
+            created_at: Set(now),
+        }
+    }
+}
+
+impl Inherited for tenant_default_model::Model {
+    type Entity = tenant_default_model::Entity;
+    type Active = tenant_default_model::ActiveModel;
+    const TENANT: tenant_default_model::Column = tenant_default_model::Column::TenantId;
+    const UNIQUE: [tenant_default_model::Column; 2] = [
+        tenant_default_model::Column::TenantId,
+        tenant_default_model::Column::ModelType,
+    ];
+    fn tenant(&self) -> Uuid {
+        self.tenant_id
+    }
+    fn key(&self) -> &str {
+        &self.model_type
+    }
+    fn copy_to(&self, tenant: Uuid, now: i64) -> Self::Active {
+        tenant_default_model::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(tenant),
+            model_type: Set(self.model_type.clone()),
+            provider_name: Set(self.provider_name.clone()),
+            model_name: Set(self.model_name.clone()),
+            created_at: Set(now),
+        }
+    }
+}
+
+/// Adds to each of `targets` the shadow's records (model providers, default models) whose
+/// key it has none for; returns how many were added. Existing records (the workspace's
+/// own choice) are never touched.
+async fn copy_missing<M: Inherited, C: ConnectionTrait>(
     db: &C,
     group_id: Uuid,
     targets: &[Uuid],
     now: i64,
 ) -> Result<u64, DbErr> {
-    let source = tenant_default_model::Entity::find()
-        .filter(tenant_default_model::Column::TenantId.eq(group_id))
+    let source = M::Entity::find()
+        .filter(M::TENANT.eq(group_id))
         .all(db)
         .await?;
     if source.is_empty() || targets.is_empty() {
@@ -989,33 +1006,23 @@ async fn copy_defaults<C: ConnectionTrait>(
     }
     let mut added = 0;
     for chunk in targets.chunks(500) {
-        let have: HashSet<(Uuid, String)> = tenant_default_model::Entity::find()
-            .filter(tenant_default_model::Column::TenantId.is_in(chunk.to_vec()))
+        let have: HashSet<(Uuid, String)> = M::Entity::find()
+            .filter(M::TENANT.is_in(chunk.to_vec()))
             .all(db)
             .await?
             .into_iter()
-            .map(|p| (p.tenant_id, p.model_type))
+            .map(|m| (m.tenant(), m.key().to_string()))
             .collect();
-        let missing: Vec<tenant_default_model::ActiveModel> = chunk
+        let missing: Vec<M::Active> = chunk
             .iter()
             .flat_map(|t| source.iter().map(move |s| (*t, s)))
-            .filter(|(t, s)| !have.contains(&(*t, s.model_type.clone())))
-            .map(|(t, s)| tenant_default_model::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                tenant_id: Set(t),
-                model_type: Set(s.model_type.clone()),
-                provider_name: Set(s.provider_name.clone()),
-                model_name: Set(s.model_name.clone()),
-                created_at: Set(now),
-            })
+            .filter(|(t, s)| !have.contains(&(*t, s.key().to_string())))
+            .map(|(t, s)| s.copy_to(t, now))
             .collect();
         added += missing.len() as u64;
         for rows in missing.chunks(200) {
-            tenant_default_model::Entity::insert_many(rows.to_vec())
-                .on_conflict_do_nothing_on([
-                    tenant_default_model::Column::TenantId,
-                    tenant_default_model::Column::ModelType,
-                ])
+            M::Entity::insert_many(rows.to_vec())
+                .on_conflict_do_nothing_on(M::UNIQUE)
                 .exec(db)
                 .await?;
         }
@@ -1028,7 +1035,7 @@ async fn copy_defaults<C: ConnectionTrait>(
 pub async fn repair_model_providers(state: &AppState, group_id: Uuid) -> Result<u64, DbErr> {
     let now = state.clock.now();
     let targets = tenant_ids(&state.db, group_id).await?;
-    copy_providers(&state.db, group_id, &targets, now).await
+    copy_missing::<tenant_model_provider::Model, _>(&state.db, group_id, &targets, now).await
 }
 
 /// `repair-system-default`: every workspace of the group gets the shadow's default
@@ -1036,7 +1043,7 @@ pub async fn repair_model_providers(state: &AppState, group_id: Uuid) -> Result<
 pub async fn repair_system_default(state: &AppState, group_id: Uuid) -> Result<u64, DbErr> {
     let now = state.clock.now();
     let targets = tenant_ids(&state.db, group_id).await?;
-    copy_defaults(&state.db, group_id, &targets, now).await
+    copy_missing::<tenant_default_model::Model, _>(&state.db, group_id, &targets, now).await
 }
 
 /// The number of super_admins of a group.
