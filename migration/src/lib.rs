@@ -9,7 +9,11 @@ mod m20261123_000005_email_codes;
 mod m20261123_000006_oauth_links;
 mod m20261123_000007_enterprise_groups;
 mod m20261123_000008_dataset_search;
+mod m20261123_000009_group_search_index;
 mod m20261123_000100_admin_users;
+
+/// SQLite's dataset search keys: a group's datasets are keyed `(group key << this) + n`.
+pub use m20261123_000009_group_search_index::GROUP_SHIFT as DATASET_SEARCH_GROUP_SHIFT;
 
 pub struct Migrator;
 
@@ -25,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_oauth_links::Migration),
             Box::new(m20261123_000007_enterprise_groups::Migration),
             Box::new(m20261123_000008_dataset_search::Migration),
+            Box::new(m20261123_000009_group_search_index::Migration),
             Box::new(m20261123_000100_admin_users::Migration),
         ]
     }

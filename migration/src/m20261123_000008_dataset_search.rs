@@ -155,7 +155,7 @@ impl MigrationTrait for Migration {
 /// already, and the server folds the term the same way, so the index matches exactly
 /// what `LIKE` on the columns does. External content: the text is stored once, in
 /// `datasets`; the triggers keep the index in step with every insert, update and delete.
-const SQLITE_SEARCH: [&str; 5] = [
+pub(crate) const SQLITE_SEARCH: [&str; 5] = [
     "CREATE VIRTUAL TABLE datasets_search USING fts5(search_name, search_description, \
      content='datasets', content_rowid='rowid', tokenize='trigram case_sensitive 1')",
     "CREATE TRIGGER datasets_search_ai AFTER INSERT ON datasets BEGIN \
@@ -175,7 +175,10 @@ const SQLITE_SEARCH: [&str; 5] = [
 
 /// Creates a PostgreSQL extension if it can be (both are trusted extensions, but an
 /// operator's server may not ship them); a failure is undone and reported as `false`.
-async fn try_extension(db: &SchemaManagerConnection<'_>, name: &str) -> Result<bool, DbErr> {
+pub(crate) async fn try_extension(
+    db: &SchemaManagerConnection<'_>,
+    name: &str,
+) -> Result<bool, DbErr> {
     db.execute_unprepared("SAVEPOINT search_extension").await?;
     let sql = match name {
         "pg_trgm" => "CREATE EXTENSION IF NOT EXISTS pg_trgm",

@@ -7,20 +7,21 @@
 use std::collections::{HashMap, HashSet};
 
 use entity::{
-    account, dataset, dataset_permission, enterprise_group, group_member, tenant,
-    tenant_default_model, tenant_member, tenant_model_provider,
+    account, dataset, enterprise_group, group_member, tenant, tenant_default_model, tenant_member,
+    tenant_model_provider,
 };
-use sea_orm::sea_query::{Expr, LikeExpr, Query};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement, TransactionTrait,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::domain::accounts::{self, AccountView};
+pub use crate::domain::group_datasets::{DatasetView, datasets};
 use crate::domain::setup::OWNER_PERMISSIONS;
-use crate::domain::{account_cache, datasets, validate};
+use crate::domain::{account_cache, validate};
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -385,7 +386,7 @@ async fn page_of_tenants(
 }
 
 /// The ids of the workspaces `account_id` belongs to, as a subquery.
-fn memberships_of(account_id: Uuid) -> sea_orm::sea_query::SelectStatement {
+pub(crate) fn memberships_of(account_id: Uuid) -> sea_orm::sea_query::SelectStatement {
     Query::select()
         .column(tenant_member::Column::TenantId)
         .from(tenant_member::Entity)
@@ -751,164 +752,6 @@ pub async fn members(
         view.group_role = roles.get(&view.account.id).cloned();
     }
     Ok(Paged { items, total })
-}
-
-/// A dataset with the names the listing shows beside it.
-#[derive(Debug)]
-pub struct DatasetView {
-    pub dataset: dataset::Model,
-    pub owner_name: Option<String>,
-    pub tenant_name: String,
-}
-
-/// The datasets of the group's workspaces (shadow included) that the caller may see:
-/// all of them for group admins; for others, those of workspaces they belong to that are
-/// `all_team_members`, their own, or `partial_members` naming them. `search` keeps
-/// those whose folded name or description contains the folded, trimmed term. The rows
-/// are found by `datasets.group_id` (a dataset's workspace never changes group) and,
-/// for a search, by the trigram index where it pays (docs/contract-notes.md, "Dataset
-/// search at scale").
-pub async fn datasets(
-    db: &DatabaseConnection,
-    group_id: Uuid,
-    account_id: Uuid,
-    group_admin: bool,
-    search: Option<&str>,
-    page: u64,
-    limit: u64,
-) -> Result<Paged<DatasetView>, DbErr> {
-    let term = search
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(datasets::fold);
-    // SQLite: a term the trigram index finds in few rows is looked for among those
-    // rows; otherwise (a short term, or a common one) the group's rows are walked.
-    let candidates = match &term {
-        Some(term) if db.get_database_backend() == DatabaseBackend::Sqlite => {
-            few_trigram_candidates(db, term).await?
-        }
-        _ => None,
-    };
-    let mut q = dataset::Entity::find();
-    q = match &candidates {
-        Some(phrase) => q
-            .filter(Expr::cust_with_values(
-                r#""datasets"."rowid" IN (SELECT rowid FROM datasets_search WHERE datasets_search MATCH ?)"#,
-                [phrase.clone()],
-            ))
-            // `+`: not by the group's index, which would walk all its rows.
-            .filter(Expr::cust_with_values(
-                r#"+"datasets"."group_id" = ?"#,
-                [group_id],
-            )),
-        None => q.filter(dataset::Column::GroupId.eq(group_id)),
-    };
-    if !group_admin {
-        let listed = Query::select()
-            .column(dataset_permission::Column::DatasetId)
-            .from(dataset_permission::Entity)
-            .and_where(dataset_permission::Column::AccountId.eq(account_id))
-            .to_owned();
-        q = q
-            .filter(dataset::Column::TenantId.in_subquery(memberships_of(account_id)))
-            .filter(
-                Condition::any()
-                    .add(dataset::Column::Permission.eq("all_team_members"))
-                    .add(dataset::Column::CreatedBy.eq(account_id))
-                    .add(
-                        Condition::all()
-                            .add(dataset::Column::Permission.eq("partial_members"))
-                            .add(dataset::Column::Id.in_subquery(listed)),
-                    ),
-            );
-    }
-    if let Some(term) = &term {
-        let escaped = term
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
-        q = q.filter(
-            Condition::any()
-                .add(dataset::Column::SearchName.like(pattern()))
-                .add(dataset::Column::SearchDescription.like(pattern())),
-        );
-    }
-    // One snapshot for the count and the page. On PostgreSQL, plans made for each
-    // term: the pooled connections keep prepared statements, and a generic plan (made
-    // once without the term) cannot tell a term in 4k of the group's rows (walk the
-    // group in page order) from one in none (the trigram index).
-    let txn = db.begin().await?;
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
-            .await?;
-    }
-    let total = q.clone().count(&txn).await?;
-    let rows = q
-        .order_by_desc(dataset::Column::CreatedAt)
-        .order_by_desc(dataset::Column::Id)
-        .offset(offset(page, limit))
-        .limit(limit)
-        .all(&txn)
-        .await?;
-    txn.commit().await?;
-    let owners: HashMap<Uuid, String> = account::Entity::find()
-        .filter(
-            account::Column::Id.is_in(rows.iter().map(|d| d.created_by).collect::<HashSet<_>>()),
-        )
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a.name))
-        .collect();
-    let tenants: HashMap<Uuid, String> = tenant::Entity::find()
-        .filter(tenant::Column::Id.is_in(rows.iter().map(|d| d.tenant_id).collect::<HashSet<_>>()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t.name))
-        .collect();
-    let items = rows
-        .into_iter()
-        .map(|dataset| DatasetView {
-            owner_name: owners.get(&dataset.created_by).cloned(),
-            tenant_name: tenants.get(&dataset.tenant_id).cloned().unwrap_or_default(),
-            dataset,
-        })
-        .collect();
-    Ok(Paged { items, total })
-}
-
-/// Above this many rows matching a term in the whole trigram index, SQLite walks the
-/// group's rows instead: counting a few rows found by the index is cheaper than reading
-/// the group's index entries, and past this point it no longer is (docs/contract-notes.md).
-const TRIGRAM_CANDIDATES: i64 = 1_000;
-
-/// On SQLite, for a folded term of three characters or more (the trigram index's
-/// minimum) that at most `TRIGRAM_CANDIDATES` datasets of any group contain, the FTS5
-/// phrase that finds them; `None` otherwise. The phrase is the term as an FTS5 string
-/// (`"` doubled), bound as a parameter.
-async fn few_trigram_candidates(
-    db: &DatabaseConnection,
-    term: &str,
-) -> Result<Option<String>, DbErr> {
-    if term.chars().count() < 3 {
-        return Ok(None);
-    }
-    let phrase = format!("\"{}\"", term.replace('"', "\"\""));
-    let found = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DatabaseBackend::Sqlite,
-            "SELECT COUNT(*) FROM (SELECT rowid FROM datasets_search \
-             WHERE datasets_search MATCH ? LIMIT ?)",
-            [phrase.clone().into(), (TRIGRAM_CANDIDATES + 1).into()],
-        ))
-        .await?;
-    let found: i64 = match found {
-        Some(row) => row.try_get_by_index(0)?,
-        None => 0,
-    };
-    Ok((found <= TRIGRAM_CANDIDATES).then_some(phrase))
 }
 
 /// The group's workspaces other than its shadow.

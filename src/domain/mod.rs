@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin_users;
 pub mod datasets;
 pub mod email_codes;
+pub mod group_datasets;
 pub mod groups;
 pub mod invitations;
 pub mod password_reset;

@@ -834,6 +834,101 @@ db_test!(async fn dataset_search_folds_unicode_and_takes_the_term_literally(app)
     assert_eq!(found(&w.gsa, "beta").await, Vec::<Uuid>::new());
 });
 
+/// Datasets written straight to the database, many at a time: `(name, permission)` in
+/// workspace `tenant` of group `group`, created by `creator`, `created_at` from `at`
+/// (two rows share each second, so ties are broken by id).
+async fn insert_datasets(
+    app: &TestApp,
+    tenant: Uuid,
+    group: Uuid,
+    creator: Uuid,
+    rows: Vec<(String, &str)>,
+) {
+    use entity::dataset;
+    let models: Vec<dataset::ActiveModel> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(n, (name, permission))| dataset::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(tenant),
+            search_name: Set(name.to_lowercase()),
+            name: Set(name),
+            description: Set(None),
+            provider: Set("vendor".to_string()),
+            permission: Set(permission.to_string()),
+            data_source_type: Set(None),
+            indexing_technique: Set(None),
+            app_count: Set(0),
+            document_count: Set(0),
+            word_count: Set(0),
+            created_by: Set(creator),
+            created_at: Set(1_000 + n as i64 / 2),
+            updated_by: Set(None),
+            updated_at: Set(0),
+            embedding_model: Set(None),
+            embedding_model_provider: Set(None),
+            retrieval_model: Set(
+                console_server::domain::datasets::DEFAULT_RETRIEVAL_MODEL.to_string()
+            ),
+            doc_form: Set(None),
+            icon: Set(None),
+            icon_background: Set(None),
+            group_id: Set(Some(group)),
+            search_description: Set(String::new()),
+        })
+        .collect();
+    for chunk in models.chunks(200) {
+        dataset::Entity::insert_many(chunk.to_vec())
+            .exec(&app.state.db)
+            .await
+            .expect("insert datasets");
+    }
+}
+
+db_test!(async fn dataset_search_with_many_matches_counts_and_pages_exactly(app) {
+    use entity::dataset;
+    let w = world(&app).await;
+    // More than a thousand matches: SQLite counts them in the trigram index and pages by
+    // walking the group; fewer: it pages the matches themselves. Both must agree with
+    // a plain substring test over every dataset of the group.
+    let mut rows: Vec<(String, &str)> = (0..1_050).map(|n| (format!("Bulk Term {n}"), "all_team_members")).collect();
+    rows.extend((0..30).map(|n| (format!("BULK TERM hidden {n}"), "only_me")));
+    rows.extend((0..40).map(|n| (format!("unrelated {n}"), "all_team_members")));
+    insert_datasets(&app, w.t1, w.g1, w.editor_id, rows).await;
+    let mut all = dataset::Entity::find().filter(dataset::Column::GroupId.eq(w.g1)).all(&app.state.db).await.expect("datasets");
+    all.sort_by_key(|d| std::cmp::Reverse((d.created_at, d.id)));
+    let expect = |term: &str, visible: &dyn Fn(&dataset::Model) -> bool| -> Vec<Uuid> {
+        let term = term.to_lowercase();
+        all.iter()
+            .filter(|d| visible(d) && (d.search_name.contains(&term) || d.search_description.contains(&term)))
+            .map(|d| d.id)
+            .collect()
+    };
+    let every = |_: &dataset::Model| true;
+    // `normal` belongs to T1 only and is neither the creator nor listed anywhere here.
+    let normal_sees = |d: &dataset::Model| d.tenant_id == w.t1 && (d.permission == "all_team_members" || d.id == w.partial_ds);
+    for (client, visible, term, total) in [
+        (&w.gsa, &every as &dyn Fn(&dataset::Model) -> bool, "bulk term", 1_080),
+        (&w.normal, &normal_sees, "bulk term", 1_050),
+        (&w.gsa, &every, "term hidden", 30),
+        (&w.normal, &normal_sees, "term hidden", 0),
+        (&w.gsa, &every, "term 1", 1 + 10 + 100 + 50),
+        (&w.gsa, &every, "bu", 1_080),
+    ] {
+        let expected = expect(term, visible);
+        assert_eq!(expected.len(), total, "{term}: the oracle");
+        let pages = expected.len().div_ceil(100).max(1) as u32;
+        let mut seen = Vec::new();
+        for page in 1..=pages {
+            let got = client.list_group_datasets().group_id(w.g1).search(term).page(std::num::NonZeroU32::new(page).expect("page")).limit(100).send().await.expect("page").into_inner();
+            assert_eq!(got.total as usize, total, "{term}: total");
+            assert_eq!(got.has_more, page < pages, "{term}: has_more of page {page}");
+            seen.extend(got.data.iter().map(|d| d.id));
+        }
+        assert_eq!(seen, expected, "{term}: every page, in order");
+    }
+});
+
 async fn insert_shadow_models(app: &TestApp, group_id: Uuid) {
     // No operation configures model providers yet: the shadow workspace's are written here.
     for (provider, config) in [

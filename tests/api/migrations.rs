@@ -50,7 +50,7 @@ async fn postgres_up_down_up() {
 }
 
 /// Migration 000008 backfills the group and the folded search text of datasets that
-/// exist when it runs (and, on SQLite, indexes them for the trigram search).
+/// exist when it runs, and 000009 indexes them for the group's search.
 async fn dataset_search_backfill(backend: Backend) {
     use sea_orm::sea_query::{Query, SimpleExpr};
     use sea_orm::{DatabaseBackend, Value};
@@ -206,16 +206,60 @@ async fn dataset_search_backfill(backend: Backend) {
             (apples, Some(group), "äpfel ernte", ""),
         ]
     );
-    if db.get_database_backend() == DatabaseBackend::Sqlite {
-        let found = db
-            .query_one_raw(Statement::from_string(
-                DatabaseBackend::Sqlite,
-                r#"SELECT COUNT(*) FROM datasets_search WHERE datasets_search MATCH '"äpfel"'"#,
-            ))
-            .await
-            .expect("match")
-            .expect("row");
-        assert_eq!(found.try_get_by_index::<i64>(0).expect("count"), 1);
+    // Migration 000009 indexes the group's dataset (not the one without a group), and the
+    // triggers keep the index in step with updates and deletes.
+    let backend = db.get_database_backend();
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move {
+            db.query_one_raw(Statement::from_string(backend, sql))
+                .await
+                .expect(sql)
+                .expect("row")
+                .try_get_by_index::<i64>(0)
+                .expect("count")
+        }
+    };
+    let (indexed, apples_found, pears_found) = match backend {
+        DatabaseBackend::Sqlite => (
+            "SELECT COUNT(*) FROM dataset_search_keys",
+            r#"SELECT COUNT(*) FROM datasets_search WHERE datasets_search MATCH '"äpfel"'
+               AND rowid BETWEEN (SELECT key << 40 FROM dataset_search_groups)
+               AND (SELECT ((key + 1) << 40) - 1 FROM dataset_search_groups)"#,
+            r#"SELECT COUNT(*) FROM datasets_search WHERE datasets_search MATCH '"birnen"'"#,
+        ),
+        _ => (
+            "SELECT COUNT(*) FROM dataset_search",
+            "SELECT COUNT(*) FROM dataset_search WHERE search_name LIKE '%äpfel%'",
+            "SELECT COUNT(*) FROM dataset_search WHERE search_name LIKE '%birnen%'",
+        ),
+    };
+    assert_eq!((count(indexed).await, count(apples_found).await), (1, 1));
+    let apples_id = apples.to_string();
+    for (sql, after) in [
+        (
+            "UPDATE datasets SET search_name = 'birnen' WHERE id = $1",
+            (1, 0, 1),
+        ),
+        ("DELETE FROM datasets WHERE id = $1", (0, 0, 0)),
+    ] {
+        let sql = match backend {
+            DatabaseBackend::Sqlite => sql.replace("$1", "?"),
+            _ => sql.to_string(),
+        };
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql.as_str(),
+            [apples.into()],
+        ))
+        .await
+        .expect(&sql);
+        let now = (
+            count(indexed).await,
+            count(apples_found).await,
+            count(pears_found).await,
+        );
+        assert_eq!(now, after, "after {sql} ({apples_id})");
     }
     db.close().await.ok();
 }

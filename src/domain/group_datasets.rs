@@ -1,0 +1,379 @@
+//! The group dataset listing (`GET enterprise-groups/{id}/datasets`): which datasets a
+//! caller sees, and how a search over a big group is counted and paged on each database
+//! (docs/contract-notes.md, "Dataset search at scale"; the indexes are migration
+//! 000009's).
+
+use std::collections::{HashMap, HashSet};
+
+use entity::{account, dataset, dataset_permission, tenant};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, PostgresQueryBuilder, Query, SelectStatement};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
+    DeriveIden, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select, Statement, TransactionTrait, Value,
+};
+use uuid::Uuid;
+
+use crate::domain::datasets;
+use crate::domain::groups::{Paged, memberships_of, offset};
+
+/// A dataset with the names the listing shows beside it.
+#[derive(Debug)]
+pub struct DatasetView {
+    pub dataset: dataset::Model,
+    pub owner_name: Option<String>,
+    pub tenant_name: String,
+}
+
+/// The datasets of the group's workspaces (shadow included) that the caller may see:
+/// all of them for group admins; for others, those of workspaces they belong to that are
+/// `all_team_members`, their own, or `partial_members` naming them. `search` keeps
+/// those whose folded name or description contains the folded, trimmed term. Newest
+/// first, ties by id; `total` is exact.
+pub async fn datasets(
+    db: &DatabaseConnection,
+    group_id: Uuid,
+    account_id: Uuid,
+    group_admin: bool,
+    search: Option<&str>,
+    page: u64,
+    limit: u64,
+) -> Result<Paged<DatasetView>, DbErr> {
+    let term = search
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(datasets::fold);
+    let viewer = (!group_admin).then_some(account_id);
+    let found = match (&term, db.get_database_backend()) {
+        (None, _) => unfiltered(db, group_id, viewer, page, limit).await?,
+        // The page's rows and names come with the count, in one statement.
+        (Some(term), DatabaseBackend::Postgres) => {
+            return postgres_search(db, group_id, viewer, term, page, limit).await;
+        }
+        (Some(term), _) => sqlite_search(db, group_id, viewer, term, page, limit).await?,
+    };
+    Ok(Paged {
+        items: with_names(db, found.items).await?,
+        total: found.total,
+    })
+}
+
+/// Each dataset with its creator's and its workspace's names.
+async fn with_names(
+    db: &DatabaseConnection,
+    rows: Vec<dataset::Model>,
+) -> Result<Vec<DatasetView>, DbErr> {
+    let owners: HashMap<Uuid, String> = account::Entity::find()
+        .filter(
+            account::Column::Id.is_in(rows.iter().map(|d| d.created_by).collect::<HashSet<_>>()),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    let tenants: HashMap<Uuid, String> = tenant::Entity::find()
+        .filter(tenant::Column::Id.is_in(rows.iter().map(|d| d.tenant_id).collect::<HashSet<_>>()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.name))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|dataset| DatasetView {
+            owner_name: owners.get(&dataset.created_by).cloned(),
+            tenant_name: tenants.get(&dataset.tenant_id).cloned().unwrap_or_default(),
+            dataset,
+        })
+        .collect())
+}
+
+/// Which datasets of a group's workspaces `viewer` (a caller who is not a group admin)
+/// may see: those of workspaces they belong to that are for the whole team, their own,
+/// or shared with them by name. The one statement of the rule; every path below uses it.
+fn visible_to(viewer: Uuid) -> Condition {
+    let listed = Query::select()
+        .column(dataset_permission::Column::DatasetId)
+        .from(dataset_permission::Entity)
+        .and_where(dataset_permission::Column::AccountId.eq(viewer))
+        .to_owned();
+    Condition::all()
+        .add(dataset::Column::TenantId.in_subquery(memberships_of(viewer)))
+        .add(
+            Condition::any()
+                .add(dataset::Column::Permission.eq("all_team_members"))
+                .add(dataset::Column::CreatedBy.eq(viewer))
+                .add(
+                    Condition::all()
+                        .add(dataset::Column::Permission.eq("partial_members"))
+                        .add(dataset::Column::Id.in_subquery(listed)),
+                ),
+        )
+}
+
+fn seen_by(q: Select<dataset::Entity>, viewer: Option<Uuid>) -> Select<dataset::Entity> {
+    match viewer {
+        Some(viewer) => q.filter(visible_to(viewer)),
+        None => q,
+    }
+}
+
+/// `%term%` with LIKE's metacharacters taken literally (escape `\`).
+fn like_pattern(term: &str) -> String {
+    let escaped = term
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Newest first, ties by id.
+fn in_page_order(q: Select<dataset::Entity>, page: u64, limit: u64) -> Select<dataset::Entity> {
+    q.order_by_desc(dataset::Column::CreatedAt)
+        .order_by_desc(dataset::Column::Id)
+        .offset(offset(page, limit))
+        .limit(limit)
+}
+
+/// No search: count the group's visible datasets and walk `ix_datasets_group_created`
+/// to the page. The read transaction gives both one snapshot.
+async fn unfiltered(
+    db: &DatabaseConnection,
+    group_id: Uuid,
+    viewer: Option<Uuid>,
+    page: u64,
+    limit: u64,
+) -> Result<Paged<dataset::Model>, DbErr> {
+    let q = seen_by(
+        dataset::Entity::find().filter(dataset::Column::GroupId.eq(group_id)),
+        viewer,
+    );
+    let txn = db.begin().await?;
+    let total = q.clone().count(&txn).await?;
+    let items = in_page_order(q, page, limit).all(&txn).await?;
+    txn.commit().await?;
+    Ok(Paged { items, total })
+}
+
+/// Above this many matches, SQLite pages by walking the group's rows in page order
+/// (about `limit × group size / matches` index entries to the first page); at or below
+/// it, it sorts the matches themselves.
+const FEW_MATCHES: u64 = 1_000;
+
+/// FTS5's trigram tokenizer indexes runs of three characters; shorter terms cannot be
+/// looked up in it.
+const TRIGRAM: usize = 3;
+
+/// SQLite. A term of three characters or more is counted by the FTS5 trigram index
+/// within the group's key range, which holds only the group's datasets (migration
+/// 000009), so the count reads the group's matches and nothing else. The page comes
+/// from those matches when they are few, else from a walk of the group's rows in page
+/// order, which then finds the page's rows early. A shorter term walks the group's
+/// index, which holds the folded text.
+async fn sqlite_search(
+    db: &DatabaseConnection,
+    group_id: Uuid,
+    viewer: Option<Uuid>,
+    term: &str,
+    page: u64,
+    limit: u64,
+) -> Result<Paged<dataset::Model>, DbErr> {
+    let pattern = like_pattern(term);
+    let walk = seen_by(
+        dataset::Entity::find()
+            .filter(dataset::Column::GroupId.eq(group_id))
+            .filter(
+                Condition::any()
+                    .add(dataset::Column::SearchName.like(LikeExpr::new(&pattern).escape('\\')))
+                    .add(
+                        dataset::Column::SearchDescription
+                            .like(LikeExpr::new(&pattern).escape('\\')),
+                    ),
+            ),
+        viewer,
+    );
+    let txn = db.begin().await?;
+    let found = if term.chars().count() < TRIGRAM {
+        let total = walk.clone().count(&txn).await?;
+        let items = in_page_order(walk, page, limit).all(&txn).await?;
+        Paged { items, total }
+    } else {
+        match group_key_range(&txn, group_id).await? {
+            // The group has never had a dataset.
+            None => Paged {
+                items: Vec::new(),
+                total: 0,
+            },
+            Some((low, high)) => {
+                // The term as an FTS5 string: a phrase, `"` doubled.
+                let phrase = format!("\"{}\"", term.replace('"', "\"\""));
+                let matches = seen_by(
+                    dataset::Entity::find().filter(Expr::cust_with_values(
+                        r#""datasets"."id" IN (SELECT dataset_id FROM dataset_search_keys WHERE key IN (SELECT rowid FROM datasets_search WHERE datasets_search MATCH ? AND rowid BETWEEN ? AND ?))"#,
+                        [Value::from(phrase.clone()), low.into(), high.into()],
+                    )),
+                    viewer,
+                );
+                let total = match viewer {
+                    None => count_in_range(&txn, &phrase, low, high).await?,
+                    Some(_) => matches.clone().count(&txn).await?,
+                };
+                let q = if total <= FEW_MATCHES { matches } else { walk };
+                let items = in_page_order(q, page, limit).all(&txn).await?;
+                Paged { items, total }
+            }
+        }
+    };
+    txn.commit().await?;
+    Ok(found)
+}
+
+/// The FTS5 keys of a group's datasets, lowest and highest, if it has a group key.
+async fn group_key_range<C: ConnectionTrait>(
+    db: &C,
+    group_id: Uuid,
+) -> Result<Option<(i64, i64)>, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            "SELECT key FROM dataset_search_groups WHERE group_id = ?",
+            [group_id.into()],
+        ))
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let key: i64 = row.try_get_by_index(0)?;
+    let shift = migration::DATASET_SEARCH_GROUP_SHIFT;
+    Ok(Some((key << shift, ((key + 1) << shift) - 1)))
+}
+
+/// How many datasets in key range `low..=high` contain the FTS5 `phrase`. The trigram
+/// tokenizer is case-sensitive over text the server folded, so a phrase matches exactly
+/// where `LIKE '%term%'` would.
+async fn count_in_range<C: ConnectionTrait>(
+    db: &C,
+    phrase: &str,
+    low: i64,
+    high: i64,
+) -> Result<u64, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            "SELECT COUNT(*) FROM datasets_search \
+             WHERE datasets_search MATCH ? AND rowid BETWEEN ? AND ?",
+            [phrase.into(), low.into(), high.into()],
+        ))
+        .await?;
+    let count: i64 = match row {
+        Some(row) => row.try_get_by_index(0)?,
+        None => 0,
+    };
+    Ok(u64::try_from(count).unwrap_or_default())
+}
+
+/// `dataset_search`, PostgreSQL's narrow copy of each dataset's group, workspace,
+/// creation time and folded text (migration 000009).
+#[derive(DeriveIden)]
+enum DatasetSearch {
+    Table,
+    DatasetId,
+    GroupId,
+    CreatedAt,
+    SearchName,
+    SearchDescription,
+}
+
+/// PostgreSQL. One statement finds the group's matching rows in `dataset_search`, counts
+/// them and picks the page's ids from them; a term of three characters or more is
+/// looked up in the GIN trigram index, whose recheck reads only the narrow rows. The
+/// statement's text depends only on the term's length and on whether the caller is a
+/// group admin, and the plan suits every term of a kind, so PostgreSQL's cached
+/// generic plan is a good one.
+async fn postgres_search(
+    db: &DatabaseConnection,
+    group_id: Uuid,
+    viewer: Option<Uuid>,
+    term: &str,
+    page: u64,
+    limit: u64,
+) -> Result<Paged<DatasetView>, DbErr> {
+    let name = Expr::col((DatasetSearch::Table, DatasetSearch::SearchName));
+    let description = Expr::col((DatasetSearch::Table, DatasetSearch::SearchDescription));
+    let contains = if term.chars().count() < TRIGRAM {
+        // Not indexable, so the planner walks the group's rows instead of reading the
+        // GIN index's entries for every row (a pattern without trigrams matches all).
+        let at = |col: Expr| Expr::cust_with_exprs("strpos($1, $2) > 0", [col, term.into()]);
+        Condition::any().add(at(name)).add(at(description))
+    } else {
+        // Backslash is PostgreSQL's default LIKE escape. Naming it (`ESCAPE '\'`) would
+        // make the cached generic plan call `like_escape` on every rechecked row.
+        let pattern = like_pattern(term);
+        Condition::any()
+            .add(name.like(LikeExpr::new(&pattern)))
+            .add(description.like(LikeExpr::new(&pattern)))
+    };
+    let mut matching: SelectStatement = Query::select()
+        .column((DatasetSearch::Table, DatasetSearch::DatasetId))
+        .column((DatasetSearch::Table, DatasetSearch::CreatedAt))
+        .from(DatasetSearch::Table)
+        .and_where(Expr::col((DatasetSearch::Table, DatasetSearch::GroupId)).eq(group_id))
+        .cond_where(contains)
+        .to_owned();
+    if let Some(viewer) = viewer {
+        matching
+            .inner_join(
+                dataset::Entity,
+                Expr::col((dataset::Entity, dataset::Column::Id))
+                    .equals((DatasetSearch::Table, DatasetSearch::DatasetId)),
+            )
+            .cond_where(visible_to(viewer));
+    }
+    let (sql, mut values) = matching.build(PostgresQueryBuilder);
+    let n = values.0.len();
+    values.0.push(Value::BigInt(Some(limit as i64)));
+    values
+        .0
+        .push(Value::BigInt(Some(offset(page, limit) as i64)));
+    // The page's ids are picked from the matches, then joined to their rows and names
+    // (a page past the end still yields the count, with no dataset).
+    let sql = format!(
+        "WITH m AS MATERIALIZED ({sql}) \
+         SELECT c.total, d.*, a.name AS owner_name, t.name AS tenant_name \
+         FROM (SELECT COUNT(*) AS total FROM m) c \
+         LEFT JOIN (SELECT dataset_id, created_at FROM m \
+         ORDER BY created_at DESC, dataset_id DESC LIMIT ${} OFFSET ${}) p ON TRUE \
+         LEFT JOIN datasets d ON d.id = p.dataset_id \
+         LEFT JOIN accounts a ON a.id = d.created_by \
+         LEFT JOIN tenants t ON t.id = d.tenant_id \
+         ORDER BY p.created_at DESC, p.dataset_id DESC",
+        n + 1,
+        n + 2
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    let mut total = 0;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        total = row.try_get::<i64>("", "total")?;
+        if row.try_get::<Option<Uuid>>("", "id")?.is_some() {
+            items.push(DatasetView {
+                dataset: dataset::Model::from_query_result(&row, "")?,
+                owner_name: row.try_get("", "owner_name")?,
+                tenant_name: row
+                    .try_get::<Option<String>>("", "tenant_name")?
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    Ok(Paged {
+        items,
+        total: u64::try_from(total).unwrap_or_default(),
+    })
+}
