@@ -822,8 +822,16 @@ fn full_scans(backend: DatabaseBackend, lines: &[String]) -> Vec<String> {
             _ => line.strip_prefix("Seq Scan on "),
         }
         .and_then(|rest| rest.split_whitespace().next());
+        // A virtual table (FTS5) "scan" with constraints passed to it is a lookup in its
+        // own index: `INDEX 0:M2><` is a MATCH within a rowid range. Without any, the
+        // plan line ends in `INDEX 0:` and the table is read in full.
+        let constrained = line
+            .split_once("VIRTUAL TABLE INDEX ")
+            .and_then(|(_, index)| index.split_once(':'))
+            .is_some_and(|(_, constraints)| !constraints.trim().is_empty());
         if let Some(table) = table
             && BIG_TABLES.contains(&table)
+            && !constrained
         {
             found.push(line.to_string());
         }
@@ -933,5 +941,8 @@ mod tests {
         let pg = lines(&["Limit", "  ->  Seq Scan on datasets  (cost=0..1 rows=1)"]);
         assert_eq!(full_scans(DatabaseBackend::Postgres, &pg).len(), 1);
         assert!(full_scans(DatabaseBackend::Sqlite, &lines(&["SCAN CONSTANT ROW"])).is_empty());
+        let fts = |line: &str| full_scans(DatabaseBackend::Sqlite, &lines(&[line])).len();
+        assert_eq!(fts("SCAN datasets_search VIRTUAL TABLE INDEX 0:M2><"), 0);
+        assert_eq!(fts("SCAN datasets_search VIRTUAL TABLE INDEX 0:"), 1);
     }
 }
