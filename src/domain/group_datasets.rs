@@ -46,7 +46,7 @@ pub async fn datasets(
     let viewer = (!group_admin).then_some(account_id);
     let found = match (&term, db.get_database_backend()) {
         (None, _) => unfiltered(db, group_id, viewer, page, limit).await?,
-        // The page's rows and names come with the count, in one statement.
+        // The page's rows come with their names.
         (Some(term), DatabaseBackend::Postgres) => {
             return postgres_search(db, group_id, viewer, term, page, limit).await;
         }
@@ -156,7 +156,7 @@ async fn unfiltered(
     Ok(Paged { items, total })
 }
 
-/// Above this many matches, SQLite pages by walking the group's rows in page order
+/// Above this many matches, a search pages by walking the group's rows in page order
 /// (about `limit × group size / matches` index entries to the first page); at or below
 /// it, it sorts the matches themselves.
 const FEW_MATCHES: u64 = 1_000;
@@ -285,12 +285,15 @@ enum DatasetSearch {
     SearchDescription,
 }
 
-/// PostgreSQL. One statement finds the group's matching rows in `dataset_search`, counts
-/// them and picks the page's ids from them; a term of three characters or more is
-/// looked up in the GIN trigram index, whose recheck reads only the narrow rows. The
-/// statement's text depends only on the term's length and on whether the caller is a
-/// group admin, and the plan suits every term of a kind, so PostgreSQL's cached
-/// generic plan is a good one.
+/// PostgreSQL. The count reads the group's matches in `dataset_search`: for a term of
+/// three characters or more, through the GIN trigram index, whose recheck reads only the
+/// narrow rows. The page then comes, like SQLite's, from walking the group's rows in page
+/// order when there are more than `FEW_MATCHES` (the page is found early), else from
+/// sorting the matches. Each statement's text depends only on the kind of term and
+/// caller, and one plan suits every term of a kind, so the generic plan PostgreSQL
+/// caches for the pool's prepared statements is a good one: `strpos` (which no index
+/// serves) makes the walk follow the page-order index, and a materialized CTE keeps the
+/// sorted path on the trigram index.
 async fn postgres_search(
     db: &DatabaseConnection,
     group_id: Uuid,
@@ -299,81 +302,116 @@ async fn postgres_search(
     page: u64,
     limit: u64,
 ) -> Result<Paged<DatasetView>, DbErr> {
-    let name = Expr::col((DatasetSearch::Table, DatasetSearch::SearchName));
-    let description = Expr::col((DatasetSearch::Table, DatasetSearch::SearchDescription));
-    let contains = if term.chars().count() < TRIGRAM {
-        // Not indexable, so the planner walks the group's rows instead of reading the
-        // GIN index's entries for every row (a pattern without trigrams matches all).
-        let at = |col: Expr| Expr::cust_with_exprs("strpos($1, $2) > 0", [col, term.into()]);
-        Condition::any().add(at(name)).add(at(description))
-    } else {
+    let name = || Expr::col((DatasetSearch::Table, DatasetSearch::SearchName));
+    let description = || Expr::col((DatasetSearch::Table, DatasetSearch::SearchDescription));
+    let at = |col: Expr| Expr::cust_with_exprs("strpos($1, $2) > 0", [col, term.into()]);
+    let unindexed = || Condition::any().add(at(name())).add(at(description()));
+    let indexed = || {
         // Backslash is PostgreSQL's default LIKE escape. Naming it (`ESCAPE '\'`) would
         // make the cached generic plan call `like_escape` on every rechecked row.
         let pattern = like_pattern(term);
         Condition::any()
-            .add(name.like(LikeExpr::new(&pattern)))
-            .add(description.like(LikeExpr::new(&pattern)))
+            .add(name().like(LikeExpr::new(&pattern)))
+            .add(description().like(LikeExpr::new(&pattern)))
     };
-    let mut matching: SelectStatement = Query::select()
-        .column((DatasetSearch::Table, DatasetSearch::DatasetId))
-        .column((DatasetSearch::Table, DatasetSearch::CreatedAt))
-        .from(DatasetSearch::Table)
-        .and_where(Expr::col((DatasetSearch::Table, DatasetSearch::GroupId)).eq(group_id))
-        .cond_where(contains)
-        .to_owned();
-    if let Some(viewer) = viewer {
-        matching
-            .inner_join(
+    // Below three characters there are no trigrams to look up: every path walks.
+    let lookup = || {
+        if term.chars().count() < TRIGRAM {
+            unindexed()
+        } else {
+            indexed()
+        }
+    };
+    let matching = |contains: Condition| {
+        let mut q: SelectStatement = Query::select()
+            .column((DatasetSearch::Table, DatasetSearch::DatasetId))
+            .column((DatasetSearch::Table, DatasetSearch::CreatedAt))
+            .from(DatasetSearch::Table)
+            .and_where(Expr::col((DatasetSearch::Table, DatasetSearch::GroupId)).eq(group_id))
+            .cond_where(contains)
+            .to_owned();
+        if let Some(viewer) = viewer {
+            q.inner_join(
                 dataset::Entity,
                 Expr::col((dataset::Entity, dataset::Column::Id))
                     .equals((DatasetSearch::Table, DatasetSearch::DatasetId)),
             )
             .cond_where(visible_to(viewer));
+        }
+        q
+    };
+    let (sql, values) = matching(lookup()).build(PostgresQueryBuilder);
+    let total = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            format!("SELECT COUNT(*) AS total FROM ({sql}) m"),
+            values,
+        ))
+        .await?
+        .map(|row| row.try_get::<i64>("", "total"))
+        .transpose()?
+        .unwrap_or_default();
+    let total = u64::try_from(total).unwrap_or_default();
+    let skip = offset(page, limit);
+    if skip >= total {
+        return Ok(Paged {
+            items: Vec::new(),
+            total,
+        });
     }
-    let (sql, mut values) = matching.build(PostgresQueryBuilder);
-    let n = values.0.len();
-    values.0.push(Value::BigInt(Some(limit as i64)));
-    values
-        .0
-        .push(Value::BigInt(Some(offset(page, limit) as i64)));
-    // The page's ids are picked from the matches, then joined to their rows and names
-    // (a page past the end still yields the count, with no dataset).
-    let sql = format!(
-        "WITH m AS MATERIALIZED ({sql}) \
-         SELECT c.total, d.*, a.name AS owner_name, t.name AS tenant_name \
-         FROM (SELECT COUNT(*) AS total FROM m) c \
-         LEFT JOIN (SELECT dataset_id, created_at FROM m \
-         ORDER BY created_at DESC, dataset_id DESC LIMIT ${} OFFSET ${}) p ON TRUE \
-         LEFT JOIN datasets d ON d.id = p.dataset_id \
-         LEFT JOIN accounts a ON a.id = d.created_by \
-         LEFT JOIN tenants t ON t.id = d.tenant_id \
-         ORDER BY p.created_at DESC, p.dataset_id DESC",
-        n + 1,
-        n + 2
-    );
+    let (from, values) = if total > FEW_MATCHES {
+        let (sql, values) = matching(unindexed())
+            .order_by(
+                (DatasetSearch::Table, DatasetSearch::CreatedAt),
+                sea_orm::Order::Desc,
+            )
+            .order_by(
+                (DatasetSearch::Table, DatasetSearch::DatasetId),
+                sea_orm::Order::Desc,
+            )
+            .limit(limit)
+            .offset(skip)
+            .build(PostgresQueryBuilder);
+        (format!("({sql}) p"), values)
+    } else {
+        let (sql, mut values) = matching(lookup()).build(PostgresQueryBuilder);
+        let n = values.0.len();
+        values.0.push(Value::BigInt(Some(limit as i64)));
+        values.0.push(Value::BigInt(Some(skip as i64)));
+        (
+            format!(
+                "(WITH m AS MATERIALIZED ({sql}) SELECT dataset_id, created_at FROM m \
+                 ORDER BY created_at DESC, dataset_id DESC LIMIT ${} OFFSET ${}) p",
+                n + 1,
+                n + 2
+            ),
+            values,
+        )
+    };
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
-            sql,
+            format!(
+                "SELECT d.*, a.name AS owner_name, t.name AS tenant_name FROM {from} \
+                 JOIN datasets d ON d.id = p.dataset_id \
+                 LEFT JOIN accounts a ON a.id = d.created_by \
+                 LEFT JOIN tenants t ON t.id = d.tenant_id \
+                 ORDER BY p.created_at DESC, p.dataset_id DESC"
+            ),
             values,
         ))
         .await?;
-    let mut total = 0;
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
-        total = row.try_get::<i64>("", "total")?;
-        if row.try_get::<Option<Uuid>>("", "id")?.is_some() {
-            items.push(DatasetView {
-                dataset: dataset::Model::from_query_result(&row, "")?,
+    let items = rows
+        .iter()
+        .map(|row| {
+            Ok(DatasetView {
+                dataset: dataset::Model::from_query_result(row, "")?,
                 owner_name: row.try_get("", "owner_name")?,
                 tenant_name: row
                     .try_get::<Option<String>>("", "tenant_name")?
                     .unwrap_or_default(),
-            });
-        }
-    }
-    Ok(Paged {
-        items,
-        total: u64::try_from(total).unwrap_or_default(),
-    })
+            })
+        })
+        .collect::<Result<_, DbErr>>()?;
+    Ok(Paged { items, total })
 }
