@@ -20,7 +20,9 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 
-use crate::m20261123_000008_dataset_search::{SQLITE_SEARCH, try_extension};
+use crate::m20261123_000008_dataset_search::{
+    POSTGRES_TRGM as DATASETS_TRGM, SQLITE_SEARCH, try_extension,
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -62,12 +64,7 @@ impl MigrationTrait for Migration {
                     db.execute_unprepared(sql).await?;
                 }
                 if try_extension(db, "pg_trgm").await? && try_extension(db, "btree_gin").await? {
-                    db.execute_unprepared(
-                        "CREATE INDEX ix_datasets_search_trgm ON datasets USING gin \
-                         (group_id, search_name gin_trgm_ops, search_description gin_trgm_ops) \
-                         WITH (fastupdate = off)",
-                    )
-                    .await?;
+                    db.execute_unprepared(DATASETS_TRGM).await?;
                 }
             }
         }
