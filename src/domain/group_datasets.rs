@@ -161,8 +161,8 @@ async fn unfiltered(
 /// it, it sorts the matches themselves.
 const FEW_MATCHES: u64 = 1_000;
 
-/// FTS5's trigram tokenizer indexes runs of three characters; shorter terms cannot be
-/// looked up in it.
+/// Both trigram indexes (SQLite's FTS5 tokenizer, PostgreSQL's pg_trgm) index runs of
+/// three characters; shorter terms cannot be looked up in them.
 const TRIGRAM: usize = 3;
 
 /// SQLite. A term of three characters or more is counted by the FTS5 trigram index
@@ -340,12 +340,13 @@ async fn postgres_search(
         }
         q
     };
-    let (sql, values) = matching(lookup()).build(PostgresQueryBuilder);
+    // The matches, counted here and, when few, sorted for the page.
+    let (matches, matches_values) = matching(lookup()).build(PostgresQueryBuilder);
     let total = db
         .query_one_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
-            format!("SELECT COUNT(*) AS total FROM ({sql}) m"),
-            values,
+            format!("SELECT COUNT(*) AS total FROM ({matches}) m"),
+            matches_values.clone(),
         ))
         .await?
         .map(|row| row.try_get::<i64>("", "total"))
@@ -374,13 +375,13 @@ async fn postgres_search(
             .build(PostgresQueryBuilder);
         (format!("({sql}) p"), values)
     } else {
-        let (sql, mut values) = matching(lookup()).build(PostgresQueryBuilder);
+        let mut values = matches_values;
         let n = values.0.len();
         values.0.push(Value::BigInt(Some(limit as i64)));
         values.0.push(Value::BigInt(Some(skip as i64)));
         (
             format!(
-                "(WITH m AS MATERIALIZED ({sql}) SELECT dataset_id, created_at FROM m \
+                "(WITH m AS MATERIALIZED ({matches}) SELECT dataset_id, created_at FROM m \
                  ORDER BY created_at DESC, dataset_id DESC LIMIT ${} OFFSET ${}) p",
                 n + 1,
                 n + 2
