@@ -115,8 +115,9 @@ pub async fn login(
     // An unknown email costs what a wrong password costs (`verify_stored`).
     let stored = found.as_ref().and_then(|a| a.password_hash.clone());
     let matches = state.hasher.verify_stored(password, stored).await?;
+    // `verify_stored` never matches without a stored hash.
     let account = match found {
-        Some(a) if matches && a.password_hash.is_some() => a,
+        Some(a) if matches => a,
         _ => {
             attempts::record(db, &email_key, cfg.login_lockout_duration, now).await?;
             if let Some(key) = &ip_key {
