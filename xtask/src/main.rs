@@ -7,6 +7,7 @@ mod load;
 mod rustfmt;
 mod server;
 mod spec;
+mod typescript;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -95,6 +96,7 @@ fn generate(root: &Path) -> Result<Vec<(PathBuf, String)>> {
         PathBuf::from("client/src/generated.rs"),
         rustfmt::format(&client::wrap(&client_modules))?,
     ));
+    files.extend(typescript::generate(root)?);
     Ok(files)
 }
 
