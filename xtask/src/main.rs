@@ -5,6 +5,7 @@ mod bench_scale;
 mod client;
 mod load;
 mod rustfmt;
+mod seed_examples;
 mod server;
 mod spec;
 mod typescript;
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
         Some("bench") => {
             bench::Options::parse(&args[1..]).and_then(|o| bench::run(&workspace_root(), &o))
         }
+        Some("seed-examples") => seed_examples::run(&workspace_root(), &args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask codegen [--check]\n       cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build] [--scale]"
