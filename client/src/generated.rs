@@ -136,7 +136,7 @@ pub mod console {
                 Default::default()
             }
         }
-        ///Account status.
+        ///Account status: `pending` (invited, not yet activated), `active`, `banned` (refused at sign-in), `closed`. Only `active`, `banned` and `closed` can be set (`PUT /account-ex/id`). Dify's fifth status, `uninitialized`, does not occur here: this console has no `POST /account/init` step.
         #[derive(
             ::serde::Deserialize,
             ::serde::Serialize,
@@ -1908,7 +1908,7 @@ pub mod console {
                 value.parse()
             }
         }
-        ///Enterprise group status.
+        ///Enterprise group status. In practice always `active`: groups are created `active` and deleted outright, and no operation sets `archived`. `archived` comes from neither the seed (its groups are all `active`) nor Dify (whose workspaces, not groups, have `archive`); it was written into this contract with its first transcription, for a retired group that is kept (names are unique only among `active` groups), and as a `status` filter it matches nothing today.
         #[derive(
             ::serde::Deserialize,
             ::serde::Serialize,
@@ -10860,7 +10860,7 @@ pub mod console {
         }
         /**Update an account
 
-        Changes an account's name, avatar, status, mobile, system role and/or group role; returns the account. `group_role` is the role in the caller's current group (the account must be a member of it; the group's last super_admin cannot be demoted). Requires the system role super_admin or system_admin, or the group role super_admin in the current group, which may change only `group_role`; changing `role_type` requires super_admin.
+        Changes an account's name, avatar, status, mobile, system role and/or group role; returns the account. `group_role` is the role in the caller's current group (the account must be a member of it; the group's last super_admin cannot be demoted). Requires the system role super_admin or system_admin, or the group role super_admin in the current group, which may change only `group_role`; changing `role_type` requires super_admin. `status` can be set to `active`, `banned` or `closed` only. Banning or closing ends all of the account's sessions at once; nobody can ban or close their own account, nor the last active super_admin (403 `forbidden`). `pending` is refused with 400 `invalid_param`: an account is pending only from its invitation to its activation, which set and clear it (setting `active` on a pending account activates it without the invitation, whose link then answers 403 `already_activate`). Dify's `uninitialized` is not a status here: Dify gives it to accounts that must still call `POST /account/init`, a step this console does not have, so `AccountStatus` does not list it and it is refused with 400 like any unknown value.
 
         Sends a `PUT` request to `/console/api/account-ex/id`
 
