@@ -21,6 +21,7 @@ use crate::api::console::{self, ConsoleHandlers};
 use crate::api::context::RequestId;
 use crate::api::error_layer::ErrorEnvelope;
 use crate::api::generated;
+use crate::api::spec_paths::AllowedMethods;
 use crate::state::AppState;
 
 /// The contract, exactly as written; served at `/openapi/*.yaml` and printed by `openapi`.
@@ -61,23 +62,29 @@ pub fn admin_service(state: Arc<AppState>) -> OpenApiService<AdminRoutes, ()> {
 
 pub fn build(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let console_api = console_service(state.clone());
-    let console_rules = body_rules(&console_api.spec());
+    let console_spec = console_api.spec();
     let console_api = console_api
-        .with(BodyGuard(console_rules))
-        .with(ErrorEnvelope(console::error::render));
+        .with(BodyGuard(body_rules(&console_spec)))
+        .with(ErrorEnvelope {
+            render: console::error::render,
+            allow: allowed_methods(&console_spec),
+        });
     let admin_api = admin_service(state.clone());
-    let admin_rules = body_rules(&admin_api.spec());
+    let admin_spec = admin_api.spec();
     let admin_api = admin_api
-        .with(BodyGuard(admin_rules))
-        .with(ErrorEnvelope(admin::error::render));
+        .with(BodyGuard(body_rules(&admin_spec)))
+        .with(ErrorEnvelope {
+            render: admin::error::render,
+            allow: allowed_methods(&admin_spec),
+        });
     Route::new()
         .nest_no_strip("/console/api", console_api)
         .nest_no_strip("/api", admin_api)
-        .nest("/swagger-ui", get(swagger_ui))
+        .nest_no_strip("/swagger-ui", get(swagger_ui.data(swagger_config())))
         .at("/openapi/:file", get(spec_file))
         .at("/health", get(health))
         .at("/ready", get(ready.data(state)))
-        .with(ErrorEnvelope(console::error::render))
+        .with(ErrorEnvelope::without_paths(console::error::render))
         .with(CatchPanic::new().with_handler(panic_response))
         .with(RequestTracing)
 }
@@ -91,6 +98,18 @@ fn body_rules(spec: &str) -> Arc<BodyRules> {
         Err(err) => {
             tracing::error!(error = %err, "cannot read the generated spec; body checks are off");
             Arc::new(BodyRules::empty())
+        }
+    }
+}
+
+/// The methods of each path of a surface, from its generated spec (see `body_rules`: a
+/// spec we cannot read leaves 405s without `Allow` rather than refusing to start).
+fn allowed_methods(spec: &str) -> Arc<AllowedMethods> {
+    match AllowedMethods::from_spec(spec) {
+        Ok(allowed) => Arc::new(allowed),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read the generated spec; 405s carry no Allow");
+            Arc::new(AllowedMethods::empty())
         }
     }
 }
@@ -146,10 +165,37 @@ fn spec_file(Path(file): Path<String>) -> poem::Result<Response> {
         .into_response())
 }
 
-/// Serves the vendored Swagger UI with both specs selectable.
+/// Swagger UI's settings: both specs selectable, the token kept across reloads, deep links
+/// to operations (`#/Tag/operation_id`), operation ids shown (they are the SDK's method
+/// names). No online validator badge: Swagger UI would otherwise load an image from
+/// validator.swagger.io with the spec's URL on every page view (on any host but localhost),
+/// telling a third party where the server is, and showing an error badge when it cannot
+/// reach the spec.
+fn swagger_config() -> Arc<utoipa_swagger_ui::Config<'static>> {
+    Arc::new(
+        utoipa_swagger_ui::Config::new([
+            utoipa_swagger_ui::Url::with_primary("console", "/openapi/console.yaml", true),
+            utoipa_swagger_ui::Url::new("admin", "/openapi/admin.yaml"),
+        ])
+        .persist_authorization(true)
+        .deep_linking(true)
+        .display_operation_id(true)
+        .filter(true)
+        .validator_url("none"),
+    )
+}
+
+/// Serves the vendored Swagger UI. The route is nested without stripping, so the path still
+/// starts with `/swagger-ui`; what follows is the asset's name (`/swagger-ui/swagger-ui.css`
+/// → `swagger-ui.css`), or nothing for the page itself.
 #[handler]
-fn swagger_ui(req: &Request) -> poem::Result<Response> {
-    let tail = req.uri().path().trim_start_matches("/swagger-ui");
+fn swagger_ui(
+    req: &Request,
+    config: poem::web::Data<&Arc<utoipa_swagger_ui::Config<'static>>>,
+) -> poem::Result<Response> {
+    let Some(tail) = req.uri().path().strip_prefix("/swagger-ui") else {
+        return Err(poem::error::NotFoundError.into());
+    };
     if tail.is_empty() {
         // Relative asset URLs need the trailing slash.
         return Ok(Response::builder()
@@ -157,14 +203,21 @@ fn swagger_ui(req: &Request) -> poem::Result<Response> {
             .header(header::LOCATION, "/swagger-ui/")
             .finish());
     }
-    let config = Arc::new(utoipa_swagger_ui::Config::new([
-        utoipa_swagger_ui::Url::with_primary("console", "/openapi/console.yaml", true),
-        utoipa_swagger_ui::Url::new("admin", "/openapi/admin.yaml"),
-    ]));
-    match utoipa_swagger_ui::serve(tail.trim_start_matches('/'), config) {
-        Ok(Some(file)) => Ok(Response::builder()
-            .content_type(file.content_type)
-            .body(file.bytes.to_vec())),
+    let Some(asset) = tail.strip_prefix('/') else {
+        // `/swagger-uiX`: not ours.
+        return Err(poem::error::NotFoundError.into());
+    };
+    match utoipa_swagger_ui::serve(asset, config.0.clone()) {
+        Ok(Some(file)) => {
+            let resp = Response::builder().content_type(file.content_type);
+            // Only with the crate's `gzip` feature (off here); honour it if it is turned on.
+            let resp = if file.gzpipped {
+                resp.header(header::CONTENT_ENCODING, "gzip")
+            } else {
+                resp
+            };
+            Ok(resp.body(file.bytes.to_vec()))
+        }
         Ok(None) => Err(poem::error::NotFoundError.into()),
         Err(err) => Err(poem::Error::from_string(
             err.to_string(),

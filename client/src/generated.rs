@@ -201,8 +201,7 @@ pub mod console {
             ///Optional; legacy invitation links carry it.
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             pub email: ::std::option::Option<ActivateRequestEmail>,
-            ///e.g. en-US, zh-Hans.
-            pub interface_language: ActivateRequestInterfaceLanguage,
+            pub interface_language: InterfaceLanguage,
             pub name: ActivateRequestName,
             ///IANA time zone, e.g. Asia/Shanghai.
             pub timezone: ActivateRequestTimezone,
@@ -267,56 +266,6 @@ pub mod console {
                     })
             }
         }
-        ///e.g. en-US, zh-Hans.
-        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-        #[serde(transparent)]
-        pub struct ActivateRequestInterfaceLanguage(::std::string::String);
-        impl ::std::ops::Deref for ActivateRequestInterfaceLanguage {
-            type Target = ::std::string::String;
-            fn deref(&self) -> &::std::string::String {
-                &self.0
-            }
-        }
-        impl ::std::convert::From<ActivateRequestInterfaceLanguage> for ::std::string::String {
-            fn from(value: ActivateRequestInterfaceLanguage) -> Self {
-                value.0
-            }
-        }
-        impl ::std::str::FromStr for ActivateRequestInterfaceLanguage {
-            type Err = self::error::ConversionError;
-            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-                if value.chars().count() > 32usize {
-                    return Err("longer than 32 characters".into());
-                }
-                Ok(Self(value.to_string()))
-            }
-        }
-        impl ::std::convert::TryFrom<&str> for ActivateRequestInterfaceLanguage {
-            type Error = self::error::ConversionError;
-            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-                value.parse()
-            }
-        }
-        impl ::std::convert::TryFrom<::std::string::String> for ActivateRequestInterfaceLanguage {
-            type Error = self::error::ConversionError;
-            fn try_from(
-                value: ::std::string::String,
-            ) -> ::std::result::Result<Self, self::error::ConversionError> {
-                value.parse()
-            }
-        }
-        impl<'de> ::serde::Deserialize<'de> for ActivateRequestInterfaceLanguage {
-            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-            where
-                D: ::serde::Deserializer<'de>,
-            {
-                ::std::string::String::deserialize(deserializer)?
-                    .parse()
-                    .map_err(|e: self::error::ConversionError| {
-                        <D::Error as ::serde::de::Error>::custom(e.to_string())
-                    })
-            }
-        }
         ///`ActivateRequestName`
         #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
         #[serde(transparent)]
@@ -340,6 +289,11 @@ pub mod console {
                 }
                 if value.chars().count() < 1usize {
                     return Err("shorter than 1 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| ::regress::Regex::new("\\S").unwrap());
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"\\S\"".into());
                 }
                 Ok(Self(value.to_string()))
             }
@@ -390,6 +344,13 @@ pub mod console {
             fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
                 if value.chars().count() > 64usize {
                     return Err("longer than 64 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new("^[A-Za-z0-9/_+-]+$").unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^[A-Za-z0-9/_+-]+$\"".into());
                 }
                 Ok(Self(value.to_string()))
             }
@@ -718,9 +679,9 @@ pub mod console {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             pub indexing_technique: ::std::option::Option<IndexingTechnique>,
             pub name: CreateDatasetRequestName,
-            ///Accounts (members of the workspace) who may see a `partial_members` dataset.
-            #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-            pub partial_member_list: ::std::vec::Vec<::uuid::Uuid>,
+            ///Accounts (members of the workspace) who may see a `partial_members` dataset; ignored for any other permission, as in Dify.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub partial_member_list: ::std::option::Option<::std::vec::Vec<::uuid::Uuid>>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             pub permission: ::std::option::Option<DatasetPermission>,
         }
@@ -803,6 +764,11 @@ pub mod console {
                 if value.chars().count() < 1usize {
                     return Err("shorter than 1 characters".into());
                 }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| ::regress::Regex::new("\\S").unwrap());
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"\\S\"".into());
+                }
                 Ok(Self(value.to_string()))
             }
         }
@@ -868,6 +834,11 @@ pub mod console {
                 }
                 if value.chars().count() < 1usize {
                     return Err("shorter than 1 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| ::regress::Regex::new("\\S").unwrap());
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"\\S\"".into());
                 }
                 Ok(Self(value.to_string()))
             }
@@ -981,6 +952,11 @@ pub mod console {
                 }
                 if value.chars().count() < 1usize {
                     return Err("shorter than 1 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| ::regress::Regex::new("\\S").unwrap());
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"\\S\"".into());
                 }
                 Ok(Self(value.to_string()))
             }
@@ -1583,6 +1559,11 @@ pub mod console {
                 if value.chars().count() < 1usize {
                     return Err("shorter than 1 characters".into());
                 }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| ::regress::Regex::new("\\S").unwrap());
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"\\S\"".into());
+                }
                 Ok(Self(value.to_string()))
             }
         }
@@ -1636,6 +1617,17 @@ pub mod console {
                 if value.chars().count() < 8usize {
                     return Err("shorter than 8 characters".into());
                 }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new("[A-Za-z][\\s\\S]*[0-9]|[0-9][\\s\\S]*[A-Za-z]")
+                            .unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"[A-Za-z][\\s\\S]*[0-9]|[0-9][\\s\\S]*[A-Za-z]\""
+                            .into(),
+                    );
+                }
                 Ok(Self(value.to_string()))
             }
         }
@@ -1688,6 +1680,17 @@ pub mod console {
                 }
                 if value.chars().count() < 8usize {
                     return Err("shorter than 8 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new("[A-Za-z][\\s\\S]*[0-9]|[0-9][\\s\\S]*[A-Za-z]")
+                            .unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"[A-Za-z][\\s\\S]*[0-9]|[0-9][\\s\\S]*[A-Za-z]\""
+                            .into(),
+                    );
                 }
                 Ok(Self(value.to_string()))
             }
@@ -2132,6 +2135,97 @@ pub mod console {
                     })
             }
         }
+        ///An interface language the console ships (Dify's `languages`). Activation refuses any other value with 400 `invalid_param`; elsewhere an unknown language falls back to en-US.
+        #[derive(
+            ::serde::Deserialize,
+            ::serde::Serialize,
+            Clone,
+            Copy,
+            Debug,
+            Eq,
+            Hash,
+            Ord,
+            PartialEq,
+            PartialOrd,
+        )]
+        pub enum InterfaceLanguage {
+            #[serde(rename = "en-US")]
+            EnUs,
+            #[serde(rename = "zh-Hans")]
+            ZhHans,
+            #[serde(rename = "zh-Hant")]
+            ZhHant,
+            #[serde(rename = "ja-JP")]
+            JaJp,
+            #[serde(rename = "ko-KR")]
+            KoKr,
+            #[serde(rename = "de-DE")]
+            DeDe,
+            #[serde(rename = "fr-FR")]
+            FrFr,
+            #[serde(rename = "es-ES")]
+            EsEs,
+            #[serde(rename = "pt-BR")]
+            PtBr,
+            #[serde(rename = "ru-RU")]
+            RuRu,
+            #[serde(rename = "it-IT")]
+            ItIt,
+            #[serde(rename = "vi-VN")]
+            ViVn,
+        }
+        impl ::std::fmt::Display for InterfaceLanguage {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                match *self {
+                    Self::EnUs => f.write_str("en-US"),
+                    Self::ZhHans => f.write_str("zh-Hans"),
+                    Self::ZhHant => f.write_str("zh-Hant"),
+                    Self::JaJp => f.write_str("ja-JP"),
+                    Self::KoKr => f.write_str("ko-KR"),
+                    Self::DeDe => f.write_str("de-DE"),
+                    Self::FrFr => f.write_str("fr-FR"),
+                    Self::EsEs => f.write_str("es-ES"),
+                    Self::PtBr => f.write_str("pt-BR"),
+                    Self::RuRu => f.write_str("ru-RU"),
+                    Self::ItIt => f.write_str("it-IT"),
+                    Self::ViVn => f.write_str("vi-VN"),
+                }
+            }
+        }
+        impl ::std::str::FromStr for InterfaceLanguage {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                match value {
+                    "en-US" => Ok(Self::EnUs),
+                    "zh-Hans" => Ok(Self::ZhHans),
+                    "zh-Hant" => Ok(Self::ZhHant),
+                    "ja-JP" => Ok(Self::JaJp),
+                    "ko-KR" => Ok(Self::KoKr),
+                    "de-DE" => Ok(Self::DeDe),
+                    "fr-FR" => Ok(Self::FrFr),
+                    "es-ES" => Ok(Self::EsEs),
+                    "pt-BR" => Ok(Self::PtBr),
+                    "ru-RU" => Ok(Self::RuRu),
+                    "it-IT" => Ok(Self::ItIt),
+                    "vi-VN" => Ok(Self::ViVn),
+                    _ => Err("invalid value".into()),
+                }
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for InterfaceLanguage {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for InterfaceLanguage {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
         ///Console UI theme.
         #[derive(
             ::serde::Deserialize,
@@ -2176,6 +2270,65 @@ pub mod console {
             }
         }
         impl ::std::convert::TryFrom<::std::string::String> for InterfaceTheme {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        ///A role an invitation can give. A workspace has exactly one owner, so `owner` is not among them.
+        #[derive(
+            ::serde::Deserialize,
+            ::serde::Serialize,
+            Clone,
+            Copy,
+            Debug,
+            Eq,
+            Hash,
+            Ord,
+            PartialEq,
+            PartialOrd,
+        )]
+        pub enum InvitableRole {
+            #[serde(rename = "admin")]
+            Admin,
+            #[serde(rename = "editor")]
+            Editor,
+            #[serde(rename = "normal")]
+            Normal,
+            #[serde(rename = "dataset_operator")]
+            DatasetOperator,
+        }
+        impl ::std::fmt::Display for InvitableRole {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                match *self {
+                    Self::Admin => f.write_str("admin"),
+                    Self::Editor => f.write_str("editor"),
+                    Self::Normal => f.write_str("normal"),
+                    Self::DatasetOperator => f.write_str("dataset_operator"),
+                }
+            }
+        }
+        impl ::std::str::FromStr for InvitableRole {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                match value {
+                    "admin" => Ok(Self::Admin),
+                    "editor" => Ok(Self::Editor),
+                    "normal" => Ok(Self::Normal),
+                    "dataset_operator" => Ok(Self::DatasetOperator),
+                    _ => Err("invalid value".into()),
+                }
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for InvitableRole {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for InvitableRole {
             type Error = self::error::ConversionError;
             fn try_from(
                 value: ::std::string::String,
@@ -2254,12 +2407,12 @@ pub mod console {
         ///Invite people by e-mail into the caller's current workspace.
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct InviteMembersRequest {
-            ///Addresses to invite.
+            ///Addresses to invite, 1 to 100. An address that is not a valid e-mail is reported in its own result (not invited, with a message) rather than failing the whole call.
             pub emails: ::std::vec::Vec<InviteMembersRequestEmailsItem>,
             ///Language of the invitation e-mail, e.g. en-US.
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             pub language: ::std::option::Option<InviteMembersRequestLanguage>,
-            pub role: TenantRole,
+            pub role: InvitableRole,
         }
         impl InviteMembersRequest {
             pub fn builder() -> builder::InviteMembersRequest {
@@ -2575,6 +2728,19 @@ pub mod console {
             fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
                 if value.chars().count() > 255usize {
                     return Err("longer than 255 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new(
+                        "^[A-Za-z0-9_.!#$%&'*+/=?^`{|}~-]+@([A-Za-z0-9_-]+\\.)+[A-Za-z0-9_-]{2,}$",
+                    )
+                    .unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9_.!#$%&'*+/=?^`{|}~-]+@([A-Za-z0-9_-]+\\.)+[A-Za-z0-9_-]{2,}$\""
+                        .into(),
+                );
                 }
                 Ok(Self(value.to_string()))
             }
@@ -2996,6 +3162,19 @@ pub mod console {
                 if value.chars().count() > 255usize {
                     return Err("longer than 255 characters".into());
                 }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new(
+                        "^[A-Za-z0-9_.!#$%&'*+/=?^`{|}~-]+@([A-Za-z0-9_-]+\\.)+[A-Za-z0-9_-]{2,}$",
+                    )
+                    .unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9_.!#$%&'*+/=?^`{|}~-]+@([A-Za-z0-9_-]+\\.)+[A-Za-z0-9_-]{2,}$\""
+                        .into(),
+                );
+                }
                 Ok(Self(value.to_string()))
             }
         }
@@ -3049,6 +3228,11 @@ pub mod console {
                 if value.chars().count() < 1usize {
                     return Err("shorter than 1 characters".into());
                 }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| ::regress::Regex::new("\\S").unwrap());
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"\\S\"".into());
+                }
                 Ok(Self(value.to_string()))
             }
         }
@@ -3101,6 +3285,17 @@ pub mod console {
                 }
                 if value.chars().count() < 8usize {
                     return Err("shorter than 8 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new("[A-Za-z][\\s\\S]*[0-9]|[0-9][\\s\\S]*[A-Za-z]")
+                            .unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"[A-Za-z][\\s\\S]*[0-9]|[0-9][\\s\\S]*[A-Za-z]\""
+                            .into(),
+                    );
                 }
                 Ok(Self(value.to_string()))
             }
@@ -3280,6 +3475,17 @@ pub mod console {
                 if value.chars().count() < 8usize {
                     return Err("shorter than 8 characters".into());
                 }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new("[A-Za-z][\\s\\S]*[0-9]|[0-9][\\s\\S]*[A-Za-z]")
+                            .unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"[A-Za-z][\\s\\S]*[0-9]|[0-9][\\s\\S]*[A-Za-z]\""
+                            .into(),
+                    );
+                }
                 Ok(Self(value.to_string()))
             }
         }
@@ -3332,6 +3538,17 @@ pub mod console {
                 }
                 if value.chars().count() < 8usize {
                     return Err("shorter than 8 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new("[A-Za-z][\\s\\S]*[0-9]|[0-9][\\s\\S]*[A-Za-z]")
+                            .unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"[A-Za-z][\\s\\S]*[0-9]|[0-9][\\s\\S]*[A-Za-z]\""
+                            .into(),
+                    );
                 }
                 Ok(Self(value.to_string()))
             }
@@ -3604,6 +3821,19 @@ pub mod console {
                 if value.chars().count() > 255usize {
                     return Err("longer than 255 characters".into());
                 }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new(
+                        "^[A-Za-z0-9_.!#$%&'*+/=?^`{|}~-]+@([A-Za-z0-9_-]+\\.)+[A-Za-z0-9_-]{2,}$",
+                    )
+                    .unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9_.!#$%&'*+/=?^`{|}~-]+@([A-Za-z0-9_-]+\\.)+[A-Za-z0-9_-]{2,}$\""
+                        .into(),
+                );
+                }
                 Ok(Self(value.to_string()))
             }
         }
@@ -3683,6 +3913,61 @@ pub mod console {
                     })
             }
         }
+        ///The statuses `PUT /account-ex/id` can set. `pending` belongs to an invitation that has not been activated, so only activation leaves it and nothing sets it.
+        #[derive(
+            ::serde::Deserialize,
+            ::serde::Serialize,
+            Clone,
+            Copy,
+            Debug,
+            Eq,
+            Hash,
+            Ord,
+            PartialEq,
+            PartialOrd,
+        )]
+        pub enum SettableAccountStatus {
+            #[serde(rename = "active")]
+            Active,
+            #[serde(rename = "banned")]
+            Banned,
+            #[serde(rename = "closed")]
+            Closed,
+        }
+        impl ::std::fmt::Display for SettableAccountStatus {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                match *self {
+                    Self::Active => f.write_str("active"),
+                    Self::Banned => f.write_str("banned"),
+                    Self::Closed => f.write_str("closed"),
+                }
+            }
+        }
+        impl ::std::str::FromStr for SettableAccountStatus {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                match value {
+                    "active" => Ok(Self::Active),
+                    "banned" => Ok(Self::Banned),
+                    "closed" => Ok(Self::Closed),
+                    _ => Err("invalid value".into()),
+                }
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for SettableAccountStatus {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for SettableAccountStatus {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
         ///First administrator account created by the installation.
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct SetupRequest {
@@ -3721,6 +4006,19 @@ pub mod console {
             fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
                 if value.chars().count() > 255usize {
                     return Err("longer than 255 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new(
+                        "^[A-Za-z0-9_.!#$%&'*+/=?^`{|}~-]+@([A-Za-z0-9_-]+\\.)+[A-Za-z0-9_-]{2,}$",
+                    )
+                    .unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9_.!#$%&'*+/=?^`{|}~-]+@([A-Za-z0-9_-]+\\.)+[A-Za-z0-9_-]{2,}$\""
+                        .into(),
+                );
                 }
                 Ok(Self(value.to_string()))
             }
@@ -3825,6 +4123,11 @@ pub mod console {
                 if value.chars().count() < 1usize {
                     return Err("shorter than 1 characters".into());
                 }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| ::regress::Regex::new("\\S").unwrap());
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"\\S\"".into());
+                }
                 Ok(Self(value.to_string()))
             }
         }
@@ -3877,6 +4180,17 @@ pub mod console {
                 }
                 if value.chars().count() < 8usize {
                     return Err("shorter than 8 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new("[A-Za-z][\\s\\S]*[0-9]|[0-9][\\s\\S]*[A-Za-z]")
+                            .unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"[A-Za-z][\\s\\S]*[0-9]|[0-9][\\s\\S]*[A-Za-z]\""
+                            .into(),
+                    );
                 }
                 Ok(Self(value.to_string()))
             }
@@ -4256,7 +4570,7 @@ pub mod console {
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             pub role_type: ::std::option::Option<AssignableRoleType>,
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-            pub status: ::std::option::Option<AccountStatus>,
+            pub status: ::std::option::Option<SettableAccountStatus>,
         }
         impl UpdateAccountExRequest {
             pub fn builder() -> builder::UpdateAccountExRequest {
@@ -4387,6 +4701,11 @@ pub mod console {
                 if value.chars().count() < 1usize {
                     return Err("shorter than 1 characters".into());
                 }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| ::regress::Regex::new("\\S").unwrap());
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"\\S\"".into());
+                }
                 Ok(Self(value.to_string()))
             }
         }
@@ -4464,6 +4783,11 @@ pub mod console {
                 }
                 if value.chars().count() < 1usize {
                     return Err("shorter than 1 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| ::regress::Regex::new("\\S").unwrap());
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"\\S\"".into());
                 }
                 Ok(Self(value.to_string()))
             }
@@ -5303,10 +5627,8 @@ pub mod console {
                     ::std::option::Option<super::ActivateRequestEmail>,
                     ::std::string::String,
                 >,
-                interface_language: ::std::result::Result<
-                    super::ActivateRequestInterfaceLanguage,
-                    ::std::string::String,
-                >,
+                interface_language:
+                    ::std::result::Result<super::InterfaceLanguage, ::std::string::String>,
                 name: ::std::result::Result<super::ActivateRequestName, ::std::string::String>,
                 timezone:
                     ::std::result::Result<super::ActivateRequestTimezone, ::std::string::String>,
@@ -5343,7 +5665,7 @@ pub mod console {
                 }
                 pub fn interface_language<T>(mut self, value: T) -> Self
                 where
-                    T: ::std::convert::TryInto<super::ActivateRequestInterfaceLanguage>,
+                    T: ::std::convert::TryInto<super::InterfaceLanguage>,
                     T::Error: ::std::fmt::Display,
                 {
                     self.interface_language = value.try_into().map_err(|e| {
@@ -5609,8 +5931,10 @@ pub mod console {
                     ::std::string::String,
                 >,
                 name: ::std::result::Result<super::CreateDatasetRequestName, ::std::string::String>,
-                partial_member_list:
-                    ::std::result::Result<::std::vec::Vec<::uuid::Uuid>, ::std::string::String>,
+                partial_member_list: ::std::result::Result<
+                    ::std::option::Option<::std::vec::Vec<::uuid::Uuid>>,
+                    ::std::string::String,
+                >,
                 permission: ::std::result::Result<
                     ::std::option::Option<super::DatasetPermission>,
                     ::std::string::String,
@@ -5662,7 +5986,9 @@ pub mod console {
                 }
                 pub fn partial_member_list<T>(mut self, value: T) -> Self
                 where
-                    T: ::std::convert::TryInto<::std::vec::Vec<::uuid::Uuid>>,
+                    T: ::std::convert::TryInto<
+                            ::std::option::Option<::std::vec::Vec<::uuid::Uuid>>,
+                        >,
                     T::Error: ::std::fmt::Display,
                 {
                     self.partial_member_list = value.try_into().map_err(|e| {
@@ -7640,7 +7966,7 @@ pub mod console {
                     ::std::option::Option<super::InviteMembersRequestLanguage>,
                     ::std::string::String,
                 >,
-                role: ::std::result::Result<super::TenantRole, ::std::string::String>,
+                role: ::std::result::Result<super::InvitableRole, ::std::string::String>,
             }
             impl ::std::default::Default for InviteMembersRequest {
                 fn default() -> Self {
@@ -7678,7 +8004,7 @@ pub mod console {
                 }
                 pub fn role<T>(mut self, value: T) -> Self
                 where
-                    T: ::std::convert::TryInto<super::TenantRole>,
+                    T: ::std::convert::TryInto<super::InvitableRole>,
                     T::Error: ::std::fmt::Display,
                 {
                     self.role = value
@@ -9705,7 +10031,7 @@ pub mod console {
                     ::std::string::String,
                 >,
                 status: ::std::result::Result<
-                    ::std::option::Option<super::AccountStatus>,
+                    ::std::option::Option<super::SettableAccountStatus>,
                     ::std::string::String,
                 >,
             }
@@ -9780,7 +10106,7 @@ pub mod console {
                 }
                 pub fn status<T>(mut self, value: T) -> Self
                 where
-                    T: ::std::convert::TryInto<::std::option::Option<super::AccountStatus>>,
+                    T: ::std::convert::TryInto<::std::option::Option<super::SettableAccountStatus>>,
                     T::Error: ::std::fmt::Display,
                 {
                     self.status = value
@@ -10339,7 +10665,7 @@ pub mod console {
         }
         /**Update an enterprise group
 
-        Renames an enterprise group (and its shadow workspace) and returns it. A name already used by another active group is 400 `invalid_param`. Requires the group role super_admin in that group, or the system role super_admin or system_admin.
+        Renames an enterprise group (and its shadow workspace) and returns it. A name already used by another active group is 409 `conflict`. Requires the group role super_admin in that group, or the system role super_admin or system_admin.
 
         Sends a `PUT` request to `/console/api/enterprise-groups`
 
@@ -10354,7 +10680,7 @@ pub mod console {
         }
         /**Create an enterprise group
 
-        Creates an enterprise group with its shadow workspace (same id and name) and makes the caller its super_admin. A name already used by an active group is 400 `invalid_param`. Requires the system role super_admin or system_admin (else 403 `forbidden`).
+        Creates an enterprise group with its shadow workspace (same id and name) and makes the caller its super_admin. A name already used by an active group is 409 `conflict`. Requires the system role super_admin or system_admin (else 403 `forbidden`).
 
         Sends a `POST` request to `/console/api/enterprise-groups`
 
@@ -10369,7 +10695,7 @@ pub mod console {
         }
         /**Delete an enterprise group
 
-        Deletes an enterprise group (the id travels in the JSON body, as in the seed). Refused with 400 `invalid_param` while the group still has workspaces other than its shadow workspace, or when it is the last group; nothing else is ever deleted with it. Requires the system role super_admin or system_admin.
+        Deletes an enterprise group (the id travels in the JSON body, as in the seed). Refused with 409 `conflict` while the group still has workspaces other than its shadow workspace, or when it is the last group; nothing else is ever deleted with it. Requires the system role super_admin or system_admin.
 
         Sends a `DELETE` request to `/console/api/enterprise-groups`
 
@@ -10764,7 +11090,7 @@ pub mod console {
         }
         /**Create an account
 
-        An administrator creates an active account with a password, without e-mail verification. Requires the system role super_admin or system_admin. An existing e-mail gives 400 `user_register_failed`.
+        An administrator creates an active account with a password, without e-mail verification. Requires the system role super_admin or system_admin. An existing e-mail gives 409 `user_register_failed`.
 
         Sends a `POST` request to `/console/api/account/register`
 
@@ -11054,7 +11380,7 @@ pub mod console {
         }
         /**Start social sign-in
 
-        [Legacy] Redirects (302) the browser to the provider's authorization page with a single-use `state` (valid 10 minutes) that also carries `invite_token`, when given. A provider that is not configured gives 400 `invalid_param`.
+        [Legacy] Redirects (302) the browser to the provider's authorization page with a single-use `state` (valid 10 minutes) that also carries `invite_token`, when given. A provider this server has no client for also redirects (302), to the web app's `/signin?message=Invalid+provider`, as every failure of the callback does; a provider name outside the enum is 400 `invalid_param`.
 
         Sends a `GET` request to `/console/api/oauth/login/{provider}`
 
@@ -11073,7 +11399,7 @@ pub mod console {
         }
         /**Social sign-in callback
 
-        [Legacy] The provider redirects here. Checks `state` (single-use, 10 minutes, bound to the provider), exchanges `code`, finds the account (linked identity, else verified email, else a new account when registration is open), and redirects (302) to the console web app: on success to `{CONSOLE_WEB_URL}?access_token=…&refresh_token=…`; with a valid invitation carried through the sign-in to `/signin/invite-settings?invite_token=…`; on any failure (bad or replayed state, denied consent, provider error, unverified email, banned account, registration closed) to `/signin?message=…`. Only a provider that is not configured gives 400 `invalid_param`.
+        [Legacy] The provider redirects here. Checks `state` (single-use, 10 minutes, bound to the provider), exchanges `code`, finds the account (linked identity, else verified email, else a new account when registration is open), and redirects (302) to the console web app: on success to `{CONSOLE_WEB_URL}?access_token=…&refresh_token=…`; with a valid invitation carried through the sign-in to `/signin/invite-settings?invite_token=…`; on any failure (bad or replayed state, denied consent, provider error, unverified email, banned account, registration closed, a provider this server has no client for) to `/signin?message=…`. A provider name outside the enum is 400 `invalid_param`.
 
         Sends a `GET` request to `/console/api/oauth/authorize/{provider}`
 
@@ -11328,6 +11654,9 @@ pub mod console {
                     403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -11496,6 +11825,9 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
@@ -11690,6 +12022,12 @@ pub mod console {
                     404u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    409u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -11777,6 +12115,12 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    409u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
@@ -11869,6 +12213,12 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    409u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
@@ -12177,6 +12527,9 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
@@ -13794,6 +14147,12 @@ pub mod console {
                     403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    409u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -14224,6 +14583,9 @@ pub mod console {
                     404u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -14328,6 +14690,9 @@ pub mod console {
                     404u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -14418,6 +14783,9 @@ pub mod console {
                     403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -14497,6 +14865,9 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
@@ -14686,6 +15057,9 @@ pub mod console {
                     403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -14771,6 +15145,9 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
@@ -14865,6 +15242,9 @@ pub mod console {
                     403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     429u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -14955,6 +15335,9 @@ pub mod console {
                     403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -15040,6 +15423,9 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
@@ -15134,6 +15520,9 @@ pub mod console {
                     403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     429u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -15223,6 +15612,9 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
@@ -15501,6 +15893,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -15685,6 +16080,9 @@ pub mod console {
                     403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -15823,6 +16221,9 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
@@ -16055,7 +16456,7 @@ pub mod admin {
         ///Sign-in credentials (AList's `LoginReq`).
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct LoginRequest {
-            ///The current 6-digit TOTP code; needed only when the user has 2FA turned on.
+            ///The current 6-digit TOTP code; needed only when the user has 2FA turned on (null or absent otherwise).
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             pub otp_code: ::std::option::Option<::std::string::String>,
             ///The password in clear text (hashed by the server).

@@ -727,27 +727,27 @@ export interface components {
              * Format: int64
              * @description Ignored; the server assigns the id (the seed sends 0).
              */
-            id?: number;
+            id?: number | null;
             /** @description Unique username. */
             username: string;
             /** @description The password; omitted means `""` (accepted, as in AList). */
-            password?: string;
+            password?: string | null;
             /** @description Root of the user's view; normalised, omitted or empty means `/`. */
-            base_path?: string;
+            base_path?: string | null;
             /**
              * Format: int32
              * @description Must be 0 (general) when given; 1 or 2 give 400 `admin or guest user can not be created`.
              */
-            role?: number;
+            role?: number | null;
             /**
              * Format: int32
              * @description Permission bitmask (see `User.permission`); omitted means 0.
              */
-            permission?: number;
+            permission?: number | null;
             /** @description Whether the user starts disabled; omitted means false. */
-            disabled?: boolean;
+            disabled?: boolean | null;
             /** @description Single-sign-on id; omitted means `""`. */
-            sso_id?: string;
+            sso_id?: string | null;
         };
         /** @description Changes to a user. `id` and `username` are required; omitted fields keep their stored values. */
         UpdateUserRequest: {
@@ -759,23 +759,23 @@ export interface components {
             /** @description The (possibly new) unique username. */
             username: string;
             /** @description A new password; empty or omitted keeps the current one. A new password invalidates the user's tokens. */
-            password?: string;
+            password?: string | null;
             /** @description Root of the user's view; normalised (empty means `/`). */
-            base_path?: string;
+            base_path?: string | null;
             /**
              * Format: int32
              * @description Must equal the stored role when given (400 `role can not be changed`).
              */
-            role?: number;
+            role?: number | null;
             /**
              * Format: int32
              * @description Permission bitmask (see `User.permission`).
              */
-            permission?: number;
+            permission?: number | null;
             /** @description Disable or enable the user; the admin can not be disabled. */
-            disabled?: boolean;
+            disabled?: boolean | null;
             /** @description Single-sign-on id; `""` clears it. */
-            sso_id?: string;
+            sso_id?: string | null;
         };
         /** @description An SSH public key for SFTP sign-in, as AList lists it (the owner id and the key body are not returned). */
         SshKey: {
@@ -808,8 +808,8 @@ export interface components {
             username: string;
             /** @description The password in clear text (hashed by the server). */
             password: string;
-            /** @description The current 6-digit TOTP code; needed only when the user has 2FA turned on. */
-            otp_code?: string;
+            /** @description The current 6-digit TOTP code; needed only when the user has 2FA turned on (null or absent otherwise). */
+            otp_code?: string | null;
         };
         /** @description The issued token. */
         LoginData: {
@@ -920,9 +920,9 @@ export interface components {
             /** @description The (possibly new) unique username. */
             username: string;
             /** @description A new password; empty or omitted keeps the current one. */
-            password?: string;
+            password?: string | null;
             /** @description Single-sign-on id; omitted or `""` clears it. */
-            sso_id?: string;
+            sso_id?: string | null;
         };
         /** @description A new TOTP secret, not yet saved. */
         TwoFactorSecret: {

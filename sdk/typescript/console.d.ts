@@ -87,17 +87,17 @@ export interface paths {
         get: operations["list_enterprise_groups"];
         /**
          * Update an enterprise group
-         * @description Renames an enterprise group (and its shadow workspace) and returns it. A name already used by another active group is 400 `invalid_param`. Requires the group role super_admin in that group, or the system role super_admin or system_admin.
+         * @description Renames an enterprise group (and its shadow workspace) and returns it. A name already used by another active group is 409 `conflict`. Requires the group role super_admin in that group, or the system role super_admin or system_admin.
          */
         put: operations["update_enterprise_group"];
         /**
          * Create an enterprise group
-         * @description Creates an enterprise group with its shadow workspace (same id and name) and makes the caller its super_admin. A name already used by an active group is 400 `invalid_param`. Requires the system role super_admin or system_admin (else 403 `forbidden`).
+         * @description Creates an enterprise group with its shadow workspace (same id and name) and makes the caller its super_admin. A name already used by an active group is 409 `conflict`. Requires the system role super_admin or system_admin (else 403 `forbidden`).
          */
         post: operations["create_enterprise_group"];
         /**
          * Delete an enterprise group
-         * @description Deletes an enterprise group (the id travels in the JSON body, as in the seed). Refused with 400 `invalid_param` while the group still has workspaces other than its shadow workspace, or when it is the last group; nothing else is ever deleted with it. Requires the system role super_admin or system_admin.
+         * @description Deletes an enterprise group (the id travels in the JSON body, as in the seed). Refused with 409 `conflict` while the group still has workspaces other than its shadow workspace, or when it is the last group; nothing else is ever deleted with it. Requires the system role super_admin or system_admin.
          */
         delete: operations["delete_enterprise_group"];
         options?: never;
@@ -500,7 +500,7 @@ export interface paths {
         put?: never;
         /**
          * Create an account
-         * @description An administrator creates an active account with a password, without e-mail verification. Requires the system role super_admin or system_admin. An existing e-mail gives 400 `user_register_failed`.
+         * @description An administrator creates an active account with a password, without e-mail verification. Requires the system role super_admin or system_admin. An existing e-mail gives 409 `user_register_failed`.
          */
         post: operations["register_account"];
         delete?: never;
@@ -842,7 +842,7 @@ export interface paths {
         };
         /**
          * Start social sign-in
-         * @description [Legacy] Redirects (302) the browser to the provider's authorization page with a single-use `state` (valid 10 minutes) that also carries `invite_token`, when given. A provider that is not configured gives 400 `invalid_param`.
+         * @description [Legacy] Redirects (302) the browser to the provider's authorization page with a single-use `state` (valid 10 minutes) that also carries `invite_token`, when given. A provider this server has no client for also redirects (302), to the web app's `/signin?message=Invalid+provider`, as every failure of the callback does; a provider name outside the enum is 400 `invalid_param`.
          */
         get: operations["oauth_login"];
         put?: never;
@@ -862,7 +862,7 @@ export interface paths {
         };
         /**
          * Social sign-in callback
-         * @description [Legacy] The provider redirects here. Checks `state` (single-use, 10 minutes, bound to the provider), exchanges `code`, finds the account (linked identity, else verified email, else a new account when registration is open), and redirects (302) to the console web app: on success to `{CONSOLE_WEB_URL}?access_token=…&refresh_token=…`; with a valid invitation carried through the sign-in to `/signin/invite-settings?invite_token=…`; on any failure (bad or replayed state, denied consent, provider error, unverified email, banned account, registration closed) to `/signin?message=…`. Only a provider that is not configured gives 400 `invalid_param`.
+         * @description [Legacy] The provider redirects here. Checks `state` (single-use, 10 minutes, bound to the provider), exchanges `code`, finds the account (linked identity, else verified email, else a new account when registration is open), and redirects (302) to the console web app: on success to `{CONSOLE_WEB_URL}?access_token=…&refresh_token=…`; with a valid invitation carried through the sign-in to `/signin/invite-settings?invite_token=…`; on any failure (bad or replayed state, denied consent, provider error, unverified email, banned account, registration closed, a provider this server has no client for) to `/signin?message=…`. A provider name outside the enum is 400 `invalid_param`.
          */
         get: operations["oauth_authorize"];
         put?: never;
@@ -1096,6 +1096,11 @@ export interface components {
          */
         AccountStatus: "active" | "pending" | "banned" | "closed";
         /**
+         * @description The statuses `PUT /account-ex/id` can set. `pending` belongs to an invitation that has not been activated, so only activation leaves it and nothing sets it.
+         * @enum {string}
+         */
+        SettableAccountStatus: "active" | "banned" | "closed";
+        /**
          * @description Console UI theme.
          * @enum {string}
          */
@@ -1115,6 +1120,11 @@ export interface components {
          * @enum {string}
          */
         TenantRole: "owner" | "admin" | "editor" | "normal" | "dataset_operator";
+        /**
+         * @description A role an invitation can give. A workspace has exactly one owner, so `owner` is not among them.
+         * @enum {string}
+         */
+        InvitableRole: "admin" | "editor" | "normal" | "dataset_operator";
         /**
          * @description Extra permission granted to a workspace member.
          * @enum {string}
@@ -1170,7 +1180,7 @@ export interface components {
             /** @description Password: at least 8 characters with letters and digits. */
             password: string;
             /** @description Interface language, e.g. en-US (optional; invalid values fall back to en-US). */
-            language?: string;
+            language?: string | null;
         };
         /** @description State of the INIT_PASSWORD gate. */
         InitStatusResponse: {
@@ -1312,7 +1322,7 @@ export interface components {
         CreateEnterpriseGroupRequest: {
             name: string;
             /** @description Optional short name. */
-            short_name?: string;
+            short_name?: string | null;
         };
         /** @description Changes to an enterprise group. */
         UpdateEnterpriseGroupRequest: {
@@ -1323,7 +1333,7 @@ export interface components {
             id: string;
             name: string;
             /** @description Optional; omitted keeps the current value. */
-            short_name?: string;
+            short_name?: string | null;
         };
         /** @description Group to delete. */
         DeleteEnterpriseGroupRequest: {
@@ -1440,13 +1450,13 @@ export interface components {
         };
         /** @description Fields to change; omitted fields keep their value. */
         UpdateAccountExRequest: {
-            name?: string;
+            name?: string | null;
             /** @description Avatar file id or URL. */
-            avatar?: string;
-            status?: components["schemas"]["AccountStatus"];
-            mobile?: string;
-            role_type?: components["schemas"]["AssignableRoleType"];
-            group_role?: components["schemas"]["AssignableGroupRole"];
+            avatar?: string | null;
+            status?: components["schemas"]["SettableAccountStatus"] | null;
+            mobile?: string | null;
+            role_type?: components["schemas"]["AssignableRoleType"] | null;
+            group_role?: components["schemas"]["AssignableGroupRole"] | null;
         };
         /** @description New system role. */
         UpdateAccountRoleRequest: {
@@ -1454,9 +1464,9 @@ export interface components {
         };
         /** @description Invite people by e-mail into the caller's current workspace. */
         InviteMembersRequest: {
-            /** @description Addresses to invite. */
+            /** @description Addresses to invite, 1 to 100. An address that is not a valid e-mail is reported in its own result (not invited, with a message) rather than failing the whole call. */
             emails: string[];
-            role: components["schemas"]["TenantRole"];
+            role: components["schemas"]["InvitableRole"];
             /** @description Language of the invitation e-mail, e.g. en-US. */
             language?: string | null;
         };
@@ -1620,11 +1630,11 @@ export interface components {
         /** @description New dataset in the caller's current workspace. */
         CreateDatasetRequest: {
             name: string;
-            description?: string;
-            indexing_technique?: components["schemas"]["IndexingTechnique"];
-            permission?: components["schemas"]["DatasetPermission"];
-            /** @description Accounts (members of the workspace) who may see a `partial_members` dataset. */
-            partial_member_list?: string[];
+            description?: string | null;
+            indexing_technique?: components["schemas"]["IndexingTechnique"] | null;
+            permission?: components["schemas"]["DatasetPermission"] | null;
+            /** @description Accounts (members of the workspace) who may see a `partial_members` dataset; ignored for any other permission, as in Dify. */
+            partial_member_list?: string[] | null;
         };
         /** @description A workspace the caller belongs to. */
         Workspace: {
@@ -1685,9 +1695,9 @@ export interface components {
             /** @description Invitation token from an activation link; the invited e-mail must match. */
             invite_token?: string | null;
             /** @description Accepted for compatibility; has no effect. */
-            remember_me?: boolean;
+            remember_me?: boolean | null;
             /** @description Interface language, e.g. en-US. */
-            language?: string;
+            language?: string | null;
         };
         /** @description What an invitation token is for. */
         ActivationCheckData: {
@@ -1702,20 +1712,24 @@ export interface components {
             /** @description null when `is_valid` is false. */
             data: components["schemas"]["ActivationCheckData"] | null;
         };
+        /**
+         * @description An interface language the console ships (Dify's `languages`). Activation refuses any other value with 400 `invalid_param`; elsewhere an unknown language falls back to en-US.
+         * @enum {string}
+         */
+        InterfaceLanguage: "en-US" | "zh-Hans" | "zh-Hant" | "ja-JP" | "ko-KR" | "de-DE" | "fr-FR" | "es-ES" | "pt-BR" | "ru-RU" | "it-IT" | "vi-VN";
         /** @description Completes an invited (pending) account. */
         ActivateRequest: {
             /**
              * Format: uuid
              * @description Optional; legacy invitation links carry it.
              */
-            workspace_id?: string;
+            workspace_id?: string | null;
             /** @description Optional; legacy invitation links carry it. */
-            email?: string;
+            email?: string | null;
             /** @description Invitation token. */
             token: string;
             name: string;
-            /** @description e.g. en-US, zh-Hans. */
-            interface_language: string;
+            interface_language: components["schemas"]["InterfaceLanguage"];
             /** @description IANA time zone, e.g. Asia/Shanghai. */
             timezone: string;
         };
@@ -1723,7 +1737,7 @@ export interface components {
         SendEmailCodeRequest: {
             email: string;
             /** @description Mail language: zh-Hans or en-US (anything else means en-US). */
-            language?: string;
+            language?: string | null;
         };
         /** @description A verification code and the token it was sent with. */
         EmailCodeValidityRequest: {
@@ -1744,7 +1758,7 @@ export interface components {
         FinishRegisterRequest: {
             email: string;
             /** @description Optional; defaults to the e-mail. */
-            name?: string;
+            name?: string | null;
             password: string;
             password_confirm: string;
             token: string;
@@ -1836,6 +1850,15 @@ export interface operations {
             };
             /** @description Forbidden: `already_setup` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1959,6 +1982,15 @@ export interface operations {
             };
             /** @description Forbidden: `already_setup` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2113,6 +2145,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Conflict: `conflict`, another active group already has this name */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     create_enterprise_group: {
@@ -2168,6 +2218,24 @@ export interface operations {
             };
             /** @description Forbidden: `forbidden` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict: `conflict`, an active group already has this name */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2238,6 +2306,24 @@ export interface operations {
             };
             /** @description Not found: `group_not_found` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict: `conflict`, the group still has workspaces or datasets, or is the last group */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2467,6 +2553,15 @@ export interface operations {
             };
             /** @description Not found: `group_not_found` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3846,7 +3941,7 @@ export interface operations {
                     "application/json": components["schemas"]["ResultResponse"];
                 };
             };
-            /** @description Bad request: `invalid_param`, `user_register_failed` */
+            /** @description Bad request: `invalid_param`, `invalid_email` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3866,6 +3961,24 @@ export interface operations {
             };
             /** @description Forbidden: `forbidden` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict: `user_register_failed`, the e-mail already has an account */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4365,6 +4478,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     update_account_role: {
@@ -4460,6 +4582,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     invite_members_by_email: {
@@ -4534,6 +4665,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     login: {
@@ -4596,6 +4736,15 @@ export interface operations {
             };
             /** @description Forbidden: `forbidden`, `account_not_link_tenant` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4725,6 +4874,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     send_forgot_password_email: {
@@ -4781,6 +4939,15 @@ export interface operations {
             };
             /** @description Forbidden: `forbidden` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4854,6 +5021,15 @@ export interface operations {
             };
             /** @description Forbidden: `forbidden` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4938,6 +5114,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     send_register_email: {
@@ -4994,6 +5179,15 @@ export interface operations {
             };
             /** @description Forbidden: `forbidden` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5074,6 +5268,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Too many requests: `email_register_limit` */
             429: {
                 headers: {
@@ -5145,6 +5348,15 @@ export interface operations {
             };
             /** @description Forbidden: `forbidden` */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5293,6 +5505,15 @@ export interface operations {
             };
             /** @description Unauthorized: `invalid_refresh_token`, `not_setup` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5483,6 +5704,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     list_workspaces: {
@@ -5597,6 +5827,15 @@ export interface operations {
             };
             /** @description Not found: `tenant_not_found` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -13,6 +13,8 @@ use poem::http::{Method, StatusCode, header};
 use poem::{Body, Endpoint, Middleware, Request};
 use serde_json::Value;
 
+use crate::api::spec_paths::{self, PathTemplate};
+
 /// Largest request body either surface accepts.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -29,8 +31,7 @@ impl poem::error::ResponseError for InvalidBody {
 
 struct Route {
     method: Method,
-    /// Path segments; `None` stands for a `{parameter}`.
-    segments: Vec<Option<String>>,
+    path: PathTemplate,
     schema: Value,
 }
 
@@ -56,44 +57,26 @@ impl BodyRules {
             .as_object()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
-        let mut routes = Vec::new();
-        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
-            for (method, op) in item.as_object().into_iter().flatten() {
+        let routes = spec_paths::operations(&doc)
+            .filter_map(|(method, path, op)| {
                 let schema = op["requestBody"]["content"]
                     .as_object()
                     .and_then(|c| c.iter().find(|(k, _)| k.starts_with("application/json")))
-                    .map(|(_, m)| m["schema"].clone());
-                let (Some(schema), Ok(method)) =
-                    (schema, Method::from_bytes(method.to_uppercase().as_bytes()))
-                else {
-                    continue;
-                };
-                let segments = path
-                    .split('/')
-                    .map(|s| (!s.starts_with('{')).then(|| s.to_string()))
-                    .collect();
-                routes.push(Route {
+                    .map(|(_, m)| m["schema"].clone())?;
+                Some(Route {
                     method,
-                    segments,
+                    path,
                     schema,
-                });
-            }
-        }
+                })
+            })
+            .collect();
         Ok(Self { routes, schemas })
     }
 
     fn schema_for(&self, method: &Method, path: &str) -> Option<&Value> {
-        let parts: Vec<&str> = path.split('/').collect();
         self.routes
             .iter()
-            .find(|r| {
-                r.method == method
-                    && r.segments.len() == parts.len()
-                    && r.segments
-                        .iter()
-                        .zip(&parts)
-                        .all(|(seg, part)| seg.as_deref().is_none_or(|s| s == *part))
-            })
+            .find(|r| r.method == method && r.path.matches(path))
             .map(|r| &r.schema)
     }
 

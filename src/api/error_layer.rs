@@ -5,7 +5,10 @@
 use poem::error::{MethodNotAllowedError, NotFoundError, ParsePathError, ReadBodyError};
 use poem::http::StatusCode;
 
+use std::sync::Arc;
+
 use crate::api::body_guard::InvalidBody;
+use crate::api::spec_paths::AllowedMethods;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseMultipartError, ParseParamError,
@@ -107,8 +110,22 @@ pub fn classify(err: &poem::Error) -> Failure {
     }
 }
 
-/// The middleware: `render` builds the surface's envelope for one error.
-pub struct ErrorEnvelope(pub fn(poem::Error) -> Response);
+/// The middleware: `render` builds the surface's envelope for one error; `allow` names the
+/// methods of each of the surface's paths, for the `Allow` header of a 405.
+pub struct ErrorEnvelope {
+    pub render: fn(poem::Error) -> Response,
+    pub allow: Arc<AllowedMethods>,
+}
+
+impl ErrorEnvelope {
+    /// For routes outside the API surfaces, which answer 405 on no path.
+    pub fn without_paths(render: fn(poem::Error) -> Response) -> Self {
+        Self {
+            render,
+            allow: Arc::new(AllowedMethods::empty()),
+        }
+    }
+}
 
 impl<E: Endpoint> Middleware<E> for ErrorEnvelope {
     type Output = ErrorEnvelopeEndpoint<E>;
@@ -116,7 +133,8 @@ impl<E: Endpoint> Middleware<E> for ErrorEnvelope {
     fn transform(&self, inner: E) -> Self::Output {
         ErrorEnvelopeEndpoint {
             inner,
-            render: self.0,
+            render: self.render,
+            allow: self.allow.clone(),
         }
     }
 }
@@ -124,16 +142,24 @@ impl<E: Endpoint> Middleware<E> for ErrorEnvelope {
 pub struct ErrorEnvelopeEndpoint<E> {
     inner: E,
     render: fn(poem::Error) -> Response,
+    allow: Arc<AllowedMethods>,
 }
 
 impl<E: Endpoint> Endpoint for ErrorEnvelopeEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
+        let allow = self.allow.for_path(req.uri().path()).cloned();
         match self.inner.call(req).await {
             Ok(resp) => Ok(resp.into_response()),
             Err(err) => {
                 let mut resp = (self.render)(err);
+                if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+                    && let Some(allow) = allow
+                {
+                    // RFC 9110 §15.5.6: a 405 names the methods the resource does answer.
+                    resp.headers_mut().insert(poem::http::header::ALLOW, allow);
+                }
                 if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     // The rest of the body was never read, so this connection cannot carry
                     // another request; say so, or a client may reuse it and fail.

@@ -5,3 +5,4 @@ pub mod console;
 pub mod context;
 pub mod error_layer;
 pub mod generated;
+pub mod spec_paths;

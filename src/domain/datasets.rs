@@ -69,11 +69,8 @@ pub async fn create(
                 "partial_member_list may name only members of the workspace.".to_string(),
             ));
         }
-    } else if !input.partial_members.is_empty() {
-        return Err(DatasetError::InvalidParam(
-            "partial_member_list is only for the permission partial_members.".to_string(),
-        ));
     }
+    // Any other permission ignores partial_member_list, as Dify's dataset API does.
     let now = state.clock.now();
     let id = Uuid::now_v7();
     let description = input.description.filter(|d| !d.is_empty());

@@ -36,6 +36,10 @@ pub enum GroupError {
     TenantNotFound,
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The request is well formed but clashes with the current state (a taken name, a group
+    /// that still holds workspaces): 409, so clients can tell it from bad input.
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -206,7 +210,7 @@ pub async fn create(
     let now = state.clock.now();
     let txn = state.db.begin().await?;
     if name_taken(&txn, &name, None).await? {
-        return Err(GroupError::InvalidParam(format!(
+        return Err(GroupError::Conflict(format!(
             "An active enterprise group named {name} already exists."
         )));
     }
@@ -250,7 +254,7 @@ pub async fn update(
         .await?
         .ok_or(GroupError::GroupNotFound)?;
     if group.status == "active" && name_taken(&txn, &name, Some(id)).await? {
-        return Err(GroupError::InvalidParam(format!(
+        return Err(GroupError::Conflict(format!(
             "An active enterprise group named {name} already exists."
         )));
     }
@@ -284,7 +288,7 @@ pub async fn delete(state: &AppState, id: Uuid) -> Result<(), GroupError> {
         .count(&txn)
         .await?;
     if tenants > 0 {
-        return Err(GroupError::InvalidParam(format!(
+        return Err(GroupError::Conflict(format!(
             "The group still has {tenants} workspace(s); move or delete them first."
         )));
     }
@@ -293,12 +297,12 @@ pub async fn delete(state: &AppState, id: Uuid) -> Result<(), GroupError> {
         .count(&txn)
         .await?;
     if datasets > 0 {
-        return Err(GroupError::InvalidParam(format!(
+        return Err(GroupError::Conflict(format!(
             "The group's own workspace still has {datasets} dataset(s); delete them first."
         )));
     }
     if enterprise_group::Entity::find().count(&txn).await? <= 1 {
-        return Err(GroupError::InvalidParam(
+        return Err(GroupError::Conflict(
             "The last enterprise group cannot be deleted.".to_string(),
         ));
     }

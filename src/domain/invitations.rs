@@ -356,7 +356,8 @@ pub async fn activate(
             input.interface_language
         )));
     }
-    let timezone = input.timezone.trim();
+    // Checked as sent, not trimmed: the contract's pattern for `timezone` is this rule.
+    let timezone = input.timezone;
     if timezone.is_empty()
         || !timezone
             .chars()

@@ -4,9 +4,12 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-/// Dify's email pattern (`libs/helper.py`).
-static EMAIL: LazyLock<Result<Regex, regex::Error>> =
-    LazyLock::new(|| Regex::new(r"^[\w.!#$%&'*+\-/=?^_`{|}~]+@([\w-]+\.)+[\w-]{2,}$"));
+/// Dify's email pattern (`libs/helper.py`), with `\w` read as ASCII: the same rule is the
+/// `pattern` of every e-mail field in openapi/console.yaml, where clients and contract
+/// tests read it, and JSON Schema's `\w` is ASCII.
+static EMAIL: LazyLock<Result<Regex, regex::Error>> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z0-9_.!#$%&'*+\-/=?^`{|}~]+@([A-Za-z0-9_-]+\.)+[A-Za-z0-9_-]{2,}$")
+});
 
 pub const PASSWORD_RULE: &str =
     "Password must contain letters and numbers, and the length must be greater than 8.";

@@ -73,7 +73,7 @@ async fn set_system_role(admin: &Client, id: Uuid, role: types::AssignableRoleTy
         .expect("set system role");
 }
 
-async fn invite(client: &Client, email: &str, role: types::TenantRole) {
+async fn invite(client: &Client, email: &str, role: types::InvitableRole) {
     let out = client
         .invite_members_by_email()
         .body(types::InviteMembersRequest {
@@ -131,7 +131,7 @@ async fn create_dataset(
             description: Some(description.try_into().expect("description")),
             indexing_technique: Some(types::IndexingTechnique::Economy),
             permission: Some(permission),
-            partial_member_list: partial,
+            partial_member_list: Some(partial),
         })
         .send()
         .await
@@ -240,16 +240,16 @@ async fn world(app: &TestApp) -> World {
     let t2 = tenant_named(&gsa, g1, "T2").await;
     switch(&gsa, t1).await;
     for (who, role) in [
-        ("tadmin", types::TenantRole::Admin),
-        ("editor", types::TenantRole::Editor),
-        ("normal", types::TenantRole::Normal),
-        ("dsop", types::TenantRole::DatasetOperator),
-        ("agent", types::TenantRole::Normal),
+        ("tadmin", types::InvitableRole::Admin),
+        ("editor", types::InvitableRole::Editor),
+        ("normal", types::InvitableRole::Normal),
+        ("dsop", types::InvitableRole::DatasetOperator),
+        ("agent", types::InvitableRole::Normal),
     ] {
         invite(&gsa, &format!("{who}@example.com"), role).await;
     }
     switch(&gsa, t2).await;
-    invite(&gsa, "gadmin@example.com", types::TenantRole::Normal).await;
+    invite(&gsa, "gadmin@example.com", types::InvitableRole::Normal).await;
     // Joining a workspace made gadmin a normal member of G1; gsa makes it an admin.
     gsa.update_account_ex()
         .id(id("gadmin"))
@@ -324,7 +324,7 @@ async fn world(app: &TestApp) -> World {
         .expect("current")
         .id;
     switch(&admin, t3).await;
-    invite(&admin, "beta@example.com", types::TenantRole::Normal).await;
+    invite(&admin, "beta@example.com", types::InvitableRole::Normal).await;
 
     let editor = user(app, "editor").await;
     let normal_id = id("normal");
@@ -455,7 +455,7 @@ db_test!(async fn groups_are_created_listed_updated_and_deleted_by_the_rules(app
             name: "Acme".try_into().expect("name"),
             short_name: None,
         }).send().await),
-        (400, "invalid_param".to_string())
+        (409, "conflict".to_string())
     );
 
     // Update: the group's super_admin and system admins; the shadow workspace follows.
@@ -484,7 +484,7 @@ db_test!(async fn groups_are_created_listed_updated_and_deleted_by_the_rules(app
 
     // Delete: refused while workspaces remain, and for the last group; nothing implicit.
     let del = |id| types::DeleteEnterpriseGroupRequest { id };
-    assert_eq!(refused(w.admin.delete_enterprise_group().body(del(w.g1)).send().await), (400, "invalid_param".to_string()));
+    assert_eq!(refused(w.admin.delete_enterprise_group().body(del(w.g1)).send().await), (409, "conflict".to_string()));
     assert_eq!(refused(w.gsa.delete_enterprise_group().body(del(w.g1)).send().await), forbidden());
     assert_eq!(refused(w.admin.delete_enterprise_group().body(del(Uuid::now_v7())).send().await), group_not_found());
     w.admin.create_enterprise_group().body(types::CreateEnterpriseGroupRequest {
@@ -519,7 +519,7 @@ db_test!(async fn the_last_group_cannot_be_deleted(app) {
         other => panic!("expected an error, got {other:?}"),
     };
     let (status, text) = message(first.map(|_| ()));
-    assert_eq!(status, 400);
+    assert_eq!(status, 409);
     assert!(text.contains("workspace"), "{text}");
     let ws = admin.list_workspaces().send().await.expect("workspaces").into_inner().workspaces;
     assert_eq!(ws.len(), 1);
@@ -530,7 +530,7 @@ db_test!(async fn the_last_group_cannot_be_deleted(app) {
         .expect("remove the workspace");
     let second = admin.delete_enterprise_group().body(types::DeleteEnterpriseGroupRequest { id: group.id }).send().await;
     let (status, text) = message(second.map(|_| ()));
-    assert_eq!(status, 400);
+    assert_eq!(status, 409);
     assert!(text.contains("last"), "{text}");
     assert_eq!(admin.get_enterprise_group_info().group_id(group.id).send().await.expect("still there").id, group.id);
 });
@@ -767,7 +767,7 @@ db_test!(async fn datasets_are_shown_by_group_role_membership_and_permission(app
             description: None,
             indexing_technique: None,
             permission: None,
-            partial_member_list: vec![],
+            partial_member_list: None,
         };
         assert_eq!(refused(client.create_dataset().body(body).send().await), forbidden());
     }
@@ -776,7 +776,7 @@ db_test!(async fn datasets_are_shown_by_group_role_membership_and_permission(app
         description: None,
         indexing_technique: None,
         permission: Some(types::DatasetPermission::PartialMembers),
-        partial_member_list: vec![w.beta_id],
+        partial_member_list: Some(vec![w.beta_id]),
     };
     assert_eq!(refused(w.editor.create_dataset().body(body).send().await), (400, "invalid_param".to_string()));
 });
@@ -1116,9 +1116,9 @@ db_test!(async fn switching_groups_shows_the_new_group_role_at_once(app) {
     let t3 = tenant_named(&admin, beta, "T3").await;
     let bob_id = register(&admin, "bob@example.com", "bob").await;
     switch(&admin, t3).await;
-    invite(&admin, "bob@example.com", types::TenantRole::Normal).await;
+    invite(&admin, "bob@example.com", types::InvitableRole::Normal).await;
     switch(&admin, home).await;
-    invite(&admin, "bob@example.com", types::TenantRole::Normal).await;
+    invite(&admin, "bob@example.com", types::InvitableRole::Normal).await;
     // In the default group (the administrator's current one) bob becomes a group admin.
     admin
         .update_account_ex()

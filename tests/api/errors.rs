@@ -226,3 +226,55 @@ db_test!(async fn every_response_carries_a_request_id(app) {
     assert_eq!(a.len(), 32);
     assert_ne!(a, b);
 });
+
+db_test!(async fn a_405_names_the_methods_the_path_answers(app) {
+    // RFC 9110 §15.5.6: the methods of the resource, from the contract, on both surfaces.
+    let cases = [
+        ("DELETE", "/console/api/setup", "GET, POST"),
+        ("TRACE", "/console/api/logout", "GET, POST"),
+        ("PATCH", "/console/api/enterprise-groups", "DELETE, GET, POST, PUT"),
+        ("PUT", "/api/me", "GET"),
+        ("TRACE", "/api/admin/user/update", "POST"),
+    ];
+    for (method, path, allow) in cases {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let resp = app.http.request(method.clone(), app.url(path)).send().await.expect("send");
+        let status = resp.status().as_u16();
+        let header = resp.headers().get("allow").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body: Value = resp.json().await.expect("envelope");
+        assert_eq!(status, 405, "{method} {path}: {body}");
+        assert_eq!(header.as_deref(), Some(allow), "{method} {path}");
+    }
+    // A path with a parameter takes the methods of its own template, not a neighbour's.
+    let resp = app
+        .http
+        .delete(app.url("/console/api/enterprise-groups/info/00000000-0000-0000-0000-000000000000"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.headers().get("allow").and_then(|v| v.to_str().ok()), Some("GET"));
+});
+
+db_test!(async fn swagger_ui_serves_its_page_and_every_asset(app) {
+    let page = app.http.get(app.url("/swagger-ui/")).send().await.expect("page");
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.expect("html");
+    // Every asset the page links to must load: a missing one leaves a blank page.
+    let assets: Vec<&str> = ["swagger-ui.css", "index.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-initializer.js"]
+        .into_iter()
+        .filter(|a| html.contains(a))
+        .collect();
+    assert!(assets.len() >= 4, "the page links its assets: {html}");
+    for asset in assets {
+        let resp = app.http.get(app.url(&format!("/swagger-ui/{asset}"))).send().await.expect("asset");
+        assert_eq!(resp.status().as_u16(), 200, "{asset}");
+        assert!(!resp.bytes().await.expect("bytes").is_empty(), "{asset}");
+    }
+    let init = app.http.get(app.url("/swagger-ui/swagger-initializer.js")).send().await.expect("init");
+    let init = init.text().await.expect("js");
+    for setting in ["/openapi/console.yaml", "/openapi/admin.yaml", "persistAuthorization", "deepLinking"] {
+        assert!(init.contains(setting), "{setting} in {init}");
+    }
+    let resp = app.http.get(app.url("/swagger-uix")).send().await.expect("send");
+    assert_eq!(resp.status().as_u16(), 404);
+});

@@ -153,10 +153,20 @@ db_test!(async fn social_sign_in_is_off_until_a_provider_is_configured(app) {
         .send()
         .await
         .expect("login");
-    assert_eq!(resp.status().as_u16(), 400);
-    let body: serde_json::Value = resp.json().await.expect("json");
-    assert_eq!(body["code"], "invalid_param");
-    let (status, body) = app.raw("GET", "/console/api/oauth/authorize/github?code=x&state=y", None).await;
+    // A provider without a client sends the browser to the sign-in page with the reason, as
+    // every failed sign-in does, from the start and from the callback alike.
+    let signin = format!("{}/signin?message=Invalid+provider", app.state.auth.console_web_url.trim_end_matches('/'));
+    assert_eq!(resp.status().as_u16(), 302);
+    assert_eq!(resp.headers()["location"].to_str().ok(), Some(signin.as_str()));
+    let resp = no_redirects()
+        .get(app.url("/console/api/oauth/authorize/github?code=x&state=y"))
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(resp.status().as_u16(), 302);
+    assert_eq!(resp.headers()["location"].to_str().ok(), Some(signin.as_str()));
+    // A name outside the contract's enum is still bad input.
+    let (status, body) = app.raw("GET", "/console/api/oauth/login/gitlab", None).await;
     assert_eq!((status, body["code"].as_str()), (400, Some("invalid_param")));
     let (status, body) = app.raw("GET", "/console/api/oauth/login/gitlab", None).await;
     assert_eq!(status, 400, "unknown provider: {body}");
@@ -352,7 +362,7 @@ async fn an_invitation_lands_on_invite_settings(backend: Backend) {
         .invite_members_by_email()
         .body(types::InviteMembersRequest {
             emails: vec!["invited@example.com".to_string().try_into().expect("email")],
-            role: types::TenantRole::Editor,
+            role: types::InvitableRole::Editor,
             language: None,
         })
         .send()

@@ -7,6 +7,7 @@ use super::{ConsoleError, ConsoleHandlers};
 use crate::api::generated::console::{AuthApi, responses, schemas};
 use crate::domain::{invitations, password_reset, registration, session, social};
 use crate::oauth::Provider;
+use crate::state::AppState;
 
 impl AuthApi for ConsoleHandlers {
     async fn login(
@@ -69,7 +70,7 @@ impl AuthApi for ConsoleHandlers {
                 email: body.email.as_deref(),
                 workspace_id: body.workspace_id,
                 name: &body.name,
-                interface_language: &body.interface_language,
+                interface_language: body.interface_language.as_str(),
                 timezone: &body.timezone,
             },
         )
@@ -185,9 +186,16 @@ impl AuthApi for ConsoleHandlers {
         provider: schemas::OAuthProvider,
         invite_token: Option<String>,
     ) -> poem::Result<responses::OauthLoginResponse> {
-        let url = social::begin(&self.state, provider_of(provider), invite_token.as_deref())
+        let url = match social::begin(&self.state, provider_of(provider), invite_token.as_deref())
             .await
-            .map_err(social_error)?;
+        {
+            Ok(url) => url,
+            // The browser was sent here by the web app: a provider this server has no client
+            // for lands on the sign-in page with the reason, as every callback failure does,
+            // rather than on a JSON error page.
+            Err(err @ social::SocialError::NotConfigured(_)) => signin_failure(&self.state, &err),
+            Err(err) => return Err(social_error(err).into()),
+        };
         Ok(responses::OauthLoginResponse::Found(url))
     }
 
@@ -217,9 +225,6 @@ impl AuthApi for ConsoleHandlers {
                     encode(&token)
                 )
             }
-            Err(err @ social::SocialError::NotConfigured(_)) => {
-                return Err(social_error(err).into());
-            }
             Err(err) => {
                 match &err {
                     social::SocialError::Db(_) | social::SocialError::Session(_) => {
@@ -229,7 +234,7 @@ impl AuthApi for ConsoleHandlers {
                         tracing::info!(error = %err, provider = provider.as_str(), "social sign-in refused")
                     }
                 }
-                format!("{web}/signin?message={}", encode(err.message()))
+                signin_failure(&self.state, &err)
             }
         };
         Ok(responses::OauthAuthorizeResponse::Found(location))
@@ -281,6 +286,16 @@ fn code_valid(email: String) -> schemas::CodeValidityResponse {
         is_valid: true,
         email,
     }
+}
+
+/// Where a failed social sign-in sends the browser: the web app's sign-in page, with the
+/// reason to show.
+fn signin_failure(state: &AppState, err: &social::SocialError) -> String {
+    format!(
+        "{}/signin?message={}",
+        state.auth.console_web_url.trim_end_matches('/'),
+        encode(err.message())
+    )
 }
 
 fn provider_of(provider: schemas::OAuthProvider) -> Provider {

@@ -215,7 +215,7 @@ impl From<AccountError> for ConsoleError {
             }
             AccountError::InvalidParam(message) => Self::invalid_param(message),
             AccountError::EmailExists => Self::new(
-                StatusCode::BAD_REQUEST,
+                StatusCode::CONFLICT,
                 "user_register_failed",
                 "Email already exists.",
             ),
@@ -258,6 +258,7 @@ impl From<GroupError> for ConsoleError {
     fn from(err: GroupError) -> Self {
         match err {
             GroupError::InvalidParam(message) => Self::invalid_param(message),
+            GroupError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
             GroupError::GroupNotFound => Self::new(
                 StatusCode::NOT_FOUND,
                 "group_not_found",

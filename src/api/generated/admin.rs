@@ -65,31 +65,28 @@ pub mod schemas {
     #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
     pub struct CreateUserRequest {
         /// Ignored; the server assigns the id (the seed sends 0).
-        #[oai(skip_serializing_if_is_none, validator(minimum(value = "0")))]
+        #[oai(nullable, validator(minimum(value = "0")))]
         pub id: Option<i64>,
         /// Unique username.
         #[oai(validator(min_length = 1))]
         pub username: String,
         /// The password; omitted means `""` (accepted, as in AList).
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub password: Option<String>,
         /// Root of the user's view; normalised, omitted or empty means `/`.
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub base_path: Option<String>,
         /// Must be 0 (general) when given; 1 or 2 give 400 `admin or guest user can not be created`.
-        #[oai(
-            skip_serializing_if_is_none,
-            validator(minimum(value = "0"), maximum(value = "2"))
-        )]
+        #[oai(nullable, validator(minimum(value = "0"), maximum(value = "2")))]
         pub role: Option<i32>,
         /// Permission bitmask (see `User.permission`); omitted means 0.
-        #[oai(skip_serializing_if_is_none, validator(minimum(value = "0")))]
+        #[oai(nullable, validator(minimum(value = "0")))]
         pub permission: Option<i32>,
         /// Whether the user starts disabled; omitted means false.
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub disabled: Option<bool>,
         /// Single-sign-on id; omitted means `""`.
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub sso_id: Option<String>,
     }
 
@@ -103,25 +100,22 @@ pub mod schemas {
         #[oai(validator(min_length = 1))]
         pub username: String,
         /// A new password; empty or omitted keeps the current one. A new password invalidates the user's tokens.
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub password: Option<String>,
         /// Root of the user's view; normalised (empty means `/`).
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub base_path: Option<String>,
         /// Must equal the stored role when given (400 `role can not be changed`).
-        #[oai(
-            skip_serializing_if_is_none,
-            validator(minimum(value = "0"), maximum(value = "2"))
-        )]
+        #[oai(nullable, validator(minimum(value = "0"), maximum(value = "2")))]
         pub role: Option<i32>,
         /// Permission bitmask (see `User.permission`).
-        #[oai(skip_serializing_if_is_none, validator(minimum(value = "0")))]
+        #[oai(nullable, validator(minimum(value = "0")))]
         pub permission: Option<i32>,
         /// Disable or enable the user; the admin can not be disabled.
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub disabled: Option<bool>,
         /// Single-sign-on id; `""` clears it.
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub sso_id: Option<String>,
     }
 
@@ -155,8 +149,8 @@ pub mod schemas {
         pub username: String,
         /// The password in clear text (hashed by the server).
         pub password: String,
-        /// The current 6-digit TOTP code; needed only when the user has 2FA turned on.
-        #[oai(skip_serializing_if_is_none)]
+        /// The current 6-digit TOTP code; needed only when the user has 2FA turned on (null or absent otherwise).
+        #[oai(nullable)]
         pub otp_code: Option<String>,
     }
 
@@ -266,10 +260,10 @@ pub mod schemas {
         #[oai(validator(min_length = 1))]
         pub username: String,
         /// A new password; empty or omitted keeps the current one.
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub password: Option<String>,
         /// Single-sign-on id; omitted or `""` clears it.
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub sso_id: Option<String>,
     }
 

@@ -255,6 +255,28 @@ pub mod schemas {
         }
     }
 
+    /// The statuses `PUT /account-ex/id` can set. `pending` belongs to an invitation that has not been activated, so only activation leaves it and nothing sets it.
+    #[derive(::poem_openapi::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum SettableAccountStatus {
+        #[oai(rename = "active")]
+        Active,
+        #[oai(rename = "banned")]
+        Banned,
+        #[oai(rename = "closed")]
+        Closed,
+    }
+
+    impl SettableAccountStatus {
+        /// The value as sent on the wire.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Self::Active => "active",
+                Self::Banned => "banned",
+                Self::Closed => "closed",
+            }
+        }
+    }
+
     /// Console UI theme.
     #[derive(::poem_openapi::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub enum InterfaceTheme {
@@ -332,6 +354,31 @@ pub mod schemas {
         pub fn as_str(self) -> &'static str {
             match self {
                 Self::Owner => "owner",
+                Self::Admin => "admin",
+                Self::Editor => "editor",
+                Self::Normal => "normal",
+                Self::DatasetOperator => "dataset_operator",
+            }
+        }
+    }
+
+    /// A role an invitation can give. A workspace has exactly one owner, so `owner` is not among them.
+    #[derive(::poem_openapi::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum InvitableRole {
+        #[oai(rename = "admin")]
+        Admin,
+        #[oai(rename = "editor")]
+        Editor,
+        #[oai(rename = "normal")]
+        Normal,
+        #[oai(rename = "dataset_operator")]
+        DatasetOperator,
+    }
+
+    impl InvitableRole {
+        /// The value as sent on the wire.
+        pub fn as_str(self) -> &'static str {
+            match self {
                 Self::Admin => "admin",
                 Self::Editor => "editor",
                 Self::Normal => "normal",
@@ -523,7 +570,7 @@ pub mod schemas {
         #[oai(validator(min_length = 8, max_length = 256))]
         pub password: String,
         /// Interface language, e.g. en-US (optional; invalid values fall back to en-US).
-        #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+        #[oai(nullable, validator(max_length = 32))]
         pub language: Option<String>,
     }
 
@@ -660,7 +707,7 @@ pub mod schemas {
         #[oai(validator(min_length = 1, max_length = 255))]
         pub name: String,
         /// Optional short name.
-        #[oai(skip_serializing_if_is_none, validator(max_length = 255))]
+        #[oai(nullable, validator(max_length = 255))]
         pub short_name: Option<String>,
     }
 
@@ -672,7 +719,7 @@ pub mod schemas {
         #[oai(validator(min_length = 1, max_length = 255))]
         pub name: String,
         /// Optional; omitted keeps the current value.
-        #[oai(skip_serializing_if_is_none, validator(max_length = 255))]
+        #[oai(nullable, validator(max_length = 255))]
         pub short_name: Option<String>,
     }
 
@@ -803,21 +850,18 @@ pub mod schemas {
     /// Fields to change; omitted fields keep their value.
     #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
     pub struct UpdateAccountExRequest {
-        #[oai(
-            skip_serializing_if_is_none,
-            validator(min_length = 1, max_length = 255)
-        )]
+        #[oai(nullable, validator(min_length = 1, max_length = 255))]
         pub name: Option<String>,
         /// Avatar file id or URL.
-        #[oai(skip_serializing_if_is_none, validator(max_length = 1024))]
+        #[oai(nullable, validator(max_length = 1024))]
         pub avatar: Option<String>,
-        #[oai(skip_serializing_if_is_none)]
-        pub status: Option<AccountStatus>,
-        #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+        #[oai(nullable)]
+        pub status: Option<SettableAccountStatus>,
+        #[oai(nullable, validator(max_length = 32))]
         pub mobile: Option<String>,
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub role_type: Option<AssignableRoleType>,
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub group_role: Option<AssignableGroupRole>,
     }
 
@@ -830,10 +874,10 @@ pub mod schemas {
     /// Invite people by e-mail into the caller's current workspace.
     #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
     pub struct InviteMembersRequest {
-        /// Addresses to invite.
-        #[oai(validator(max_length = 255))]
+        /// Addresses to invite, 1 to 100. An address that is not a valid e-mail is reported in its own result (not invited, with a message) rather than failing the whole call.
+        #[oai(validator(max_length = 255, min_items = 1, max_items = 100))]
         pub emails: Vec<String>,
-        pub role: TenantRole,
+        pub role: InvitableRole,
         /// Language of the invitation e-mail, e.g. en-US.
         #[oai(nullable, validator(max_length = 32))]
         pub language: Option<String>,
@@ -1017,14 +1061,14 @@ pub mod schemas {
     pub struct CreateDatasetRequest {
         #[oai(validator(min_length = 1, max_length = 255))]
         pub name: String,
-        #[oai(skip_serializing_if_is_none, validator(max_length = 400))]
+        #[oai(nullable, validator(max_length = 400))]
         pub description: Option<String>,
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub indexing_technique: Option<IndexingTechnique>,
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub permission: Option<DatasetPermission>,
-        /// Accounts (members of the workspace) who may see a `partial_members` dataset.
-        #[oai(skip_serializing_if_is_none)]
+        /// Accounts (members of the workspace) who may see a `partial_members` dataset; ignored for any other permission, as in Dify.
+        #[oai(nullable)]
         pub partial_member_list: Option<Vec<::uuid::Uuid>>,
     }
 
@@ -1097,10 +1141,10 @@ pub mod schemas {
         #[oai(nullable, validator(max_length = 255))]
         pub invite_token: Option<String>,
         /// Accepted for compatibility; has no effect.
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub remember_me: Option<bool>,
         /// Interface language, e.g. en-US.
-        #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+        #[oai(nullable, validator(max_length = 32))]
         pub language: Option<String>,
     }
 
@@ -1121,23 +1165,70 @@ pub mod schemas {
         pub data: Option<ActivationCheckData>,
     }
 
+    /// An interface language the console ships (Dify's `languages`). Activation refuses any other value with 400 `invalid_param`; elsewhere an unknown language falls back to en-US.
+    #[derive(::poem_openapi::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum InterfaceLanguage {
+        #[oai(rename = "en-US")]
+        EnUS,
+        #[oai(rename = "zh-Hans")]
+        ZhHans,
+        #[oai(rename = "zh-Hant")]
+        ZhHant,
+        #[oai(rename = "ja-JP")]
+        JaJP,
+        #[oai(rename = "ko-KR")]
+        KoKR,
+        #[oai(rename = "de-DE")]
+        DeDE,
+        #[oai(rename = "fr-FR")]
+        FrFR,
+        #[oai(rename = "es-ES")]
+        EsES,
+        #[oai(rename = "pt-BR")]
+        PtBR,
+        #[oai(rename = "ru-RU")]
+        RuRU,
+        #[oai(rename = "it-IT")]
+        ItIT,
+        #[oai(rename = "vi-VN")]
+        ViVN,
+    }
+
+    impl InterfaceLanguage {
+        /// The value as sent on the wire.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Self::EnUS => "en-US",
+                Self::ZhHans => "zh-Hans",
+                Self::ZhHant => "zh-Hant",
+                Self::JaJP => "ja-JP",
+                Self::KoKR => "ko-KR",
+                Self::DeDE => "de-DE",
+                Self::FrFR => "fr-FR",
+                Self::EsES => "es-ES",
+                Self::PtBR => "pt-BR",
+                Self::RuRU => "ru-RU",
+                Self::ItIT => "it-IT",
+                Self::ViVN => "vi-VN",
+            }
+        }
+    }
+
     /// Completes an invited (pending) account.
     #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
     pub struct ActivateRequest {
         /// Optional; legacy invitation links carry it.
-        #[oai(skip_serializing_if_is_none)]
+        #[oai(nullable)]
         pub workspace_id: Option<::uuid::Uuid>,
         /// Optional; legacy invitation links carry it.
-        #[oai(skip_serializing_if_is_none, validator(max_length = 255))]
+        #[oai(nullable, validator(max_length = 255))]
         pub email: Option<String>,
         /// Invitation token.
         #[oai(validator(max_length = 255))]
         pub token: String,
         #[oai(validator(min_length = 1, max_length = 30))]
         pub name: String,
-        /// e.g. en-US, zh-Hans.
-        #[oai(validator(max_length = 32))]
-        pub interface_language: String,
+        pub interface_language: InterfaceLanguage,
         /// IANA time zone, e.g. Asia/Shanghai.
         #[oai(validator(max_length = 64))]
         pub timezone: String,
@@ -1149,7 +1240,7 @@ pub mod schemas {
         #[oai(validator(max_length = 255))]
         pub email: String,
         /// Mail language: zh-Hans or en-US (anything else means en-US).
-        #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+        #[oai(nullable, validator(max_length = 32))]
         pub language: Option<String>,
     }
 
@@ -1185,10 +1276,7 @@ pub mod schemas {
         #[oai(validator(max_length = 255))]
         pub email: String,
         /// Optional; defaults to the e-mail.
-        #[oai(
-            skip_serializing_if_is_none,
-            validator(min_length = 1, max_length = 255)
-        )]
+        #[oai(nullable, validator(min_length = 1, max_length = 255))]
         pub name: Option<String>,
         #[oai(validator(min_length = 8, max_length = 256))]
         pub password: String,
@@ -1234,6 +1322,9 @@ pub mod responses {
         /// Forbidden: `already_setup`
         #[oai(status = 403)]
         Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `get_system_features`.
@@ -1267,6 +1358,9 @@ pub mod responses {
         /// Forbidden: `already_setup`
         #[oai(status = 403)]
         Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `list_enterprise_groups`.
@@ -1304,6 +1398,12 @@ pub mod responses {
         /// Not found: `group_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Conflict: `conflict`, another active group already has this name
+        #[oai(status = 409)]
+        Conflict(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `create_enterprise_group`.
@@ -1321,6 +1421,12 @@ pub mod responses {
         /// Forbidden: `forbidden`
         #[oai(status = 403)]
         Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Conflict: `conflict`, an active group already has this name
+        #[oai(status = 409)]
+        Conflict(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `delete_enterprise_group`.
@@ -1341,6 +1447,12 @@ pub mod responses {
         /// Not found: `group_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Conflict: `conflict`, the group still has workspaces or datasets, or is the last group
+        #[oai(status = 409)]
+        Conflict(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `get_enterprise_group_info`.
@@ -1401,6 +1513,9 @@ pub mod responses {
         /// Not found: `group_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `list_unjoined_tenants`.
@@ -1707,7 +1822,7 @@ pub mod responses {
         /// Created
         #[oai(status = 200)]
         Ok(::poem_openapi::payload::Json<schemas::ResultResponse>),
-        /// Bad request: `invalid_param`, `user_register_failed`
+        /// Bad request: `invalid_param`, `invalid_email`
         #[oai(status = 400)]
         BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Unauthorized: `unauthorized`, `not_setup`
@@ -1716,6 +1831,12 @@ pub mod responses {
         /// Forbidden: `forbidden`
         #[oai(status = 403)]
         Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Conflict: `user_register_failed`, the e-mail already has an account
+        #[oai(status = 409)]
+        Conflict(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `get_account_profile`.
@@ -1815,6 +1936,9 @@ pub mod responses {
         /// Not found: `account_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `update_account_role`.
@@ -1835,6 +1959,9 @@ pub mod responses {
         /// Not found: `account_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `invite_members_by_email`.
@@ -1852,6 +1979,9 @@ pub mod responses {
         /// Forbidden: `forbidden`
         #[oai(status = 403)]
         Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `login`.
@@ -1872,6 +2002,9 @@ pub mod responses {
         /// Too many requests: `email_code_login_limit`
         #[oai(status = 429)]
         TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `check_activation`.
@@ -1903,6 +2036,9 @@ pub mod responses {
         /// Forbidden: `already_activate`
         #[oai(status = 403)]
         Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `send_forgot_password_email`.
@@ -1923,6 +2059,9 @@ pub mod responses {
         /// Too many requests: `password_reset_rate_limit_exceeded`, `email_send_ip_limit`
         #[oai(status = 429)]
         TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `check_forgot_password_code`.
@@ -1943,6 +2082,9 @@ pub mod responses {
         /// Too many requests: `email_password_reset_limit`
         #[oai(status = 429)]
         TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `reset_password`.
@@ -1960,6 +2102,9 @@ pub mod responses {
         /// Forbidden: `forbidden`
         #[oai(status = 403)]
         Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `send_register_email`.
@@ -1980,6 +2125,9 @@ pub mod responses {
         /// Too many requests: `email_register_rate_limit_exceeded`, `email_send_ip_limit`
         #[oai(status = 429)]
         TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `check_register_code`.
@@ -2000,6 +2148,9 @@ pub mod responses {
         /// Too many requests: `email_register_limit`
         #[oai(status = 429)]
         TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `finish_register`.
@@ -2017,6 +2168,9 @@ pub mod responses {
         /// Forbidden: `forbidden`
         #[oai(status = 403)]
         Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `oauth_login`.
@@ -2059,6 +2213,9 @@ pub mod responses {
         /// Unauthorized: `invalid_refresh_token`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `logout`.
@@ -2098,6 +2255,9 @@ pub mod responses {
         /// Forbidden: `forbidden`
         #[oai(status = 403)]
         Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `list_workspaces`.
@@ -2129,6 +2289,9 @@ pub mod responses {
         /// Not found: `tenant_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `get_workspace_model_defaults`.
@@ -2172,7 +2335,7 @@ pub enum Tag {
     Workspace,
 }
 
-/// Access token from login, activation, reset, registration or refresh.
+/// The `access_token` (a JWT) from `POST /console/api/login` (`data.access_token`), or from activation, password reset, registration or `POST /console/api/refresh-token`. Paste the token alone; the header sent is `Authorization: Bearer <token>`. Access tokens last `ACCESS_TOKEN_EXPIRE_MINUTES` (60 by default); a refresh token is not accepted here.
 #[derive(::poem_openapi::SecurityScheme)]
 #[oai(rename = "bearerAuth", ty = "bearer", bearer_format = "JWT")]
 pub struct BearerAuth(pub ::poem_openapi::auth::Bearer);
@@ -3399,7 +3562,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Update an enterprise group
     ///
-    /// Renames an enterprise group (and its shadow workspace) and returns it. A name already used by another active group is 400 `invalid_param`. Requires the group role super_admin in that group, or the system role super_admin or system_admin.
+    /// Renames an enterprise group (and its shadow workspace) and returns it. A name already used by another active group is 409 `conflict`. Requires the group role super_admin in that group, or the system role super_admin or system_admin.
     #[oai(
         path = "/console/api/enterprise-groups",
         method = "put",
@@ -3426,7 +3589,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Create an enterprise group
     ///
-    /// Creates an enterprise group with its shadow workspace (same id and name) and makes the caller its super_admin. A name already used by an active group is 400 `invalid_param`. Requires the system role super_admin or system_admin (else 403 `forbidden`).
+    /// Creates an enterprise group with its shadow workspace (same id and name) and makes the caller its super_admin. A name already used by an active group is 409 `conflict`. Requires the system role super_admin or system_admin (else 403 `forbidden`).
     #[oai(
         path = "/console/api/enterprise-groups",
         method = "post",
@@ -3453,7 +3616,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
 
     /// Delete an enterprise group
     ///
-    /// Deletes an enterprise group (the id travels in the JSON body, as in the seed). Refused with 400 `invalid_param` while the group still has workspaces other than its shadow workspace, or when it is the last group; nothing else is ever deleted with it. Requires the system role super_admin or system_admin.
+    /// Deletes an enterprise group (the id travels in the JSON body, as in the seed). Refused with 409 `conflict` while the group still has workspaces other than its shadow workspace, or when it is the last group; nothing else is ever deleted with it. Requires the system role super_admin or system_admin.
     #[oai(
         path = "/console/api/enterprise-groups",
         method = "delete",
@@ -4209,7 +4372,7 @@ pub struct AccountRoutes<T>(pub ::std::sync::Arc<T>);
 impl<T: AccountApi> AccountRoutes<T> {
     /// Create an account
     ///
-    /// An administrator creates an active account with a password, without e-mail verification. Requires the system role super_admin or system_admin. An existing e-mail gives 400 `user_register_failed`.
+    /// An administrator creates an active account with a password, without e-mail verification. Requires the system role super_admin or system_admin. An existing e-mail gives 409 `user_register_failed`.
     #[oai(
         path = "/console/api/account/register",
         method = "post",
@@ -4646,7 +4809,7 @@ impl<T: AuthApi> AuthRoutes<T> {
 
     /// Start social sign-in
     ///
-    /// [Legacy] Redirects (302) the browser to the provider's authorization page with a single-use `state` (valid 10 minutes) that also carries `invite_token`, when given. A provider that is not configured gives 400 `invalid_param`.
+    /// [Legacy] Redirects (302) the browser to the provider's authorization page with a single-use `state` (valid 10 minutes) that also carries `invite_token`, when given. A provider this server has no client for also redirects (302), to the web app's `/signin?message=Invalid+provider`, as every failure of the callback does; a provider name outside the enum is 400 `invalid_param`.
     #[oai(
         path = "/console/api/oauth/login/:provider",
         method = "get",
@@ -4670,7 +4833,7 @@ impl<T: AuthApi> AuthRoutes<T> {
 
     /// Social sign-in callback
     ///
-    /// [Legacy] The provider redirects here. Checks `state` (single-use, 10 minutes, bound to the provider), exchanges `code`, finds the account (linked identity, else verified email, else a new account when registration is open), and redirects (302) to the console web app: on success to `{CONSOLE_WEB_URL}?access_token=…&refresh_token=…`; with a valid invitation carried through the sign-in to `/signin/invite-settings?invite_token=…`; on any failure (bad or replayed state, denied consent, provider error, unverified email, banned account, registration closed) to `/signin?message=…`. Only a provider that is not configured gives 400 `invalid_param`.
+    /// [Legacy] The provider redirects here. Checks `state` (single-use, 10 minutes, bound to the provider), exchanges `code`, finds the account (linked identity, else verified email, else a new account when registration is open), and redirects (302) to the console web app: on success to `{CONSOLE_WEB_URL}?access_token=…&refresh_token=…`; with a valid invitation carried through the sign-in to `/signin/invite-settings?invite_token=…`; on any failure (bad or replayed state, denied consent, provider error, unverified email, banned account, registration closed, a provider this server has no client for) to `/signin?message=…`. A provider name outside the enum is 400 `invalid_param`.
     #[oai(
         path = "/console/api/oauth/authorize/:provider",
         method = "get",
