@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod attacks;
 mod attempts;
 mod authz;
 mod config_file;

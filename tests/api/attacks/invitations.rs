@@ -1,0 +1,1 @@
+//! Attacks: invitations (issue 15).

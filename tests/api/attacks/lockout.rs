@@ -1,0 +1,1 @@
+//! Attacks: lockout (issue 15).

@@ -1,0 +1,1 @@
+//! Attacks: oauth (issue 15).

@@ -1,0 +1,1 @@
+//! Attacks: small_holes (issue 15).
