@@ -2344,7 +2344,7 @@ pub mod console {
             #[serde(deserialize_with = "::std::option::Option::deserialize")]
             pub message: ::std::option::Option<::std::string::String>,
             pub status: InvitationStatus,
-            ///Activation link; null when the invitation failed.
+            ///Always null. Dify returns the activation link here; this server sends it only to the invitee's mailbox (by SMTP, or into the server log when no mail is configured), because whoever holds it can act as the invitee (docs/SECURITY.md).
             #[serde(deserialize_with = "::std::option::Option::deserialize")]
             pub url: ::std::option::Option<::std::string::String>,
         }
@@ -11224,7 +11224,7 @@ pub mod console {
         }
         /**Invite members by e-mail
 
-        Extension: the seed's activation endpoints consume invitation tokens, but nothing in it issues them; this is Dify's invite call. Creates pending accounts as needed, adds them to the caller's current workspace with the given role, and mails each an activation link. `owner` cannot be invited (400 `invalid_param`). Requires the workspace role owner or admin.
+        Extension: the seed's activation endpoints consume invitation tokens, but nothing in it issues them; this is Dify's invite call. Creates pending accounts as needed, adds them to the caller's current workspace with the given role, and mails each an activation link; the link is never in the answer (`url` is null), since whoever holds it can act as the invitee. Inviting a member who has not activated yet mails a fresh link. `owner` cannot be invited (400 `invalid_param`). Requires the workspace role owner or admin.
 
         Sends a `POST` request to `/console/api/workspaces/current/members/invite-email`
 

@@ -644,7 +644,7 @@ export interface paths {
         put?: never;
         /**
          * Invite members by e-mail
-         * @description Extension: the seed's activation endpoints consume invitation tokens, but nothing in it issues them; this is Dify's invite call. Creates pending accounts as needed, adds them to the caller's current workspace with the given role, and mails each an activation link. `owner` cannot be invited (400 `invalid_param`). Requires the workspace role owner or admin.
+         * @description Extension: the seed's activation endpoints consume invitation tokens, but nothing in it issues them; this is Dify's invite call. Creates pending accounts as needed, adds them to the caller's current workspace with the given role, and mails each an activation link; the link is never in the answer (`url` is null), since whoever holds it can act as the invitee. Inviting a member who has not activated yet mails a fresh link. `owner` cannot be invited (400 `invalid_param`). Requires the workspace role owner or admin.
          */
         post: operations["invite_members_by_email"];
         delete?: never;
@@ -1474,7 +1474,7 @@ export interface components {
         InvitationResult: {
             status: components["schemas"]["InvitationStatus"];
             email: string;
-            /** @description Activation link; null when the invitation failed. */
+            /** @description Always null. Dify returns the activation link here; this server sends it only to the invitee's mailbox (by SMTP, or into the server log when no mail is configured), because whoever holds it can act as the invitee (docs/SECURITY.md). */
             url: string | null;
             /** @description Why the invitation failed; null on success. */
             message: string | null;

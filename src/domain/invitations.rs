@@ -35,12 +35,16 @@ pub enum InvitationError {
 }
 
 /// What happened to one invited email.
+///
+/// SECURITY: it never carries the activation link. The link is a bearer credential for the
+/// invitee's account (it sets the password, or signs in), so it travels only to the
+/// invitee's mailbox: by SMTP, or into the server log when no mail is configured. An
+/// inviter who held it could act as the invitee, and so reach every workspace other
+/// inviters had given the same pending account (docs/SECURITY.md, "Invitations").
 #[derive(Debug, Clone, PartialEq)]
 pub struct InviteOutcome {
     pub email: String,
     pub invited: bool,
-    /// The activation link, for accounts that must activate.
-    pub url: Option<String>,
     pub message: Option<String>,
 }
 
@@ -135,7 +139,6 @@ pub async fn invite(
                 outcomes.push(InviteOutcome {
                     email: raw.clone(),
                     invited: false,
-                    url: None,
                     message: Some(message),
                 });
                 continue;
@@ -170,10 +173,13 @@ async fn invite_one(
             .one(db)
             .await?;
         if member.is_some() {
+            if found.status == "pending" {
+                // Not activated yet: the link may have been lost, so mail a fresh one.
+                return resend(state, actor, workspace, found, language).await;
+            }
             return Ok(InviteOutcome {
                 email: email.to_string(),
                 invited: false,
-                url: None,
                 message: Some("Already a member of this workspace.".into()),
             });
         }
@@ -243,47 +249,92 @@ async fn invite_one(
         }
     }
     let url = if account.status == "pending" {
-        let token = tokens::new_refresh_token();
-        invitation::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            token_hash: Set(tokens::token_hash(&token)),
-            tenant_id: Set(workspace.id),
-            account_id: Set(account.id),
-            email: Set(email.to_string()),
-            inviter_id: Set(actor.account.id),
-            expires_at: Set(now + state.auth.invite_expiry_hours * 3600),
-            used_at: Set(None),
-            created_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-        Some(activation_url(&state.auth.console_web_url, email, &token))
+        Some(new_invitation(state, &txn, actor, workspace, &account).await?)
     } else {
         None
     };
     txn.commit().await?;
     // An existing account may have joined a group, which its view shows.
     account_cache::forget(state, &[account.id]).await?;
-    let mail = invitation_mail(
-        email,
+    Ok(mail_invitation(state, actor, workspace, email, language, url.as_deref()).await)
+}
+
+/// Stores a fresh invitation of `account` into `workspace` and returns its activation link.
+async fn new_invitation<C: sea_orm::ConnectionTrait>(
+    state: &AppState,
+    db: &C,
+    actor: &Session,
+    workspace: &tenant::Model,
+    account: &account::Model,
+) -> Result<String, DbErr> {
+    let now = state.clock.now();
+    let token = tokens::new_refresh_token();
+    invitation::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        token_hash: Set(tokens::token_hash(&token)),
+        tenant_id: Set(workspace.id),
+        account_id: Set(account.id),
+        email: Set(account.email.clone()),
+        inviter_id: Set(actor.account.id),
+        expires_at: Set(now + state.auth.invite_expiry_hours * 3600),
+        used_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(activation_url(
+        &state.auth.console_web_url,
+        &account.email,
+        &token,
+    ))
+}
+
+/// A pending member invited again: a new link, by mail.
+async fn resend(
+    state: &AppState,
+    actor: &Session,
+    workspace: &tenant::Model,
+    account: &account::Model,
+    language: &str,
+) -> Result<InviteOutcome, InvitationError> {
+    let url = new_invitation(state, &state.db, actor, workspace, account).await?;
+    Ok(mail_invitation(
+        state,
+        actor,
+        workspace,
+        &account.email,
         language,
-        &workspace.name,
-        &actor.account.name,
-        url.as_deref(),
-    );
+        Some(&url),
+    )
+    .await)
+}
+
+/// Mails the invitation (with its link, when the account must activate). The link goes
+/// to the mailbox only; the inviter hears whether the mail went out.
+async fn mail_invitation(
+    state: &AppState,
+    actor: &Session,
+    workspace: &tenant::Model,
+    email: &str,
+    language: &str,
+    url: Option<&str>,
+) -> InviteOutcome {
+    let mail = invitation_mail(email, language, &workspace.name, &actor.account.name, url);
     let message = match state.mailer.send(&mail).await {
         Ok(()) => None,
         Err(err) => {
             tracing::warn!(error = %err, "invitation mail not sent");
-            Some("Invited, but the mail could not be sent; share the activation link.".to_string())
+            Some(
+                "Invited, but the mail could not be sent; invite again to send it again."
+                    .to_string(),
+            )
         }
     };
-    Ok(InviteOutcome {
+    InviteOutcome {
         email: email.to_string(),
         invited: true,
-        url,
         message,
-    })
+    }
 }
 
 /// Spends an invitation: only one caller can move it from unused to used.

@@ -160,7 +160,9 @@ impl AccountApi for ConsoleHandlers {
                     schemas::InvitationStatus::Failed
                 },
                 email: o.email,
-                url: o.url,
+                // Dify returns the activation link here; this server mails it only
+                // (`InviteOutcome`), so the field stays for Dify's clients and is null.
+                url: None,
                 message: o.message,
             })
             .collect();

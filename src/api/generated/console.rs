@@ -888,7 +888,7 @@ pub mod schemas {
     pub struct InvitationResult {
         pub status: InvitationStatus,
         pub email: String,
-        /// Activation link; null when the invitation failed.
+        /// Always null. Dify returns the activation link here; this server sends it only to the invitee's mailbox (by SMTP, or into the server log when no mail is configured), because whoever holds it can act as the invitee (docs/SECURITY.md).
         #[oai(nullable)]
         pub url: Option<String>,
         /// Why the invitation failed; null on success.
@@ -4591,7 +4591,7 @@ impl<T: AccountApi> AccountRoutes<T> {
 
     /// Invite members by e-mail
     ///
-    /// Extension: the seed's activation endpoints consume invitation tokens, but nothing in it issues them; this is Dify's invite call. Creates pending accounts as needed, adds them to the caller's current workspace with the given role, and mails each an activation link. `owner` cannot be invited (400 `invalid_param`). Requires the workspace role owner or admin.
+    /// Extension: the seed's activation endpoints consume invitation tokens, but nothing in it issues them; this is Dify's invite call. Creates pending accounts as needed, adds them to the caller's current workspace with the given role, and mails each an activation link; the link is never in the answer (`url` is null), since whoever holds it can act as the invitee. Inviting a member who has not activated yet mails a fresh link. `owner` cannot be invited (400 `invalid_param`). Requires the workspace role owner or admin.
     #[oai(
         path = "/console/api/workspaces/current/members/invite-email",
         method = "post",
