@@ -271,6 +271,12 @@ pub async fn update(
     let target = by_id(db, id).await?;
     let is_self = actor.account.id == id;
     let target_is_super = target.role_type.as_deref() == Some("super_admin");
+    // SECURITY: nobody below super_admin edits a super_admin, whatever the field.
+    if target_is_super && actor.role_type != "super_admin" {
+        return Err(AccountError::Forbidden(
+            "Only a super_admin can edit a super_admin.",
+        ));
+    }
     let ends_access = matches!(changes.status.as_deref(), Some("banned" | "closed"));
     if let Some(status) = &changes.status
         && !matches!(status.as_str(), "active" | "banned" | "closed")

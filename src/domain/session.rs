@@ -220,8 +220,11 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenPair, Ses
         .await?;
     if claimed.rows_affected != 1 {
         txn.rollback().await?;
-        revoke_family(state, row.family).await?;
-        tracing::warn!(account = %row.account_id, "refresh token reused; its family is revoked");
+        // SECURITY: a rotated token presented again means two parties hold this sign-in,
+        // one of them a thief. Which one cannot be told, so every session of the account
+        // ends now, its access tokens included, not only this family's refresh tokens.
+        end_all_sessions(state, row.account_id).await?;
+        tracing::warn!(account = %row.account_id, "refresh token reused; every session of the account is ended");
         return Err(SessionError::InvalidRefreshToken);
     }
     let account = account::Entity::find_by_id(row.account_id)

@@ -77,6 +77,9 @@ fn judge(
             Caller::Normal,
         )
         | (Rule::GroupAdminOrSelf, Caller::SystemAdmin) => expect(refused, "403 forbidden"),
+        // The normal account names itself, but is not in the Default Group: "self" means
+        // one's own place in that group, so an outsider is refused (issue 15, item 5).
+        (Rule::GroupAdminOrSelf, Caller::Normal) => expect(refused, "403 forbidden"),
         // The walk names groups, accounts and workspaces that exist.
         (r, _) if r.is_scoped() => {
             expect(succeeds && !hidden, "success or a non-authorization error")

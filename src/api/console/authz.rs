@@ -154,7 +154,9 @@ pub fn decide(rule: Rule, f: Facts<'_>) -> Decision {
         Rule::GroupMember => f.group_role.is_some() || f.system_admin,
         Rule::GroupAdmin => group_admin,
         Rule::GroupAdminOrSystemAdmin => group_admin || f.system_admin,
-        Rule::GroupAdminOrSelf => group_admin || f.is_self,
+        // SECURITY: "self" is about one's own place in *this* group: an outsider naming
+        // their own id must not read the group's workspaces, nor learn that it exists.
+        Rule::GroupAdminOrSelf => group_admin || (f.is_self && f.group_role.is_some()),
         Rule::AccountOrItsGroupAdmin => f.is_self || f.related || f.system_admin,
         Rule::GroupSuperAdmin => f.group_role == Some("super_admin") || f.system_admin,
         Rule::WorkspaceMember => f.related || group_admin || f.system_admin,

@@ -546,6 +546,16 @@ impl EnterpriseGroupApi for ConsoleHandlers {
             None,
         )
         .await?;
+        // A control character is never part of a name a person searches for, and the
+        // full-text engines read some of them as syntax (NUL ended SQLite's FTS5 query).
+        if search
+            .as_deref()
+            .is_some_and(|s| s.chars().any(char::is_control))
+        {
+            return Err(
+                ConsoleError::invalid_param("search must not contain control characters.").into(),
+            );
+        }
         let (p, l) = bounds(page, limit);
         let found = groups::datasets(
             &self.state.db,
