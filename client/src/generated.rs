@@ -11013,7 +11013,7 @@ pub mod console {
         - `group_id`: Enterprise group id.
         - `limit`: Page size.
         - `page`: 1-based page number.
-        - `search`: Case-insensitive substring of the dataset name or description.
+        - `search`: Case-insensitive substring of the dataset name or description. Control characters (U+0000-U+001F, U+007F-U+009F) are refused with 400 `invalid_param`.
         ```ignore
         let response = client.list_group_datasets()
             .group_id(group_id)
@@ -16354,7 +16354,7 @@ pub mod admin {
             ///Ignored; the server assigns the id (the seed sends 0).
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             pub id: ::std::option::Option<i64>,
-            ///The password; omitted means `""` (accepted, as in AList).
+            ///The password; omitted or `""` means the user has no password sign-in until one is set with `update` (AList would let such a user sign in with an empty password).
             #[serde(skip_serializing_if = "::std::option::Option::is_none")]
             pub password: ::std::option::Option<::std::string::String>,
             ///Permission bitmask (see `User.permission`); omitted means 0.
@@ -18875,7 +18875,8 @@ pub mod admin {
         Extension: the seed has no sign-in, yet every admin operation needs a token, so a client needs this to get one (AList/OpenList's own `POST /api/auth/login`).
 
         Checks the username and password (and the TOTP `otp_code` when the user has 2FA
-        turned on) and returns a JWT in `data.token`; send it as the raw `Authorization`
+        turned on; each code works once, so a code already used, or one older than the last
+        used, is refused) and returns a JWT in `data.token`, unique per sign-in; send it as the raw `Authorization`
         header (no `Bearer`). The token's lifetime is configurable (AList's default is 48
         hours); it stops working on logout, password change, deletion, and while the user is
         disabled.
@@ -19029,6 +19030,8 @@ pub mod admin {
         username. Nothing is saved: `verify` saves the secret.
 
         Errors (HTTP 200; the status is in `code`, `data` is null):
+        - 400 `2FA is already enabled` — the caller has 2FA on; an administrator's
+          `cancel_2fa` turns it off first, so a stolen token cannot replace the second factor.
         - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
           while the guest is disabled.
         - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
@@ -19058,6 +19061,7 @@ pub mod admin {
         Errors (HTTP 200; the status is in `code`, `data` is null):
         - 400 `Invalid 2FA code` — the code does not match the secret (or the secret is not
           valid base32).
+        - 400 `2FA is already enabled` — the caller has 2FA on (see `generate`).
         - 400 — malformed JSON or `code`/`secret` missing (the message names the field).
         - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
           while the guest is disabled.

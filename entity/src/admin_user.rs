@@ -20,6 +20,8 @@ pub struct Model {
     pub sso_id: String,
     /// Base32 TOTP secret; empty when 2FA is off.
     pub otp_secret: String,
+    /// The last TOTP time step accepted for this user; a code works once.
+    pub otp_last_step: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

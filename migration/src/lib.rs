@@ -11,6 +11,7 @@ mod m20261123_000007_enterprise_groups;
 mod m20261123_000008_dataset_search;
 mod m20261123_000009_group_search_index;
 mod m20261123_000100_admin_users;
+mod m20261201_000101_admin_otp_last_step;
 
 /// SQLite's dataset search keys: a group's datasets are keyed `(group key << this) + n`.
 pub use m20261123_000009_group_search_index::GROUP_SHIFT as DATASET_SEARCH_GROUP_SHIFT;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_dataset_search::Migration),
             Box::new(m20261123_000009_group_search_index::Migration),
             Box::new(m20261123_000100_admin_users::Migration),
+            Box::new(m20261201_000101_admin_otp_last_step::Migration),
         ]
     }
 }

@@ -333,7 +333,8 @@ export interface paths {
          * @description Extension: the seed has no sign-in, yet every admin operation needs a token, so a client needs this to get one (AList/OpenList's own `POST /api/auth/login`).
          *
          *     Checks the username and password (and the TOTP `otp_code` when the user has 2FA
-         *     turned on) and returns a JWT in `data.token`; send it as the raw `Authorization`
+         *     turned on; each code works once, so a code already used, or one older than the last
+         *     used, is refused) and returns a JWT in `data.token`, unique per sign-in; send it as the raw `Authorization`
          *     header (no `Bearer`). The token's lifetime is configurable (AList's default is 48
          *     hours); it stops working on logout, password change, deletion, and while the user is
          *     disabled.
@@ -509,6 +510,8 @@ export interface paths {
          *     username. Nothing is saved: `verify` saves the secret.
          *
          *     Errors (HTTP 200; the status is in `code`, `data` is null):
+         *     - 400 `2FA is already enabled` — the caller has 2FA on; an administrator's
+         *       `cancel_2fa` turns it off first, so a stolen token cannot replace the second factor.
          *     - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
          *       while the guest is disabled.
          *     - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
@@ -543,6 +546,7 @@ export interface paths {
          *     Errors (HTTP 200; the status is in `code`, `data` is null):
          *     - 400 `Invalid 2FA code` — the code does not match the secret (or the secret is not
          *       valid base32).
+         *     - 400 `2FA is already enabled` — the caller has 2FA on (see `generate`).
          *     - 400 — malformed JSON or `code`/`secret` missing (the message names the field).
          *     - 401 `Guest user is disabled, login please` — no `Authorization` header (or an empty one)
          *       while the guest is disabled.
@@ -730,7 +734,7 @@ export interface components {
             id?: number | null;
             /** @description Unique username. */
             username: string;
-            /** @description The password; omitted means `""` (accepted, as in AList). */
+            /** @description The password; omitted or `""` means the user has no password sign-in until one is set with `update` (AList would let such a user sign in with an empty password). */
             password?: string | null;
             /** @description Root of the user's view; normalised, omitted or empty means `/`. */
             base_path?: string | null;

@@ -3570,7 +3570,7 @@ export interface operations {
                 page?: number;
                 /** @description Page size. */
                 limit?: number;
-                /** @description Case-insensitive substring of the dataset name or description. */
+                /** @description Case-insensitive substring of the dataset name or description. Control characters (U+0000-U+001F, U+007F-U+009F) are refused with 400 `invalid_param`. */
                 search?: string;
             };
             header?: never;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use entity::{admin_revoked_token, admin_ssh_key, admin_user};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use rand::Rng;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -75,6 +75,9 @@ pub enum AdminUserError {
     /// A 2FA verification whose code is wrong (400).
     #[error("Invalid 2FA code")]
     VerifyOtp,
+    /// Generating or verifying a secret while one is set (400).
+    #[error("2FA is already enabled")]
+    TwoFactorEnabled,
     #[error("request invalid")]
     TitleEmpty,
     #[error("key with the same title already exists")]
@@ -169,6 +172,15 @@ fn next_pwd_ts(old: i64, now: i64) -> i64 {
 
 async fn hash_password(hasher: &PasswordHasher, password: &str) -> Result<String> {
     Ok(hasher.hash(static_hash(password)).await?)
+}
+
+/// What a new user's password is stored as. SECURITY: no password is no password sign-in
+/// (the stored `""` matches nothing, as the guest's), not a sign-in with `""`.
+async fn stored_password(hasher: &PasswordHasher, password: &str) -> Result<String> {
+    if password.is_empty() {
+        return Ok(String::new());
+    }
+    hash_password(hasher, password).await
 }
 
 /// A random 12-character password of letters and digits (AList uses 8) for the first admin.
@@ -338,7 +350,7 @@ pub async fn create_user(
     }
     let model = admin_user::ActiveModel {
         username: Set(input.username),
-        password_hash: Set(hash_password(hasher, &input.password).await?),
+        password_hash: Set(stored_password(hasher, &input.password).await?),
         pwd_ts: Set(clock.now()),
         base_path: Set(normalize_base_path(&input.base_path)),
         role: Set(input.role),
@@ -470,6 +482,11 @@ pub struct Claims {
     pub exp: i64,
     pub iat: i64,
     pub nbf: i64,
+    /// Unique per token: two sign-ins in one second must not share a token, or signing
+    /// out one device signs out the other (revocation is by the token's hash). Tokens
+    /// issued before it existed have none.
+    #[serde(default)]
+    pub jti: String,
 }
 
 /// Why a token is refused.
@@ -488,6 +505,7 @@ pub fn issue_token(secret: &[u8], user: &User, now: i64, ttl: i64) -> Result<Str
         exp: now + ttl,
         iat: now,
         nbf: now,
+        jti: uuid::Uuid::new_v4().simple().to_string(),
     };
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -630,14 +648,15 @@ async fn check_credentials(
     let Some(model) = model.filter(|_| matches && !req.password_hash.is_empty()) else {
         return Err(AdminUserError::InvalidCredentials);
     };
-    if !model.otp_secret.is_empty() {
-        let code = req.otp_code.unwrap_or_default();
-        if !totp_matches(&model.otp_secret, code, now) {
-            return Err(AdminUserError::LoginOtp);
-        }
-    }
     if model.disabled {
         return Err(AdminUserError::Disabled);
+    }
+    if !model.otp_secret.is_empty() {
+        let code = req.otp_code.unwrap_or_default();
+        let step = totp_step(&model.otp_secret, code, now).ok_or(AdminUserError::LoginOtp)?;
+        if !spend_totp_step(db, model.id, step).await? {
+            return Err(AdminUserError::LoginOtp);
+        }
     }
     Ok(model.into())
 }
@@ -654,15 +673,36 @@ fn totp(secret_b32: &str, account: &str) -> Option<totp_rs::Totp> {
         .ok()
 }
 
-fn totp_matches(secret_b32: &str, code: &str, now: i64) -> bool {
-    let Some(t) = totp(secret_b32, "user") else {
-        return false;
-    };
-    code.len() == 6 && t.check(code, u64::try_from(now).unwrap_or(0)).is_some()
+/// The time step `code` belongs to, if it is the secret's code now (give or take a step).
+fn totp_step(secret_b32: &str, code: &str, now: i64) -> Option<i64> {
+    let t = totp(secret_b32, "user")?;
+    if code.len() != 6 {
+        return None;
+    }
+    let step = t.check(code, u64::try_from(now).unwrap_or(0))?;
+    i64::try_from(step).ok()
+}
+
+/// SECURITY: a code works once (RFC 6238 §5.2). Moves the user's last accepted step to
+/// `step` only if it is later, in one conditional statement, so a replayed code, an
+/// earlier step's code, or a second request racing with the same code is refused.
+async fn spend_totp_step(db: &DatabaseConnection, id: i64, step: i64) -> Result<bool> {
+    let moved = admin_user::Entity::update_many()
+        .col_expr(admin_user::Column::OtpLastStep, Expr::value(step))
+        .filter(admin_user::Column::Id.eq(id))
+        .filter(admin_user::Column::OtpLastStep.lt(step))
+        .exec(db)
+        .await?;
+    Ok(moved.rows_affected == 1)
 }
 
 /// A new secret (160 bits, base32) and its QR code as a `data:` URL. Nothing is saved.
-pub fn generate_2fa(username: &str) -> Result<(String, String)> {
+/// Refused while the user has 2FA on (see `verify_2fa`).
+pub fn generate_2fa(user: &User) -> Result<(String, String)> {
+    if user.otp {
+        return Err(AdminUserError::TwoFactorEnabled);
+    }
+    let username = user.username.as_str();
     let mut bytes = [0u8; 20];
     rand::rngs::OsRng.fill(&mut bytes);
     let secret = totp_rs::Secret::from(bytes.to_vec()).to_base32();
@@ -678,7 +718,12 @@ pub fn generate_2fa(username: &str) -> Result<(String, String)> {
     Ok((format!("data:image/png;base64,{png}"), secret))
 }
 
-/// Saves `secret` as the user's 2FA secret when `code` matches it.
+/// Saves `secret` as the user's 2FA secret when `code` matches it. The enrolment spends
+/// the code's step, as a sign-in does.
+///
+/// SECURITY: a user who has 2FA on cannot replace the secret (AList: "2FA is already
+/// enabled"): with a stolen token alone, a new secret would take the second factor over.
+/// An administrator's `cancel_2fa` turns it off first.
 pub async fn verify_2fa(
     db: &DatabaseConnection,
     clock: &dyn Clock,
@@ -686,13 +731,15 @@ pub async fn verify_2fa(
     code: &str,
     secret: &str,
 ) -> Result<String> {
-    if !totp_matches(secret, code, clock.now()) {
-        return Err(AdminUserError::VerifyOtp);
-    }
     let old = find_model(db, id).await?;
+    if !old.otp_secret.is_empty() {
+        return Err(AdminUserError::TwoFactorEnabled);
+    }
+    let step = totp_step(secret, code, clock.now()).ok_or(AdminUserError::VerifyOtp)?;
     let username = old.username.clone();
     let mut active = old.into_active_model();
     active.otp_secret = Set(secret.to_string());
+    active.otp_last_step = Set(step);
     active.update(db).await?;
     Ok(username)
 }

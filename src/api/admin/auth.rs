@@ -84,8 +84,7 @@ impl AuthApi for AdminHandlers {
         _ctx: Self::Context,
         principal: Self::Principal,
     ) -> poem::Result<responses::Generate2faResponse> {
-        let (qr, secret) =
-            users::generate_2fa(&principal.user.username).map_err(AdminError::from)?;
+        let (qr, secret) = users::generate_2fa(&principal.user).map_err(AdminError::from)?;
         Ok(responses::Generate2faResponse::Ok(Json(
             schemas::TwoFactorSecretResponse {
                 code: 200,

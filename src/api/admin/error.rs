@@ -95,6 +95,7 @@ impl From<AdminUserError> for AdminError {
             | E::DeleteAdminOrGuest
             | E::UsernameEmpty
             | E::VerifyOtp
+            | E::TwoFactorEnabled
             | E::TitleEmpty
             | E::DuplicateKeyTitle
             | E::KeyInvalid => 400,

@@ -4240,7 +4240,7 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: ::poem_openapi::param::Query<i32>,
-        /// Case-insensitive substring of the dataset name or description.
+        /// Case-insensitive substring of the dataset name or description. Control characters (U+0000-U+001F, U+007F-U+009F) are refused with 400 `invalid_param`.
         #[oai(name = "search", validator(max_length = 255))]
         search: ::poem_openapi::param::Query<Option<String>>,
     ) -> ::poem::Result<responses::ListGroupDatasetsResponse> {

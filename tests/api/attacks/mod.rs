@@ -2,6 +2,7 @@
 //! attack family. Each test reproduces an attack that worked before its fix, and runs on
 //! SQLite and PostgreSQL.
 
+mod admin;
 mod invitations;
 mod lockout;
 mod oauth;
