@@ -11,12 +11,13 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
 };
 
+use crate::browser::Browser;
 use crate::db_test;
 use crate::helpers::{Backend, TestApp};
 use crate::oauth_provider::{FakeProvider, FakeUser, PUBLIC_API_URL};
 use crate::session::{ADMIN_EMAIL, ADMIN_PASSWORD, login, setup};
 
-const WEB: &str = "http://127.0.0.1:3000";
+pub(crate) const WEB: &str = "http://127.0.0.1:3000";
 
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
@@ -27,8 +28,21 @@ fn no_redirects() -> reqwest::Client {
 
 /// An app set up, with GitHub (and Google) pointing at `provider`, a manual clock, and
 /// registration as given.
-async fn app(backend: Backend, provider: &FakeProvider, allow_register: bool) -> Option<TestApp> {
-    let oauth = provider.config(true);
+pub(crate) async fn app(
+    backend: Backend,
+    provider: &FakeProvider,
+    allow_register: bool,
+) -> Option<TestApp> {
+    app_with(backend, provider.config(true), allow_register).await
+}
+
+/// An app set up with this social sign-in configuration, a manual clock, and registration
+/// as given.
+pub(crate) async fn app_with(
+    backend: Backend,
+    oauth: console_server::config::OAuthConfig,
+    allow_register: bool,
+) -> Option<TestApp> {
     let app = TestApp::spawn_custom(backend, move |state: AppState| {
         AppState {
             features: FeatureConfig {
@@ -45,7 +59,7 @@ async fn app(backend: Backend, provider: &FakeProvider, allow_register: bool) ->
     Some(app)
 }
 
-fn location(resp: &reqwest::Response) -> String {
+pub(crate) fn location(resp: &reqwest::Response) -> String {
     assert_eq!(resp.status().as_u16(), 302, "expected a redirect: {resp:?}");
     resp.headers()
         .get("location")
@@ -59,7 +73,7 @@ fn query_of(url: &str) -> Vec<(String, String)> {
     parsed.query_pairs().into_owned().collect()
 }
 
-fn param(url: &str, name: &str) -> Option<String> {
+pub(crate) fn param(url: &str, name: &str) -> Option<String> {
     query_of(url)
         .into_iter()
         .find(|(k, _)| k == name)
@@ -99,8 +113,30 @@ async fn dance(app: &TestApp, provider: &str) -> String {
     land(&callback).await
 }
 
+/// Step one in `browser`: the console's login redirect; returns the provider's authorize URL.
+pub(crate) async fn start_in(browser: &Browser, app: &TestApp, provider: &str) -> String {
+    location(
+        &browser
+            .get(&app.url(&format!("/console/api/oauth/login/{provider}")))
+            .await,
+    )
+}
+
+/// Step two in `browser`: the provider's authorize page; returns the callback URL it sends
+/// the browser to, pointed at the app's real address (the proxy's job).
+pub(crate) async fn authorize_in(browser: &Browser, app: &TestApp, to_provider: &str) -> String {
+    let callback = location(&browser.get(to_provider).await);
+    assert!(callback.starts_with(PUBLIC_API_URL), "{callback}");
+    callback.replacen(PUBLIC_API_URL, &app.base, 1)
+}
+
+/// Step three in `browser`: the callback; returns where the console sends the browser.
+pub(crate) async fn land_in(browser: &Browser, callback: &str) -> String {
+    location(&browser.get(callback).await)
+}
+
 /// The sign-in page with a message, as the refused sign-ins land.
-fn refused_with(landing: &str) -> String {
+pub(crate) fn refused_with(landing: &str) -> String {
     assert!(
         landing.starts_with(&format!("{WEB}/signin?message=")),
         "expected the sign-in page: {landing}"
@@ -109,7 +145,7 @@ fn refused_with(landing: &str) -> String {
 }
 
 /// The access token of a successful landing, checked by reading the profile with it.
-async fn signed_in_as(app: &TestApp, landing: &str) -> String {
+pub(crate) async fn signed_in_as(app: &TestApp, landing: &str) -> String {
     assert!(
         landing.starts_with(&format!("{WEB}?access_token=")),
         "{landing}"
@@ -126,7 +162,7 @@ async fn signed_in_as(app: &TestApp, landing: &str) -> String {
     profile.email
 }
 
-async fn accounts_with(app: &TestApp, email: &str) -> u64 {
+pub(crate) async fn accounts_with(app: &TestApp, email: &str) -> u64 {
     account::Entity::find()
         .filter(account::Column::Email.eq(email))
         .count(&app.state.db)
