@@ -10,6 +10,7 @@ mod m20261123_000006_oauth_links;
 mod m20261123_000007_enterprise_groups;
 mod m20261123_000008_dataset_search;
 mod m20261123_000009_group_search_index;
+mod m20261123_000010_oauth_pkce;
 mod m20261123_000100_admin_users;
 
 /// SQLite's dataset search keys: a group's datasets are keyed `(group key << this) + n`.
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_enterprise_groups::Migration),
             Box::new(m20261123_000008_dataset_search::Migration),
             Box::new(m20261123_000009_group_search_index::Migration),
+            Box::new(m20261123_000010_oauth_pkce::Migration),
             Box::new(m20261123_000100_admin_users::Migration),
         ]
     }

@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use crate::browser::{Browser, set_cookies};
 use crate::helpers::{Backend, TestApp};
 use crate::oauth::{
-    accounts_with, app, app_with, authorize_in, land_in, location, param, refused_with,
+    WEB, accounts_with, app, app_with, authorize_in, land_in, location, param, refused_with,
     signed_in_as, start_in,
 };
 use crate::oauth_provider::{FakeProvider, FakeUser, PUBLIC_API_URL};
@@ -320,3 +320,59 @@ async fn the_state_cookie(backend: Backend) {
     );
 }
 on_both_databases!(the_state_cookie);
+
+/// Where the token pair rides: `query` (the default, what Dify's web app reads) puts it
+/// in the URL that browsers keep in history and send to the web app's server;
+/// `fragment` keeps it out of every request (a fragment is never sent, nor put in a
+/// Referer), for a web app that reads `location.hash`.
+async fn tokens_ride_in_the_query_or_the_fragment(backend: Backend) {
+    let provider = FakeProvider::start().await;
+    provider.sign_in_as(FakeUser::new("1", ADMIN_EMAIL));
+    let Some(app) = app(backend, &provider, false).await else {
+        return;
+    };
+    let browser = Browser::new();
+    let callback = authorize_in(&browser, &app, &start_in(&browser, &app, "github").await).await;
+    let landing = land_in(&browser, &callback).await;
+    let url = url::Url::parse(&landing).expect("landing");
+    assert!(url.fragment().is_none(), "{landing}");
+    assert_eq!(signed_in_as(&app, &landing).await, ADMIN_EMAIL);
+
+    let mut oauth = provider.config(false);
+    oauth.token_delivery = console_server::config::TokenDelivery::Fragment;
+    let Some(app) = app_with(backend, oauth, false).await else {
+        return;
+    };
+    let browser = Browser::new();
+    let callback = authorize_in(&browser, &app, &start_in(&browser, &app, "github").await).await;
+    let landing = land_in(&browser, &callback).await;
+    assert!(
+        landing.starts_with(&format!("{WEB}#access_token=")),
+        "{landing}"
+    );
+    let url = url::Url::parse(&landing).expect("landing");
+    assert!(url.query().is_none(), "nothing in the query: {landing}");
+    let fragment: Vec<(String, String)> =
+        url::form_urlencoded::parse(url.fragment().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let names: Vec<&str> = fragment.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["access_token", "refresh_token"], "{landing}");
+    assert_eq!(fragment[1].1.len(), 128);
+    let profile = app
+        .console_as(&fragment[0].1)
+        .get_account_profile()
+        .send()
+        .await
+        .expect("profile with the token from the fragment")
+        .into_inner();
+    assert_eq!(profile.email, ADMIN_EMAIL);
+    // Failures still say why in the query: a message is no secret.
+    let landing = land_in(
+        &Browser::new(),
+        &app.url("/console/api/oauth/authorize/github?code=x&state=y"),
+    )
+    .await;
+    refused_with(&landing);
+}
+on_both_databases!(tokens_ride_in_the_query_or_the_fragment);
