@@ -215,6 +215,7 @@ async fn every_redirect_is_private(backend: Backend) {
     assert_private_redirect(&to_provider, "login: to the provider");
     let response = browser.get(&login("google")).await;
     assert_private_redirect(&response, "login: provider not configured");
+    assert!(set_cookies(&response).is_empty(), "no sign-in, no cookie");
     let response = browser
         .get(&app.url("/console/api/oauth/authorize/google?code=x&state=y"))
         .await;
