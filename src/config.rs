@@ -162,6 +162,21 @@ pub struct OAuthConfig {
     /// `{CONSOLE_API_URL}/console/api/oauth/authorize/{provider}`.
     #[arg(long, env = "CONSOLE_API_URL", default_value = "http://127.0.0.1:5001")]
     pub console_api_url: String,
+    /// How a finished social sign-in hands the token pair to the web app
+    /// (`CONSOLE_WEB_URL`): `query` (`?access_token=…&refresh_token=…`, what Dify's web app
+    /// reads) or `fragment` (`#access_token=…`, never sent to a server nor in a Referer).
+    #[arg(long = "oauth-token-delivery", env = "OAUTH_TOKEN_DELIVERY", value_enum, default_value_t = TokenDelivery::Query)]
+    pub token_delivery: TokenDelivery,
+}
+
+/// Where the token pair of a social sign-in rides in the redirect to the web app.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TokenDelivery {
+    /// `CONSOLE_WEB_URL?access_token=…&refresh_token=…` (Dify's web app).
+    #[default]
+    Query,
+    /// `CONSOLE_WEB_URL#access_token=…&refresh_token=…`.
+    Fragment,
 }
 
 pub const GITHUB_AUTHORIZE_URL: &str = "https://github.com/login/oauth/authorize";
@@ -186,6 +201,7 @@ impl OAuthConfig {
             google_token_url: GOOGLE_TOKEN_URL.to_string(),
             google_userinfo_url: GOOGLE_USERINFO_URL.to_string(),
             console_api_url: "http://127.0.0.1:5001".to_string(),
+            token_delivery: TokenDelivery::Query,
         }
     }
 }
@@ -319,6 +335,32 @@ mod tests {
             config_file_path(&os(&["cs", "--", "--config", "/c"]), None),
             None
         );
+    }
+
+    #[test]
+    fn oauth_token_delivery_is_query_unless_set_to_fragment() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            oauth: OAuthConfig,
+        }
+        use clap::Parser as _;
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|c| c.oauth.token_delivery);
+        // The default: unless OAUTH_TOKEN_DELIVERY is set in the environment running
+        // the tests, which nothing here does.
+        if std::env::var_os("OAUTH_TOKEN_DELIVERY").is_none() {
+            assert_eq!(parse(&["cs"]).ok(), Some(TokenDelivery::Query));
+            assert_eq!(OAuthConfig::defaults().token_delivery, TokenDelivery::Query);
+        }
+        assert_eq!(
+            parse(&["cs", "--oauth-token-delivery", "fragment"]).ok(),
+            Some(TokenDelivery::Fragment)
+        );
+        assert_eq!(
+            parse(&["cs", "--oauth-token-delivery=query"]).ok(),
+            Some(TokenDelivery::Query)
+        );
+        assert!(parse(&["cs", "--oauth-token-delivery", "cookie"]).is_err());
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use oauth2::basic::BasicClient;
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, RedirectUrl, Scope,
-    TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
 };
 use serde::Deserialize;
 
@@ -101,15 +101,43 @@ pub fn redirect_uri(cfg: &OAuthConfig, provider: Provider) -> String {
     )
 }
 
+/// The path of the callback URL as browsers request it (`CONSOLE_API_URL`'s own path
+/// included): where the state cookie is sent.
+pub fn callback_path(cfg: &OAuthConfig, provider: Provider) -> String {
+    let uri = redirect_uri(cfg, provider);
+    match oauth2::url::Url::parse(&uri) {
+        // `;` ends a cookie attribute; the url crate leaves it unencoded in paths.
+        Ok(url) => url.path().replace(';', "%3B"),
+        Err(_) => format!("/console/api/oauth/authorize/{}", provider.as_str()),
+    }
+}
+
+/// Whether browsers reach this API over https (`CONSOLE_API_URL`), so cookies can be `Secure`.
+pub fn public_url_is_https(cfg: &OAuthConfig) -> bool {
+    cfg.console_api_url
+        .trim()
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+}
+
+/// A new PKCE code verifier (RFC 7636: 32 random bytes, base64url, 43 characters). It stays
+/// on the server; the provider sees its S256 challenge.
+pub fn new_pkce_verifier() -> String {
+    let (_, verifier) = PkceCodeChallenge::new_random_sha256();
+    verifier.secret().clone()
+}
+
 fn bad_url(e: oauth2::url::ParseError) -> ProviderError {
     ProviderError::Config(e.to_string())
 }
 
-/// The provider's authorization page for this sign-in, carrying `state`.
+/// The provider's authorization page for this sign-in, carrying `state` and the S256
+/// challenge of `pkce_verifier`.
 pub fn authorize_url(
     cfg: &OAuthConfig,
     provider: Provider,
     state: &str,
+    pkce_verifier: &str,
 ) -> Result<String, ProviderError> {
     let ep = endpoints(cfg, provider).ok_or(ProviderError::NotConfigured(provider.as_str()))?;
     let client = BasicClient::new(ClientId::new(ep.client_id.to_string()))
@@ -119,6 +147,9 @@ pub fn authorize_url(
     let (url, _) = client
         .authorize_url(move || CsrfToken::new(state))
         .add_scopes(ep.scopes.iter().map(|s| Scope::new(s.to_string())))
+        .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(
+            &PkceCodeVerifier::new(pkce_verifier.to_string()),
+        ))
         .url();
     Ok(url.to_string())
 }
@@ -184,11 +215,13 @@ async fn send(
     Ok(response.body(bytes.to_vec())?)
 }
 
-/// Trades `code` for an access token and asks the provider who the user is.
+/// Trades `code` (with the sign-in's PKCE verifier) for an access token and asks the
+/// provider who the user is.
 pub async fn identify(
     cfg: &OAuthConfig,
     provider: Provider,
     code: &str,
+    pkce_verifier: &str,
 ) -> Result<Identity, ProviderError> {
     let ep = endpoints(cfg, provider).ok_or(ProviderError::NotConfigured(provider.as_str()))?;
     let client = BasicClient::new(ClientId::new(ep.client_id.to_string()))
@@ -203,6 +236,7 @@ pub async fn identify(
     let carrier = OAuthHttp(http);
     let token = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
+        .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_string()))
         .request_async(&carrier)
         .await
         .map_err(|e| ProviderError::Exchange(e.to_string()))?;

@@ -1,4 +1,5 @@
-//! The `state` of a social sign-in in flight: single-use, short-lived, stored as its SHA-256.
+//! The `state` of a social sign-in in flight: single-use, short-lived, stored as its SHA-256,
+//! with the PKCE code verifier of its authorization request.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,6 +9,8 @@ pub struct Model {
     pub state_hash: String,
     pub provider: String,
     pub invite_token: Option<String>,
+    /// RFC 7636 code verifier; the provider saw only its S256 challenge.
+    pub pkce_verifier: String,
     pub expires_at: i64,
     pub created_at: i64,
 }

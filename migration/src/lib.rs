@@ -10,6 +10,7 @@ mod m20261123_000006_oauth_links;
 mod m20261123_000007_enterprise_groups;
 mod m20261123_000008_dataset_search;
 mod m20261123_000009_group_search_index;
+mod m20261123_000010_oauth_pkce;
 mod m20261123_000100_admin_users;
 mod m20261201_000101_admin_otp_last_step;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_enterprise_groups::Migration),
             Box::new(m20261123_000008_dataset_search::Migration),
             Box::new(m20261123_000009_group_search_index::Migration),
+            Box::new(m20261123_000010_oauth_pkce::Migration),
             Box::new(m20261123_000100_admin_users::Migration),
             Box::new(m20261201_000101_admin_otp_last_step::Migration),
         ]

@@ -842,7 +842,7 @@ export interface paths {
         };
         /**
          * Start social sign-in
-         * @description [Legacy] Redirects (302) the browser to the provider's authorization page with a single-use `state` (valid 10 minutes) that also carries `invite_token`, when given. A provider this server has no client for also redirects (302), to the web app's `/signin?message=Invalid+provider`, as every failure of the callback does; a provider name outside the enum is 400 `invalid_param`.
+         * @description [Legacy] Redirects (302) the browser to the provider's authorization page with a single-use `state` (valid 10 minutes; the server keeps only its SHA-256) that also carries `invite_token`, when given, and a PKCE challenge (RFC 7636, `code_challenge_method=S256`; the verifier stays on the server, with the state, and goes only to the provider's token endpoint). The same response sets the `oauth_state` cookie to the state (`HttpOnly`, `SameSite=Lax`, `Max-Age=600`, `Path` the callback's path under `CONSOLE_API_URL`, `Secure` when `CONSOLE_API_URL` is https): the callback accepts a state only from the browser that holds its cookie, so a callback URL sent to someone else signs nobody in. A provider this server has no client for also redirects (302), to the web app's `/signin?message=Invalid+provider`, as every failure of the callback does, and sets no cookie; a provider name outside the enum is 400 `invalid_param`. Every redirect carries `Cache-Control: no-store` and `Referrer-Policy: no-referrer`.
          */
         get: operations["oauth_login"];
         put?: never;
@@ -862,7 +862,7 @@ export interface paths {
         };
         /**
          * Social sign-in callback
-         * @description [Legacy] The provider redirects here. Checks `state` (single-use, 10 minutes, bound to the provider), exchanges `code`, finds the account (linked identity, else verified email, else a new account when registration is open), and redirects (302) to the console web app: on success to `{CONSOLE_WEB_URL}?access_token=…&refresh_token=…`; with a valid invitation carried through the sign-in to `/signin/invite-settings?invite_token=…`; on any failure (bad or replayed state, denied consent, provider error, unverified email, banned account, registration closed, a provider this server has no client for) to `/signin?message=…`. A provider name outside the enum is 400 `invalid_param`.
+         * @description [Legacy] The provider redirects here. First checks that `state` equals this browser's `oauth_state` cookie (set by the login step): a callback without the matching cookie (a sign-in started in another browser, as when an attacker sends their own callback URL to a victim, or a cookie that expired) is refused to `/signin?message=…` without touching the state or the code, so the browser that started that sign-in can still finish it. Then takes `state` (single-use, 10 minutes, bound to the provider), exchanges `code` together with the PKCE verifier kept with the state, finds the account (linked identity, else verified email, else a new account when registration is open), and redirects (302) to the console web app: on success to `{CONSOLE_WEB_URL}?access_token=…&refresh_token=…`, or to `{CONSOLE_WEB_URL}#access_token=…&refresh_token=…` with `OAUTH_TOKEN_DELIVERY=fragment` (a fragment is never sent to a server or put in a `Referer`; the web app must read it from `location.hash`); with a valid invitation carried through the sign-in to `/signin/invite-settings?invite_token=…`; on any failure (no matching cookie, bad or replayed state, denied consent, provider error, unverified email, banned account, registration closed, a provider this server has no client for) to `/signin?message=…`. Once a matching cookie has brought its state here the cookie is cleared, whatever the outcome. Every redirect carries `Cache-Control: no-store` and `Referrer-Policy: no-referrer`. A provider name outside the enum is 400 `invalid_param`.
          */
         get: operations["oauth_authorize"];
         put?: never;
@@ -5385,7 +5385,22 @@ export interface operations {
             302: {
                 headers: {
                     /** @description Where the browser is sent next. */
-                    Location?: string;
+                    Location: string;
+                    /**
+                     * @description `oauth_state=<state>; Path=/console/api/oauth/authorize/{provider}; Max-Age=600; HttpOnly; SameSite=Lax`, plus `; Secure` when `CONSOLE_API_URL` is https (the path is the callback's, under `CONSOLE_API_URL`'s own path). Absent when the redirect is to the sign-in page.
+                     * @example oauth_state=a5b730a3a23dec6b65fdd4a9c0e5fb9a89a968efe4ccc0f43331a3015b179027e7cb9f0c98f2ec05ecbad9352b61cd068b18e9c1bd1617e7582a78c24777be46; Path=/console/api/oauth/authorize/github; Max-Age=600; HttpOnly; SameSite=Lax; Secure
+                     */
+                    "Set-Cookie"?: string;
+                    /**
+                     * @description Always `no-store`.
+                     * @example no-store
+                     */
+                    "Cache-Control": string;
+                    /**
+                     * @description Always `no-referrer`.
+                     * @example no-referrer
+                     */
+                    "Referrer-Policy": string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -5425,7 +5440,10 @@ export interface operations {
                 /** @description Social sign-in provider. */
                 provider: components["schemas"]["OAuthProvider"];
             };
-            cookie?: never;
+            cookie?: {
+                /** @description The state the login step set in this browser; it must equal `state`. */
+                oauth_state?: string;
+            };
         };
         requestBody?: never;
         responses: {
@@ -5433,7 +5451,22 @@ export interface operations {
             302: {
                 headers: {
                     /** @description Where the browser is sent next. */
-                    Location?: string;
+                    Location: string;
+                    /**
+                     * @description `oauth_state=; Path=/console/api/oauth/authorize/{provider}; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax` (plus `; Secure` when `CONSOLE_API_URL` is https): clears the cookie once its state has been used. Absent when the request had no cookie matching `state`, so another sign-in in flight in this browser keeps its cookie.
+                     * @example oauth_state=; Path=/console/api/oauth/authorize/github; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax; Secure
+                     */
+                    "Set-Cookie"?: string;
+                    /**
+                     * @description Always `no-store`.
+                     * @example no-store
+                     */
+                    "Cache-Control": string;
+                    /**
+                     * @description Always `no-referrer`.
+                     * @example no-referrer
+                     */
+                    "Referrer-Policy": string;
                     [name: string]: unknown;
                 };
                 content?: never;

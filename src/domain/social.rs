@@ -1,6 +1,12 @@
 //! Social sign-in (GitHub, Google): the single-use `state` of each sign-in, and what a
 //! provider identity means for accounts. The provider calls themselves are `crate::oauth`;
 //! no HTTP is handled here.
+//!
+//! A state is bound three ways: to its provider and invitation (its row), to the browser
+//! that started the sign-in (the caller hands the state to that browser in a cookie and
+//! passes the cookie back to `finish`, which refuses a state the browser does not hold),
+//! and to the code exchange (the row keeps a PKCE verifier whose challenge went to the
+//! provider, so a code obtained for one sign-in cannot be redeemed in another).
 
 use entity::{account, oauth_link, oauth_state};
 use sea_orm::{
@@ -26,6 +32,10 @@ pub enum SocialError {
     NotConfigured(&'static str),
     #[error("the sign-in state is missing, expired or already used")]
     BadState,
+    /// The callback came without the state cookie of the browser that started the sign-in
+    /// (another browser, or the cookie expired): nothing was looked up or spent.
+    #[error("the sign-in was not started in this browser")]
+    OtherBrowser,
     #[error("the user did not grant access: {0}")]
     Denied(String),
     #[error("the provider sent no authorization code")]
@@ -53,6 +63,9 @@ impl SocialError {
             Self::NotConfigured(_) => "Invalid provider",
             Self::BadState => {
                 "The sign-in request has expired or was already used. Please try again."
+            }
+            Self::OtherBrowser => {
+                "The sign-in request has expired or was started in another browser. Please sign in again."
             }
             Self::Denied(_) => "Sign-in was cancelled at the provider.",
             Self::MissingCode => "Authorization code is required",
@@ -87,13 +100,21 @@ fn configured(state: &AppState, provider: Provider) -> Result<(), SocialError> {
     }
 }
 
-/// `GET /oauth/login/{provider}`: stores a new single-use state (bound to this provider
-/// and the invitation, if any) and returns the provider's authorization URL.
+/// A sign-in begun: where to send the browser, and the state the browser must bring back
+/// (the caller keeps it in that browser, as a cookie).
+pub struct Begun {
+    pub authorize_url: String,
+    pub state: String,
+}
+
+/// `GET /oauth/login/{provider}`: stores a new single-use state (bound to this provider,
+/// the invitation, if any, and a fresh PKCE verifier) and returns the provider's
+/// authorization URL with the state and the verifier's S256 challenge.
 pub async fn begin(
     state: &AppState,
     provider: Provider,
     invite_token: Option<&str>,
-) -> Result<String, SocialError> {
+) -> Result<Begun, SocialError> {
     configured(state, provider)?;
     let now = state.clock.now();
     let db = &state.db;
@@ -103,6 +124,8 @@ pub async fn begin(
         .exec(db)
         .await?;
     let value = tokens::new_refresh_token();
+    let verifier = oauth::new_pkce_verifier();
+    let authorize_url = oauth::authorize_url(&state.oauth, provider, &value, &verifier)?;
     oauth_state::ActiveModel {
         state_hash: Set(tokens::token_hash(&value)),
         provider: Set(provider.as_str().to_string()),
@@ -110,12 +133,27 @@ pub async fn begin(
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .map(str::to_string)),
+        pkce_verifier: Set(verifier),
         expires_at: Set(now + STATE_LIFETIME),
         created_at: Set(now),
     }
     .insert(db)
     .await?;
-    Ok(oauth::authorize_url(&state.oauth, provider, &value)?)
+    Ok(Begun {
+        authorize_url,
+        state: value,
+    })
+}
+
+/// Whether the browser's state cookie is the state the callback brought. Both must be
+/// present; compared in constant time.
+fn same_browser(callback: &Callback<'_>) -> bool {
+    match (callback.state, callback.cookie) {
+        (Some(state), Some(cookie)) if !state.is_empty() && !cookie.is_empty() => {
+            tokens::secrets_equal(state, cookie)
+        }
+        _ => false,
+    }
 }
 
 /// Takes the state back: it must exist, belong to this provider and be unexpired, and only
@@ -153,17 +191,24 @@ pub struct Callback<'a> {
     pub state: Option<&'a str>,
     /// The provider's `error` (the user denied access, say).
     pub error: Option<&'a str>,
+    /// The state the browser holds (its cookie), if any.
+    pub cookie: Option<&'a str>,
 }
 
-/// `GET /oauth/authorize/{provider}`: checks the state, asks the provider who the user
-/// is, and signs them in: by the linked identity, else by the verified email (linking it),
-/// else as a new account when registration is open.
+/// `GET /oauth/authorize/{provider}`: checks that the browser holds the state (else
+/// `OtherBrowser`, before anything is looked up, so the state stays usable by the browser
+/// that does), takes the state, asks the provider who the user is (exchanging the code
+/// with the state's PKCE verifier), and signs them in: by the linked identity, else by the
+/// verified email (linking it), else as a new account when registration is open.
 pub async fn finish(
     state: &AppState,
     provider: Provider,
     callback: Callback<'_>,
 ) -> Result<Landing, SocialError> {
     configured(state, provider)?;
+    if !same_browser(&callback) {
+        return Err(SocialError::OtherBrowser);
+    }
     let flow = take_state(state, provider, callback.state).await?;
     if let Some(error) = callback.error.filter(|e| !e.is_empty()) {
         return Err(SocialError::Denied(error.to_string()));
@@ -172,7 +217,7 @@ pub async fn finish(
         .code
         .filter(|c| !c.is_empty())
         .ok_or(SocialError::MissingCode)?;
-    let identity = oauth::identify(&state.oauth, provider, code).await?;
+    let identity = oauth::identify(&state.oauth, provider, code, &flow.pkce_verifier).await?;
     let email = validate::email(&identity.email)
         .map_err(|_| SocialError::Provider(ProviderError::NoVerifiedEmail))?;
     if let Some(invite) = flow.invite_token.as_deref()

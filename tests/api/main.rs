@@ -6,6 +6,7 @@ mod admin;
 mod attacks;
 mod attempts;
 mod authz;
+mod browser;
 mod config_file;
 mod email_codes;
 mod enterprise;

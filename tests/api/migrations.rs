@@ -273,3 +273,111 @@ async fn sqlite_dataset_search_backfill() {
 async fn postgres_dataset_search_backfill() {
     dataset_search_backfill(Backend::Postgres).await;
 }
+
+/// Migration 000010 rebuilds `oauth_states` with the PKCE verifier: sign-ins in flight at
+/// the upgrade (no verifier, no state cookie) are dropped, new ones need a verifier, and
+/// down restores the table as 000006 made it.
+async fn oauth_states_get_a_pkce_verifier(backend: Backend) {
+    use entity::oauth_state;
+    use sea_orm::sea_query::{Query, SimpleExpr};
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, Value};
+
+    let Some(test_db) = TestDb::new(backend).await else {
+        eprintln!("TEST_DATABASE_URL is not set: PostgreSQL run skipped");
+        return;
+    };
+    let db = console_server::db::connect(&test_db.url)
+        .await
+        .expect("connect");
+    let backend = db.get_database_backend();
+    let insert_old = |hash: &str| {
+        let mut stmt = Query::insert();
+        stmt.into_table("oauth_states")
+            .columns([
+                "state_hash",
+                "provider",
+                "invite_token",
+                "expires_at",
+                "created_at",
+            ])
+            .values_panic(
+                [
+                    Value::String(Some(hash.to_string())),
+                    Value::String(Some("github".to_string())),
+                    Value::String(None),
+                    2i64.into(),
+                    1i64.into(),
+                ]
+                .into_iter()
+                .map(SimpleExpr::from),
+            );
+        stmt
+    };
+    let rows = |sql: &'static str| {
+        let db = &db;
+        async move {
+            db.query_one_raw(Statement::from_string(backend, sql))
+                .await
+                .map(|row| {
+                    row.and_then(|r| r.try_get_by_index::<i64>(0).ok())
+                        .unwrap_or(-1)
+                })
+        }
+    };
+
+    Migrator::up(&db, Some(9)).await.expect("up to 000009");
+    db.execute(&insert_old("in-flight")).await.expect("old row");
+    Migrator::up(&db, None).await.expect("up");
+    assert_eq!(
+        rows("SELECT COUNT(*) FROM oauth_states")
+            .await
+            .expect("count"),
+        0,
+        "sign-ins in flight are dropped"
+    );
+    assert!(
+        db.execute(&insert_old("no-verifier")).await.is_err(),
+        "a state without a verifier is refused"
+    );
+    oauth_state::ActiveModel {
+        state_hash: Set("with-verifier".into()),
+        provider: Set("github".into()),
+        invite_token: Set(None),
+        pkce_verifier: Set("v".repeat(43)),
+        expires_at: Set(2),
+        created_at: Set(1),
+    }
+    .insert(&db)
+    .await
+    .expect("new row");
+    let stored = oauth_state::Entity::find_by_id("with-verifier")
+        .one(&db)
+        .await
+        .expect("read")
+        .expect("row");
+    assert_eq!(stored.pkce_verifier, "v".repeat(43));
+
+    // Down past 000010 (and 000100 after it): the table of 000006 again.
+    Migrator::down(&db, Some(2)).await.expect("down two");
+    assert!(
+        rows("SELECT COUNT(pkce_verifier) FROM oauth_states")
+            .await
+            .is_err(),
+        "no verifier column after down"
+    );
+    db.execute(&insert_old("old-again"))
+        .await
+        .expect("old shape after down");
+    Migrator::up(&db, None).await.expect("up again");
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn sqlite_oauth_states_get_a_pkce_verifier() {
+    oauth_states_get_a_pkce_verifier(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_oauth_states_get_a_pkce_verifier() {
+    oauth_states_get_a_pkce_verifier(Backend::Postgres).await;
+}

@@ -11,12 +11,13 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
 };
 
+use crate::browser::Browser;
 use crate::db_test;
 use crate::helpers::{Backend, TestApp};
 use crate::oauth_provider::{FakeProvider, FakeUser, PUBLIC_API_URL};
 use crate::session::{ADMIN_EMAIL, ADMIN_PASSWORD, login, setup};
 
-const WEB: &str = "http://127.0.0.1:3000";
+pub(crate) const WEB: &str = "http://127.0.0.1:3000";
 
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
@@ -27,8 +28,21 @@ fn no_redirects() -> reqwest::Client {
 
 /// An app set up, with GitHub (and Google) pointing at `provider`, a manual clock, and
 /// registration as given.
-async fn app(backend: Backend, provider: &FakeProvider, allow_register: bool) -> Option<TestApp> {
-    let oauth = provider.config(true);
+pub(crate) async fn app(
+    backend: Backend,
+    provider: &FakeProvider,
+    allow_register: bool,
+) -> Option<TestApp> {
+    app_with(backend, provider.config(true), allow_register).await
+}
+
+/// An app set up with this social sign-in configuration, a manual clock, and registration
+/// as given.
+pub(crate) async fn app_with(
+    backend: Backend,
+    oauth: console_server::config::OAuthConfig,
+    allow_register: bool,
+) -> Option<TestApp> {
     let app = TestApp::spawn_custom(backend, move |state: AppState| {
         AppState {
             features: FeatureConfig {
@@ -45,7 +59,7 @@ async fn app(backend: Backend, provider: &FakeProvider, allow_register: bool) ->
     Some(app)
 }
 
-fn location(resp: &reqwest::Response) -> String {
+pub(crate) fn location(resp: &reqwest::Response) -> String {
     assert_eq!(resp.status().as_u16(), 302, "expected a redirect: {resp:?}");
     resp.headers()
         .get("location")
@@ -59,48 +73,94 @@ fn query_of(url: &str) -> Vec<(String, String)> {
     parsed.query_pairs().into_owned().collect()
 }
 
-fn param(url: &str, name: &str) -> Option<String> {
+pub(crate) fn param(url: &str, name: &str) -> Option<String> {
     query_of(url)
         .into_iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v)
 }
 
-/// Step one and two: the console's login redirect, then the provider's authorize page.
-/// Returns the callback URL the provider sends the browser to, already pointed at the
-/// app's real address.
-async fn to_callback(app: &TestApp, provider: &str, invite: Option<&str>) -> String {
-    let http = no_redirects();
+/// A sign-in in flight: the browser that started it, the state, and the callback URL the
+/// provider sent that browser to (already pointed at the app's real address).
+pub(crate) struct Flow {
+    pub browser: Browser,
+    pub state: String,
+    pub callback: String,
+}
+
+/// Step one and two, in a browser of their own: the console's login redirect, then the
+/// provider's authorize page.
+async fn to_callback(app: &TestApp, provider: &str, invite: Option<&str>) -> Flow {
+    let browser = Browser::new();
     let mut login_url = app.url(&format!("/console/api/oauth/login/{provider}"));
     if let Some(invite) = invite {
         login_url = format!("{login_url}?invite_token={invite}");
     }
-    let to_provider = location(&http.get(&login_url).send().await.expect("login"));
+    let to_provider = location(&browser.get(&login_url).await);
     let state = param(&to_provider, "state").expect("state in authorize url");
     assert!(state.len() >= 32, "state is unguessable: {state}");
     assert_eq!(
         param(&to_provider, "redirect_uri").as_deref(),
         Some(format!("{PUBLIC_API_URL}/console/api/oauth/authorize/{provider}").as_str())
     );
-    let callback = location(&http.get(&to_provider).send().await.expect("authorize"));
     let public = format!("{PUBLIC_API_URL}/console/api/oauth/authorize/{provider}?");
+    let callback = location(&browser.get(&to_provider).await);
     assert!(callback.starts_with(&public), "{callback}");
     // The browser reaches the public URL; the proxy in front of the app forwards it here.
-    callback.replacen(PUBLIC_API_URL, &app.base, 1)
+    let callback = callback.replacen(PUBLIC_API_URL, &app.base, 1);
+    Flow {
+        browser,
+        state,
+        callback,
+    }
 }
 
-/// Step three: the callback; returns where the console sends the browser.
-async fn land(callback: &str) -> String {
-    location(&no_redirects().get(callback).send().await.expect("callback"))
+/// Step three, in the browser that started the sign-in; returns where the console sends it.
+async fn land(flow: &Flow) -> String {
+    land_in(&flow.browser, &flow.callback).await
+}
+
+/// A callback sent with `Cookie: oauth_state=<cookie>` whatever a browser would do (one
+/// that ignored the cookie's removal, say), to reach the checks behind the cookie's.
+async fn land_carrying(callback: &str, cookie: &str) -> String {
+    location(
+        &no_redirects()
+            .get(callback)
+            .header("cookie", format!("oauth_state={cookie}"))
+            .send()
+            .await
+            .expect("callback"),
+    )
 }
 
 async fn dance(app: &TestApp, provider: &str) -> String {
-    let callback = to_callback(app, provider, None).await;
-    land(&callback).await
+    land(&to_callback(app, provider, None).await).await
+}
+
+/// Step one in `browser`: the console's login redirect; returns the provider's authorize URL.
+pub(crate) async fn start_in(browser: &Browser, app: &TestApp, provider: &str) -> String {
+    location(
+        &browser
+            .get(&app.url(&format!("/console/api/oauth/login/{provider}")))
+            .await,
+    )
+}
+
+/// Step two in `browser`: the provider's authorize page; returns the callback URL it sends
+/// the browser to, pointed at the app's real address (the proxy's job).
+pub(crate) async fn authorize_in(browser: &Browser, app: &TestApp, to_provider: &str) -> String {
+    let callback = location(&browser.get(to_provider).await);
+    assert!(callback.starts_with(PUBLIC_API_URL), "{callback}");
+    callback.replacen(PUBLIC_API_URL, &app.base, 1)
+}
+
+/// Step three in `browser`: the callback; returns where the console sends the browser.
+pub(crate) async fn land_in(browser: &Browser, callback: &str) -> String {
+    location(&browser.get(callback).await)
 }
 
 /// The sign-in page with a message, as the refused sign-ins land.
-fn refused_with(landing: &str) -> String {
+pub(crate) fn refused_with(landing: &str) -> String {
     assert!(
         landing.starts_with(&format!("{WEB}/signin?message=")),
         "expected the sign-in page: {landing}"
@@ -109,7 +169,7 @@ fn refused_with(landing: &str) -> String {
 }
 
 /// The access token of a successful landing, checked by reading the profile with it.
-async fn signed_in_as(app: &TestApp, landing: &str) -> String {
+pub(crate) async fn signed_in_as(app: &TestApp, landing: &str) -> String {
     assert!(
         landing.starts_with(&format!("{WEB}?access_token=")),
         "{landing}"
@@ -126,7 +186,7 @@ async fn signed_in_as(app: &TestApp, landing: &str) -> String {
     profile.email
 }
 
-async fn accounts_with(app: &TestApp, email: &str) -> u64 {
+pub(crate) async fn accounts_with(app: &TestApp, email: &str) -> u64 {
     account::Entity::find()
         .filter(account::Column::Email.eq(email))
         .count(&app.state.db)
@@ -246,31 +306,44 @@ async fn states_are_single_use_bound_and_short_lived(backend: Backend) {
     };
     provider.sign_in_as(FakeUser::new("1", "one@example.com"));
 
-    // Replayed: the first use signs in, the second lands on the sign-in page.
-    let callback = to_callback(&app, "github", None).await;
-    signed_in_as(&app, &land(&callback).await).await;
-    let message = refused_with(&land(&callback).await);
+    // Replayed: the first use signs in and removes the cookie, so the browser cannot send
+    // it again; sent anyway (the cookie kept), the state is already spent.
+    let flow = to_callback(&app, "github", None).await;
+    signed_in_as(&app, &land(&flow).await).await;
+    let message = refused_with(&land(&flow).await);
+    assert!(message.contains("another browser"), "{message}");
+    let message = refused_with(&land_carrying(&flow.callback, &flow.state).await);
     assert!(message.contains("expired or was already used"), "{message}");
 
     // Expired: ten minutes pass at the provider.
-    let callback = to_callback(&app, "github", None).await;
+    let flow = to_callback(&app, "github", None).await;
     app.state
         .clock
         .as_manual()
         .expect("manual clock")
         .advance(601);
-    refused_with(&land(&callback).await);
+    let message = refused_with(&land(&flow).await);
+    assert!(message.contains("expired or was already used"), "{message}");
 
-    // Bound to its provider: a GitHub state presented to the Google callback.
-    let callback = to_callback(&app, "github", None).await;
-    let foreign = callback.replace("/authorize/github?", "/authorize/google?");
-    refused_with(&land(&foreign).await);
+    // Bound to its provider: a GitHub state presented to the Google callback (whose path
+    // the GitHub cookie is not even sent to).
+    let flow = to_callback(&app, "github", None).await;
+    let foreign = flow
+        .callback
+        .replace("/authorize/github?", "/authorize/google?");
+    let message = refused_with(&land_in(&flow.browser, &foreign).await);
+    assert!(message.contains("another browser"), "{message}");
+    let message = refused_with(&land_carrying(&foreign, &flow.state).await);
+    assert!(message.contains("expired or was already used"), "{message}");
 
-    // Forged or missing.
+    // Forged or missing, with or without a cookie to match.
     let forged = app.url("/console/api/oauth/authorize/github?code=code-1&state=forged");
-    refused_with(&land(&forged).await);
+    refused_with(&land_in(&Browser::new(), &forged).await);
+    let message = refused_with(&land_carrying(&forged, "forged").await);
+    assert!(message.contains("expired or was already used"), "{message}");
     let missing = app.url("/console/api/oauth/authorize/github?code=code-1");
-    refused_with(&land(&missing).await);
+    refused_with(&land_in(&Browser::new(), &missing).await);
+    refused_with(&land_carrying(&missing, "forged").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,16 +474,16 @@ async fn an_invitation_lands_on_invite_settings(backend: Backend) {
 
     // Another email at the provider: refused.
     provider.sign_in_as(FakeUser::new("8", "someone-else@example.com"));
-    let callback = to_callback(&app, "github", Some(&invite)).await;
+    let flow = to_callback(&app, "github", Some(&invite)).await;
     assert_eq!(
-        refused_with(&land(&callback).await),
+        refused_with(&land(&flow).await),
         "Invalid invitation token."
     );
 
     // The invited email: on to the invite settings page with the token.
     provider.sign_in_as(FakeUser::new("9", "invited@example.com"));
-    let callback = to_callback(&app, "github", Some(&invite)).await;
-    let landing = land(&callback).await;
+    let flow = to_callback(&app, "github", Some(&invite)).await;
+    let landing = land(&flow).await;
     assert_eq!(
         landing,
         format!("{WEB}/signin/invite-settings?invite_token={invite}")

@@ -1,6 +1,8 @@
 //! A local OAuth provider on 127.0.0.1 for social sign-in tests: GitHub-shaped (authorize,
 //! token, `api/user`, `api/user/emails`) and Google-shaped (authorize, token, userinfo)
-//! endpoints, with switches to make it misbehave.
+//! endpoints, with switches to make it misbehave. It checks PKCE (RFC 7636) as GitHub and
+//! Google do: a code whose authorization request carried a `code_challenge` is only
+//! exchanged with the verifier that hashes to it; only `S256` is accepted.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -49,8 +51,12 @@ struct Inner {
     token_fails: bool,
     /// The user endpoints answer 500.
     user_fails: bool,
-    /// Codes issued: code → (redirect_uri, user).
-    codes: HashMap<String, (String, FakeUser)>,
+    /// Codes issued: code → (redirect_uri, user, PKCE S256 challenge if one was sent).
+    codes: HashMap<String, (String, FakeUser, Option<String>)>,
+    /// Codes exchanged with a verifier that matched their challenge.
+    pkce_verified: u32,
+    /// Codes exchanged that were issued without a challenge.
+    without_pkce: u32,
     /// Access tokens issued.
     tokens: HashMap<String, FakeUser>,
     next: u64,
@@ -121,6 +127,12 @@ impl FakeProvider {
         self.with(|i| i.user_fails = fail);
     }
 
+    /// How many codes were exchanged with a checked PKCE verifier, and how many were
+    /// issued without a challenge.
+    pub fn exchanges(&self) -> (u32, u32) {
+        self.with(|i| (i.pkce_verified, i.without_pkce))
+    }
+
     /// The app's configuration for this provider: GitHub and, when `google`, Google too.
     pub fn config(&self, google: bool) -> OAuthConfig {
         let mut cfg = OAuthConfig::defaults();
@@ -147,6 +159,8 @@ struct AuthorizeQuery {
     redirect_uri: String,
     response_type: String,
     state: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
 }
 
 fn redirect(to: String) -> Response {
@@ -179,9 +193,19 @@ fn authorize(Query(q): Query<AuthorizeQuery>, Data(p): Data<&FakeProvider>) -> R
         let Some(user) = i.user.clone() else {
             return StatusCode::BAD_REQUEST.into();
         };
+        // RFC 7636 4.3: the method defaults to `plain`, which this provider refuses.
+        if q.code_challenge.is_some() && q.code_challenge_method.as_deref() != Some("S256") {
+            return redirect(with_query(
+                &q.redirect_uri,
+                &[("error", "invalid_request"), ("state", &state)],
+            ));
+        }
         i.next += 1;
         let code = format!("code-{}", i.next);
-        i.codes.insert(code.clone(), (q.redirect_uri.clone(), user));
+        i.codes.insert(
+            code.clone(),
+            (q.redirect_uri.clone(), user, q.code_challenge.clone()),
+        );
         redirect(with_query(
             &q.redirect_uri,
             &[("code", &code), ("state", &state)],
@@ -196,6 +220,14 @@ struct TokenForm {
     redirect_uri: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    code_verifier: Option<String>,
+}
+
+/// RFC 7636 4.2: `BASE64URL(SHA256(verifier))`, unpadded.
+fn s256(verifier: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
 }
 
 #[handler]
@@ -208,11 +240,22 @@ fn token_endpoint(Form(f): Form<TokenForm>, Data(p): Data<&FakeProvider>) -> Res
             && f.client_secret.as_deref() == Some(CLIENT_SECRET);
         let issued = i.codes.remove(&f.code);
         match issued {
-            Some((redirect_uri, user))
+            Some((redirect_uri, user, challenge))
                 if client_ok
                     && f.grant_type == "authorization_code"
-                    && f.redirect_uri.as_deref() == Some(redirect_uri.as_str()) =>
+                    && f.redirect_uri.as_deref() == Some(redirect_uri.as_str())
+                    && match (&challenge, &f.code_verifier) {
+                        (Some(challenge), Some(verifier)) => s256(verifier) == *challenge,
+                        (Some(_), None) => false,
+                        // A verifier for a code issued without a challenge is refused too.
+                        (None, verifier) => verifier.is_none(),
+                    } =>
             {
+                if challenge.is_some() {
+                    i.pkce_verified += 1;
+                } else {
+                    i.without_pkce += 1;
+                }
                 i.next += 1;
                 let access = format!("access-{}", i.next);
                 i.tokens.insert(access.clone(), user);

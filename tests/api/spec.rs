@@ -131,13 +131,24 @@ fn operations(doc: &Value) -> BTreeMap<String, Value> {
             }
             let mut responses = BTreeMap::new();
             for (status, r) in op["responses"].as_object().expect("responses") {
-                let location = r
+                // Header names are case-insensitive (poem-openapi writes them in capitals);
+                // each with whether it is always sent.
+                let headers: BTreeMap<String, bool> = r
                     .get("headers")
                     .and_then(Value::as_object)
-                    .is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("location")));
+                    .map(|h| {
+                        h.iter()
+                            .map(|(name, h)| {
+                                let required =
+                                    h.get("required").and_then(Value::as_bool).unwrap_or(false);
+                                (name.to_ascii_lowercase(), required)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 responses.insert(
                     status.clone(),
-                    json!({ "body": body_schema(Some(r)), "location": location }),
+                    json!({ "body": body_schema(Some(r)), "headers": headers }),
                 );
             }
             let security: BTreeSet<String> = op

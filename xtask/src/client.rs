@@ -5,7 +5,35 @@ use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
 
 use crate::{HEADER, Surface};
 
+/// progenitor has no cookie parameters; the SDK leaves them out. A cookie parameter is
+/// one the server set in a browser, which the browser sends back on its own
+/// (`openapi/CONVENTIONS.md`), so no SDK call needs to send it.
+fn without_cookie_parameters(doc: &openapiv3::OpenAPI) -> openapiv3::OpenAPI {
+    let mut doc = doc.clone();
+    for item in doc.paths.paths.values_mut() {
+        let openapiv3::ReferenceOr::Item(item) = item else {
+            continue;
+        };
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for op in ops.into_iter().flatten() {
+            op.parameters
+                .retain(|p| !matches!(p.as_item(), Some(openapiv3::Parameter::Cookie { .. })));
+        }
+    }
+    doc
+}
+
 pub fn generate(doc: &openapiv3::OpenAPI) -> Result<String> {
+    let doc = &without_cookie_parameters(doc);
     let mut settings = GenerationSettings::default();
     settings
         .with_interface(InterfaceStyle::Builder)

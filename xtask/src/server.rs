@@ -230,7 +230,20 @@ fn responses(api: &Api, out: &mut String) {
                     );
                 }
                 (None, true) => {
-                    let _ = writeln!(out, "{variant}(#[oai(header = \"Location\")] String),");
+                    let _ = write!(out, "{variant}(#[oai(header = \"Location\")] String");
+                    for h in &r.headers {
+                        out.push_str(",\n");
+                        if let Some(d) = &h.description {
+                            doc_comment(out, d);
+                        }
+                        let ty = if h.required {
+                            "String"
+                        } else {
+                            "Option<String>"
+                        };
+                        let _ = write!(out, "#[oai(header = {})] {ty}", lit(&h.name));
+                    }
+                    out.push_str("),\n");
                 }
                 (None, false) => {
                     let _ = writeln!(out, "{variant},");
@@ -527,6 +540,7 @@ fn routers(api: &Api, out: &mut String) -> Result<()> {
                 let wrapper = match p.location {
                     ParamIn::Path => "Path",
                     ParamIn::Query => "Query",
+                    ParamIn::Cookie => "Cookie",
                 };
                 let ty = rust_ty(&p.ty);
                 let ty = if p.required || p.default.is_some() {

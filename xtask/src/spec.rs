@@ -60,6 +60,8 @@ pub enum SchemaDef {
 pub enum ParamIn {
     Path,
     Query,
+    /// A cookie the browser carries (the server set it); never required.
+    Cookie,
 }
 
 #[derive(Debug)]
@@ -73,12 +75,23 @@ pub struct Param {
     pub limits: Limits,
 }
 
+/// A response header of a redirect besides `Location` (`Set-Cookie`, `Cache-Control`, …):
+/// a string the handler sets, always sent when `required`.
+#[derive(Debug)]
+pub struct Header {
+    pub name: String,
+    pub required: bool,
+    pub description: Option<String>,
+}
+
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
     pub description: String,
     pub body: Option<Ty>,
     pub location_header: bool,
+    /// The redirect's other headers, in the order the YAML lists them.
+    pub headers: Vec<Header>,
 }
 
 #[derive(Debug, Clone)]
@@ -314,7 +327,8 @@ fn operation(method: &str, path: &str, op: &Operation, doc: &OpenAPI) -> Result<
         let (data, location) = match p {
             Parameter::Path { parameter_data, .. } => (parameter_data, ParamIn::Path),
             Parameter::Query { parameter_data, .. } => (parameter_data, ParamIn::Query),
-            _ => bail!("{id}: only path and query parameters are supported"),
+            Parameter::Cookie { parameter_data, .. } => (parameter_data, ParamIn::Cookie),
+            _ => bail!("{id}: only path, query and cookie parameters are supported"),
         };
         let ParameterSchemaOrContent::Schema(schema) = &data.format else {
             bail!("{id}: parameter {} needs a schema", data.name);
@@ -336,6 +350,12 @@ fn operation(method: &str, path: &str, op: &Operation, doc: &OpenAPI) -> Result<
         let default = schema.as_item().and_then(|s| s.schema_data.default.clone());
         if location == ParamIn::Path && !data.required {
             bail!("{id}: path parameter {} must be required", data.name);
+        }
+        if location == ParamIn::Cookie && (data.required || ty != Ty::String || default.is_some()) {
+            bail!(
+                "{id}: cookie parameter {} must be an optional string without a default",
+                data.name
+            );
         }
         if default.is_some() && data.required {
             bail!(
@@ -376,17 +396,51 @@ fn operation(method: &str, path: &str, op: &Operation, doc: &OpenAPI) -> Result<
             .ok_or_else(|| anyhow!("{id}: responses must be inline"))?;
         let body = response_body(&resp.content).with_context(|| format!("{id}: {status}"))?;
         let location_header = resp.headers.contains_key("Location");
-        if resp.headers.keys().any(|h| h != "Location") {
-            bail!("{id}: only a Location response header is supported");
-        }
         if location_header && body.is_some() {
             bail!("{id}: a redirect has no body");
+        }
+        let mut headers = Vec::new();
+        for (name, header) in &resp.headers {
+            let header = header
+                .as_item()
+                .ok_or_else(|| anyhow!("{id}: {status}: response headers must be inline"))?;
+            let is_string = matches!(
+                &header.format,
+                ParameterSchemaOrContent::Schema(ReferenceOr::Item(Schema {
+                    schema_kind: SchemaKind::Type(Type::String(_)),
+                    ..
+                }))
+            );
+            if !is_string {
+                bail!("{id}: {status}: response header {name} needs `schema: {{type: string}}`");
+            }
+            if name == "Location" {
+                if !header.required {
+                    bail!("{id}: {status}: the Location header is `required: true`");
+                }
+                continue;
+            }
+            if !location_header {
+                bail!("{id}: {status}: response headers other than Location go on a redirect only");
+            }
+            if name.eq_ignore_ascii_case("location")
+                || name.eq_ignore_ascii_case("content-type")
+                || name.eq_ignore_ascii_case("content-length")
+            {
+                bail!("{id}: {status}: response header {name} is not one a handler sets");
+            }
+            headers.push(Header {
+                name: name.clone(),
+                required: header.required,
+                description: header.description.clone(),
+            });
         }
         responses.push(Response {
             status: *status,
             description: resp.description.clone(),
             body,
             location_header,
+            headers,
         });
     }
     if op.responses.default.is_some() {

@@ -5,8 +5,9 @@ use poem_openapi::payload::Json;
 use super::views::{success, token_pair};
 use super::{ConsoleError, ConsoleHandlers};
 use crate::api::generated::console::{AuthApi, responses, schemas};
+use crate::config::TokenDelivery;
 use crate::domain::{invitations, password_reset, registration, session, social};
-use crate::oauth::Provider;
+use crate::oauth::{self, Provider};
 use crate::state::AppState;
 
 impl AuthApi for ConsoleHandlers {
@@ -186,17 +187,27 @@ impl AuthApi for ConsoleHandlers {
         provider: schemas::OAuthProvider,
         invite_token: Option<String>,
     ) -> poem::Result<responses::OauthLoginResponse> {
-        let url = match social::begin(&self.state, provider_of(provider), invite_token.as_deref())
-            .await
-        {
-            Ok(url) => url,
-            // The browser was sent here by the web app: a provider this server has no client
-            // for lands on the sign-in page with the reason, as every callback failure does,
-            // rather than on a JSON error page.
-            Err(err @ social::SocialError::NotConfigured(_)) => signin_failure(&self.state, &err),
-            Err(err) => return Err(social_error(err).into()),
-        };
-        Ok(responses::OauthLoginResponse::Found(url))
+        let provider = provider_of(provider);
+        let (url, cookie) =
+            match social::begin(&self.state, provider, invite_token.as_deref()).await {
+                Ok(begun) => {
+                    let cookie = state_cookie(&self.state, provider, Some(&begun.state));
+                    (begun.authorize_url, Some(cookie))
+                }
+                // The browser was sent here by the web app: a provider this server has no
+                // client for lands on the sign-in page with the reason, as every callback
+                // failure does, rather than on a JSON error page.
+                Err(err @ social::SocialError::NotConfigured(_)) => {
+                    (signin_failure(&self.state, &err), None)
+                }
+                Err(err) => return Err(social_error(err).into()),
+            };
+        Ok(responses::OauthLoginResponse::Found(
+            url,
+            cookie,
+            NO_STORE.to_string(),
+            NO_REFERRER.to_string(),
+        ))
     }
 
     async fn oauth_authorize(
@@ -206,19 +217,37 @@ impl AuthApi for ConsoleHandlers {
         code: Option<String>,
         state: Option<String>,
         error: Option<String>,
+        oauth_state: Option<String>,
     ) -> poem::Result<responses::OauthAuthorizeResponse> {
         let web = self.state.auth.console_web_url.trim_end_matches('/');
         let callback = social::Callback {
             code: code.as_deref(),
             state: state.as_deref(),
             error: error.as_deref(),
+            cookie: oauth_state.as_deref(),
         };
-        let location = match social::finish(&self.state, provider_of(provider), callback).await {
-            Ok(social::Landing::SignedIn(pair)) => format!(
-                "{web}?access_token={}&refresh_token={}",
-                encode(&pair.access_token),
-                encode(&pair.refresh_token)
-            ),
+        let name = provider.as_str();
+        let provider = provider_of(provider);
+        let outcome = social::finish(&self.state, provider, callback).await;
+        // Whenever the browser brought the cookie of this state, the state is spent now
+        // (signed in or not): the cookie goes too. Without it (another browser, another
+        // sign-in's cookie) nothing was spent, and this browser's cookie, if any, stays.
+        let clear = match &outcome {
+            Err(social::SocialError::OtherBrowser | social::SocialError::NotConfigured(_)) => None,
+            _ => Some(state_cookie(&self.state, provider, None)),
+        };
+        let location = match outcome {
+            Ok(social::Landing::SignedIn(pair)) => {
+                let tokens = format!(
+                    "access_token={}&refresh_token={}",
+                    encode(&pair.access_token),
+                    encode(&pair.refresh_token)
+                );
+                match self.state.oauth.token_delivery {
+                    TokenDelivery::Query => format!("{web}?{tokens}"),
+                    TokenDelivery::Fragment => format!("{web}#{tokens}"),
+                }
+            }
             Ok(social::Landing::InviteSettings(token)) => {
                 format!(
                     "{web}/signin/invite-settings?invite_token={}",
@@ -228,16 +257,21 @@ impl AuthApi for ConsoleHandlers {
             Err(err) => {
                 match &err {
                     social::SocialError::Db(_) | social::SocialError::Session(_) => {
-                        tracing::error!(error = %err, provider = provider.as_str(), "social sign-in failed")
+                        tracing::error!(error = %err, provider = name, "social sign-in failed")
                     }
                     _ => {
-                        tracing::info!(error = %err, provider = provider.as_str(), "social sign-in refused")
+                        tracing::info!(error = %err, provider = name, "social sign-in refused")
                     }
                 }
                 signin_failure(&self.state, &err)
             }
         };
-        Ok(responses::OauthAuthorizeResponse::Found(location))
+        Ok(responses::OauthAuthorizeResponse::Found(
+            location,
+            clear,
+            NO_STORE.to_string(),
+            NO_REFERRER.to_string(),
+        ))
     }
 
     async fn refresh_token(
@@ -285,6 +319,38 @@ fn code_valid(email: String) -> schemas::CodeValidityResponse {
     schemas::CodeValidityResponse {
         is_valid: true,
         email,
+    }
+}
+
+/// The cookie that ties a social sign-in's `state` to the browser that started it (the
+/// contract's cookie parameter of `oauth_authorize`).
+pub const STATE_COOKIE: &str = "oauth_state";
+
+/// Both OAuth redirects carry one-time values or tokens in their URLs: no cache keeps
+/// them, and the next page is not told where the browser came from.
+const NO_STORE: &str = "no-store";
+const NO_REFERRER: &str = "no-referrer";
+
+/// `Set-Cookie` for the state cookie: `Some(state)` sets it for the state's lifetime,
+/// `None` removes it. Sent only to the callback path (under `CONSOLE_API_URL`'s own path);
+/// `HttpOnly`, so no script reads it; `SameSite=Lax`, so the provider's top-level redirect
+/// back carries it and cross-site subrequests do not; `Secure` when browsers reach the API
+/// over https.
+fn state_cookie(state: &AppState, provider: Provider, value: Option<&str>) -> String {
+    let path = oauth::callback_path(&state.oauth, provider);
+    let secure = if oauth::public_url_is_https(&state.oauth) {
+        "; Secure"
+    } else {
+        ""
+    };
+    match value {
+        Some(value) => format!(
+            "{STATE_COOKIE}={value}; Path={path}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+            social::STATE_LIFETIME
+        ),
+        None => format!(
+            "{STATE_COOKIE}=; Path={path}; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax{secure}"
+        ),
     }
 }
 

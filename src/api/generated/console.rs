@@ -2178,7 +2178,18 @@ pub mod responses {
     pub enum OauthLoginResponse {
         /// Redirect to the provider's authorization page
         #[oai(status = 302)]
-        Found(#[oai(header = "Location")] String),
+        Found(
+            #[oai(header = "Location")] String,
+            /// `oauth_state=<state>; Path=/console/api/oauth/authorize/{provider}; Max-Age=600; HttpOnly; SameSite=Lax`, plus `; Secure` when `CONSOLE_API_URL` is https (the path is the callback's, under `CONSOLE_API_URL`'s own path). Absent when the redirect is to the sign-in page.
+            #[oai(header = "Set-Cookie")]
+            Option<String>,
+            /// Always `no-store`.
+            #[oai(header = "Cache-Control")]
+            String,
+            /// Always `no-referrer`.
+            #[oai(header = "Referrer-Policy")]
+            String,
+        ),
         /// Bad request: `invalid_param`
         #[oai(status = 400)]
         BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2192,7 +2203,18 @@ pub mod responses {
     pub enum OauthAuthorizeResponse {
         /// Redirect to the console web app
         #[oai(status = 302)]
-        Found(#[oai(header = "Location")] String),
+        Found(
+            #[oai(header = "Location")] String,
+            /// `oauth_state=; Path=/console/api/oauth/authorize/{provider}; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax` (plus `; Secure` when `CONSOLE_API_URL` is https): clears the cookie once its state has been used. Absent when the request had no cookie matching `state`, so another sign-in in flight in this browser keeps its cookie.
+            #[oai(header = "Set-Cookie")]
+            Option<String>,
+            /// Always `no-store`.
+            #[oai(header = "Cache-Control")]
+            String,
+            /// Always `no-referrer`.
+            #[oai(header = "Referrer-Policy")]
+            String,
+        ),
         /// Bad request: `invalid_param`
         #[oai(status = 400)]
         BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -3352,6 +3374,7 @@ pub trait AuthApi: Surface {
         code: Option<String>,
         state: Option<String>,
         error: Option<String>,
+        oauth_state: Option<String>,
     ) -> impl Future<Output = ::poem::Result<responses::OauthAuthorizeResponse>> + Send;
 
     /// `POST /console/api/refresh-token`: Refresh the token pair
@@ -4809,7 +4832,7 @@ impl<T: AuthApi> AuthRoutes<T> {
 
     /// Start social sign-in
     ///
-    /// [Legacy] Redirects (302) the browser to the provider's authorization page with a single-use `state` (valid 10 minutes) that also carries `invite_token`, when given. A provider this server has no client for also redirects (302), to the web app's `/signin?message=Invalid+provider`, as every failure of the callback does; a provider name outside the enum is 400 `invalid_param`.
+    /// [Legacy] Redirects (302) the browser to the provider's authorization page with a single-use `state` (valid 10 minutes; the server keeps only its SHA-256) that also carries `invite_token`, when given, and a PKCE challenge (RFC 7636, `code_challenge_method=S256`; the verifier stays on the server, with the state, and goes only to the provider's token endpoint). The same response sets the `oauth_state` cookie to the state (`HttpOnly`, `SameSite=Lax`, `Max-Age=600`, `Path` the callback's path under `CONSOLE_API_URL`, `Secure` when `CONSOLE_API_URL` is https): the callback accepts a state only from the browser that holds its cookie, so a callback URL sent to someone else signs nobody in. A provider this server has no client for also redirects (302), to the web app's `/signin?message=Invalid+provider`, as every failure of the callback does, and sets no cookie; a provider name outside the enum is 400 `invalid_param`. Every redirect carries `Cache-Control: no-store` and `Referrer-Policy: no-referrer`.
     #[oai(
         path = "/console/api/oauth/login/:provider",
         method = "get",
@@ -4833,7 +4856,7 @@ impl<T: AuthApi> AuthRoutes<T> {
 
     /// Social sign-in callback
     ///
-    /// [Legacy] The provider redirects here. Checks `state` (single-use, 10 minutes, bound to the provider), exchanges `code`, finds the account (linked identity, else verified email, else a new account when registration is open), and redirects (302) to the console web app: on success to `{CONSOLE_WEB_URL}?access_token=…&refresh_token=…`; with a valid invitation carried through the sign-in to `/signin/invite-settings?invite_token=…`; on any failure (bad or replayed state, denied consent, provider error, unverified email, banned account, registration closed, a provider this server has no client for) to `/signin?message=…`. A provider name outside the enum is 400 `invalid_param`.
+    /// [Legacy] The provider redirects here. First checks that `state` equals this browser's `oauth_state` cookie (set by the login step): a callback without the matching cookie (a sign-in started in another browser, as when an attacker sends their own callback URL to a victim, or a cookie that expired) is refused to `/signin?message=…` without touching the state or the code, so the browser that started that sign-in can still finish it. Then takes `state` (single-use, 10 minutes, bound to the provider), exchanges `code` together with the PKCE verifier kept with the state, finds the account (linked identity, else verified email, else a new account when registration is open), and redirects (302) to the console web app: on success to `{CONSOLE_WEB_URL}?access_token=…&refresh_token=…`, or to `{CONSOLE_WEB_URL}#access_token=…&refresh_token=…` with `OAUTH_TOKEN_DELIVERY=fragment` (a fragment is never sent to a server or put in a `Referer`; the web app must read it from `location.hash`); with a valid invitation carried through the sign-in to `/signin/invite-settings?invite_token=…`; on any failure (no matching cookie, bad or replayed state, denied consent, provider error, unverified email, banned account, registration closed, a provider this server has no client for) to `/signin?message=…`. Once a matching cookie has brought its state here the cookie is cleared, whatever the outcome. Every redirect carries `Cache-Control: no-store` and `Referrer-Policy: no-referrer`. A provider name outside the enum is 400 `invalid_param`.
     #[oai(
         path = "/console/api/oauth/authorize/:provider",
         method = "get",
@@ -4855,11 +4878,14 @@ impl<T: AuthApi> AuthRoutes<T> {
         /// The provider's error code (`access_denied` when the user declined).
         #[oai(name = "error")]
         error: ::poem_openapi::param::Query<Option<String>>,
+        /// The state the login step set in this browser; it must equal `state`.
+        #[oai(name = "oauth_state")]
+        oauth_state: ::poem_openapi::param::Cookie<Option<String>>,
     ) -> ::poem::Result<responses::OauthAuthorizeResponse> {
         let ctx = self.0.context(http_request);
         self.0.admit(&ctx, Operation::OauthAuthorize).await?;
         self.0
-            .oauth_authorize(ctx, provider.0, code.0, state.0, error.0)
+            .oauth_authorize(ctx, provider.0, code.0, state.0, error.0, oauth_state.0)
             .await
     }
 
