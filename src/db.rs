@@ -30,12 +30,64 @@ pub fn database_url(storage: &StorageConfig) -> Result<String, DbSetupError> {
     if let Some(url) = &storage.database_url {
         return Ok(url.clone());
     }
-    std::fs::create_dir_all(&storage.data_dir).map_err(|source| DbSetupError::DataDir {
+    let dir_error = |source| DbSetupError::DataDir {
         path: storage.data_dir.display().to_string(),
         source,
-    })?;
+    };
+    private_dir(&storage.data_dir).map_err(dir_error)?;
     let file = storage.data_dir.join("console.db");
+    private_file(&file).map_err(dir_error)?;
+    warn_if_readable_by_others(&storage.data_dir, &file);
     Ok(format!("sqlite://{}?mode=rwc", file.display()))
+}
+
+/// SECURITY: the database holds password hashes and TOTP secrets, so the data directory
+/// is created 0700 (only the server's user), not the umask's 0755.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Creates the SQLite file 0600 before SQLite opens it; SQLite gives its `-wal` and `-shm`
+/// files the database file's permissions, so they are private too.
+fn private_file(file: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(file).map(drop)
+}
+
+/// Files made by an older version, or by hand, keep their permissions; say so at start-up.
+fn warn_if_readable_by_others(dir: &std::path::Path, file: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let wal = file.with_extension("db-wal");
+        let shm = file.with_extension("db-shm");
+        for path in [dir, file, wal.as_path(), shm.as_path()] {
+            if let Ok(meta) = std::fs::metadata(path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                    "readable by other local users; it holds password hashes and 2FA secrets (chmod go-rwx)"
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, file);
 }
 
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {

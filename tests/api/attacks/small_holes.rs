@@ -147,3 +147,30 @@ db_test!(async fn control_characters_in_a_dataset_search_are_refused(app) {
     let (status, _) = call(&app, &admin, "GET", &format!("/console/api/enterprise-groups/{group}/datasets?search=report"), None).await;
     assert_eq!(status, 200);
 });
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_files_are_private_to_the_server_user() {
+    // Item 4: console.db (argon2 hashes, admin-surface TOTP secrets) was created 0644 in a
+    // 0755 data directory, readable by every local user.
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let data_dir = scratch.path().join("data");
+    let storage = console_server::config::StorageConfig {
+        data_dir: data_dir.clone(),
+        database_url: None,
+    };
+    let url = console_server::db::database_url(&storage).expect("url");
+    let db = console_server::db::connect(&url).await.expect("connect");
+    console_server::db::migrate(&db).await.expect("migrate");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode(&data_dir), 0o700, "data directory");
+    for file in ["console.db", "console.db-wal", "console.db-shm"] {
+        let path = data_dir.join(file);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{file}");
+        }
+    }
+    assert!(data_dir.join("console.db").exists());
+}
