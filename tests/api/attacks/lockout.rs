@@ -11,9 +11,12 @@
 //! per-e-mail ceiling (`LOGIN_EMAIL_CEILING`).
 
 use console_client::{admin, console};
+use console_server::clock::ManualClock;
+use console_server::config::AuthConfig;
 use console_server::domain::admin_users::LOGIN_MAX_FAILURES;
 use console_server::domain::session::EMAIL_FAILURE_LIMIT;
 use futures::future::join_all;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::db_test;
 use crate::helpers::{ADMIN_PASSWORD as ADMIN_SURFACE_PASSWORD, TestApp};
@@ -216,4 +219,80 @@ db_test!(async fn admin_failures_from_other_addresses_do_not_lock_the_admin_out(
     }
     let admin = app.admin_forwarded_for("198.51.100.7");
     assert_eq!(admin_code(&admin, "admin", ADMIN_SURFACE_PASSWORD).await, 200);
+});
+
+const START: i64 = 1_800_000_000;
+
+// The per-e-mail ceiling (LOGIN_EMAIL_CEILING, here 10): many addresses together are held
+// to it, a burst included, and once it is reached the e-mail is locked for every address
+// for LOGIN_LOCKOUT_DURATION, as Dify's lockout was.
+db_test!(async fn the_email_ceiling_locks_the_email_for_every_address(app) using |state| state
+    .with_clock(ManualClock::new(START))
+    .with_trusted_proxies(proxies("127.0.0.1,::1"))
+    .with_auth(AuthConfig { login_email_ceiling: 10, ..AuthConfig::defaults() }); {
+    setup(&app).await;
+    // One guess each from BURST addresses, all at once: only the ceiling's worth is hashed.
+    let attackers: Vec<console::Client> =
+        (0..BURST).map(|i| app.console_forwarded_for(&format!("203.0.113.{i}"))).collect();
+    let before = hashes(&[&app]);
+    let statuses = join_all(attackers.iter().map(|c| console_status(c, ADMIN_EMAIL, WRONG))).await;
+    assert_eq!(hashes(&[&app]) - before, 10, "{statuses:?}");
+    assert_eq!((tally(&statuses, 401), tally(&statuses, 429)), (10, BURST - 10), "{statuses:?}");
+
+    let owner = app.console_forwarded_for("198.51.100.7");
+    let before = hashes(&[&app]);
+    let (status, err) = login(&owner, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect_err("ceiling reached");
+    assert_eq!((status, err.code.as_str()), (429, "email_code_login_limit"));
+    assert_eq!(hashes(&[&app]) - before, 0, "a refused sign-in computes no hash");
+    // Other e-mails are not affected.
+    assert_eq!(console_status(&owner, "other@example.com", WRONG).await, 401);
+    // The lock lasts LOGIN_LOCKOUT_DURATION from the first failure, and no longer.
+    let clock = app.state.clock.as_manual().expect("manual clock");
+    clock.advance(86_399);
+    assert_eq!(console_status(&owner, ADMIN_EMAIL, ADMIN_PASSWORD).await, 429);
+    clock.advance(1);
+    login(&owner, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("the window has passed");
+});
+
+// The per-address limit (LOGIN_IP_LIMIT, here 3) holds against a burst over many e-mails.
+db_test!(async fn a_burst_over_many_emails_is_held_to_the_address_limit(app) using |state| state
+    .with_auth(AuthConfig { login_ip_limit: 3, ..AuthConfig::defaults() }); {
+    setup(&app).await;
+    let before = hashes(&[&app]);
+    let emails: Vec<String> = (0..BURST).map(|i| format!("u{i}@example.com")).collect();
+    let statuses = join_all(emails.iter().map(|e| console_status(&app.console, e, WRONG))).await;
+    assert_eq!(hashes(&[&app]) - before, 3, "{statuses:?}");
+    assert_eq!((tally(&statuses, 401), tally(&statuses, 429)), (3, BURST - 3), "{statuses:?}");
+    let (status, err) = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect_err("address locked");
+    assert_eq!((status, err.code.as_str()), (429, "email_code_login_limit"));
+    assert!(err.message.contains("address"), "{}", err.message);
+});
+
+// A right password for a banned account is not a failed guess: it gives its places back,
+// so it can never lock anyone out. A success forgets its address's failures.
+db_test!(async fn only_failed_guesses_count(app) {
+    setup(&app).await;
+    for _ in 0..EMAIL_FAILURE_LIMIT - 1 {
+        assert_eq!(console_status(&app.console, ADMIN_EMAIL, WRONG).await, 401);
+    }
+    login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("the last allowed attempt");
+    for _ in 0..EMAIL_FAILURE_LIMIT - 1 {
+        assert_eq!(console_status(&app.console, ADMIN_EMAIL, WRONG).await, 401);
+    }
+    let db = &app.state.db;
+    let admin = entity::account::Entity::find()
+        .filter(entity::account::Column::Email.eq(ADMIN_EMAIL))
+        .one(db)
+        .await
+        .expect("query")
+        .expect("admin");
+    let mut banned: entity::account::ActiveModel = admin.into();
+    banned.status = Set("banned".into());
+    banned.update(db).await.expect("ban");
+    for _ in 0..EMAIL_FAILURE_LIMIT * 2 {
+        let (status, err) = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect_err("banned");
+        assert_eq!((status, err.code.as_str()), (400, "account_banned"));
+    }
+    assert_eq!(console_status(&app.console, ADMIN_EMAIL, WRONG).await, 401, "the sixth failure");
+    assert_eq!(console_status(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await, 429);
 });
