@@ -66,10 +66,16 @@ pub struct AuthConfig {
     /// Lifetime of a refresh token, in days.
     #[arg(long, env = "REFRESH_TOKEN_EXPIRE_DAYS", default_value_t = 30)]
     pub refresh_token_expire_days: i64,
-    /// Window, in seconds, in which failed sign-ins for one email are counted; after 6
-    /// failures that email is locked until the window ends.
+    /// Window, in seconds, in which failed sign-ins for one email are counted, per client
+    /// address: after 6 failures from one address, that address is locked out of that
+    /// email until the window ends. Also the window of `LOGIN_EMAIL_CEILING`.
     #[arg(long, env = "LOGIN_LOCKOUT_DURATION", default_value_t = 86_400)]
     pub login_lockout_duration: i64,
+    /// Failed sign-ins for one email, from all addresses together, per
+    /// `LOGIN_LOCKOUT_DURATION`; once reached, that email is locked for every address
+    /// until the window ends.
+    #[arg(long, env = "LOGIN_EMAIL_CEILING", default_value_t = 100)]
+    pub login_email_ceiling: u32,
     /// Failed sign-ins allowed from one client address per `LOGIN_IP_WINDOW` seconds.
     #[arg(long, env = "LOGIN_IP_LIMIT", default_value_t = 50)]
     pub login_ip_limit: u32,
@@ -100,6 +106,7 @@ impl AuthConfig {
             access_token_expire_minutes: 60,
             refresh_token_expire_days: 30,
             login_lockout_duration: 86_400,
+            login_email_ceiling: 100,
             login_ip_limit: 50,
             login_ip_window: 900,
             invite_expiry_hours: 72,
@@ -313,6 +320,36 @@ mod tests {
 
     fn os(args: &[&str]) -> Vec<OsString> {
         args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn auth_defaults_match_the_flags_defaults() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            auth: AuthConfig,
+        }
+        // The environment of the test run could set these; clap would read them.
+        for var in [
+            "LOGIN_EMAIL_CEILING",
+            "LOGIN_LOCKOUT_DURATION",
+            "LOGIN_IP_LIMIT",
+        ] {
+            if std::env::var_os(var).is_some() {
+                return;
+            }
+        }
+        let parsed = Cli::try_parse_from(["cs"]).expect("parse").auth;
+        let defaults = AuthConfig::defaults();
+        assert_eq!(parsed.login_email_ceiling, 100);
+        assert_eq!(defaults.login_email_ceiling, 100);
+        assert_eq!(
+            (parsed.login_lockout_duration, parsed.login_ip_limit),
+            (defaults.login_lockout_duration, defaults.login_ip_limit)
+        );
+        let set = Cli::try_parse_from(["cs", "--login-email-ceiling", "7"]).expect("parse");
+        assert_eq!(set.auth.login_email_ceiling, 7);
     }
 
     #[test]

@@ -4,14 +4,20 @@
 //! Each key counts within a fixed window that starts at its first attempt and lasts
 //! `window` seconds; the next attempt after the window starts a new one. Recording is one
 //! atomic upsert, so concurrent attempts on any number of instances are all counted.
+//!
+//! A limit that guards expensive or secret-revealing work (a password hash) is enforced
+//! with [`reserve`]: the attempt takes its place in the window *before* the work, in the
+//! same atomic upsert that checks the limit, so a burst of concurrent attempts on any
+//! number of instances never gets more than the limit through. An attempt that turns out
+//! not to count (a successful sign-in, say) gives its place back with [`release`].
 
 use entity::rate_counter::{self, Column, Entity};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Cond, Expr, ExprTrait, Func, OnConflict, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 /// Failures (or sends) of `key` in its current window; 0 once the window has passed.
-pub async fn count(
-    db: &DatabaseConnection,
+pub async fn count<C: ConnectionTrait>(
+    db: &C,
     key: &str,
     window: i64,
     now: i64,
@@ -29,8 +35,8 @@ fn in_window(row: Option<&rate_counter::Model>, window: i64, now: i64) -> u32 {
 }
 
 /// The counts of several keys, each in its own window, in one query; in the order given.
-pub async fn counts(
-    db: &DatabaseConnection,
+pub async fn counts<C: ConnectionTrait>(
+    db: &C,
     keys: &[(&str, i64)],
     now: i64,
 ) -> Result<Vec<u32>, DbErr> {
@@ -45,15 +51,81 @@ pub async fn counts(
 }
 
 /// Records one attempt and returns the count in the current window, including it.
-pub async fn record(
-    db: &DatabaseConnection,
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
     key: &str,
     window: i64,
     now: i64,
 ) -> Result<u32, DbErr> {
-    let expired = Expr::col((Entity, Column::WindowStart))
-        .add(window)
-        .lte(now);
+    let (count, _) = upsert(db, key, window, now, None)
+        .await?
+        .ok_or_else(|| DbErr::Custom("upsert returned no row".into()))?;
+    Ok(count)
+}
+
+/// A place one attempt holds in a counter's window, taken by [`reserve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservation {
+    /// The count in the window, this attempt included (1 for the first).
+    pub count: u32,
+    /// When that window began: [`release`] only gives the place back to this window.
+    pub window_start: i64,
+}
+
+/// Takes a place in `key`'s current window (a new window once the last has passed) if
+/// fewer than `limit` are taken; `None`, counting nothing, when the window is full.
+///
+/// The check and the count are one `INSERT … ON CONFLICT DO UPDATE … WHERE … RETURNING`,
+/// so concurrent callers on any number of instances never hold more than `limit` places
+/// of one window between them.
+pub async fn reserve<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+    limit: u32,
+    window: i64,
+    now: i64,
+) -> Result<Option<Reservation>, DbErr> {
+    if limit == 0 {
+        return Ok(None);
+    }
+    Ok(upsert(db, key, window, now, Some(limit))
+        .await?
+        .map(|(count, window_start)| Reservation {
+            count,
+            window_start,
+        }))
+}
+
+/// Gives back places taken by [`reserve`], each to its own window, in one statement: an
+/// attempt that turned out not to count. A place whose window has since passed or been
+/// cleared is not given back to its successor.
+pub async fn release<C: ConnectionTrait>(
+    db: &C,
+    held: &[(&str, Reservation)],
+) -> Result<(), DbErr> {
+    if held.is_empty() {
+        return Ok(());
+    }
+    let mut which = Cond::any();
+    for (key, r) in held {
+        which = which.add(
+            Cond::all()
+                .add(Column::Key.eq(*key))
+                .add(Column::WindowStart.eq(r.window_start)),
+        );
+    }
+    Entity::update_many()
+        .col_expr(Column::Count, Expr::col(Column::Count).sub(1))
+        .filter(Column::Count.gt(0))
+        .filter(which)
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Starts `key`'s window again at `now` with a count of 1, whatever it held, in one
+/// statement (so the key is never seen absent in between, as clear-then-record would be).
+pub async fn restart<C: ConnectionTrait>(db: &C, key: &str, now: i64) -> Result<(), DbErr> {
     let insert = Query::insert()
         .into_table(Entity)
         .columns([Column::Key, Column::Count, Column::WindowStart])
@@ -61,31 +133,80 @@ pub async fn record(
         .map_err(|e| DbErr::Custom(e.to_string()))?
         .on_conflict(
             OnConflict::column(Column::Key)
-                .value(
-                    Column::Count,
-                    Expr::case(expired.clone(), 1)
-                        .finally(Expr::col((Entity, Column::Count)).add(1)),
-                )
-                .value(
-                    Column::WindowStart,
-                    Expr::case(expired, now).finally(Expr::col((Entity, Column::WindowStart))),
-                )
+                .value(Column::Count, 1)
+                .value(Column::WindowStart, now)
                 .to_owned(),
         )
-        .returning_col(Column::Count)
+        .to_owned();
+    db.execute(&insert).await?;
+    Ok(())
+}
+
+/// Counts one attempt on `key` in one atomic upsert and returns the new count and its
+/// window's start. With `limit`, a window that already holds `limit` is left alone and
+/// nothing is returned.
+async fn upsert<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+    window: i64,
+    now: i64,
+    limit: Option<u32>,
+) -> Result<Option<(u32, i64)>, DbErr> {
+    let expired = Expr::col((Entity, Column::WindowStart))
+        .add(window)
+        .lte(now);
+    let mut on_conflict = OnConflict::column(Column::Key)
+        .value(
+            Column::Count,
+            Expr::case(expired.clone(), 1).finally(Expr::col((Entity, Column::Count)).add(1)),
+        )
+        .value(
+            Column::WindowStart,
+            Expr::case(expired.clone(), now).finally(Expr::col((Entity, Column::WindowStart))),
+        )
+        .to_owned();
+    if let Some(limit) = limit {
+        on_conflict
+            .action_and_where(expired.or(Expr::col((Entity, Column::Count)).lt(i64::from(limit))));
+    }
+    let insert = Query::insert()
+        .into_table(Entity)
+        .columns([Column::Key, Column::Count, Column::WindowStart])
+        .values([key.into(), 1.into(), now.into()])
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+        .on_conflict(on_conflict)
+        .returning(Query::returning().columns([Column::Count, Column::WindowStart]))
         .to_owned();
     let stmt = db.get_database_backend().build(&insert);
-    let row = db
-        .query_one_raw(stmt)
-        .await?
-        .ok_or_else(|| DbErr::Custom("upsert returned no row".into()))?;
+    let Some(row) = db.query_one_raw(stmt).await? else {
+        return Ok(None);
+    };
     let count: i32 = row.try_get("", "count")?;
-    Ok(u32::try_from(count).unwrap_or(0))
+    let window_start: i64 = row.try_get("", "window_start")?;
+    Ok(Some((u32::try_from(count).unwrap_or(0), window_start)))
 }
 
 /// Forgets `key` (after a successful sign-in, say).
-pub async fn clear(db: &DatabaseConnection, key: &str) -> Result<(), DbErr> {
+pub async fn clear<C: ConnectionTrait>(db: &C, key: &str) -> Result<(), DbErr> {
     rate_counter::Entity::delete_by_id(key.to_string())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets every key that starts with `prefix` (compared exactly: SQLite's `LIKE` would
+/// ignore case, and `%`/`_` may occur in e-mails). Password resets use it; a full scan of
+/// the counters is fine there.
+pub async fn clear_prefix<C: ConnectionTrait>(db: &C, prefix: &str) -> Result<(), DbErr> {
+    let length = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+    Entity::delete_many()
+        .filter(
+            Func::cust("substr")
+                .arg(Expr::col(Column::Key))
+                .arg(1)
+                .arg(length)
+                .eq(prefix),
+        )
         .exec(db)
         .await?;
     Ok(())

@@ -597,7 +597,12 @@ fn lock_key(client: &str) -> String {
     format!("admin-login:lock:{client}")
 }
 
-/// Signs in: lockout check, password, TOTP. Counts failures per client address.
+/// Signs in: lockout check, password, TOTP. Counts failures per client address (AList
+/// has no per-username limit, so nobody can lock another address out).
+///
+/// The attempt takes its place among the allowed failures before the password is hashed,
+/// so a burst of concurrent guesses on any number of instances gets at most
+/// `LOGIN_MAX_FAILURES` evaluated; the others are refused as a lockout.
 pub async fn login(
     db: &DatabaseConnection,
     hasher: &PasswordHasher,
@@ -606,23 +611,32 @@ pub async fn login(
 ) -> Result<User> {
     let now = clock.now();
     let (fail, lock) = (fail_key(req.client), lock_key(req.client));
+    let Some(slot) =
+        attempts::reserve(db, &fail, LOGIN_MAX_FAILURES, LOGIN_FAILURE_WINDOW, now).await?
+    else {
+        // Every allowed failure is taken by guesses still being checked.
+        return Err(AdminUserError::LockedOut);
+    };
+    // Checked after the reservation: the failure that locks sets the lock before it
+    // clears the failures, so an attempt that finds the failures cleared finds the lock.
     if attempts::count(db, &lock, LOGIN_LOCK_SECONDS, now).await? > 0 {
+        attempts::release(db, &[(&fail, slot)]).await?;
         // Each refused attempt starts the lockout again.
-        attempts::clear(db, &lock).await?;
-        attempts::record(db, &lock, LOGIN_LOCK_SECONDS, now).await?;
+        attempts::restart(db, &lock, now).await?;
         return Err(AdminUserError::LockedOut);
     }
     let outcome = check_credentials(db, hasher, now, &req).await;
     match &outcome {
+        // A failure keeps its place; the last allowed one locks.
         Err(AdminUserError::InvalidCredentials | AdminUserError::LoginOtp) => {
-            let failures = attempts::record(db, &fail, LOGIN_FAILURE_WINDOW, now).await?;
-            if failures >= LOGIN_MAX_FAILURES {
+            if slot.count >= LOGIN_MAX_FAILURES {
+                attempts::restart(db, &lock, now).await?;
                 attempts::clear(db, &fail).await?;
-                attempts::record(db, &lock, LOGIN_LOCK_SECONDS, now).await?;
             }
         }
         Ok(_) => attempts::clear(db, &fail).await?,
-        Err(_) => {}
+        // Not a guess that failed (a disabled user, an error): the place goes back.
+        Err(_) => attempts::release(db, &[(&fail, slot)]).await?,
     }
     outcome
 }

@@ -7,20 +7,23 @@ use std::sync::Arc;
 use entity::{account, refresh_token};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr,
+    EntityTrait, QueryFilter, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::auth::attempts;
 use crate::auth::password::HashError;
 use crate::auth::tokens::{self, AccessClaims, TokenError};
+use crate::config::AuthConfig;
 use crate::domain::accounts::AccountView;
 use crate::domain::{account_cache, validate};
 use crate::state::AppState;
 
-/// Failures for one email before it is locked for the rest of the window (Dify: 5 are
-/// allowed, the 6th locks).
+/// Failures for one email from one client address before that address is locked out of
+/// it for the rest of the window (Dify: 5 are allowed, the 6th locks; Dify counts per
+/// email alone, which lets anybody lock anybody out). All addresses together are held to
+/// `LOGIN_EMAIL_CEILING` per email.
 pub const EMAIL_FAILURE_LIMIT: u32 = 6;
 
 #[derive(Debug, thiserror::Error)]
@@ -72,15 +75,129 @@ impl Session {
     }
 }
 
+/// All failures for one email, whatever their address (held to `LOGIN_EMAIL_CEILING`).
 fn email_key(email: &str) -> String {
     format!("login:email:{email}")
+}
+
+/// The failures for one email from one client address (held to `EMAIL_FAILURE_LIMIT`).
+/// The email comes first and cannot contain `|`, so `email_address_prefix` finds exactly
+/// the keys of one email.
+fn email_address_key(email: &str, client_ip: Option<IpAddr>) -> String {
+    match client_ip {
+        Some(ip) => format!("{}{ip}", email_address_prefix(email)),
+        None => format!("{}unknown", email_address_prefix(email)),
+    }
+}
+
+fn email_address_prefix(email: &str) -> String {
+    format!("login:email-ip:{email}|")
 }
 
 fn ip_key(ip: IpAddr) -> String {
     format!("login:ip:{ip}")
 }
 
+/// The places one sign-in holds in the failure counters, taken before its password is
+/// hashed. A failed sign-in keeps them: they are its failure, counted. Any other outcome
+/// gives them back.
+struct Attempt {
+    email_address: (String, attempts::Reservation),
+    ip: Option<(String, attempts::Reservation)>,
+    email: (String, attempts::Reservation),
+}
+
+impl Attempt {
+    /// Takes a place in every limit, or in none: the email from this address, this address
+    /// across emails, the email across addresses. Each place is one atomic upsert that
+    /// checks its limit; the three share a transaction, so a refused attempt — rolled back
+    /// — counts towards nothing (an address locked out of an email cannot push that email
+    /// to its ceiling), and the sign-in pays one commit.
+    async fn reserve(
+        state: &AppState,
+        email: &str,
+        client_ip: Option<IpAddr>,
+        now: i64,
+    ) -> Result<Self, SessionError> {
+        let txn = state.db.begin().await?;
+        match Self::take(&txn, &state.auth, email, client_ip, now).await {
+            Ok(attempt) => {
+                txn.commit().await?;
+                Ok(attempt)
+            }
+            Err(refused) => {
+                txn.rollback().await?;
+                Err(refused)
+            }
+        }
+    }
+
+    async fn take(
+        txn: &DatabaseTransaction,
+        cfg: &AuthConfig,
+        email: &str,
+        client_ip: Option<IpAddr>,
+        now: i64,
+    ) -> Result<Self, SessionError> {
+        let window = cfg.login_lockout_duration;
+        let key = email_address_key(email, client_ip);
+        let held = attempts::reserve(txn, &key, EMAIL_FAILURE_LIMIT, window, now)
+            .await?
+            .ok_or(SessionError::EmailLocked)?;
+        let email_address = (key, held);
+        let ip = match client_ip.map(ip_key) {
+            Some(key) => {
+                let (limit, window) = (cfg.login_ip_limit, cfg.login_ip_window);
+                let held = attempts::reserve(txn, &key, limit, window, now)
+                    .await?
+                    .ok_or(SessionError::AddressLocked)?;
+                Some((key, held))
+            }
+            None => None,
+        };
+        let key = email_key(email);
+        let held = attempts::reserve(txn, &key, cfg.login_email_ceiling, window, now)
+            .await?
+            .ok_or(SessionError::EmailLocked)?;
+        Ok(Self {
+            email_address,
+            ip,
+            email: (key, held),
+        })
+    }
+
+    /// Not a failed guess (a right password for a banned account, an error): every place
+    /// goes back.
+    async fn give_back(self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        let mut all = vec![&self.email_address];
+        all.extend(&self.ip);
+        all.push(&self.email);
+        release(db, &all).await
+    }
+
+    /// A successful sign-in: this address's failures for the email are forgotten, as Dify
+    /// forgets them, and the places in the shared limits go back.
+    async fn succeeded(self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        attempts::clear(db, &self.email_address.0).await?;
+        let mut shared: Vec<_> = self.ip.iter().collect();
+        shared.push(&self.email);
+        release(db, &shared).await
+    }
+}
+
+async fn release(
+    db: &impl ConnectionTrait,
+    held: &[&(String, attempts::Reservation)],
+) -> Result<(), DbErr> {
+    let held: Vec<(&str, attempts::Reservation)> =
+        held.iter().map(|(key, r)| (key.as_str(), *r)).collect();
+    attempts::release(db, &held).await
+}
+
 /// `POST /login`: email and password to a new session.
+///
+/// The attempt is counted before the password is hashed (`Attempt::reserve`), so a burst
+/// of concurrent guesses on any number of instances gets at most the limit evaluated.
 pub async fn login(
     state: &AppState,
     email: &str,
@@ -93,49 +210,30 @@ pub async fn login(
     let email = validate::email(email).map_err(SessionError::InvalidEmail)?;
     let db = &state.db;
     let now = state.clock.now();
-    let cfg = &state.auth;
-    let (email_key, ip_key) = (email_key(&email), client_ip.map(ip_key));
-    // Both limits in one query: a sign-in is argon2 plus as few round trips as possible.
-    let mut keys = vec![(email_key.as_str(), cfg.login_lockout_duration)];
-    if let Some(key) = &ip_key {
-        keys.push((key.as_str(), cfg.login_ip_window));
-    }
-    let counts = attempts::counts(db, &keys, now).await?;
-    let email_failures = counts.first().copied().unwrap_or(0);
-    if email_failures >= EMAIL_FAILURE_LIMIT {
-        return Err(SessionError::EmailLocked);
-    }
-    if counts.get(1).is_some_and(|&n| n >= cfg.login_ip_limit) {
-        return Err(SessionError::AddressLocked);
-    }
-    let found = account::Entity::find()
-        .filter(account::Column::Email.eq(email.clone()))
-        .one(db)
-        .await?;
-    // An unknown email costs what a wrong password costs (`verify_stored`).
-    let stored = found.as_ref().and_then(|a| a.password_hash.clone());
-    let matches = state.hasher.verify_stored(password, stored).await?;
-    // `verify_stored` never matches without a stored hash.
-    let account = match found {
-        Some(a) if matches => a,
-        _ => {
-            attempts::record(db, &email_key, cfg.login_lockout_duration, now).await?;
-            if let Some(key) = &ip_key {
-                attempts::record(db, key, cfg.login_ip_window, now).await?;
-            }
-            return Err(SessionError::BadCredentials);
+    let attempt = Attempt::reserve(state, &email, client_ip, now).await?;
+    let account = match check_password(state, &email, password).await {
+        Ok(Some(account)) => account,
+        // A failure: it keeps its places.
+        Ok(None) => return Err(SessionError::BadCredentials),
+        Err(err) => {
+            attempt.give_back(db).await?;
+            return Err(err);
         }
     };
     match account.status.as_str() {
         "active" => {}
-        "banned" => return Err(SessionError::Banned),
+        "banned" => {
+            attempt.give_back(db).await?;
+            return Err(SessionError::Banned);
+        }
         // Pending accounts sign in through their invitation; closed ones not at all.
-        _ => return Err(SessionError::BadCredentials),
-    }
-    if email_failures > 0 {
-        attempts::clear(db, &email_key).await?;
+        _ => {
+            attempt.give_back(db).await?;
+            return Err(SessionError::BadCredentials);
+        }
     }
     let txn = db.begin().await?;
+    attempt.succeeded(&txn).await?;
     account::Entity::update_many()
         .col_expr(account::Column::LastLoginAt, Expr::value(now))
         .col_expr(
@@ -150,6 +248,23 @@ pub async fn login(
     txn.commit().await?;
     account_cache::forget(state, &[account.id]).await?;
     Ok(pair)
+}
+
+/// The account `email` names if `password` is its password. An unknown email costs what a
+/// wrong password costs (`verify_stored`).
+async fn check_password(
+    state: &AppState,
+    email: &str,
+    password: String,
+) -> Result<Option<account::Model>, SessionError> {
+    let found = account::Entity::find()
+        .filter(account::Column::Email.eq(email))
+        .one(&state.db)
+        .await?;
+    let stored = found.as_ref().and_then(|a| a.password_hash.clone());
+    let matches = state.hasher.verify_stored(password, stored).await?;
+    // `verify_stored` never matches without a stored hash.
+    Ok(found.filter(|_| matches))
 }
 
 /// Signs `account` in without a password (after activation, say): a new session.
@@ -293,7 +408,9 @@ pub async fn authenticate(state: &AppState, access_token: &str) -> Result<Sessio
     })
 }
 
-/// Forgets the failed sign-ins counted against `email` (after its password was reset).
+/// Forgets the failed sign-ins counted against `email`, from every address (after its
+/// password was reset).
 pub async fn clear_lockout(state: &AppState, email: &str) -> Result<(), DbErr> {
-    attempts::clear(&state.db, &email_key(email)).await
+    attempts::clear(&state.db, &email_key(email)).await?;
+    attempts::clear_prefix(&state.db, &email_address_prefix(email)).await
 }

@@ -135,13 +135,20 @@ impl TestApp {
         Some(app)
     }
 
-    /// A second instance on this app's database, with the same signing secret.
+    /// A second instance on this app's database, with the same signing secret, features,
+    /// clock, sign-in limits and trusted proxies.
     pub async fn second_instance(&self) -> Self {
         let (features, clock) = (self.state.features.clone(), self.state.clock.clone());
+        let (auth, proxies) = (self.state.auth.clone(), self.state.trusted_proxies.clone());
         Self::start(
             self.backend,
             &self.db_url,
-            move |state| AppState { features, ..state }.with_clock(clock),
+            move |state| {
+                AppState { features, ..state }
+                    .with_clock(clock)
+                    .with_auth(auth)
+                    .with_trusted_proxies(proxies)
+            },
             Some(self.state.secret.clone()),
         )
         .await
@@ -204,6 +211,11 @@ impl TestApp {
     /// A console client whose requests say they were forwarded for `client`.
     pub fn console_forwarded_for(&self, client: &str) -> console::Client {
         console::Client::new_with_client(&self.base, sending_header("x-forwarded-for", client))
+    }
+
+    /// An admin client whose requests say they were forwarded for `client`.
+    pub fn admin_forwarded_for(&self, client: &str) -> admin::Client {
+        admin::Client::new_with_client(&self.base, sending_header("x-forwarded-for", client))
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -4647,7 +4647,7 @@ pub struct AuthRoutes<T>(pub ::std::sync::Arc<T>);
 impl<T: AuthApi> AuthRoutes<T> {
     /// Sign in with e-mail and password
     ///
-    /// [Legacy] E-mail/password sign-in; the token pair is returned in the body. Unknown e-mail and wrong password both give 401 `authentication_failed`; after 6 failures the e-mail is locked for 24 h (429 `email_code_login_limit`). A banned account gives 400 `account_banned`; an account without any workspace gives 403 `account_not_link_tenant`. Disabled e-mail/password login gives 403 `forbidden`.
+    /// [Legacy] E-mail/password sign-in; the token pair is returned in the body. Unknown e-mail and wrong password both give 401 `authentication_failed`; after 6 failures for an e-mail from one client address, that address is locked out of the e-mail for 24 h, and after 100 failures from all addresses together the e-mail is locked for everyone (429 `email_code_login_limit`; both configurable). A banned account gives 400 `account_banned`; an account without any workspace gives 403 `account_not_link_tenant`. Disabled e-mail/password login gives 403 `forbidden`.
     #[oai(
         path = "/console/api/login",
         method = "post",
