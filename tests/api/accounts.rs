@@ -103,17 +103,9 @@ db_test!(async fn profile_fields_change_and_show_up(app) {
     // A blank name is refused: by the SDK (the contract's pattern) and by the server.
     assert!(types::UpdateAccountExRequestName::try_from(" ").is_err());
     let token = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("login").access_token;
-    let resp = app
-        .http
-        .put(app.url(&format!("/console/api/account-ex/id?id={id}")))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"name": " "}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status().as_u16(), 400);
-    let body: serde_json::Value = resp.json().await.expect("body");
-    assert_eq!(crate::helpers::console_error(&body), ("invalid_param", 400));
+    let path = format!("/console/api/account-ex/id?id={id}");
+    let (status, body) = app.raw_as(&token, reqwest::Method::PUT, &path, serde_json::json!({"name": " "})).await;
+    assert_eq!((status, crate::helpers::console_error(&body)), (400, ("invalid_param", 400)));
     // The account has no enterprise group yet, so it has no group role to change.
     let (status, code) = refused(
         admin
@@ -156,17 +148,9 @@ db_test!(async fn banning_ends_sessions_at_once_and_unbanning_restores_sign_in(a
     login(&app.console, "ann@example.com", "password1").await.expect("signs in again");
     // `pending` is not a status anyone sets: the contract leaves it out, so only raw HTTP can send it.
     let token = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("login").access_token;
-    let resp = app
-        .http
-        .put(app.url(&format!("/console/api/account-ex/id?id={id}")))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"status": "pending"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status().as_u16(), 400);
-    let body: serde_json::Value = resp.json().await.expect("body");
-    assert_eq!(crate::helpers::console_error(&body), ("invalid_param", 400));
+    let path = format!("/console/api/account-ex/id?id={id}");
+    let (status, body) = app.raw_as(&token, reqwest::Method::PUT, &path, serde_json::json!({"status": "pending"})).await;
+    assert_eq!((status, crate::helpers::console_error(&body)), (400, ("invalid_param", 400)));
 });
 
 db_test!(async fn role_rules_hold(app) {

@@ -1,14 +1,12 @@
 //! Forgot-password and self-registration: codes mailed over real SMTP, time moved with the
 //! injected clock, every step through the generated client.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use console_client::console::{Client, Error, types};
 use console_server::clock::ManualClock;
-use console_server::config::{FeatureConfig, MailConfig};
-use console_server::mail::SmtpMailer;
+use console_server::config::FeatureConfig;
 use console_server::state::AppState;
 use entity::{account, tenant, tenant_member};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -25,18 +23,11 @@ async fn app_with_mail(
     sink: &SmtpSink,
     adjust: impl FnOnce(AppState) -> AppState,
 ) -> Option<TestApp> {
-    let mail = MailConfig {
-        smtp_server: Some("127.0.0.1".into()),
-        smtp_port: sink.addr.port(),
-        smtp_use_tls: false,
-        mail_default_send_from: Some("Console <no-reply@example.com>".into()),
-        ..MailConfig::default()
-    };
-    let mailer = SmtpMailer::new(&mail).expect("mailer");
+    let mailer = sink.mailer();
     let app = TestApp::spawn_custom(backend, move |state: AppState| {
         adjust(
             state
-                .with_mailer(Arc::new(mailer))
+                .with_mailer(mailer)
                 .with_clock(ManualClock::new(1_800_000_000)),
         )
     })

@@ -222,6 +222,27 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// `METHOD path` with a bearer token and a JSON body the typed client cannot express
+    /// (it enforces the contract's patterns and enums itself): (status, body).
+    pub async fn raw_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let resp = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("JSON body"))
+    }
+
     /// Sends raw JSON text (for requests the typed client cannot express).
     pub async fn raw(
         &self,

@@ -1,11 +1,7 @@
 //! Invitations and activation, with mail delivered to a real SMTP listener.
 
-use std::sync::Arc;
-
 use console_client::console::{Error, types};
 use console_server::clock::ManualClock;
-use console_server::config::MailConfig;
-use console_server::mail::SmtpMailer;
 use console_server::state::AppState;
 
 use crate::db_test;
@@ -22,17 +18,10 @@ fn refused<T: std::fmt::Debug>(result: Result<T, Error<types::ErrorResponse>>) -
 
 /// An app whose mail goes to `sink` over SMTP, with a manual clock.
 async fn app_with_mail(backend: crate::helpers::Backend, sink: &SmtpSink) -> Option<TestApp> {
-    let mail = MailConfig {
-        smtp_server: Some("127.0.0.1".into()),
-        smtp_port: sink.addr.port(),
-        smtp_use_tls: false,
-        mail_default_send_from: Some("Console <no-reply@example.com>".into()),
-        ..MailConfig::default()
-    };
-    let mailer = SmtpMailer::new(&mail).expect("mailer");
+    let mailer = sink.mailer();
     TestApp::spawn_custom(backend, move |state: AppState| {
         state
-            .with_mailer(Arc::new(mailer))
+            .with_mailer(mailer)
             .with_clock(ManualClock::new(1_800_000_000))
     })
     .await
@@ -47,19 +36,6 @@ fn invite(emails: &[&str], role: types::InvitableRole) -> types::InviteMembersRe
         role,
         language: None,
     }
-}
-
-/// The activation link in the newest mail to `to`: links go to the mailbox only.
-fn mailed_link(sink: &SmtpSink, to: &str) -> String {
-    let mail = sink.to(to).pop().expect("a mail to the invitee");
-    let mail = crate::smtp::decode_quoted_printable(&mail);
-    let at = mail
-        .find("http://127.0.0.1:3000/activate?")
-        .expect("a link in the mail");
-    mail[at..]
-        .chars()
-        .take_while(|c| !c.is_whitespace())
-        .collect()
 }
 
 fn token_of(url: &str) -> String {
@@ -119,7 +95,7 @@ async fn invite_and_activate(backend: crate::helpers::Backend) {
     // The answer never carries the link (whoever holds it can act as the invitee)...
     assert!(answer.invitation_results.iter().all(|r| r.url.is_none()));
     // ...the mail does.
-    let url = mailed_link(&sink, "new@example.com");
+    let url = sink.activation_link("new@example.com");
     assert!(
         url.starts_with("http://127.0.0.1:3000/activate?email=new%40example.com&token="),
         "{url}"
@@ -212,17 +188,18 @@ async fn invite_and_activate(backend: crate::helpers::Backend) {
 
     // The owner role cannot be handed out (the contract's InvitableRole has no `owner`, so
     // the SDK cannot even send it); members who are not owner/admin cannot invite.
-    let owner = app
-        .http
-        .post(app.url("/console/api/workspaces/current/members/invite-email"))
-        .bearer_auth(&admin_token)
-        .json(&serde_json::json!({"emails": ["x@example.com"], "role": "owner"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(owner.status().as_u16(), 400);
-    let body: serde_json::Value = owner.json().await.expect("body");
-    assert_eq!(crate::helpers::console_error(&body), ("invalid_param", 400));
+    let (status, body) = app
+        .raw_as(
+            &admin_token,
+            reqwest::Method::POST,
+            "/console/api/workspaces/current/members/invite-email",
+            serde_json::json!({"emails": ["x@example.com"], "role": "owner"}),
+        )
+        .await;
+    assert_eq!(
+        (status, crate::helpers::console_error(&body)),
+        (400, ("invalid_param", 400))
+    );
     assert_eq!(
         refused(
             me.invite_members_by_email()
@@ -245,7 +222,7 @@ async fn invite_and_activate(backend: crate::helpers::Backend) {
         later.invitation_results[0].status,
         types::InvitationStatus::Success
     );
-    let late = token_of(&mailed_link(&sink, "late@example.com"));
+    let late = token_of(&sink.activation_link("late@example.com"));
     app.state
         .clock
         .as_manual()
@@ -322,7 +299,7 @@ async fn sign_in_with_invitation(backend: crate::helpers::Backend) {
         answer.invitation_results[0].status,
         types::InvitationStatus::Success
     );
-    let token = token_of(&mailed_link(&sink, "joiner@example.com"));
+    let token = token_of(&sink.activation_link("joiner@example.com"));
     let with_invite = |email: &str, password: &str| types::LoginRequest {
         email: email.try_into().expect("email"),
         password: password.try_into().expect("password"),

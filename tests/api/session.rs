@@ -302,17 +302,9 @@ db_test!(async fn administrators_register_accounts(app) {
     // The contract's e-mail pattern keeps the SDK from sending "nope"; the server refuses it too.
     assert!(types::RegisterAccountRequestEmail::try_from("nope").is_err());
     let token = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("login").access_token;
-    let resp = app
-        .http
-        .post(app.url("/console/api/account/register"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"email": "nope", "name": "Ann", "password": "annpass123"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status().as_u16(), 400);
-    let json: serde_json::Value = resp.json().await.expect("body");
-    assert_eq!(crate::helpers::console_error(&json), ("invalid_email", 400));
+    let nope = serde_json::json!({"email": "nope", "name": "Ann", "password": "annpass123"});
+    let (status, json) = app.raw_as(&token, reqwest::Method::POST, "/console/api/account/register", nope).await;
+    assert_eq!((status, crate::helpers::console_error(&json)), (400, ("invalid_email", 400)));
 
     let ann = login(&app.console, "ann@example.com", "annpass123").await.expect("the new account signs in");
     let ann = app.console_as(&ann.access_token);

@@ -31,6 +31,32 @@ impl SmtpSink {
         self.messages.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
+    /// A mailer that delivers here over plain SMTP.
+    pub fn mailer(&self) -> Arc<console_server::mail::SmtpMailer> {
+        let mail = console_server::config::MailConfig {
+            smtp_server: Some("127.0.0.1".into()),
+            smtp_port: self.addr.port(),
+            smtp_use_tls: false,
+            mail_default_send_from: Some("Console <no-reply@example.com>".into()),
+            ..console_server::config::MailConfig::default()
+        };
+        Arc::new(console_server::mail::SmtpMailer::new(&mail).expect("mailer"))
+    }
+
+    /// The activation link in the newest mail to `to`: links go to the mailbox only.
+    pub fn activation_link(&self, to: &str) -> String {
+        let mail = self.to(to).pop().expect("a mail to the invitee");
+        let mail = decode_quoted_printable(&mail);
+        let at = mail
+            .find("/activate?")
+            .expect("an activation link in the mail");
+        let start = mail[..at].rfind("http").expect("the link's scheme");
+        mail[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect()
+    }
+
     /// The messages whose envelope or headers name `to`.
     pub fn to(&self, to: &str) -> Vec<String> {
         self.messages()

@@ -6,12 +6,8 @@
 //! take over the memberships other inviters had given it, or claim an address before its
 //! real owner was invited.
 
-use std::sync::Arc;
-
 use console_client::console::{Client, types};
 use console_server::clock::ManualClock;
-use console_server::config::MailConfig;
-use console_server::mail::SmtpMailer;
 use console_server::state::AppState;
 use entity::{account, tenant, tenant_member};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
@@ -19,24 +15,17 @@ use uuid::Uuid;
 
 use crate::helpers::{Backend, TestApp};
 use crate::session::{ADMIN_EMAIL, ADMIN_PASSWORD, login, setup};
-use crate::smtp::{SmtpSink, decode_quoted_printable};
+use crate::smtp::SmtpSink;
 
 const ATTACKER: &str = "mallory@example.com";
 const ATTACKER_PASSWORD: &str = "mallory-pass-1";
 const VICTIM: &str = "victim@example.com";
 
 async fn app_with_mail(backend: Backend, sink: &SmtpSink) -> Option<TestApp> {
-    let mail = MailConfig {
-        smtp_server: Some("127.0.0.1".into()),
-        smtp_port: sink.addr.port(),
-        smtp_use_tls: false,
-        mail_default_send_from: Some("Console <no-reply@example.com>".into()),
-        ..MailConfig::default()
-    };
-    let mailer = SmtpMailer::new(&mail).expect("mailer");
+    let mailer = sink.mailer();
     let app = TestApp::spawn_custom(backend, move |state: AppState| {
         state
-            .with_mailer(Arc::new(mailer))
+            .with_mailer(mailer)
             .with_clock(ManualClock::new(1_800_000_000))
     })
     .await?;
@@ -132,13 +121,7 @@ fn token_of(url: &str) -> String {
 
 /// The activation token in the newest mail to `to`.
 fn mailed_token(sink: &SmtpSink, to: &str) -> String {
-    let mail = sink.to(to).pop().expect("a mail");
-    let body = decode_quoted_printable(&mail);
-    let at = body.find("token=").expect("a link in the mail") + "token=".len();
-    body[at..]
-        .chars()
-        .take_while(char::is_ascii_alphanumeric)
-        .collect()
+    token_of(&sink.activation_link(to))
 }
 
 /// What the attacker does with a link the server hands them: sign in as the invitee with
