@@ -2658,6 +2658,15 @@ pub mod console {
                 if value.chars().count() > 255usize {
                     return Err("longer than 255 characters".into());
                 }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new("^[^\\u0000-\\u001F\\u007F-\\u009F]*$").unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                        "doesn't match pattern \"^[^\\u0000-\\u001F\\u007F-\\u009F]*$\"".into(),
+                    );
+                }
                 Ok(Self(value.to_string()))
             }
         }
