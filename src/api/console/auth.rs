@@ -371,9 +371,9 @@ fn provider_of(provider: schemas::OAuthProvider) -> Provider {
     }
 }
 
+/// A failure of the login step other than an unconfigured provider (that one redirects).
 fn social_error(err: social::SocialError) -> ConsoleError {
     match err {
-        social::SocialError::NotConfigured(_) => ConsoleError::invalid_param(err.message()),
         social::SocialError::Db(err) => err.into(),
         other => ConsoleError::internal(&other),
     }
