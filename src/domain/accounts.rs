@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::auth::password::HashError;
 use crate::db::is_unique_violation;
 use crate::domain::groups;
+use crate::domain::policy::{self, AccountEdit, GroupRole, SystemRole};
 use crate::domain::session::{self, Session};
 use crate::domain::{account_cache, validate};
 use crate::state::AppState;
@@ -244,7 +245,7 @@ const SUPER_ADMIN_LOCK: i64 = 0x5355_5045_5241_444d;
 
 async fn active_super_admins<C: sea_orm::ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     let ids: Vec<Uuid> = account_role::Entity::find()
-        .filter(account_role::Column::RoleType.eq("super_admin"))
+        .filter(account_role::Column::RoleType.eq(SystemRole::SuperAdmin.as_str()))
         .all(db)
         .await?
         .into_iter()
@@ -270,14 +271,8 @@ pub async fn update(
     let db = &state.db;
     let target = by_id(db, id).await?;
     let is_self = actor.account.id == id;
-    let target_is_super = target.role_type.as_deref() == Some("super_admin");
-    // SECURITY: nobody below super_admin edits a super_admin, whatever the field.
-    if target_is_super && actor.role_type != "super_admin" {
-        return Err(AccountError::Forbidden(
-            "Only a super_admin can edit a super_admin.",
-        ));
-    }
-    let ends_access = matches!(changes.status.as_deref(), Some("banned" | "closed"));
+    let target_role = SystemRole::parse(target.role_type.as_deref().unwrap_or_default());
+    let target_is_super = target_role == SystemRole::SuperAdmin;
     if let Some(status) = &changes.status
         && !matches!(status.as_str(), "active" | "banned" | "closed")
     {
@@ -285,25 +280,27 @@ pub async fn update(
             "status can be set to active, banned or closed, not {status}."
         )));
     }
-    if ends_access && is_self {
-        return Err(AccountError::Forbidden(
-            "You cannot ban or close your own account.",
-        ));
-    }
+    let ends_access = matches!(changes.status.as_deref(), Some("banned" | "closed"));
     let role_change = changes
         .role_type
         .as_ref()
         .filter(|r| target.role_type.as_deref() != Some(r.as_str()));
-    if role_change.is_some() {
-        if actor.role_type != "super_admin" {
-            return Err(AccountError::Forbidden(
-                "Only a super_admin can change system roles.",
-            ));
-        }
-        if is_self {
-            return Err(AccountError::Forbidden("You cannot change your own role."));
-        }
-    }
+    policy::account_edit(
+        actor.system_role(),
+        target_role,
+        is_self,
+        AccountEdit {
+            role_change: role_change.is_some(),
+            ends_access,
+            group_role: changes.group_role.is_some(),
+            beyond_group_role: changes.name.is_some()
+                || changes.avatar.is_some()
+                || changes.status.is_some()
+                || changes.mobile.is_some()
+                || changes.role_type.is_some(),
+        },
+    )
+    .map_err(AccountError::Forbidden)?;
     let demotes_super = target_is_super && (role_change.is_some() || ends_access);
     if demotes_super && target.account.status == "active" && active_super_admins(db).await? <= 1 {
         return Err(last_super_admin());
@@ -312,18 +309,6 @@ pub async fn update(
         Some(n) => Some(validate::name(n, 255).map_err(AccountError::InvalidParam)?),
         None => None,
     };
-    if !actor.is_system_admin()
-        && (changes.group_role.is_none()
-            || changes.name.is_some()
-            || changes.avatar.is_some()
-            || changes.status.is_some()
-            || changes.mobile.is_some()
-            || changes.role_type.is_some())
-    {
-        return Err(AccountError::Forbidden(
-            "A group super_admin can change only group_role.",
-        ));
-    }
     let membership = match &changes.group_role {
         Some(new_role) => {
             // The role is set in the caller's current group, whoever the caller is.
@@ -344,8 +329,8 @@ pub async fn update(
                 .ok_or(AccountError::InvalidParam(
                     "The account is not a member of your current enterprise group.".to_string(),
                 ))?;
-            if member.group_role == "super_admin"
-                && new_role != "super_admin"
+            if GroupRole::parse(&member.group_role) == GroupRole::SuperAdmin
+                && GroupRole::parse(new_role) != GroupRole::SuperAdmin
                 && groups::super_admins(db, group_id).await? <= 1
             {
                 return Err(last_group_super_admin());
@@ -356,7 +341,8 @@ pub async fn update(
     };
 
     let demotes_group_super = membership.as_ref().is_some_and(|m| {
-        m.group_role == "super_admin" && changes.group_role.as_deref() != Some("super_admin")
+        GroupRole::parse(&m.group_role) == GroupRole::SuperAdmin
+            && changes.group_role.as_deref().map(GroupRole::parse) != Some(GroupRole::SuperAdmin)
     });
     let now = state.clock.now();
     let txn = db.begin().await?;

@@ -223,16 +223,25 @@ pub async fn check(
     let db = &state.db;
     let now = state.clock.now();
     let failure_key = purpose.failure_key(&email);
-    if attempts::count(db, &failure_key, FAILURE_WINDOW, now).await? > FAILURE_LIMIT {
-        return Err(CodeError::TooManyFailures(purpose));
-    }
-    let row = live(state, purpose, token, PHASE_CODE).await?;
-    if row.email != email {
-        return Err(CodeError::EmailMismatch);
-    }
+    // SECURITY: the guess takes its place in the counter before the code is compared, so
+    // a burst of concurrent guesses is never compared past the limit (the place after the
+    // last allowed failure answers "too many" and locks the email).
+    let held = attempts::reserve(db, &failure_key, FAILURE_LIMIT + 1, FAILURE_WINDOW, now)
+        .await?
+        .ok_or(CodeError::TooManyFailures(purpose))?;
+    let row = match live(state, purpose, token, PHASE_CODE).await {
+        Ok(row) if row.email == email => row,
+        // Not a guess at the code: the place goes back.
+        found => {
+            attempts::release(db, &[(failure_key.as_str(), held)]).await?;
+            return Err(match found {
+                Ok(_) => CodeError::EmailMismatch,
+                Err(err) => err,
+            });
+        }
+    };
     if !tokens::secrets_equal(&code_hash(token, code.trim()), &row.code_hash) {
-        let failures = attempts::record(db, &failure_key, FAILURE_WINDOW, now).await?;
-        return Err(if failures > FAILURE_LIMIT {
+        return Err(if held.count > FAILURE_LIMIT {
             CodeError::TooManyFailures(purpose)
         } else {
             CodeError::WrongCode

@@ -20,6 +20,8 @@ use uuid::Uuid;
 
 use crate::domain::accounts::{self, AccountView};
 pub use crate::domain::group_datasets::{DatasetView, datasets};
+pub use crate::domain::policy::Capability;
+use crate::domain::policy::GroupRole;
 use crate::domain::setup::OWNER_PERMISSIONS;
 use crate::domain::{account_cache, validate};
 use crate::state::AppState;
@@ -56,11 +58,6 @@ pub fn offset(page: u64, limit: u64) -> u64 {
     page.saturating_sub(1).saturating_mul(limit)
 }
 
-/// Whether a group role manages the group (its workspaces, members and datasets).
-pub fn is_group_admin(role: Option<&str>) -> bool {
-    matches!(role, Some("super_admin" | "admin"))
-}
-
 /// The account's role in the group, if it is a member.
 pub async fn role_in<C: ConnectionTrait>(
     db: &C,
@@ -82,7 +79,7 @@ pub async fn administered_groups(
 ) -> Result<Vec<Uuid>, DbErr> {
     Ok(group_member::Entity::find()
         .filter(group_member::Column::AccountId.eq(account_id))
-        .filter(group_member::Column::GroupRole.is_in(["super_admin", "admin"]))
+        .filter(group_member::Column::GroupRole.is_in(GroupRole::MANAGING))
         .all(db)
         .await?
         .into_iter()
@@ -233,7 +230,7 @@ pub async fn create(
     }
     .insert(&txn)
     .await?;
-    join(&txn, id, creator, "super_admin", now).await?;
+    join(&txn, id, creator, GroupRole::SuperAdmin.as_str(), now).await?;
     txn.commit().await?;
     // The account views show the role in the current group, which may be this one now.
     account_cache::forget(state, &[creator]).await?;
@@ -505,57 +502,20 @@ pub async fn joined_groups(
     Ok(Paged { items, total })
 }
 
-/// What a workspace member may manage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Capability {
-    /// The workspace itself (members, settings): owner or admin.
-    Workspace,
-    /// Apps: owner, admin, editor, or `create_agent`.
-    Apps,
-    /// Datasets: owner, admin, editor, dataset_operator, or `create_knowledge`.
-    Datasets,
-}
-
-impl Capability {
-    fn roles(self) -> &'static [&'static str] {
-        match self {
-            Capability::Workspace => &["owner", "admin"],
-            Capability::Apps => &["owner", "admin", "editor"],
-            Capability::Datasets => &["owner", "admin", "editor", "dataset_operator"],
-        }
+/// The memberships of `account_id` that grant this capability, as a subquery of
+/// workspace ids. Permissions are a JSON array of names, matched as `"name"`.
+fn tenants_of(capability: Capability, account_id: Uuid) -> sea_orm::sea_query::SelectStatement {
+    let mut granted =
+        Condition::any().add(tenant_member::Column::Role.is_in(capability.roles().to_vec()));
+    if let Some(p) = capability.permission() {
+        granted = granted.add(tenant_member::Column::Permissions.like(format!("%\"{p}\"%")));
     }
-
-    fn permission(self) -> Option<&'static str> {
-        match self {
-            Capability::Workspace => None,
-            Capability::Apps => Some("create_agent"),
-            Capability::Datasets => Some("create_knowledge"),
-        }
-    }
-
-    /// Whether one membership grants this capability.
-    pub fn granted_by(self, role: &str, stored_permissions: &str) -> bool {
-        self.roles().contains(&role)
-            || self
-                .permission()
-                .is_some_and(|p| permissions(stored_permissions).iter().any(|h| h == p))
-    }
-
-    /// The memberships of `account_id` that grant this capability, as a subquery of
-    /// workspace ids. Permissions are a JSON array of names, matched as `"name"`.
-    fn tenants_of(self, account_id: Uuid) -> sea_orm::sea_query::SelectStatement {
-        let mut granted =
-            Condition::any().add(tenant_member::Column::Role.is_in(self.roles().to_vec()));
-        if let Some(p) = self.permission() {
-            granted = granted.add(tenant_member::Column::Permissions.like(format!("%\"{p}\"%")));
-        }
-        Query::select()
-            .column(tenant_member::Column::TenantId)
-            .from(tenant_member::Entity)
-            .and_where(tenant_member::Column::AccountId.eq(account_id))
-            .cond_where(granted)
-            .to_owned()
-    }
+    Query::select()
+        .column(tenant_member::Column::TenantId)
+        .from(tenant_member::Entity)
+        .and_where(tenant_member::Column::AccountId.eq(account_id))
+        .cond_where(granted)
+        .to_owned()
 }
 
 /// The group's workspaces in which the caller has `capability`; group admins have it in
@@ -573,7 +533,7 @@ pub async fn managed_tenants(
         .filter(tenant::Column::GroupId.eq(group_id))
         .filter(tenant::Column::Id.ne(group_id));
     if !group_admin {
-        q = q.filter(tenant::Column::Id.in_subquery(capability.tenants_of(account_id)));
+        q = q.filter(tenant::Column::Id.in_subquery(tenants_of(capability, account_id)));
     }
     page_of_tenants(db, q, page, limit).await
 }
@@ -592,7 +552,7 @@ pub async fn has_capability(
     let found = tenant::Entity::find()
         .filter(tenant::Column::GroupId.eq(group_id))
         .filter(tenant::Column::Id.ne(group_id))
-        .filter(tenant::Column::Id.in_subquery(capability.tenants_of(account_id)))
+        .filter(tenant::Column::Id.in_subquery(tenants_of(capability, account_id)))
         .count(db)
         .await?;
     Ok(found > 0)
@@ -897,7 +857,7 @@ pub async fn repair_system_default(state: &AppState, group_id: Uuid) -> Result<u
 pub async fn super_admins<C: ConnectionTrait>(db: &C, group_id: Uuid) -> Result<u64, DbErr> {
     group_member::Entity::find()
         .filter(group_member::Column::GroupId.eq(group_id))
-        .filter(group_member::Column::GroupRole.eq("super_admin"))
+        .filter(group_member::Column::GroupRole.eq(GroupRole::SuperAdmin.as_str()))
         .count(db)
         .await
 }

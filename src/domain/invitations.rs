@@ -99,9 +99,7 @@ async fn managed_workspace(
     actor: &Session,
 ) -> Result<tenant::Model, InvitationError> {
     match workspaces::current(db, actor.account.id).await? {
-        Some((workspace, membership)) if workspaces::manages_members(&membership.role) => {
-            Ok(workspace)
-        }
+        Some((workspace, membership)) if workspaces::manages_members(&membership) => Ok(workspace),
         _ => Err(InvitationError::Forbidden(
             "Only the owner or an admin of the current workspace can invite members.",
         )),

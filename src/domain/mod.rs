@@ -9,6 +9,7 @@ pub mod group_datasets;
 pub mod groups;
 pub mod invitations;
 pub mod password_reset;
+pub mod policy;
 pub mod registration;
 pub mod session;
 pub mod setup;

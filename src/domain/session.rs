@@ -17,6 +17,7 @@ use crate::auth::password::HashError;
 use crate::auth::tokens::{self, AccessClaims, TokenError};
 use crate::config::AuthConfig;
 use crate::domain::accounts::AccountView;
+use crate::domain::policy::SystemRole;
 use crate::domain::{account_cache, validate};
 use crate::state::AppState;
 
@@ -70,8 +71,12 @@ pub struct Session {
 }
 
 impl Session {
+    pub fn system_role(&self) -> SystemRole {
+        SystemRole::parse(&self.role_type)
+    }
+
     pub fn is_system_admin(&self) -> bool {
-        matches!(self.role_type.as_str(), "super_admin" | "system_admin")
+        self.system_role().is_system_admin()
     }
 }
 

@@ -86,13 +86,16 @@ pub async fn validate_init(
         return Ok(());
     };
     let now = state.clock.now();
-    if attempts::count(db, &init_failure_key(ip), 3600, now).await? >= INIT_FAILURE_LIMIT {
-        return Err(SetupError::InitValidateFailed);
-    }
+    // SECURITY: a guess is counted before it is compared, so concurrent guesses from one
+    // address are never compared past the limit; a right one gives its place back.
+    let failure_key = init_failure_key(ip);
+    let held = attempts::reserve(db, &failure_key, INIT_FAILURE_LIMIT, 3600, now)
+        .await?
+        .ok_or(SetupError::InitValidateFailed)?;
     if !tokens::secrets_equal(password, expected) {
-        attempts::record(db, &init_failure_key(ip), 3600, now).await?;
         return Err(SetupError::InitValidateFailed);
     }
+    attempts::release(db, &[(failure_key.as_str(), held)]).await?;
     attempts::record(db, &init_key(ip), INIT_VALID_FOR, now).await?;
     Ok(())
 }

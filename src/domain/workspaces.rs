@@ -5,6 +5,8 @@ use entity::{tenant, tenant_member};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
+use crate::domain::policy::Capability;
+
 /// The account's current workspace and its membership there.
 pub async fn current(
     db: &DatabaseConnection,
@@ -25,14 +27,13 @@ pub async fn current(
 }
 
 /// Whether a workspace role may manage members (invite, change roles).
-pub fn manages_members(role: &str) -> bool {
-    matches!(role, "owner" | "admin")
+pub fn manages_members(membership: &tenant_member::Model) -> bool {
+    Capability::Workspace.granted_by(&membership.role, &membership.permissions)
 }
 
 /// Whether a membership may create and manage datasets in its workspace.
 pub fn manages_datasets(membership: &tenant_member::Model) -> bool {
-    crate::domain::groups::Capability::Datasets
-        .granted_by(&membership.role, &membership.permissions)
+    Capability::Datasets.granted_by(&membership.role, &membership.permissions)
 }
 
 /// Every workspace the account belongs to, newest first, with its membership.

@@ -12,6 +12,8 @@ use entity::account;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
+use console_server::domain::groups;
+
 use crate::db_test;
 use crate::routing::{call_for, calls_with, documented_console_rule, send};
 use crate::session::{ADMIN_EMAIL, ADMIN_PASSWORD, login, setup};
@@ -25,6 +27,12 @@ enum Caller {
     Banned,
     Expired,
     ForeignKey,
+    /// An admin (group role) of another group than the one the walk names, with that
+    /// group current: a role in one group must never count in another.
+    OtherGroupAdmin,
+    /// A sign-in whose refresh token was replayed: reuse ends every session of the
+    /// account, so its access token is dead at once.
+    RevokedFamily,
 }
 
 /// What a caller may get from an operation under its rule: `Ok(())` when the answer is
@@ -48,8 +56,18 @@ fn judge(
     };
     let signed_in = matches!(
         caller,
-        Caller::Normal | Caller::SystemAdmin | Caller::SuperAdmin
+        Caller::Normal | Caller::SystemAdmin | Caller::SuperAdmin | Caller::OtherGroupAdmin
     );
+    // Outside the named group, with no workspace and no system role, another group's
+    // admin is owed what a plain account is — except that the plain account is the one
+    // the walk names, and it is not.
+    if caller == Caller::OtherGroupAdmin && rule == Rule::AccountOrItsGroupAdmin {
+        return expect(status == 403 && code == "forbidden", "403 forbidden");
+    }
+    let caller = match caller {
+        Caller::OtherGroupAdmin => Caller::Normal,
+        other => other,
+    };
     let succeeds = !denied && !refused && status != 501 && status < 500;
     let hidden = status == 404 && code == "group_not_found";
     match (rule, caller) {
@@ -86,6 +104,31 @@ fn judge(
         }
         _ => expect(succeeds, "success or a non-authorization error"),
     }
+}
+
+/// Operations that change an account named by `?id=`: on a super_admin, super admins only
+/// (docs/authz.md, below the rules).
+const EDITS_OF_AN_ACCOUNT: &[&str] = &["update_account_ex", "update_account_role"];
+
+#[test]
+fn every_scoped_rule_has_its_scope_in_the_spec_and_no_other_does() {
+    use console_server::api::console::authz;
+    let wrong: Vec<_> = Operation::ALL
+        .iter()
+        .filter(|op| !authz::scope_matches(**op))
+        .map(|op| {
+            format!(
+                "{} ({:?}, x-authz-scope {:?})",
+                op.operation_id(),
+                authz::rule(*op),
+                op.authz_scope()
+            )
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "x-authz-scope disagrees with the rule: {wrong:?}"
+    );
 }
 
 // Registration is open so its operations are walked past the registration switch.
@@ -147,6 +190,55 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) using |s
     ban.status = Set("banned".into());
     ban.update(&app.state.db).await.expect("ban");
 
+    // Another group, whose admin is a plain account in nobody else's group.
+    admin_client
+        .register_account()
+        .body(console_client::console::types::RegisterAccountRequest {
+            email: "other@example.com".try_into().expect("email"),
+            name: "Other".try_into().expect("name"),
+            password: "otherpw12".try_into().expect("password"),
+        })
+        .send()
+        .await
+        .expect("register");
+    let other_id = account::Entity::find()
+        .filter(account::Column::Email.eq("other@example.com"))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("account")
+        .id;
+    let admin_id = tokens::verify_access(&app.state.secret, &admin, app.state.clock.now()).expect("admin claims").user_id;
+    let other_group = groups::create(&app.state, admin_id, "Other Group", None).await.expect("other group");
+    groups::join(&app.state.db, other_group.id, other_id, "admin", app.state.clock.now()).await.expect("join");
+    let other = login(&app.console, "other@example.com", "otherpw12").await.expect("other").access_token;
+
+    // A sign-in whose used refresh token is presented again.
+    admin_client
+        .register_account()
+        .body(console_client::console::types::RegisterAccountRequest {
+            email: "replayed@example.com".try_into().expect("email"),
+            name: "Replayed".try_into().expect("name"),
+            password: "replayed1".try_into().expect("password"),
+        })
+        .send()
+        .await
+        .expect("register");
+    let first = login(&app.console, "replayed@example.com", "replayed1").await.expect("replayed");
+    let refresh = |token: String| {
+        let client = app.console.clone();
+        async move {
+            client
+                .refresh_token()
+                .body(console_client::console::types::RefreshTokenRequest { refresh_token: token.try_into().expect("token") })
+                .send()
+                .await
+        }
+    };
+    let second = refresh(first.refresh_token.clone()).await.expect("rotate").into_inner().data;
+    refresh(first.refresh_token.clone()).await.expect_err("reuse is refused");
+    let revoked = second.access_token;
+
     let now = app.state.clock.now();
     let claims = |exp: i64| AccessClaims {
         user_id: banned_account.id,
@@ -164,7 +256,6 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) using |s
         .expect("sign");
 
     let doc: Value = serde_yaml::from_str(CONSOLE_SPEC).expect("yaml");
-    let admin_id = tokens::verify_access(&app.state.secret, &admin, now).expect("admin claims").user_id;
     let (workspace, _) = console_server::domain::workspaces::current(&app.state.db, admin_id)
         .await
         .expect("query")
@@ -204,6 +295,8 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) using |s
             Caller::Banned,
             Caller::Expired,
             Caller::ForeignKey,
+            Caller::OtherGroupAdmin,
+            Caller::RevokedFamily,
         ] {
             let token = match caller {
                 Caller::Anonymous => None,
@@ -213,12 +306,46 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) using |s
                 Caller::Banned => Some(banned.as_str()),
                 Caller::Expired => Some(expired.as_str()),
                 Caller::ForeignKey => Some(foreign.as_str()),
+                Caller::OtherGroupAdmin => Some(other.as_str()),
+                Caller::RevokedFamily => Some(revoked.as_str()),
             };
             let header = token.map(|t| format!("Bearer {t}"));
             let (status, body) = send(call_for(&calls, op.operation_id()), header.as_deref().map(|h| ("authorization", h))).await;
             if let Err(why) = judge(rule, op.requires_credential(), caller, status, &body) {
                 failures.push(format!("{} as {caller:?} ({rule:?}): {why}, got {status} {body}", op.operation_id()));
             }
+        }
+    }
+
+    // A system_admin acting on the super_admin: the calls now name the super_admin as the
+    // account (`{account_id}`, `?id=`). Reads stay open to system admins; no edit is.
+    let mut on_super = calls_with(
+        &app,
+        &doc,
+        &[
+            ("group_id", group_id.to_string()),
+            ("account_id", admin_id.to_string()),
+            ("id", admin_id.to_string()),
+            ("tenant_id", workspace.id.to_string()),
+        ],
+    );
+    for call in on_super.iter_mut().filter(|c| c.operation_id == "update_enterprise_group") {
+        if let Some(body) = call.body.as_mut() {
+            body["id"] = Value::String(group_id.to_string());
+        }
+    }
+    let sysadmin_header = format!("Bearer {sysadmin}");
+    for op in Operation::ALL {
+        let rule = documented_console_rule(op.operation_id()).expect("documented");
+        let (status, body) = send(call_for(&on_super, op.operation_id()), Some(("authorization", sysadmin_header.as_str()))).await;
+        let verdict = if EDITS_OF_AN_ACCOUNT.contains(&op.operation_id()) {
+            let refused = status == 403 && body["code"] == "forbidden";
+            if refused { Ok(()) } else { Err("expected 403 forbidden".to_string()) }
+        } else {
+            judge(rule, op.requires_credential(), Caller::SystemAdmin, status, &body)
+        };
+        if let Err(why) = verdict {
+            failures.push(format!("{} as system_admin on the super_admin ({rule:?}): {why}, got {status} {body}", op.operation_id()));
         }
     }
     assert!(failures.is_empty(), "{} authorization failures:\n{}", failures.len(), failures.join("\n"));

@@ -40,7 +40,8 @@ pub fn calls(app: &TestApp, doc: &Value) -> Vec<Call> {
     calls_with(app, doc, &[])
 }
 
-/// Like [`calls`], with the given values for the named path parameters.
+/// Like [`calls`], with the given values for the named path parameters and (when named)
+/// required query parameters.
 pub fn calls_with(app: &TestApp, doc: &Value, paths: &[(&str, String)]) -> Vec<Call> {
     let mut out = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
@@ -59,7 +60,12 @@ pub fn calls_with(app: &TestApp, doc: &Value, paths: &[(&str, String)]) -> Vec<C
                         url = url.replace(&format!("{{{name}}}"), &value)
                     }
                     Some("query") if p["required"].as_bool() == Some(true) => {
-                        query.push(format!("{name}={}", sample(doc, &p)))
+                        let value = paths
+                            .iter()
+                            .find(|(n, _)| *n == name)
+                            .map(|(_, v)| v.clone())
+                            .unwrap_or_else(|| sample(doc, &p));
+                        query.push(format!("{name}={value}"))
                     }
                     _ => {}
                 }

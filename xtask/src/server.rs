@@ -6,7 +6,10 @@ use std::fmt::Write as _;
 use anyhow::{Result, bail};
 
 use crate::Surface;
-use crate::spec::{self, Api, Limits, Op, ParamIn, SchemaDef, SecurityKind, SecurityScheme, Ty};
+use crate::spec::{
+    self, Api, AuthzScope, IdSource, Limits, Op, ParamIn, SchemaDef, SecurityKind, SecurityScheme,
+    Ty,
+};
 
 const KEYWORDS: &[&str] = &[
     "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
@@ -16,7 +19,14 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// Names the generated wrapper methods use for their own arguments.
-const RESERVED_PARAMS: &[&str] = &["http_request", "credential", "body", "ctx", "principal"];
+const RESERVED_PARAMS: &[&str] = &[
+    "http_request",
+    "credential",
+    "body",
+    "ctx",
+    "principal",
+    "access",
+];
 
 fn ident(wire: &str) -> String {
     let mut s: String = wire
@@ -369,10 +379,113 @@ fn operations(api: &Api, out: &mut String) {
         "bool",
         &|op| op.security.is_some().to_string(),
     );
+    table(
+        out,
+        "What the operation's authorization is decided on (`x-authz-scope`), if more than the caller.",
+        "authz_scope",
+        "Option<ScopeKind>",
+        &|op| match &op.scope {
+            Some(scope) => format!("Some(ScopeKind::{})", scope.kind()),
+            None => "None".into(),
+        },
+    );
     out.push_str("}\n\n");
+    out.push_str(
+        "/// The kinds of `x-authz-scope`: what a scoped operation's authorization is about.\n\
+         #[derive(Debug, Clone, Copy, PartialEq, Eq)]\npub enum ScopeKind {\n\
+         /// A group the request names (and an account in it, for some).\nGroup,\n\
+         /// The caller's current group.\nCurrentGroup,\n\
+         /// An account the request names.\nAccount,\n\
+         /// A workspace the request names.\nWorkspace,\n}\n\n\
+         /// The ids of a group-scoped request, as the router took them from the request.\n\
+         #[derive(Debug, Clone, Copy, PartialEq, Eq)]\npub struct GroupScope {\n\
+         /// The group the request is about.\npub group_id: ::uuid::Uuid,\n\
+         /// The account the request names in that group, if it names one.\npub account_id: Option<::uuid::Uuid>,\n}\n\n",
+    );
 }
 
-fn surface_trait(module: &str, out: &mut String) {
+/// The scope kinds a spec uses, each with its access type, gate method and gate arguments.
+struct ScopeGate {
+    kind: &'static str,
+    access: &'static str,
+    method: &'static str,
+    params: &'static str,
+    doc: &'static str,
+}
+
+const SCOPE_GATES: &[ScopeGate] = &[
+    ScopeGate {
+        kind: "Group",
+        access: "GroupAccess",
+        method: "authorize_group",
+        params: ", scope: GroupScope",
+        doc: "a group the request names",
+    },
+    ScopeGate {
+        kind: "CurrentGroup",
+        access: "CurrentGroupAccess",
+        method: "authorize_current_group",
+        params: "",
+        doc: "the caller's current group",
+    },
+    ScopeGate {
+        kind: "Account",
+        access: "AccountAccess",
+        method: "authorize_account",
+        params: ", account_id: ::uuid::Uuid",
+        doc: "an account the request names",
+    },
+    ScopeGate {
+        kind: "Workspace",
+        access: "WorkspaceAccess",
+        method: "authorize_workspace",
+        params: ", tenant_id: ::uuid::Uuid",
+        doc: "a workspace the request names",
+    },
+];
+
+fn scope_gate(scope: &AuthzScope) -> &'static ScopeGate {
+    // In SCOPE_GATES order.
+    let index = match scope {
+        AuthzScope::Group { .. } => 0,
+        AuthzScope::CurrentGroup => 1,
+        AuthzScope::Account { .. } => 2,
+        AuthzScope::Workspace { .. } => 3,
+    };
+    &SCOPE_GATES[index]
+}
+
+/// The Rust expression of a scope id inside a generated router method.
+fn id_expr(source: &IdSource) -> String {
+    match source {
+        IdSource::Path(name) => format!("{}.0", ident(name)),
+        IdSource::Body(field) => format!("body.0.{}", ident(field)),
+    }
+}
+
+/// The gate call of a scoped operation.
+fn scope_call(scope: &AuthzScope, variant: &str) -> String {
+    let gate = scope_gate(scope);
+    let args = match scope {
+        AuthzScope::Group { group, account } => format!(
+            ", GroupScope {{ group_id: {}, account_id: {} }}",
+            id_expr(group),
+            account
+                .as_ref()
+                .map(|a| format!("Some({})", id_expr(a)))
+                .unwrap_or_else(|| "None".into())
+        ),
+        AuthzScope::CurrentGroup => String::new(),
+        AuthzScope::Account { account } => format!(", {}", id_expr(account)),
+        AuthzScope::Workspace { workspace } => format!(", {}", id_expr(workspace)),
+    };
+    format!(
+        "let access = self.0.{}(&ctx, Operation::{variant}, credential.credential(){args}).await?;",
+        gate.method
+    )
+}
+
+fn surface_trait(module: &str, api: &Api, out: &mut String) {
     let _ = writeln!(
         out,
         "/// What every handler trait of the `{module}` surface builds on: per-request context and\n/// the one place where callers are admitted and authenticated.\npub trait Surface: Send + Sync + 'static {{\n\
@@ -385,8 +498,29 @@ fn surface_trait(module: &str, out: &mut String) {
          /// Decides whether an operation without a security requirement may run.\n\
          fn admit(&self, ctx: &Self::Context, op: Operation) -> impl Future<Output = ::poem::Result<()>> + Send;\n\n\
          /// Resolves the credential of an operation with a security requirement into the caller,\n/// and decides whether that caller may run `op`.\n\
-         fn authenticate(&self, ctx: &Self::Context, op: Operation, credential: &str) -> impl Future<Output = ::poem::Result<Self::Principal>> + Send;\n}}\n"
+         fn authenticate(&self, ctx: &Self::Context, op: Operation, credential: &str) -> impl Future<Output = ::poem::Result<Self::Principal>> + Send;"
     );
+    for gate in SCOPE_GATES {
+        let used = api
+            .ops
+            .iter()
+            .any(|op| op.scope.as_ref().is_some_and(|s| s.kind() == gate.kind));
+        if !used {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "\n/// Proof that the caller may run an operation scoped to {doc}; only the gate makes one,\n/// and the handler of such an operation cannot run without it.\n\
+             type {access}: Send;\n\n\
+             /// Resolves the credential and decides `op` for {doc}: the one place that decision is made.\n\
+             fn {method}(&self, ctx: &Self::Context, op: Operation, credential: &str{params}) -> impl Future<Output = ::poem::Result<Self::{access}>> + Send;",
+            doc = gate.doc,
+            access = gate.access,
+            method = gate.method,
+            params = gate.params,
+        );
+    }
+    out.push_str("}\n");
 }
 
 fn op_inputs(op: &Op) -> Vec<(String, String)> {
@@ -453,8 +587,12 @@ fn handler_traits(api: &Api, out: &mut String) {
                 &format!("`{} {}`: {}", op.method.to_uppercase(), op.path, op.summary),
             );
             let mut args = vec!["&self".to_string(), "ctx: Self::Context".to_string()];
-            if op.security.is_some() {
-                args.push("principal: Self::Principal".into());
+            match (&op.scope, &op.security) {
+                (Some(scope), _) => {
+                    args.push(format!("access: Self::{}", scope_gate(scope).access));
+                }
+                (None, Some(_)) => args.push("principal: Self::Principal".into()),
+                (None, None) => {}
             }
             for (n, t) in op_inputs(op) {
                 args.push(format!("{n}: {t}"));
@@ -518,8 +656,10 @@ fn routers(api: &Api, out: &mut String) -> Result<()> {
                 }
             }
             let mut call = vec!["ctx".to_string()];
-            if op.security.is_some() {
-                call.push("principal".into());
+            match (&op.scope, &op.security) {
+                (Some(_), _) => call.push("access".into()),
+                (None, Some(_)) => call.push("principal".into()),
+                (None, None) => {}
             }
             for p in &op.params {
                 let name = ident(&p.name);
@@ -564,7 +704,9 @@ fn routers(api: &Api, out: &mut String) -> Result<()> {
                 call.push("body.0".into());
             }
             let variant = pascal(&op.id);
-            let gate = if op.security.is_some() {
+            let gate = if let Some(scope) = &op.scope {
+                scope_call(scope, &variant)
+            } else if op.security.is_some() {
                 format!(
                     "let principal = self.0.authenticate(&ctx, Operation::{variant}, credential.credential()).await?;"
                 )
@@ -600,7 +742,7 @@ pub fn generate(surface: &Surface, doc: &openapiv3::OpenAPI) -> Result<String> {
     tags(&api, &mut out);
     security(&api, &mut out);
     operations(&api, &mut out);
-    surface_trait(surface.module, &mut out);
+    surface_trait(surface.module, &api, &mut out);
     default_fns(&api, &mut out)?;
     handler_traits(&api, &mut out);
     routers(&api, &mut out)?;

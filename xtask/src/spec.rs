@@ -123,6 +123,120 @@ pub struct Op {
     pub params: Vec<Param>,
     pub body: Option<String>,
     pub responses: Vec<Response>,
+    /// `x-authz-scope`: the ids the operation's authorization is decided on.
+    pub scope: Option<AuthzScope>,
+}
+
+/// Where an id of an `x-authz-scope` comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdSource {
+    /// A path parameter (`group_id`).
+    Path(String),
+    /// A required field of the request body (`body.id`).
+    Body(String),
+}
+
+/// `x-authz-scope` of an operation: what its authorization decision is about, so the
+/// generated router hands the gate those ids and the handler the gate's proof.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthzScope {
+    /// `{group: <id>, account: <id>?}`: a group (and an account the request names in it).
+    Group {
+        group: IdSource,
+        account: Option<IdSource>,
+    },
+    /// `{group: current}`: the caller's current group.
+    CurrentGroup,
+    /// `{account: <id>}`: an account, in whatever groups it belongs to.
+    Account { account: IdSource },
+    /// `{workspace: <id>}`: a workspace.
+    Workspace { workspace: IdSource },
+}
+
+impl AuthzScope {
+    /// The generated `ScopeKind` variant.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuthzScope::Group { .. } => "Group",
+            AuthzScope::CurrentGroup => "CurrentGroup",
+            AuthzScope::Account { .. } => "Account",
+            AuthzScope::Workspace { .. } => "Workspace",
+        }
+    }
+}
+
+fn id_source(id: &str, key: &str, value: &serde_json::Value) -> Result<IdSource> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| anyhow!("{id}: x-authz-scope.{key} must be a string"))?;
+    Ok(match text.strip_prefix("body.") {
+        Some(field) => IdSource::Body(field.to_string()),
+        None => IdSource::Path(text.to_string()),
+    })
+}
+
+fn authz_scope(id: &str, op: &Operation) -> Result<Option<AuthzScope>> {
+    let Some(value) = op.extensions.get("x-authz-scope") else {
+        return Ok(None);
+    };
+    let map = value
+        .as_object()
+        .ok_or_else(|| anyhow!("{id}: x-authz-scope must be a mapping"))?;
+    if let Some(k) = map
+        .keys()
+        .find(|k| !["group", "account", "workspace"].contains(&k.as_str()))
+    {
+        bail!("{id}: x-authz-scope has an unknown key {k}");
+    }
+    let get = |key: &str| map.get(key).map(|v| id_source(id, key, v)).transpose();
+    let scope = match (get("group")?, get("account")?, get("workspace")?) {
+        (Some(IdSource::Path(g)), None, None) if g == "current" => AuthzScope::CurrentGroup,
+        (Some(group), account, None) => AuthzScope::Group { group, account },
+        (None, Some(account), None) => AuthzScope::Account { account },
+        (None, None, Some(workspace)) => AuthzScope::Workspace { workspace },
+        _ => {
+            bail!("{id}: x-authz-scope names a group (and an account), an account, or a workspace")
+        }
+    };
+    Ok(Some(scope))
+}
+
+/// Every id of a scope names a required uuid: a path parameter or a body field.
+fn check_scope(op: &Op, schemas: &[SchemaDef]) -> Result<()> {
+    let sources: Vec<&IdSource> = match &op.scope {
+        None | Some(AuthzScope::CurrentGroup) => Vec::new(),
+        Some(AuthzScope::Group { group, account }) => {
+            std::iter::once(group).chain(account).collect()
+        }
+        Some(AuthzScope::Account { account }) => vec![account],
+        Some(AuthzScope::Workspace { workspace }) => vec![workspace],
+    };
+    if op.scope.is_some() && op.security.is_none() {
+        bail!("{}: x-authz-scope needs a security requirement", op.id);
+    }
+    for source in sources {
+        let ok = match source {
+            IdSource::Path(name) => op
+                .params
+                .iter()
+                .any(|p| p.name == *name && p.location == ParamIn::Path && p.ty == Ty::Uuid),
+            IdSource::Body(field) => op.body.as_ref().is_some_and(|body| {
+                schemas.iter().any(|s| match s {
+                    SchemaDef::Object { name, fields, .. } if name == body => fields
+                        .iter()
+                        .any(|f| f.wire == *field && f.required && !f.nullable && f.ty == Ty::Uuid),
+                    _ => false,
+                })
+            }),
+        };
+        if !ok {
+            bail!(
+                "{}: x-authz-scope names {source:?}, which is not a uuid path parameter or required uuid body field",
+                op.id
+            );
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug)]
@@ -450,6 +564,7 @@ fn operation(method: &str, path: &str, op: &Operation, doc: &OpenAPI) -> Result<
     if successes != 1 {
         bail!("{id}: needs exactly one success (2xx/3xx) response, has {successes}");
     }
+    let scope = authz_scope(&id, op)?;
     Ok(Op {
         id,
         method: method.to_string(),
@@ -463,6 +578,7 @@ fn operation(method: &str, path: &str, op: &Operation, doc: &OpenAPI) -> Result<
         params,
         body,
         responses,
+        scope,
     })
 }
 
@@ -535,6 +651,7 @@ pub fn read(doc: &OpenAPI) -> Result<Api> {
             {
                 bail!("{}: unknown security scheme {s}", op.id);
             }
+            check_scope(&op, &schemas)?;
             ops.push(op);
         }
     }

@@ -4,7 +4,7 @@ use poem_openapi::payload::Json;
 
 use super::views::{self, success};
 use super::{ConsoleError, ConsoleHandlers};
-use crate::api::generated::console::{AccountApi, Operation, responses, schemas};
+use crate::api::generated::console::{AccountApi, responses, schemas};
 use crate::domain::{accounts, invitations};
 
 impl AccountApi for ConsoleHandlers {
@@ -94,13 +94,12 @@ impl AccountApi for ConsoleHandlers {
     async fn update_account_ex(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::CurrentGroupAccess,
         id: ::uuid::Uuid,
         body: schemas::UpdateAccountExRequest,
     ) -> poem::Result<responses::UpdateAccountExResponse> {
-        // System admins, or the super_admin of the caller's current group (group_role only).
-        super::authz::admit_current_group(&self.state, &principal, Operation::UpdateAccountEx)
-            .await?;
+        // Admitted: system admins, or the super_admin of the caller's current group (who
+        // may change group_role only; the policy's account_edit says so).
         let changes = accounts::AccountChanges {
             name: body.name,
             avatar: body.avatar,
@@ -109,7 +108,7 @@ impl AccountApi for ConsoleHandlers {
             role_type: body.role_type.map(|r| r.as_str().to_string()),
             group_role: body.group_role.map(|r| r.as_str().to_string()),
         };
-        let view = accounts::update(&self.state, &principal, id, changes)
+        let view = accounts::update(&self.state, access.session(), id, changes)
             .await
             .map_err(ConsoleError::from)?;
         Ok(responses::UpdateAccountExResponse::Ok(Json(

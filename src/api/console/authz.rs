@@ -1,78 +1,26 @@
-//! Who may call each console operation: the one table every request is checked against.
-//! `docs/authz.md` is its prose form. The match is exhaustive, so an operation added to
-//! the spec does not compile until it has a rule here.
+//! Who may call each console operation: the one table every request is checked against,
+//! and the gate that applies it. `docs/authz.md` is its prose form. The match is
+//! exhaustive, so an operation added to the spec does not compile until it has a rule.
 //!
-//! Most rules are decided by the gate (`Surface::authenticate`) from the token alone.
-//! The group and workspace rules depend on the group, workspace or account the request
-//! names; the gate checks that the caller is signed in, and the handler asks this module
-//! ([`admit_group`], [`admit_current_group`], [`admit_account`], [`admit_workspace`])
-//! before it does anything else, with the ids it was given. The decision itself is
-//! [`decide`], one function for every scoped rule.
+//! Rules decided by the caller alone are applied by [`admit_caller`]. Rules that depend on
+//! what the request names (a group, an account, a workspace: `x-authz-scope` in the spec)
+//! are applied by [`authorize_group`], [`authorize_current_group`], [`authorize_account`]
+//! and [`authorize_workspace`], which the generated router calls with the ids it took from
+//! the request. Each returns a proof ([`GroupAccess`], …) that only this module can make,
+//! and the handler of a scoped operation takes that proof instead of a bare session, so it
+//! cannot run without the scoped decision. The decisions themselves, and every role
+//! comparison, are in `domain::policy`.
 
 use entity::{enterprise_group, tenant};
 use uuid::Uuid;
 
 use super::ConsoleError;
-use crate::api::generated::console::Operation;
-use crate::domain::groups;
+use crate::api::generated::console::{GroupScope, Operation, ScopeKind};
+pub use crate::domain::policy::Rule;
+use crate::domain::policy::{self, Decision, Facts, GroupRole, Scope, WorkspaceMembership};
 use crate::domain::session::Session;
+use crate::domain::{groups, workspaces};
 use crate::state::AppState;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    /// Anyone, even before setup has finished.
-    BeforeSetup,
-    /// Anyone, signed in or not, once setup has finished.
-    Public,
-    /// Any signed-in, active account.
-    SignedIn,
-    /// Accounts whose system role is `super_admin` or `system_admin`.
-    SystemAdmin,
-    /// Accounts whose system role is `super_admin`.
-    SuperAdmin,
-    /// Owners and admins of their current workspace.
-    WorkspaceAdmin,
-    /// Members of their current workspace who may manage datasets there (owner, admin,
-    /// editor, dataset_operator, or the `create_knowledge` permission).
-    DatasetEditor,
-    /// Members of the `{group_id}` group and system admins; others get 404
-    /// `group_not_found`, so groups are not revealed to outsiders.
-    GroupMember,
-    /// The group's super_admins and admins.
-    GroupAdmin,
-    /// The group's super_admins and admins, and system admins.
-    GroupAdminOrSystemAdmin,
-    /// The group's super_admins and admins, or the account `{account_id}` itself.
-    GroupAdminOrSelf,
-    /// The account `{account_id}` itself, super_admins and admins of a group it belongs
-    /// to, and system admins.
-    AccountOrItsGroupAdmin,
-    /// The group's super_admins (the group named in the request, else the caller's
-    /// current group) and system admins.
-    GroupSuperAdmin,
-    /// Members of the `{tenant_id}` workspace, super_admins and admins of its group, and
-    /// system admins.
-    WorkspaceMember,
-    /// Routed, but answers 501 `not_implemented` until its issue lands.
-    NotBuilt,
-}
-
-impl Rule {
-    /// Rules the gate cannot decide alone: it admits any signed-in caller, and the
-    /// handler calls this module with the ids the request names.
-    pub fn is_scoped(self) -> bool {
-        matches!(
-            self,
-            Rule::GroupMember
-                | Rule::GroupAdmin
-                | Rule::GroupAdminOrSystemAdmin
-                | Rule::GroupAdminOrSelf
-                | Rule::AccountOrItsGroupAdmin
-                | Rule::GroupSuperAdmin
-                | Rule::WorkspaceMember
-        )
-    }
-}
 
 pub fn rule(op: Operation) -> Rule {
     use Operation::*;
@@ -123,49 +71,24 @@ pub fn rule(op: Operation) -> Rule {
     }
 }
 
-/// The facts a scoped rule is decided on.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Facts<'a> {
-    /// The caller's system role is super_admin or system_admin.
-    pub system_admin: bool,
-    /// The caller's role in the group the request is about, if a member.
-    pub group_role: Option<&'a str>,
-    /// The request names the caller's own account.
-    pub is_self: bool,
-    /// The caller administers a group the named account belongs to
-    /// (`AccountOrItsGroupAdmin`), or is a member of the named workspace
-    /// (`WorkspaceMember`).
-    pub related: bool,
+/// The policy's name for a generated scope kind.
+pub fn scope_of(kind: ScopeKind) -> Scope {
+    match kind {
+        ScopeKind::Group => Scope::Group,
+        ScopeKind::CurrentGroup => Scope::CurrentGroup,
+        ScopeKind::Account => Scope::Account,
+        ScopeKind::Workspace => Scope::Workspace,
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Allow,
-    /// 403 `forbidden`.
-    Forbid,
-    /// 404 `group_not_found`: the caller may not know the group exists.
-    Hide,
-}
-
-/// The decision of every scoped rule.
-pub fn decide(rule: Rule, f: Facts<'_>) -> Decision {
-    let group_admin = groups::is_group_admin(f.group_role);
-    let allowed = match rule {
-        Rule::GroupMember => f.group_role.is_some() || f.system_admin,
-        Rule::GroupAdmin => group_admin,
-        Rule::GroupAdminOrSystemAdmin => group_admin || f.system_admin,
-        // SECURITY: "self" is about one's own place in *this* group: an outsider naming
-        // their own id must not read the group's workspaces, nor learn that it exists.
-        Rule::GroupAdminOrSelf => group_admin || (f.is_self && f.group_role.is_some()),
-        Rule::AccountOrItsGroupAdmin => f.is_self || f.related || f.system_admin,
-        Rule::GroupSuperAdmin => f.group_role == Some("super_admin") || f.system_admin,
-        Rule::WorkspaceMember => f.related || group_admin || f.system_admin,
-        _ => false,
-    };
-    match (allowed, rule) {
-        (true, _) => Decision::Allow,
-        (false, Rule::GroupMember) => Decision::Hide,
-        (false, _) => Decision::Forbid,
+/// Whether the spec's `x-authz-scope` of `op` is one its rule is decided on: none for an
+/// unscoped rule, one of the rule's scopes for a scoped one. The authz test checks every
+/// operation; the gate refuses (as a build defect) any call where it does not hold.
+pub fn scope_matches(op: Operation) -> bool {
+    let scopes = rule(op).scopes();
+    match op.authz_scope() {
+        None => scopes.is_empty(),
+        Some(kind) => scopes.contains(&scope_of(kind)),
     }
 }
 
@@ -177,121 +100,230 @@ fn group_not_found() -> ConsoleError {
     )
 }
 
-fn enforce(decision: Decision) -> Result<(), ConsoleError> {
+/// The table, the policy and the spec disagree about `op`; the authz test keeps them in
+/// step, so this is a build defect, answered as an internal error (never as an admission).
+pub fn mismatch(op: Operation) -> ConsoleError {
+    ConsoleError::internal(&format!(
+        "{}: the authz rule does not match the spec's security requirement or x-authz-scope",
+        op.operation_id()
+    ))
+}
+
+fn enforce(op: Operation, decision: Decision) -> Result<(), ConsoleError> {
     match decision {
         Decision::Allow => Ok(()),
         Decision::Forbid => Err(ConsoleError::forbidden()),
         Decision::Hide => Err(group_not_found()),
+        Decision::NotBuilt => Err(ConsoleError::not_implemented(op.operation_id())),
     }
 }
 
-/// What an admitted caller is in the group the request is about.
-#[derive(Debug, Clone)]
+/// Checks that `op` is scoped to `kind` in both the spec and the table.
+fn expect_scope(op: Operation, kind: ScopeKind) -> Result<(), ConsoleError> {
+    if op.authz_scope() == Some(kind) && scope_matches(op) {
+        Ok(())
+    } else {
+        Err(mismatch(op))
+    }
+}
+
+/// Applies an unscoped rule to a signed-in caller.
+pub async fn admit_caller(
+    state: &AppState,
+    session: &Session,
+    op: Operation,
+) -> Result<(), ConsoleError> {
+    let rule = rule(op);
+    if !scope_matches(op) || rule.is_scoped() {
+        return Err(mismatch(op));
+    }
+    let needs_workspace = matches!(rule, Rule::WorkspaceAdmin | Rule::DatasetEditor);
+    let current = if needs_workspace {
+        workspaces::current(&state.db, session.account.id).await?
+    } else {
+        None
+    };
+    let facts = Facts {
+        current_workspace: current.as_ref().map(|(_, m)| WorkspaceMembership {
+            role: &m.role,
+            permissions: &m.permissions,
+        }),
+        ..Facts::of(session.system_role())
+    };
+    enforce(op, policy::decide(rule, facts))
+}
+
+/// Proof that the caller may run a group-scoped operation on [`GroupAccess::group`].
+#[derive(Debug)]
 pub struct GroupAccess {
-    pub group: enterprise_group::Model,
-    /// The caller's role in the group, if a member.
-    pub role: Option<String>,
+    session: Session,
+    group: enterprise_group::Model,
+    role: Option<GroupRole>,
 }
 
 impl GroupAccess {
-    pub fn is_group_admin(&self) -> bool {
-        groups::is_group_admin(self.role.as_deref())
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn group(&self) -> &enterprise_group::Model {
+        &self.group
+    }
+
+    /// Whether the caller manages this group (its role there is super_admin or admin).
+    pub fn manages_group(&self) -> bool {
+        policy::manages_group(self.role)
     }
 }
 
-/// Applies `op`'s rule to a request about group `group_id` (and account `subject`, for
-/// the rules that name one). The decision comes before the group is looked up, so a
-/// caller who may not act on a group learns nothing about whether it exists.
-pub async fn admit_group(
+/// Applies `op`'s rule to a request about group `scope.group_id` (and account
+/// `scope.account_id`, for the rules that name one). The decision comes before the group
+/// is looked up, so a caller who may not act on a group learns nothing about whether it
+/// exists.
+pub async fn authorize_group(
     state: &AppState,
-    session: &Session,
+    session: Session,
     op: Operation,
-    group_id: Uuid,
-    subject: Option<Uuid>,
+    scope: GroupScope,
 ) -> Result<GroupAccess, ConsoleError> {
-    let role = groups::role_in(&state.db, group_id, session.account.id).await?;
-    enforce(decide(
-        rule(op),
-        Facts {
-            system_admin: session.is_system_admin(),
-            group_role: role.as_deref(),
-            is_self: subject == Some(session.account.id),
-            related: false,
-        },
-    ))?;
-    let group = groups::find(&state.db, group_id)
+    expect_scope(op, ScopeKind::Group)?;
+    let role = groups::role_in(&state.db, scope.group_id, session.account.id)
+        .await?
+        .map(|r| GroupRole::parse(&r));
+    let facts = Facts {
+        group_role: role,
+        is_self: scope.account_id == Some(session.account.id),
+        ..Facts::of(session.system_role())
+    };
+    enforce(op, policy::decide(rule(op), facts))?;
+    let group = groups::find(&state.db, scope.group_id)
         .await
         .map_err(ConsoleError::from)?;
-    Ok(GroupAccess { group, role })
+    Ok(GroupAccess {
+        session,
+        group,
+        role,
+    })
 }
 
-/// Applies `op`'s rule to the caller's current group. `None`: the caller has no current
-/// group but the rule admits it anyway (system admins).
-pub async fn admit_current_group(
+/// Proof that the caller may run an operation scoped to its current group.
+#[derive(Debug)]
+pub struct CurrentGroupAccess {
+    session: Session,
+    current: Option<(enterprise_group::Model, GroupRole)>,
+}
+
+impl CurrentGroupAccess {
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The caller's current group. `None`: it has none, and the rule admitted it anyway
+    /// (system admins).
+    pub fn group(&self) -> Option<&enterprise_group::Model> {
+        self.current.as_ref().map(|(g, _)| g)
+    }
+}
+
+/// Applies `op`'s rule to the caller's current group.
+pub async fn authorize_current_group(
     state: &AppState,
-    session: &Session,
+    session: Session,
     op: Operation,
-) -> Result<Option<GroupAccess>, ConsoleError> {
-    let current = groups::current(&state.db, session.account.id).await?;
-    let role = current.as_ref().map(|(_, r)| r.as_str());
-    enforce(decide(
-        rule(op),
-        Facts {
-            system_admin: session.is_system_admin(),
-            group_role: role,
-            ..Facts::default()
-        },
-    ))?;
-    Ok(current.map(|(group, role)| GroupAccess {
-        group,
-        role: Some(role),
-    }))
+) -> Result<CurrentGroupAccess, ConsoleError> {
+    expect_scope(op, ScopeKind::CurrentGroup)?;
+    let current = groups::current(&state.db, session.account.id)
+        .await?
+        .map(|(group, role)| (group, GroupRole::parse(&role)));
+    let facts = Facts {
+        group_role: current.as_ref().map(|(_, r)| *r),
+        ..Facts::of(session.system_role())
+    };
+    enforce(op, policy::decide(rule(op), facts))?;
+    Ok(CurrentGroupAccess { session, current })
+}
+
+/// Proof that the caller may run an operation about account [`AccountAccess::account_id`].
+#[derive(Debug)]
+pub struct AccountAccess {
+    session: Session,
+    account_id: Uuid,
+}
+
+impl AccountAccess {
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn account_id(&self) -> Uuid {
+        self.account_id
+    }
 }
 
 /// Applies `op`'s rule to a request about account `subject`.
-pub async fn admit_account(
+pub async fn authorize_account(
     state: &AppState,
-    session: &Session,
+    session: Session,
     op: Operation,
     subject: Uuid,
-) -> Result<(), ConsoleError> {
+) -> Result<AccountAccess, ConsoleError> {
+    expect_scope(op, ScopeKind::Account)?;
     let is_self = subject == session.account.id;
-    let related = if is_self || session.is_system_admin() {
+    let manages_account = if is_self || session.is_system_admin() {
         false
     } else {
         let administered = groups::administered_groups(&state.db, session.account.id).await?;
-        let mut related = false;
+        let mut found = false;
         for group_id in administered {
             if groups::role_in(&state.db, group_id, subject)
                 .await?
                 .is_some()
             {
-                related = true;
+                found = true;
                 break;
             }
         }
-        related
+        found
     };
-    enforce(decide(
-        rule(op),
-        Facts {
-            system_admin: session.is_system_admin(),
-            is_self,
-            related,
-            ..Facts::default()
-        },
-    ))
+    let facts = Facts {
+        is_self,
+        manages_account,
+        ..Facts::of(session.system_role())
+    };
+    enforce(op, policy::decide(rule(op), facts))?;
+    Ok(AccountAccess {
+        session,
+        account_id: subject,
+    })
+}
+
+/// Proof that the caller may run an operation about workspace [`WorkspaceAccess::tenant`].
+#[derive(Debug)]
+pub struct WorkspaceAccess {
+    session: Session,
+    tenant: tenant::Model,
+}
+
+impl WorkspaceAccess {
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub fn tenant(&self) -> &tenant::Model {
+        &self.tenant
+    }
 }
 
 /// Applies `op`'s rule to a request about workspace `tenant_id`.
-pub async fn admit_workspace(
+pub async fn authorize_workspace(
     state: &AppState,
-    session: &Session,
+    session: Session,
     op: Operation,
     tenant_id: Uuid,
-) -> Result<tenant::Model, ConsoleError> {
+) -> Result<WorkspaceAccess, ConsoleError> {
     use entity::tenant_member;
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    expect_scope(op, ScopeKind::Workspace)?;
     let db = &state.db;
     let member = tenant_member::Entity::find()
         .filter(tenant_member::Column::TenantId.eq(tenant_id))
@@ -301,23 +333,23 @@ pub async fn admit_workspace(
         > 0;
     let found = tenant::Entity::find_by_id(tenant_id).one(db).await?;
     let role = match found.as_ref().and_then(|t| t.group_id) {
-        Some(group_id) => groups::role_in(db, group_id, session.account.id).await?,
+        Some(group_id) => groups::role_in(db, group_id, session.account.id)
+            .await?
+            .map(|r| GroupRole::parse(&r)),
         None => None,
     };
-    enforce(decide(
-        rule(op),
-        Facts {
-            system_admin: session.is_system_admin(),
-            group_role: role.as_deref(),
-            related: member,
-            ..Facts::default()
-        },
-    ))?;
-    found.ok_or_else(|| {
+    let facts = Facts {
+        group_role: role,
+        workspace_member: member,
+        ..Facts::of(session.system_role())
+    };
+    enforce(op, policy::decide(rule(op), facts))?;
+    let tenant = found.ok_or_else(|| {
         ConsoleError::new(
             poem::http::StatusCode::NOT_FOUND,
             "tenant_not_found",
             "Workspace not found.",
         )
-    })
+    })?;
+    Ok(WorkspaceAccess { session, tenant })
 }

@@ -1,12 +1,13 @@
-//! The `EnterpriseGroup` tag of the console surface. Every group-scoped handler first
-//! asks `authz::admit_*` with the ids it was given; nothing is read before that.
+//! The `EnterpriseGroup` tag of the console surface. Every group-scoped handler receives
+//! the gate's proof (`GroupAccess`, `AccountAccess`, `CurrentGroupAccess`) and works on the
+//! group or account that proof is about; it cannot run without one.
 
 use poem_openapi::payload::Json;
 
-use super::authz::{self, GroupAccess};
+use super::authz::GroupAccess;
 use super::views::{self, success};
 use super::{ConsoleError, ConsoleHandlers};
-use crate::api::generated::console::{EnterpriseGroupApi, Operation, responses, schemas};
+use crate::api::generated::console::{EnterpriseGroupApi, responses, schemas};
 use crate::domain::groups::{self, Capability, Paged};
 
 /// The contract bounds both (page ≥ 1, limit 1–100) before a handler runs.
@@ -63,20 +64,17 @@ fn permission(has_permission: bool) -> schemas::PermissionResponse {
 impl ConsoleHandlers {
     async fn managed(
         &self,
-        principal: &super::ConsolePrincipal,
-        op: Operation,
-        group_id: uuid::Uuid,
+        access: &GroupAccess,
         capability: Capability,
         page: i32,
         limit: i32,
     ) -> Result<schemas::TenantPage, ConsoleError> {
-        let access = authz::admit_group(&self.state, principal, op, group_id, None).await?;
         let (p, l) = bounds(page, limit);
         let found = groups::managed_tenants(
             &self.state.db,
-            group_id,
-            principal.account.id,
-            access.is_group_admin(),
+            access.group().id,
+            access.session().account.id,
+            access.manages_group(),
             capability,
             p,
             l,
@@ -87,21 +85,17 @@ impl ConsoleHandlers {
 
     async fn capability(
         &self,
-        principal: &super::ConsolePrincipal,
-        op: Operation,
-        group_id: uuid::Uuid,
+        access: &GroupAccess,
         capability: Capability,
-    ) -> Result<(GroupAccess, bool), ConsoleError> {
-        let access = authz::admit_group(&self.state, principal, op, group_id, None).await?;
-        let has = groups::has_capability(
+    ) -> Result<bool, ConsoleError> {
+        Ok(groups::has_capability(
             &self.state.db,
-            group_id,
-            principal.account.id,
-            access.is_group_admin(),
+            access.group().id,
+            access.session().account.id,
+            access.manages_group(),
             capability,
         )
-        .await?;
-        Ok((access, has))
+        .await?)
     }
 }
 
@@ -126,18 +120,10 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     async fn update_enterprise_group(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         body: schemas::UpdateEnterpriseGroupRequest,
     ) -> poem::Result<responses::UpdateEnterpriseGroupResponse> {
-        authz::admit_group(
-            &self.state,
-            &principal,
-            Operation::UpdateEnterpriseGroup,
-            body.id,
-            None,
-        )
-        .await?;
-        let group = groups::update(&self.state, body.id, &body.name, body.short_name)
+        let group = groups::update(&self.state, access.group().id, &body.name, body.short_name)
             .await
             .map_err(ConsoleError::from)?;
         Ok(responses::UpdateEnterpriseGroupResponse::Ok(Json(
@@ -183,43 +169,33 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     async fn get_enterprise_group_info(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        group_id: ::uuid::Uuid,
+        access: Self::GroupAccess,
+        _group_id: ::uuid::Uuid,
     ) -> poem::Result<responses::GetEnterpriseGroupInfoResponse> {
-        let access = authz::admit_group(
-            &self.state,
-            &principal,
-            Operation::GetEnterpriseGroupInfo,
-            group_id,
-            None,
-        )
-        .await?;
         Ok(responses::GetEnterpriseGroupInfoResponse::Ok(Json(
-            views::group(&access.group)?,
+            views::group(access.group())?,
         )))
     }
 
     async fn list_group_tenants(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        group_id: ::uuid::Uuid,
+        access: Self::GroupAccess,
+        _group_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
         status: Option<schemas::TenantStatus>,
     ) -> poem::Result<responses::ListGroupTenantsResponse> {
-        authz::admit_group(
-            &self.state,
-            &principal,
-            Operation::ListGroupTenants,
-            group_id,
-            None,
-        )
-        .await?;
         let (p, l) = bounds(page, limit);
-        let found = groups::tenants(&self.state.db, group_id, status.map(|s| s.as_str()), p, l)
-            .await
-            .map_err(ConsoleError::from)?;
+        let found = groups::tenants(
+            &self.state.db,
+            access.group().id,
+            status.map(|s| s.as_str()),
+            p,
+            l,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::ListGroupTenantsResponse::Ok(Json(tenant_page(
             page, limit, found,
         )?)))
@@ -228,21 +204,18 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     async fn create_group_tenant(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        group_id: ::uuid::Uuid,
+        access: Self::GroupAccess,
+        _group_id: ::uuid::Uuid,
         body: schemas::CreateGroupTenantRequest,
     ) -> poem::Result<responses::CreateGroupTenantResponse> {
-        authz::admit_group(
+        groups::create_tenant(
             &self.state,
-            &principal,
-            Operation::CreateGroupTenant,
-            group_id,
-            None,
+            access.group().id,
+            access.session().account.id,
+            &body.name,
         )
-        .await?;
-        groups::create_tenant(&self.state, group_id, principal.account.id, &body.name)
-            .await
-            .map_err(ConsoleError::from)?;
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::CreateGroupTenantResponse::Created(Json(
             schemas::MessageResponse {
                 message: "workspace created.".to_string(),
@@ -253,24 +226,17 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     async fn list_unjoined_tenants(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        group_id: ::uuid::Uuid,
+        access: Self::GroupAccess,
+        _group_id: ::uuid::Uuid,
         account_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
     ) -> poem::Result<responses::ListUnjoinedTenantsResponse> {
-        authz::admit_group(
-            &self.state,
-            &principal,
-            Operation::ListUnjoinedTenants,
-            group_id,
-            Some(account_id),
-        )
-        .await?;
         let (p, l) = bounds(page, limit);
-        let found = groups::tenants_of_account(&self.state.db, group_id, account_id, false, p, l)
-            .await
-            .map_err(ConsoleError::from)?;
+        let found =
+            groups::tenants_of_account(&self.state.db, access.group().id, account_id, false, p, l)
+                .await
+                .map_err(ConsoleError::from)?;
         Ok(responses::ListUnjoinedTenantsResponse::Ok(Json(
             tenant_page(page, limit, found)?,
         )))
@@ -279,24 +245,17 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     async fn list_joined_tenants(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        group_id: ::uuid::Uuid,
+        access: Self::GroupAccess,
+        _group_id: ::uuid::Uuid,
         account_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
     ) -> poem::Result<responses::ListJoinedTenantsResponse> {
-        authz::admit_group(
-            &self.state,
-            &principal,
-            Operation::ListJoinedTenants,
-            group_id,
-            Some(account_id),
-        )
-        .await?;
         let (p, l) = bounds(page, limit);
-        let found = groups::tenants_of_account(&self.state.db, group_id, account_id, true, p, l)
-            .await
-            .map_err(ConsoleError::from)?;
+        let found =
+            groups::tenants_of_account(&self.state.db, access.group().id, account_id, true, p, l)
+                .await
+                .map_err(ConsoleError::from)?;
         Ok(responses::ListJoinedTenantsResponse::Ok(Json(tenant_page(
             page, limit, found,
         )?)))
@@ -305,19 +264,11 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     async fn list_joined_tenant_roles(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        group_id: ::uuid::Uuid,
+        access: Self::GroupAccess,
+        _group_id: ::uuid::Uuid,
         account_id: ::uuid::Uuid,
     ) -> poem::Result<responses::ListJoinedTenantRolesResponse> {
-        authz::admit_group(
-            &self.state,
-            &principal,
-            Operation::ListJoinedTenantRoles,
-            group_id,
-            Some(account_id),
-        )
-        .await?;
-        let roles = groups::tenant_roles(&self.state.db, group_id, account_id)
+        let roles = groups::tenant_roles(&self.state.db, access.group().id, account_id)
             .await
             .map_err(ConsoleError::from)?;
         let data = roles
@@ -338,20 +289,13 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     async fn list_account_joined_groups(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        account_id: ::uuid::Uuid,
+        access: Self::AccountAccess,
+        _account_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
     ) -> poem::Result<responses::ListAccountJoinedGroupsResponse> {
-        authz::admit_account(
-            &self.state,
-            &principal,
-            Operation::ListAccountJoinedGroups,
-            account_id,
-        )
-        .await?;
         let (p, l) = bounds(page, limit);
-        let found = groups::joined_groups(&self.state.db, account_id, p, l)
+        let found = groups::joined_groups(&self.state.db, access.account_id(), p, l)
             .await
             .map_err(ConsoleError::from)?;
         Ok(responses::ListAccountJoinedGroupsResponse::Ok(Json(
@@ -378,21 +322,13 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     async fn check_manage_permission(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        group_id: ::uuid::Uuid,
+        access: Self::GroupAccess,
+        _group_id: ::uuid::Uuid,
         switch_tenant: bool,
     ) -> poem::Result<responses::CheckManagePermissionResponse> {
-        let access = authz::admit_group(
-            &self.state,
-            &principal,
-            Operation::CheckManagePermission,
-            group_id,
-            None,
-        )
-        .await?;
-        let permitted = access.is_group_admin();
+        let permitted = access.manages_group();
         if permitted && switch_tenant {
-            groups::switch_to_shadow(&self.state, group_id, principal.account.id)
+            groups::switch_to_shadow(&self.state, access.group().id, access.session().account.id)
                 .await
                 .map_err(ConsoleError::from)?;
         }
@@ -438,20 +374,13 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     async fn list_managed_tenants(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        group_id: ::uuid::Uuid,
+        access: Self::GroupAccess,
+        _group_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
     ) -> poem::Result<responses::ListManagedTenantsResponse> {
         let data = self
-            .managed(
-                &principal,
-                Operation::ListManagedTenants,
-                group_id,
-                Capability::Workspace,
-                page,
-                limit,
-            )
+            .managed(&access, Capability::Workspace, page, limit)
             .await?;
         Ok(responses::ListManagedTenantsResponse::Ok(Json(data)))
     }
@@ -459,41 +388,25 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     async fn list_managed_app_tenants(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        group_id: ::uuid::Uuid,
+        access: Self::GroupAccess,
+        _group_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
     ) -> poem::Result<responses::ListManagedAppTenantsResponse> {
-        let data = self
-            .managed(
-                &principal,
-                Operation::ListManagedAppTenants,
-                group_id,
-                Capability::Apps,
-                page,
-                limit,
-            )
-            .await?;
+        let data = self.managed(&access, Capability::Apps, page, limit).await?;
         Ok(responses::ListManagedAppTenantsResponse::Ok(Json(data)))
     }
 
     async fn list_managed_dataset_tenants(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        group_id: ::uuid::Uuid,
+        access: Self::GroupAccess,
+        _group_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
     ) -> poem::Result<responses::ListManagedDatasetTenantsResponse> {
         let data = self
-            .managed(
-                &principal,
-                Operation::ListManagedDatasetTenants,
-                group_id,
-                Capability::Datasets,
-                page,
-                limit,
-            )
+            .managed(&access, Capability::Datasets, page, limit)
             .await?;
         Ok(responses::ListManagedDatasetTenantsResponse::Ok(Json(data)))
     }
@@ -501,21 +414,13 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     async fn list_group_members(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        group_id: ::uuid::Uuid,
+        access: Self::GroupAccess,
+        _group_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
     ) -> poem::Result<responses::ListGroupMembersResponse> {
-        authz::admit_group(
-            &self.state,
-            &principal,
-            Operation::ListGroupMembers,
-            group_id,
-            None,
-        )
-        .await?;
         let (p, l) = bounds(page, limit);
-        let found = groups::members(&self.state.db, group_id, p, l)
+        let found = groups::members(&self.state.db, access.group().id, p, l)
             .await
             .map_err(ConsoleError::from)?;
         Ok(responses::ListGroupMembersResponse::Ok(Json(
@@ -532,20 +437,12 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     async fn list_group_datasets(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        group_id: ::uuid::Uuid,
+        access: Self::GroupAccess,
+        _group_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
         search: Option<String>,
     ) -> poem::Result<responses::ListGroupDatasetsResponse> {
-        let access = authz::admit_group(
-            &self.state,
-            &principal,
-            Operation::ListGroupDatasets,
-            group_id,
-            None,
-        )
-        .await?;
         // A control character is never part of a name a person searches for, and the
         // full-text engines read some of them as syntax (NUL ended SQLite's FTS5 query).
         if search
@@ -559,9 +456,9 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         let (p, l) = bounds(page, limit);
         let found = groups::datasets(
             &self.state.db,
-            group_id,
-            principal.account.id,
-            access.is_group_admin(),
+            access.group().id,
+            access.session().account.id,
+            access.manages_group(),
             search.as_deref(),
             p,
             l,
@@ -586,33 +483,25 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     async fn repair_model_providers(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::CurrentGroupAccess,
     ) -> poem::Result<responses::RepairModelProvidersResponse> {
-        let access =
-            authz::admit_current_group(&self.state, &principal, Operation::RepairModelProviders)
-                .await?
-                .ok_or(ConsoleError::from(groups::GroupError::GroupNotFound))?;
-        let added = groups::repair_model_providers(&self.state, access.group.id)
+        let group = access
+            .group()
+            .ok_or(ConsoleError::from(groups::GroupError::GroupNotFound))?;
+        let added = groups::repair_model_providers(&self.state, group.id)
             .await
             .map_err(ConsoleError::from)?;
-        tracing::info!(group = %access.group.id, added, "repaired model providers");
+        tracing::info!(group = %group.id, added, "repaired model providers");
         Ok(responses::RepairModelProvidersResponse::Ok(Json(success())))
     }
 
     async fn check_app_permission(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        group_id: ::uuid::Uuid,
+        access: Self::GroupAccess,
+        _group_id: ::uuid::Uuid,
     ) -> poem::Result<responses::CheckAppPermissionResponse> {
-        let (_, has) = self
-            .capability(
-                &principal,
-                Operation::CheckAppPermission,
-                group_id,
-                Capability::Apps,
-            )
-            .await?;
+        let has = self.capability(&access, Capability::Apps).await?;
         Ok(responses::CheckAppPermissionResponse::Ok(Json(permission(
             has,
         ))))
@@ -621,17 +510,10 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     async fn check_dataset_permission(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        group_id: ::uuid::Uuid,
+        access: Self::GroupAccess,
+        _group_id: ::uuid::Uuid,
     ) -> poem::Result<responses::CheckDatasetPermissionResponse> {
-        let (_, has) = self
-            .capability(
-                &principal,
-                Operation::CheckDatasetPermission,
-                group_id,
-                Capability::Datasets,
-            )
-            .await?;
+        let has = self.capability(&access, Capability::Datasets).await?;
         Ok(responses::CheckDatasetPermissionResponse::Ok(Json(
             permission(has),
         )))
@@ -640,16 +522,15 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     async fn repair_system_default(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::CurrentGroupAccess,
     ) -> poem::Result<responses::RepairSystemDefaultResponse> {
-        let access =
-            authz::admit_current_group(&self.state, &principal, Operation::RepairSystemDefault)
-                .await?
-                .ok_or(ConsoleError::from(groups::GroupError::GroupNotFound))?;
-        let added = groups::repair_system_default(&self.state, access.group.id)
+        let group = access
+            .group()
+            .ok_or(ConsoleError::from(groups::GroupError::GroupNotFound))?;
+        let added = groups::repair_system_default(&self.state, group.id)
             .await
             .map_err(ConsoleError::from)?;
-        tracing::info!(group = %access.group.id, added, "repaired system default models");
+        tracing::info!(group = %group.id, added, "repaired system default models");
         Ok(responses::RepairSystemDefaultResponse::Ok(Json(success())))
     }
 }

@@ -15,10 +15,9 @@ use std::sync::atomic::Ordering;
 pub use error::ConsoleError;
 
 use crate::api::context::RequestContext;
-use crate::api::generated::console::{Operation, Surface};
+use crate::api::generated::console::{GroupScope, Operation, Surface};
 use crate::domain::session::{self, Session};
 use crate::domain::setup as setup_domain;
-use crate::domain::workspaces;
 use crate::state::AppState;
 use authz::Rule;
 
@@ -46,9 +45,24 @@ impl ConsoleHandlers {
     }
 }
 
+impl ConsoleHandlers {
+    /// What every operation with a credential does first: the setup check and the token.
+    async fn signed_in(&self, op: Operation, credential: &str) -> Result<Session, ConsoleError> {
+        if authz::rule(op) == Rule::NotBuilt {
+            return Err(ConsoleError::not_implemented(op.operation_id()));
+        }
+        self.require_setup(op).await?;
+        Ok(session::authenticate(&self.state, credential).await?)
+    }
+}
+
 impl Surface for ConsoleHandlers {
     type Context = RequestContext;
     type Principal = ConsolePrincipal;
+    type GroupAccess = authz::GroupAccess;
+    type CurrentGroupAccess = authz::CurrentGroupAccess;
+    type AccountAccess = authz::AccountAccess;
+    type WorkspaceAccess = authz::WorkspaceAccess;
 
     fn context(&self, request: &poem::Request) -> RequestContext {
         RequestContext::from_request(request, &self.state.trusted_proxies)
@@ -59,7 +73,7 @@ impl Surface for ConsoleHandlers {
             Rule::NotBuilt => Err(ConsoleError::not_implemented(op.operation_id()).into()),
             Rule::BeforeSetup | Rule::Public => Ok(self.require_setup(op).await?),
             // Every other rule needs a signed-in caller.
-            _ => Err(mismatch(op).into()),
+            _ => Err(authz::mismatch(op).into()),
         }
     }
 
@@ -69,53 +83,51 @@ impl Surface for ConsoleHandlers {
         op: Operation,
         credential: &str,
     ) -> poem::Result<ConsolePrincipal> {
-        let rule = authz::rule(op);
-        if rule == Rule::NotBuilt {
-            return Err(ConsoleError::not_implemented(op.operation_id()).into());
-        }
-        self.require_setup(op).await?;
-        let session = session::authenticate(&self.state, credential)
-            .await
-            .map_err(ConsoleError::from)?;
-        match rule {
-            Rule::SignedIn => Ok(session),
-            // Decided by the handler through `authz::admit_*` with the ids it was given.
-            scoped if scoped.is_scoped() => Ok(session),
-            Rule::SystemAdmin if session.is_system_admin() => Ok(session),
-            Rule::SuperAdmin if session.role_type == "super_admin" => Ok(session),
-            Rule::SystemAdmin | Rule::SuperAdmin => Err(ConsoleError::forbidden().into()),
-            Rule::WorkspaceAdmin => {
-                let current = workspaces::current(&self.state.db, session.account.id)
-                    .await
-                    .map_err(ConsoleError::from)?;
-                match current {
-                    Some((_, membership)) if workspaces::manages_members(&membership.role) => {
-                        Ok(session)
-                    }
-                    _ => Err(ConsoleError::forbidden().into()),
-                }
-            }
-            Rule::DatasetEditor => {
-                let current = workspaces::current(&self.state.db, session.account.id)
-                    .await
-                    .map_err(ConsoleError::from)?;
-                match current {
-                    Some((_, membership)) if workspaces::manages_datasets(&membership) => {
-                        Ok(session)
-                    }
-                    _ => Err(ConsoleError::forbidden().into()),
-                }
-            }
-            _ => Err(mismatch(op).into()),
-        }
+        let session = self.signed_in(op, credential).await?;
+        authz::admit_caller(&self.state, &session, op).await?;
+        Ok(session)
     }
-}
 
-/// The table and the spec disagree about whether `op` needs a credential; the authz test
-/// keeps them in step, so this is a build defect, answered as an internal error.
-fn mismatch(op: Operation) -> ConsoleError {
-    ConsoleError::internal(&format!(
-        "{}: the authz rule does not match the spec's security requirement",
-        op.operation_id()
-    ))
+    async fn authorize_group(
+        &self,
+        _ctx: &RequestContext,
+        op: Operation,
+        credential: &str,
+        scope: GroupScope,
+    ) -> poem::Result<authz::GroupAccess> {
+        let session = self.signed_in(op, credential).await?;
+        Ok(authz::authorize_group(&self.state, session, op, scope).await?)
+    }
+
+    async fn authorize_current_group(
+        &self,
+        _ctx: &RequestContext,
+        op: Operation,
+        credential: &str,
+    ) -> poem::Result<authz::CurrentGroupAccess> {
+        let session = self.signed_in(op, credential).await?;
+        Ok(authz::authorize_current_group(&self.state, session, op).await?)
+    }
+
+    async fn authorize_account(
+        &self,
+        _ctx: &RequestContext,
+        op: Operation,
+        credential: &str,
+        account_id: uuid::Uuid,
+    ) -> poem::Result<authz::AccountAccess> {
+        let session = self.signed_in(op, credential).await?;
+        Ok(authz::authorize_account(&self.state, session, op, account_id).await?)
+    }
+
+    async fn authorize_workspace(
+        &self,
+        _ctx: &RequestContext,
+        op: Operation,
+        credential: &str,
+        tenant_id: uuid::Uuid,
+    ) -> poem::Result<authz::WorkspaceAccess> {
+        let session = self.signed_in(op, credential).await?;
+        Ok(authz::authorize_workspace(&self.state, session, op, tenant_id).await?)
+    }
 }

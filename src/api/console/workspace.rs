@@ -3,10 +3,9 @@
 
 use poem_openapi::payload::Json;
 
-use super::authz;
 use super::views;
 use super::{ConsoleError, ConsoleHandlers};
-use crate::api::generated::console::{Operation, WorkspaceApi, responses, schemas};
+use crate::api::generated::console::{WorkspaceApi, responses, schemas};
 use crate::domain::{datasets, workspaces};
 
 impl WorkspaceApi for ConsoleHandlers {
@@ -78,16 +77,10 @@ impl WorkspaceApi for ConsoleHandlers {
     async fn get_workspace_model_defaults(
         &self,
         _ctx: Self::Context,
-        principal: Self::Principal,
-        tenant_id: ::uuid::Uuid,
+        access: Self::WorkspaceAccess,
+        _tenant_id: ::uuid::Uuid,
     ) -> poem::Result<responses::GetWorkspaceModelDefaultsResponse> {
-        let tenant = authz::admit_workspace(
-            &self.state,
-            &principal,
-            Operation::GetWorkspaceModelDefaults,
-            tenant_id,
-        )
-        .await?;
+        let tenant = access.tenant();
         let (providers, defaults) = workspaces::model_defaults(&self.state.db, tenant.id)
             .await
             .map_err(ConsoleError::from)?;

@@ -691,6 +691,53 @@ impl Operation {
             Self::DeleteMySshKey => true,
         }
     }
+
+    /// What the operation's authorization is decided on (`x-authz-scope`), if more than the caller.
+    pub fn authz_scope(self) -> Option<ScopeKind> {
+        match self {
+            Self::ListUsers => None,
+            Self::GetUser => None,
+            Self::CreateUser => None,
+            Self::UpdateUser => None,
+            Self::DeleteUser => None,
+            Self::CancelUser2fa => None,
+            Self::DeleteUserCache => None,
+            Self::ListUserSshKeys => None,
+            Self::DeleteUserSshKey => None,
+            Self::Login => None,
+            Self::LoginHash => None,
+            Self::Logout => None,
+            Self::GetMe => None,
+            Self::UpdateMe => None,
+            Self::Generate2fa => None,
+            Self::Verify2fa => None,
+            Self::ListMySshKeys => None,
+            Self::AddMySshKey => None,
+            Self::DeleteMySshKey => None,
+        }
+    }
+}
+
+/// The kinds of `x-authz-scope`: what a scoped operation's authorization is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeKind {
+    /// A group the request names (and an account in it, for some).
+    Group,
+    /// The caller's current group.
+    CurrentGroup,
+    /// An account the request names.
+    Account,
+    /// A workspace the request names.
+    Workspace,
+}
+
+/// The ids of a group-scoped request, as the router took them from the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupScope {
+    /// The group the request is about.
+    pub group_id: ::uuid::Uuid,
+    /// The account the request names in that group, if it names one.
+    pub account_id: Option<::uuid::Uuid>,
 }
 
 /// What every handler trait of the `admin` surface builds on: per-request context and
@@ -721,7 +768,6 @@ pub trait Surface: Send + Sync + 'static {
         credential: &str,
     ) -> impl Future<Output = ::poem::Result<Self::Principal>> + Send;
 }
-
 fn default_list_users_page() -> i32 {
     1
 }

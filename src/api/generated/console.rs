@@ -2822,6 +2822,90 @@ impl Operation {
             Self::GetWorkspaceModelDefaults => true,
         }
     }
+
+    /// What the operation's authorization is decided on (`x-authz-scope`), if more than the caller.
+    pub fn authz_scope(self) -> Option<ScopeKind> {
+        match self {
+            Self::GetSetupStatus => None,
+            Self::Setup => None,
+            Self::GetSystemFeatures => None,
+            Self::GetInitStatus => None,
+            Self::ValidateInitPassword => None,
+            Self::ListEnterpriseGroups => None,
+            Self::UpdateEnterpriseGroup => Some(ScopeKind::Group),
+            Self::CreateEnterpriseGroup => None,
+            Self::DeleteEnterpriseGroup => None,
+            Self::GetEnterpriseGroupInfo => Some(ScopeKind::Group),
+            Self::ListGroupTenants => Some(ScopeKind::Group),
+            Self::CreateGroupTenant => Some(ScopeKind::Group),
+            Self::ListUnjoinedTenants => Some(ScopeKind::Group),
+            Self::ListJoinedTenants => Some(ScopeKind::Group),
+            Self::ListJoinedTenantRoles => Some(ScopeKind::Group),
+            Self::ListAccountJoinedGroups => Some(ScopeKind::Account),
+            Self::ListMyJoinedGroups => None,
+            Self::CheckManagePermission => Some(ScopeKind::Group),
+            Self::GetCurrentGroup => None,
+            Self::GetCurrentGroupDetail => None,
+            Self::ListManagedTenants => Some(ScopeKind::Group),
+            Self::ListManagedAppTenants => Some(ScopeKind::Group),
+            Self::ListManagedDatasetTenants => Some(ScopeKind::Group),
+            Self::ListGroupMembers => Some(ScopeKind::Group),
+            Self::ListGroupDatasets => Some(ScopeKind::Group),
+            Self::RepairModelProviders => Some(ScopeKind::CurrentGroup),
+            Self::CheckAppPermission => Some(ScopeKind::Group),
+            Self::CheckDatasetPermission => Some(ScopeKind::Group),
+            Self::RepairSystemDefault => Some(ScopeKind::CurrentGroup),
+            Self::RegisterAccount => None,
+            Self::GetAccountProfile => None,
+            Self::GetAccountExProfile => None,
+            Self::ListAccountsEx => None,
+            Self::GetAccountExByEmail => None,
+            Self::GetAccountExById => None,
+            Self::UpdateAccountEx => Some(ScopeKind::CurrentGroup),
+            Self::UpdateAccountRole => None,
+            Self::InviteMembersByEmail => None,
+            Self::Login => None,
+            Self::CheckActivation => None,
+            Self::Activate => None,
+            Self::SendForgotPasswordEmail => None,
+            Self::CheckForgotPasswordCode => None,
+            Self::ResetPassword => None,
+            Self::SendRegisterEmail => None,
+            Self::CheckRegisterCode => None,
+            Self::FinishRegister => None,
+            Self::OauthLogin => None,
+            Self::OauthAuthorize => None,
+            Self::RefreshToken => None,
+            Self::Logout => None,
+            Self::LogoutPost => None,
+            Self::CreateDataset => None,
+            Self::ListWorkspaces => None,
+            Self::SwitchWorkspace => None,
+            Self::GetWorkspaceModelDefaults => Some(ScopeKind::Workspace),
+        }
+    }
+}
+
+/// The kinds of `x-authz-scope`: what a scoped operation's authorization is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeKind {
+    /// A group the request names (and an account in it, for some).
+    Group,
+    /// The caller's current group.
+    CurrentGroup,
+    /// An account the request names.
+    Account,
+    /// A workspace the request names.
+    Workspace,
+}
+
+/// The ids of a group-scoped request, as the router took them from the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupScope {
+    /// The group the request is about.
+    pub group_id: ::uuid::Uuid,
+    /// The account the request names in that group, if it names one.
+    pub account_id: Option<::uuid::Uuid>,
 }
 
 /// What every handler trait of the `console` surface builds on: per-request context and
@@ -2851,8 +2935,58 @@ pub trait Surface: Send + Sync + 'static {
         op: Operation,
         credential: &str,
     ) -> impl Future<Output = ::poem::Result<Self::Principal>> + Send;
-}
 
+    /// Proof that the caller may run an operation scoped to a group the request names; only the gate makes one,
+    /// and the handler of such an operation cannot run without it.
+    type GroupAccess: Send;
+
+    /// Resolves the credential and decides `op` for a group the request names: the one place that decision is made.
+    fn authorize_group(
+        &self,
+        ctx: &Self::Context,
+        op: Operation,
+        credential: &str,
+        scope: GroupScope,
+    ) -> impl Future<Output = ::poem::Result<Self::GroupAccess>> + Send;
+
+    /// Proof that the caller may run an operation scoped to the caller's current group; only the gate makes one,
+    /// and the handler of such an operation cannot run without it.
+    type CurrentGroupAccess: Send;
+
+    /// Resolves the credential and decides `op` for the caller's current group: the one place that decision is made.
+    fn authorize_current_group(
+        &self,
+        ctx: &Self::Context,
+        op: Operation,
+        credential: &str,
+    ) -> impl Future<Output = ::poem::Result<Self::CurrentGroupAccess>> + Send;
+
+    /// Proof that the caller may run an operation scoped to an account the request names; only the gate makes one,
+    /// and the handler of such an operation cannot run without it.
+    type AccountAccess: Send;
+
+    /// Resolves the credential and decides `op` for an account the request names: the one place that decision is made.
+    fn authorize_account(
+        &self,
+        ctx: &Self::Context,
+        op: Operation,
+        credential: &str,
+        account_id: ::uuid::Uuid,
+    ) -> impl Future<Output = ::poem::Result<Self::AccountAccess>> + Send;
+
+    /// Proof that the caller may run an operation scoped to a workspace the request names; only the gate makes one,
+    /// and the handler of such an operation cannot run without it.
+    type WorkspaceAccess: Send;
+
+    /// Resolves the credential and decides `op` for a workspace the request names: the one place that decision is made.
+    fn authorize_workspace(
+        &self,
+        ctx: &Self::Context,
+        op: Operation,
+        credential: &str,
+        tenant_id: ::uuid::Uuid,
+    ) -> impl Future<Output = ::poem::Result<Self::WorkspaceAccess>> + Send;
+}
 fn default_list_enterprise_groups_page() -> i32 {
     1
 }
@@ -3008,7 +3142,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn update_enterprise_group(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         body: schemas::UpdateEnterpriseGroupRequest,
     ) -> impl Future<Output = ::poem::Result<responses::UpdateEnterpriseGroupResponse>> + Send;
 
@@ -3032,7 +3166,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn get_enterprise_group_info(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         group_id: ::uuid::Uuid,
     ) -> impl Future<Output = ::poem::Result<responses::GetEnterpriseGroupInfoResponse>> + Send;
 
@@ -3040,7 +3174,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn list_group_tenants(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         group_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
@@ -3051,7 +3185,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn create_group_tenant(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         group_id: ::uuid::Uuid,
         body: schemas::CreateGroupTenantRequest,
     ) -> impl Future<Output = ::poem::Result<responses::CreateGroupTenantResponse>> + Send;
@@ -3060,7 +3194,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn list_unjoined_tenants(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         group_id: ::uuid::Uuid,
         account_id: ::uuid::Uuid,
         page: i32,
@@ -3071,7 +3205,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn list_joined_tenants(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         group_id: ::uuid::Uuid,
         account_id: ::uuid::Uuid,
         page: i32,
@@ -3082,7 +3216,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn list_joined_tenant_roles(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         group_id: ::uuid::Uuid,
         account_id: ::uuid::Uuid,
     ) -> impl Future<Output = ::poem::Result<responses::ListJoinedTenantRolesResponse>> + Send;
@@ -3091,7 +3225,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn list_account_joined_groups(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::AccountAccess,
         account_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
@@ -3110,7 +3244,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn check_manage_permission(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         group_id: ::uuid::Uuid,
         switch_tenant: bool,
     ) -> impl Future<Output = ::poem::Result<responses::CheckManagePermissionResponse>> + Send;
@@ -3133,7 +3267,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn list_managed_tenants(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         group_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
@@ -3143,7 +3277,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn list_managed_app_tenants(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         group_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
@@ -3153,7 +3287,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn list_managed_dataset_tenants(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         group_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
@@ -3163,7 +3297,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn list_group_members(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         group_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
@@ -3173,7 +3307,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn list_group_datasets(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         group_id: ::uuid::Uuid,
         page: i32,
         limit: i32,
@@ -3184,14 +3318,14 @@ pub trait EnterpriseGroupApi: Surface {
     fn repair_model_providers(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::CurrentGroupAccess,
     ) -> impl Future<Output = ::poem::Result<responses::RepairModelProvidersResponse>> + Send;
 
     /// `GET /console/api/enterprise-groups/{group_id}/check-app-permission`: May the caller manage apps in the group?
     fn check_app_permission(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         group_id: ::uuid::Uuid,
     ) -> impl Future<Output = ::poem::Result<responses::CheckAppPermissionResponse>> + Send;
 
@@ -3199,7 +3333,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn check_dataset_permission(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::GroupAccess,
         group_id: ::uuid::Uuid,
     ) -> impl Future<Output = ::poem::Result<responses::CheckDatasetPermissionResponse>> + Send;
 
@@ -3207,7 +3341,7 @@ pub trait EnterpriseGroupApi: Surface {
     fn repair_system_default(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::CurrentGroupAccess,
     ) -> impl Future<Output = ::poem::Result<responses::RepairSystemDefaultResponse>> + Send;
 }
 
@@ -3266,7 +3400,7 @@ pub trait AccountApi: Surface {
     fn update_account_ex(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::CurrentGroupAccess,
         id: ::uuid::Uuid,
         body: schemas::UpdateAccountExRequest,
     ) -> impl Future<Output = ::poem::Result<responses::UpdateAccountExResponse>> + Send;
@@ -3430,7 +3564,7 @@ pub trait WorkspaceApi: Surface {
     fn get_workspace_model_defaults(
         &self,
         ctx: Self::Context,
-        principal: Self::Principal,
+        access: Self::WorkspaceAccess,
         tenant_id: ::uuid::Uuid,
     ) -> impl Future<Output = ::poem::Result<responses::GetWorkspaceModelDefaultsResponse>> + Send;
 }
@@ -3599,15 +3733,19 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         body: ::poem_openapi::payload::Json<schemas::UpdateEnterpriseGroupRequest>,
     ) -> ::poem::Result<responses::UpdateEnterpriseGroupResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(
+            .authorize_group(
                 &ctx,
                 Operation::UpdateEnterpriseGroup,
                 credential.credential(),
+                GroupScope {
+                    group_id: body.0.id,
+                    account_id: None,
+                },
             )
             .await?;
-        self.0.update_enterprise_group(ctx, principal, body.0).await
+        self.0.update_enterprise_group(ctx, access, body.0).await
     }
 
     /// Create an enterprise group
@@ -3682,16 +3820,20 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         group_id: ::poem_openapi::param::Path<::uuid::Uuid>,
     ) -> ::poem::Result<responses::GetEnterpriseGroupInfoResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(
+            .authorize_group(
                 &ctx,
                 Operation::GetEnterpriseGroupInfo,
                 credential.credential(),
+                GroupScope {
+                    group_id: group_id.0,
+                    account_id: None,
+                },
             )
             .await?;
         self.0
-            .get_enterprise_group_info(ctx, principal, group_id.0)
+            .get_enterprise_group_info(ctx, access, group_id.0)
             .await
     }
 
@@ -3730,12 +3872,20 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         status: ::poem_openapi::param::Query<Option<schemas::TenantStatus>>,
     ) -> ::poem::Result<responses::ListGroupTenantsResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(&ctx, Operation::ListGroupTenants, credential.credential())
+            .authorize_group(
+                &ctx,
+                Operation::ListGroupTenants,
+                credential.credential(),
+                GroupScope {
+                    group_id: group_id.0,
+                    account_id: None,
+                },
+            )
             .await?;
         self.0
-            .list_group_tenants(ctx, principal, group_id.0, page.0, limit.0, status.0)
+            .list_group_tenants(ctx, access, group_id.0, page.0, limit.0, status.0)
             .await
     }
 
@@ -3758,12 +3908,20 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         body: ::poem_openapi::payload::Json<schemas::CreateGroupTenantRequest>,
     ) -> ::poem::Result<responses::CreateGroupTenantResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(&ctx, Operation::CreateGroupTenant, credential.credential())
+            .authorize_group(
+                &ctx,
+                Operation::CreateGroupTenant,
+                credential.credential(),
+                GroupScope {
+                    group_id: group_id.0,
+                    account_id: None,
+                },
+            )
             .await?;
         self.0
-            .create_group_tenant(ctx, principal, group_id.0, body.0)
+            .create_group_tenant(ctx, access, group_id.0, body.0)
             .await
     }
 
@@ -3802,16 +3960,20 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         limit: ::poem_openapi::param::Query<i32>,
     ) -> ::poem::Result<responses::ListUnjoinedTenantsResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(
+            .authorize_group(
                 &ctx,
                 Operation::ListUnjoinedTenants,
                 credential.credential(),
+                GroupScope {
+                    group_id: group_id.0,
+                    account_id: Some(account_id.0),
+                },
             )
             .await?;
         self.0
-            .list_unjoined_tenants(ctx, principal, group_id.0, account_id.0, page.0, limit.0)
+            .list_unjoined_tenants(ctx, access, group_id.0, account_id.0, page.0, limit.0)
             .await
     }
 
@@ -3850,12 +4012,20 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         limit: ::poem_openapi::param::Query<i32>,
     ) -> ::poem::Result<responses::ListJoinedTenantsResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(&ctx, Operation::ListJoinedTenants, credential.credential())
+            .authorize_group(
+                &ctx,
+                Operation::ListJoinedTenants,
+                credential.credential(),
+                GroupScope {
+                    group_id: group_id.0,
+                    account_id: Some(account_id.0),
+                },
+            )
             .await?;
         self.0
-            .list_joined_tenants(ctx, principal, group_id.0, account_id.0, page.0, limit.0)
+            .list_joined_tenants(ctx, access, group_id.0, account_id.0, page.0, limit.0)
             .await
     }
 
@@ -3880,16 +4050,20 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         account_id: ::poem_openapi::param::Path<::uuid::Uuid>,
     ) -> ::poem::Result<responses::ListJoinedTenantRolesResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(
+            .authorize_group(
                 &ctx,
                 Operation::ListJoinedTenantRoles,
                 credential.credential(),
+                GroupScope {
+                    group_id: group_id.0,
+                    account_id: Some(account_id.0),
+                },
             )
             .await?;
         self.0
-            .list_joined_tenant_roles(ctx, principal, group_id.0, account_id.0)
+            .list_joined_tenant_roles(ctx, access, group_id.0, account_id.0)
             .await
     }
 
@@ -3925,16 +4099,17 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         limit: ::poem_openapi::param::Query<i32>,
     ) -> ::poem::Result<responses::ListAccountJoinedGroupsResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(
+            .authorize_account(
                 &ctx,
                 Operation::ListAccountJoinedGroups,
                 credential.credential(),
+                account_id.0,
             )
             .await?;
         self.0
-            .list_account_joined_groups(ctx, principal, account_id.0, page.0, limit.0)
+            .list_account_joined_groups(ctx, access, account_id.0, page.0, limit.0)
             .await
     }
 
@@ -4000,16 +4175,20 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         switch_tenant: ::poem_openapi::param::Query<bool>,
     ) -> ::poem::Result<responses::CheckManagePermissionResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(
+            .authorize_group(
                 &ctx,
                 Operation::CheckManagePermission,
                 credential.credential(),
+                GroupScope {
+                    group_id: group_id.0,
+                    account_id: None,
+                },
             )
             .await?;
         self.0
-            .check_manage_permission(ctx, principal, group_id.0, switch_tenant.0)
+            .check_manage_permission(ctx, access, group_id.0, switch_tenant.0)
             .await
     }
 
@@ -4093,12 +4272,20 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         limit: ::poem_openapi::param::Query<i32>,
     ) -> ::poem::Result<responses::ListManagedTenantsResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(&ctx, Operation::ListManagedTenants, credential.credential())
+            .authorize_group(
+                &ctx,
+                Operation::ListManagedTenants,
+                credential.credential(),
+                GroupScope {
+                    group_id: group_id.0,
+                    account_id: None,
+                },
+            )
             .await?;
         self.0
-            .list_managed_tenants(ctx, principal, group_id.0, page.0, limit.0)
+            .list_managed_tenants(ctx, access, group_id.0, page.0, limit.0)
             .await
     }
 
@@ -4134,16 +4321,20 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         limit: ::poem_openapi::param::Query<i32>,
     ) -> ::poem::Result<responses::ListManagedAppTenantsResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(
+            .authorize_group(
                 &ctx,
                 Operation::ListManagedAppTenants,
                 credential.credential(),
+                GroupScope {
+                    group_id: group_id.0,
+                    account_id: None,
+                },
             )
             .await?;
         self.0
-            .list_managed_app_tenants(ctx, principal, group_id.0, page.0, limit.0)
+            .list_managed_app_tenants(ctx, access, group_id.0, page.0, limit.0)
             .await
     }
 
@@ -4179,16 +4370,20 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         limit: ::poem_openapi::param::Query<i32>,
     ) -> ::poem::Result<responses::ListManagedDatasetTenantsResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(
+            .authorize_group(
                 &ctx,
                 Operation::ListManagedDatasetTenants,
                 credential.credential(),
+                GroupScope {
+                    group_id: group_id.0,
+                    account_id: None,
+                },
             )
             .await?;
         self.0
-            .list_managed_dataset_tenants(ctx, principal, group_id.0, page.0, limit.0)
+            .list_managed_dataset_tenants(ctx, access, group_id.0, page.0, limit.0)
             .await
     }
 
@@ -4224,12 +4419,20 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         limit: ::poem_openapi::param::Query<i32>,
     ) -> ::poem::Result<responses::ListGroupMembersResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(&ctx, Operation::ListGroupMembers, credential.credential())
+            .authorize_group(
+                &ctx,
+                Operation::ListGroupMembers,
+                credential.credential(),
+                GroupScope {
+                    group_id: group_id.0,
+                    account_id: None,
+                },
+            )
             .await?;
         self.0
-            .list_group_members(ctx, principal, group_id.0, page.0, limit.0)
+            .list_group_members(ctx, access, group_id.0, page.0, limit.0)
             .await
     }
 
@@ -4268,12 +4471,20 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         search: ::poem_openapi::param::Query<Option<String>>,
     ) -> ::poem::Result<responses::ListGroupDatasetsResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(&ctx, Operation::ListGroupDatasets, credential.credential())
+            .authorize_group(
+                &ctx,
+                Operation::ListGroupDatasets,
+                credential.credential(),
+                GroupScope {
+                    group_id: group_id.0,
+                    account_id: None,
+                },
+            )
             .await?;
         self.0
-            .list_group_datasets(ctx, principal, group_id.0, page.0, limit.0, search.0)
+            .list_group_datasets(ctx, access, group_id.0, page.0, limit.0, search.0)
             .await
     }
 
@@ -4292,15 +4503,15 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         credential: BearerAuth,
     ) -> ::poem::Result<responses::RepairModelProvidersResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(
+            .authorize_current_group(
                 &ctx,
                 Operation::RepairModelProviders,
                 credential.credential(),
             )
             .await?;
-        self.0.repair_model_providers(ctx, principal).await
+        self.0.repair_model_providers(ctx, access).await
     }
 
     /// May the caller manage apps in the group?
@@ -4321,13 +4532,19 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         group_id: ::poem_openapi::param::Path<::uuid::Uuid>,
     ) -> ::poem::Result<responses::CheckAppPermissionResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(&ctx, Operation::CheckAppPermission, credential.credential())
+            .authorize_group(
+                &ctx,
+                Operation::CheckAppPermission,
+                credential.credential(),
+                GroupScope {
+                    group_id: group_id.0,
+                    account_id: None,
+                },
+            )
             .await?;
-        self.0
-            .check_app_permission(ctx, principal, group_id.0)
-            .await
+        self.0.check_app_permission(ctx, access, group_id.0).await
     }
 
     /// May the caller manage datasets in the group?
@@ -4348,16 +4565,20 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         group_id: ::poem_openapi::param::Path<::uuid::Uuid>,
     ) -> ::poem::Result<responses::CheckDatasetPermissionResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(
+            .authorize_group(
                 &ctx,
                 Operation::CheckDatasetPermission,
                 credential.credential(),
+                GroupScope {
+                    group_id: group_id.0,
+                    account_id: None,
+                },
             )
             .await?;
         self.0
-            .check_dataset_permission(ctx, principal, group_id.0)
+            .check_dataset_permission(ctx, access, group_id.0)
             .await
     }
 
@@ -4376,15 +4597,15 @@ impl<T: EnterpriseGroupApi> EnterpriseGroupRoutes<T> {
         credential: BearerAuth,
     ) -> ::poem::Result<responses::RepairSystemDefaultResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(
+            .authorize_current_group(
                 &ctx,
                 Operation::RepairSystemDefault,
                 credential.credential(),
             )
             .await?;
-        self.0.repair_system_default(ctx, principal).await
+        self.0.repair_system_default(ctx, access).await
     }
 }
 
@@ -4577,11 +4798,11 @@ impl<T: AccountApi> AccountRoutes<T> {
         body: ::poem_openapi::payload::Json<schemas::UpdateAccountExRequest>,
     ) -> ::poem::Result<responses::UpdateAccountExResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(&ctx, Operation::UpdateAccountEx, credential.credential())
+            .authorize_current_group(&ctx, Operation::UpdateAccountEx, credential.credential())
             .await?;
-        self.0.update_account_ex(ctx, principal, id.0, body.0).await
+        self.0.update_account_ex(ctx, access, id.0, body.0).await
     }
 
     /// Change an account's system role
@@ -5044,16 +5265,17 @@ impl<T: WorkspaceApi> WorkspaceRoutes<T> {
         tenant_id: ::poem_openapi::param::Path<::uuid::Uuid>,
     ) -> ::poem::Result<responses::GetWorkspaceModelDefaultsResponse> {
         let ctx = self.0.context(http_request);
-        let principal = self
+        let access = self
             .0
-            .authenticate(
+            .authorize_workspace(
                 &ctx,
                 Operation::GetWorkspaceModelDefaults,
                 credential.credential(),
+                tenant_id.0,
             )
             .await?;
         self.0
-            .get_workspace_model_defaults(ctx, principal, tenant_id.0)
+            .get_workspace_model_defaults(ctx, access, tenant_id.0)
             .await
     }
 }

@@ -3,6 +3,7 @@
 //! SQLite and PostgreSQL.
 
 mod admin;
+mod codes;
 mod invitations;
 mod lockout;
 mod oauth;

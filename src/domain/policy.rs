@@ -1,0 +1,421 @@
+//! SECURITY: every role decision of the console, in one place.
+//!
+//! Roles are stored as strings (`account_role.role_type`, `group_member.group_role`,
+//! `tenant_member.role`); they are parsed here into enums, and every comparison of a role
+//! with what it permits is made by a function of this module: the rules of the
+//! authorization table ([`decide`]), what a workspace role may do ([`Capability`]), and
+//! who may edit an account ([`account_edit`]). Nothing here touches the database or HTTP:
+//! callers gather the facts, this module states the consequence, so a rule reads the same
+//! wherever it is applied and is unit-tested alone.
+
+/// A console account's system role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemRole {
+    SuperAdmin,
+    SystemAdmin,
+    Normal,
+}
+
+impl SystemRole {
+    /// The stored value; anything unknown is the least privileged role.
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "super_admin" => SystemRole::SuperAdmin,
+            "system_admin" => SystemRole::SystemAdmin,
+            _ => SystemRole::Normal,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SystemRole::SuperAdmin => "super_admin",
+            SystemRole::SystemAdmin => "system_admin",
+            SystemRole::Normal => "normal",
+        }
+    }
+
+    /// super_admin and system_admin: the console's administrators.
+    pub fn is_system_admin(self) -> bool {
+        matches!(self, SystemRole::SuperAdmin | SystemRole::SystemAdmin)
+    }
+}
+
+/// An account's role in an enterprise group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupRole {
+    SuperAdmin,
+    Admin,
+    Normal,
+}
+
+impl GroupRole {
+    /// The stored values of the roles that manage a group, for queries.
+    pub const MANAGING: [&'static str; 2] = ["super_admin", "admin"];
+
+    /// The stored value; anything unknown is the least privileged role.
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "super_admin" => GroupRole::SuperAdmin,
+            "admin" => GroupRole::Admin,
+            _ => GroupRole::Normal,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupRole::SuperAdmin => "super_admin",
+            GroupRole::Admin => "admin",
+            GroupRole::Normal => "normal",
+        }
+    }
+
+    /// super_admin and admin manage the group: its workspaces, members and datasets.
+    pub fn manages_group(self) -> bool {
+        matches!(self, GroupRole::SuperAdmin | GroupRole::Admin)
+    }
+}
+
+/// Whether a (possibly absent) group membership manages the group.
+pub fn manages_group(role: Option<GroupRole>) -> bool {
+    role.is_some_and(GroupRole::manages_group)
+}
+
+/// What a workspace member may manage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// The workspace itself (members, settings): owner or admin.
+    Workspace,
+    /// Apps: owner, admin, editor, or `create_agent`.
+    Apps,
+    /// Datasets: owner, admin, editor, dataset_operator, or `create_knowledge`.
+    Datasets,
+}
+
+impl Capability {
+    /// The stored workspace roles that grant it (for queries too).
+    pub fn roles(self) -> &'static [&'static str] {
+        match self {
+            Capability::Workspace => &["owner", "admin"],
+            Capability::Apps => &["owner", "admin", "editor"],
+            Capability::Datasets => &["owner", "admin", "editor", "dataset_operator"],
+        }
+    }
+
+    /// The stored permission that grants it besides the roles, if any.
+    pub fn permission(self) -> Option<&'static str> {
+        match self {
+            Capability::Workspace => None,
+            Capability::Apps => Some("create_agent"),
+            Capability::Datasets => Some("create_knowledge"),
+        }
+    }
+
+    /// Whether a membership with this role and these stored permissions (a JSON array of
+    /// names; anything else holds none) has the capability.
+    pub fn granted_by(self, role: &str, stored_permissions: &str) -> bool {
+        self.roles().contains(&role)
+            || self.permission().is_some_and(|p| {
+                serde_json::from_str::<Vec<String>>(stored_permissions)
+                    .is_ok_and(|held| held.iter().any(|h| h == p))
+            })
+    }
+}
+
+/// Who may call an operation: the rules of `docs/authz.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Anyone, even before setup has finished.
+    BeforeSetup,
+    /// Anyone, signed in or not, once setup has finished.
+    Public,
+    /// Any signed-in, active account.
+    SignedIn,
+    /// Accounts whose system role is `super_admin` or `system_admin`.
+    SystemAdmin,
+    /// Accounts whose system role is `super_admin`.
+    SuperAdmin,
+    /// Owners and admins of their current workspace.
+    WorkspaceAdmin,
+    /// Members of their current workspace who may manage datasets there (owner, admin,
+    /// editor, dataset_operator, or the `create_knowledge` permission).
+    DatasetEditor,
+    /// Members of the `{group_id}` group and system admins; others get 404
+    /// `group_not_found`, so groups are not revealed to outsiders.
+    GroupMember,
+    /// The group's super_admins and admins.
+    GroupAdmin,
+    /// The group's super_admins and admins, and system admins.
+    GroupAdminOrSystemAdmin,
+    /// The group's super_admins and admins, or the account `{account_id}` itself as a
+    /// member of the group.
+    GroupAdminOrSelf,
+    /// The account `{account_id}` itself, super_admins and admins of a group it belongs
+    /// to, and system admins.
+    AccountOrItsGroupAdmin,
+    /// The group's super_admins (the group named in the request, else the caller's
+    /// current group) and system admins.
+    GroupSuperAdmin,
+    /// Members of the `{tenant_id}` workspace, super_admins and admins of its group, and
+    /// system admins.
+    WorkspaceMember,
+    /// Routed, but answers 501 `not_implemented` until its issue lands.
+    NotBuilt,
+}
+
+/// What a scoped rule's decision is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// A group the request names (and maybe an account in it).
+    Group,
+    /// The caller's current group.
+    CurrentGroup,
+    /// An account the request names.
+    Account,
+    /// A workspace the request names.
+    Workspace,
+}
+
+impl Rule {
+    /// The scopes a rule's decision may be about. Empty: the caller alone decides it.
+    pub fn scopes(self) -> &'static [Scope] {
+        match self {
+            Rule::GroupMember
+            | Rule::GroupAdmin
+            | Rule::GroupAdminOrSystemAdmin
+            | Rule::GroupAdminOrSelf => &[Scope::Group],
+            Rule::GroupSuperAdmin => &[Scope::Group, Scope::CurrentGroup],
+            Rule::AccountOrItsGroupAdmin => &[Scope::Account],
+            Rule::WorkspaceMember => &[Scope::Workspace],
+            Rule::BeforeSetup
+            | Rule::Public
+            | Rule::SignedIn
+            | Rule::SystemAdmin
+            | Rule::SuperAdmin
+            | Rule::WorkspaceAdmin
+            | Rule::DatasetEditor
+            | Rule::NotBuilt => &[],
+        }
+    }
+
+    /// Rules that depend on what the request names, not on the caller alone.
+    pub fn is_scoped(self) -> bool {
+        !self.scopes().is_empty()
+    }
+}
+
+/// The caller's membership of its current workspace.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkspaceMembership<'a> {
+    pub role: &'a str,
+    /// The stored JSON array of permission names.
+    pub permissions: &'a str,
+}
+
+/// The facts a rule is decided on; the caller of [`decide`] gathers those the rule needs
+/// (the rest stay at their defaults, which never admit).
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    pub system_role: SystemRole,
+    /// The caller's role in the group the request is about, if a member.
+    pub group_role: Option<GroupRole>,
+    /// The request names the caller's own account.
+    pub is_self: bool,
+    /// The caller manages a group the named account belongs to.
+    pub manages_account: bool,
+    /// The caller is a member of the named workspace.
+    pub workspace_member: bool,
+    /// The caller's membership of its current workspace, if any.
+    pub current_workspace: Option<WorkspaceMembership<'a>>,
+}
+
+impl Facts<'_> {
+    pub fn of(system_role: SystemRole) -> Self {
+        Facts {
+            system_role,
+            group_role: None,
+            is_self: false,
+            manages_account: false,
+            workspace_member: false,
+            current_workspace: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// 403 `forbidden`.
+    Forbid,
+    /// 404 `group_not_found`: the caller may not know the group exists.
+    Hide,
+    /// 501 `not_implemented`.
+    NotBuilt,
+}
+
+/// SECURITY: the decision of every rule for a signed-in caller.
+pub fn decide(rule: Rule, f: Facts<'_>) -> Decision {
+    let system_admin = f.system_role.is_system_admin();
+    let group_admin = manages_group(f.group_role);
+    let allowed = match rule {
+        Rule::NotBuilt => return Decision::NotBuilt,
+        Rule::BeforeSetup | Rule::Public | Rule::SignedIn => true,
+        Rule::SystemAdmin => system_admin,
+        Rule::SuperAdmin => f.system_role == SystemRole::SuperAdmin,
+        Rule::WorkspaceAdmin => f
+            .current_workspace
+            .is_some_and(|m| Capability::Workspace.granted_by(m.role, m.permissions)),
+        Rule::DatasetEditor => f
+            .current_workspace
+            .is_some_and(|m| Capability::Datasets.granted_by(m.role, m.permissions)),
+        Rule::GroupMember => f.group_role.is_some() || system_admin,
+        Rule::GroupAdmin => group_admin,
+        Rule::GroupAdminOrSystemAdmin => group_admin || system_admin,
+        // "Self" is about one's own place in *this* group: an outsider naming their own id
+        // must not read the group's workspaces, nor learn that it exists.
+        Rule::GroupAdminOrSelf => group_admin || (f.is_self && f.group_role.is_some()),
+        Rule::AccountOrItsGroupAdmin => f.is_self || f.manages_account || system_admin,
+        Rule::GroupSuperAdmin => f.group_role == Some(GroupRole::SuperAdmin) || system_admin,
+        Rule::WorkspaceMember => f.workspace_member || group_admin || system_admin,
+    };
+    match (allowed, rule) {
+        (true, _) => Decision::Allow,
+        (false, Rule::GroupMember) => Decision::Hide,
+        (false, _) => Decision::Forbid,
+    }
+}
+
+/// What a `PUT account-ex/id` asks to change, as far as the rules care.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccountEdit {
+    /// The system role would change.
+    pub role_change: bool,
+    /// The status would become banned or closed.
+    pub ends_access: bool,
+    /// A field other than `group_role` is set.
+    pub beyond_group_role: bool,
+    /// `group_role` is set.
+    pub group_role: bool,
+}
+
+/// SECURITY: who may edit an account (`update_account_ex`), once the table's rule
+/// ("group super admin or system admin") has admitted the caller. `Err` is the reason of a
+/// 403. The last-super-admin guards need counts and stay with the write.
+pub fn account_edit(
+    actor: SystemRole,
+    target: SystemRole,
+    is_self: bool,
+    edit: AccountEdit,
+) -> Result<(), &'static str> {
+    if target == SystemRole::SuperAdmin && actor != SystemRole::SuperAdmin {
+        return Err("Only a super_admin can edit a super_admin.");
+    }
+    if edit.ends_access && is_self {
+        return Err("You cannot ban or close your own account.");
+    }
+    if edit.role_change {
+        if actor != SystemRole::SuperAdmin {
+            return Err("Only a super_admin can change system roles.");
+        }
+        if is_self {
+            return Err("You cannot change your own role.");
+        }
+    }
+    if !actor.is_system_admin() && (!edit.group_role || edit.beyond_group_role) {
+        return Err("A group super_admin can change only group_role.");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_roles_are_the_least_privileged() {
+        assert_eq!(SystemRole::parse("root"), SystemRole::Normal);
+        assert_eq!(GroupRole::parse("owner"), GroupRole::Normal);
+        assert!(!manages_group(Some(GroupRole::parse("SUPER_ADMIN"))));
+    }
+
+    #[test]
+    fn an_outsider_naming_itself_is_refused_a_members_self_rule() {
+        let outsider = Facts {
+            is_self: true,
+            ..Facts::of(SystemRole::Normal)
+        };
+        assert_eq!(decide(Rule::GroupAdminOrSelf, outsider), Decision::Forbid);
+        let member = Facts {
+            group_role: Some(GroupRole::Normal),
+            ..outsider
+        };
+        assert_eq!(decide(Rule::GroupAdminOrSelf, member), Decision::Allow);
+        assert_eq!(
+            decide(Rule::GroupMember, Facts::of(SystemRole::Normal)),
+            Decision::Hide
+        );
+    }
+
+    #[test]
+    fn workspace_rules_read_role_and_permissions() {
+        let with = |role, permissions| Facts {
+            current_workspace: Some(WorkspaceMembership { role, permissions }),
+            ..Facts::of(SystemRole::Normal)
+        };
+        assert_eq!(
+            decide(Rule::WorkspaceAdmin, with("admin", "[]")),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(Rule::WorkspaceAdmin, with("editor", "[]")),
+            Decision::Forbid
+        );
+        assert_eq!(
+            decide(
+                Rule::DatasetEditor,
+                with("normal", r#"["create_knowledge"]"#)
+            ),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(Rule::DatasetEditor, with("normal", r#"["create_agent"]"#)),
+            Decision::Forbid
+        );
+        assert_eq!(
+            decide(Rule::WorkspaceAdmin, Facts::of(SystemRole::SuperAdmin)),
+            Decision::Forbid
+        );
+    }
+
+    #[test]
+    fn nobody_below_super_admin_edits_a_super_admin() {
+        let rename = AccountEdit {
+            beyond_group_role: true,
+            ..AccountEdit::default()
+        };
+        assert!(
+            account_edit(
+                SystemRole::SystemAdmin,
+                SystemRole::SuperAdmin,
+                false,
+                rename
+            )
+            .is_err()
+        );
+        assert!(
+            account_edit(
+                SystemRole::SuperAdmin,
+                SystemRole::SuperAdmin,
+                false,
+                rename
+            )
+            .is_ok()
+        );
+        assert!(account_edit(SystemRole::SystemAdmin, SystemRole::Normal, false, rename).is_ok());
+        let group_only = AccountEdit {
+            group_role: true,
+            ..AccountEdit::default()
+        };
+        assert!(account_edit(SystemRole::Normal, SystemRole::Normal, false, group_only).is_ok());
+        assert!(account_edit(SystemRole::Normal, SystemRole::Normal, false, rename).is_err());
+    }
+}
