@@ -113,6 +113,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         Ok(None) => {}
         Err(err) => return Err(ServeError::Bootstrap(err.to_string())),
     }
+    let sealer = crate::auth::sealed::Sealer::new(&state.secret);
+    match crate::domain::admin_users::seal_plain_otp_secrets(&state.db, &sealer).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("sealed {n} admin 2FA secret(s) stored in plain text"),
+        Err(err) => return Err(ServeError::Bootstrap(err.to_string())),
+    }
     let running = start(config.listen, state).await?;
     tracing::info!(
         "console-server listening on http://{addr}; Swagger UI at http://{addr}/swagger-ui/",

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::attempts;
 use crate::auth::password::{HashError, PasswordHasher};
+use crate::auth::sealed::Sealer;
 use crate::auth::tokens::{self, token_hash};
 use crate::cache::KeyedCache;
 use crate::clock::Clock;
@@ -607,6 +608,7 @@ pub async fn login(
     db: &DatabaseConnection,
     hasher: &PasswordHasher,
     clock: &dyn Clock,
+    sealer: &Sealer,
     req: Login<'_>,
 ) -> Result<User> {
     let now = clock.now();
@@ -625,7 +627,7 @@ pub async fn login(
         attempts::restart(db, &lock, now).await?;
         return Err(AdminUserError::LockedOut);
     }
-    let outcome = check_credentials(db, hasher, now, &req).await;
+    let outcome = check_credentials(db, hasher, sealer, now, &req).await;
     match &outcome {
         // A failure keeps its place; the last allowed one locks.
         Err(AdminUserError::InvalidCredentials | AdminUserError::LoginOtp) => {
@@ -644,6 +646,7 @@ pub async fn login(
 async fn check_credentials(
     db: &DatabaseConnection,
     hasher: &PasswordHasher,
+    sealer: &Sealer,
     now: i64,
     req: &Login<'_>,
 ) -> Result<User> {
@@ -667,7 +670,10 @@ async fn check_credentials(
     }
     if !model.otp_secret.is_empty() {
         let code = req.otp_code.unwrap_or_default();
-        let step = totp_step(&model.otp_secret, code, now).ok_or(AdminUserError::LoginOtp)?;
+        let secret = sealer
+            .open(&model.otp_secret, &otp_context(model.id))
+            .map_err(|e| AdminUserError::Totp(e.to_string()))?;
+        let step = totp_step(&secret, code, now).ok_or(AdminUserError::LoginOtp)?;
         if !spend_totp_step(db, model.id, step).await? {
             return Err(AdminUserError::LoginOtp);
         }
@@ -741,6 +747,7 @@ pub fn generate_2fa(user: &User) -> Result<(String, String)> {
 pub async fn verify_2fa(
     db: &DatabaseConnection,
     clock: &dyn Clock,
+    sealer: &Sealer,
     id: i64,
     code: &str,
     secret: &str,
@@ -752,10 +759,42 @@ pub async fn verify_2fa(
     let step = totp_step(secret, code, clock.now()).ok_or(AdminUserError::VerifyOtp)?;
     let username = old.username.clone();
     let mut active = old.into_active_model();
-    active.otp_secret = Set(secret.to_string());
+    active.otp_secret = Set(sealer
+        .seal(secret, &otp_context(id))
+        .map_err(|e| AdminUserError::Totp(e.to_string()))?);
     active.otp_last_step = Set(step);
     active.update(db).await?;
     Ok(username)
+}
+
+/// The associated data a user's sealed TOTP secret is bound to: its own row.
+fn otp_context(id: i64) -> String {
+    format!("admin_user:{id}:otp")
+}
+
+/// Seals every TOTP secret still stored in plain text (written before sealing existed);
+/// the number sealed. Run at start-up; each row is written only if it is still the
+/// plain value read, so instances starting together do not seal one twice.
+pub async fn seal_plain_otp_secrets(db: &DatabaseConnection, sealer: &Sealer) -> Result<u64> {
+    let rows = admin_user::Entity::find()
+        .filter(admin_user::Column::OtpSecret.ne(""))
+        .filter(admin_user::Column::OtpSecret.not_like("v1:%"))
+        .all(db)
+        .await?;
+    let mut sealed = 0;
+    for row in rows {
+        let value = sealer
+            .seal(&row.otp_secret, &otp_context(row.id))
+            .map_err(|e| AdminUserError::Totp(e.to_string()))?;
+        let done = admin_user::Entity::update_many()
+            .col_expr(admin_user::Column::OtpSecret, Expr::value(value))
+            .filter(admin_user::Column::Id.eq(row.id))
+            .filter(admin_user::Column::OtpSecret.eq(row.otp_secret.as_str()))
+            .exec(db)
+            .await?;
+        sealed += done.rows_affected;
+    }
+    Ok(sealed)
 }
 
 // ---------------------------------------------------------------- SSH keys

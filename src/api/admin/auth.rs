@@ -5,6 +5,7 @@ use poem_openapi::payload::Json;
 use super::{AdminError, AdminHandlers, empty_ok};
 use crate::api::context::RequestContext;
 use crate::api::generated::admin::{AuthApi, responses, schemas};
+use crate::auth::sealed::Sealer;
 use crate::domain::admin_users::{self as users, Login};
 
 impl AdminHandlers {
@@ -23,6 +24,7 @@ impl AdminHandlers {
             &s.db,
             &s.hasher,
             s.clock.as_ref(),
+            &Sealer::new(&s.secret),
             Login {
                 username: &body.username,
                 password_hash,
@@ -104,6 +106,7 @@ impl AuthApi for AdminHandlers {
         let username = users::verify_2fa(
             &s.db,
             s.clock.as_ref(),
+            &Sealer::new(&s.secret),
             principal.user.id,
             body.code.trim(),
             body.secret.trim(),

@@ -154,3 +154,69 @@ db_test!(async fn a_user_without_a_password_has_no_password_sign_in(app) {
     assert_eq!(r["code"], 200, "{r}");
     assert_eq!(sign_in(&app, "nopw", "now-a-pw-1", None).await["code"], 200);
 });
+
+db_test!(async fn a_copy_of_the_database_does_not_hold_the_2fa_secrets(app) using manual_clock; {
+    // Item 4: TOTP secrets were stored in plain text, so a dump or backup of the database
+    // handed over every admin user's second factor. They are sealed with a key derived
+    // from the server secret, bound to their row.
+    use entity::admin_user;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let admin = token(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, secret) = with_2fa(&app, &admin, "erin", "erin-pw-12").await;
+    let row = admin_user::Entity::find()
+        .filter(admin_user::Column::Username.eq("erin"))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("erin");
+    assert!(!row.otp_secret.contains(&secret), "the 2FA secret is stored in plain text");
+    assert!(!row.otp_secret.to_uppercase().contains(&secret[..8]), "the 2FA secret is stored recognisably");
+    // Copied into another user's row, a sealed secret does not work there.
+    let admin_row = admin_user::Entity::find()
+        .filter(admin_user::Column::Username.eq("admin"))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("admin");
+    admin_user::Entity::update_many()
+        .col_expr(admin_user::Column::OtpSecret, sea_orm::sea_query::Expr::value(row.otp_secret.clone()))
+        .filter(admin_user::Column::Id.eq(admin_row.id))
+        .exec(&app.state.db)
+        .await
+        .expect("copy");
+    app.state.clock.as_manual().expect("manual clock").advance(30);
+    let code = totp_code(&secret, app.state.clock.now());
+    assert_ne!(sign_in(&app, "admin", ADMIN_PASSWORD, Some(&code)).await["code"], 200, "a sealed secret opened in another row");
+    // Its own row still signs in with it.
+    assert_eq!(sign_in(&app, "erin", "erin-pw-12", Some(&code)).await["code"], 200);
+});
+
+db_test!(async fn secrets_stored_before_sealing_are_sealed_at_start_and_keep_working(app) using manual_clock; {
+    use console_server::auth::sealed::Sealer;
+    use console_server::domain::admin_users;
+    use entity::admin_user;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let admin = token(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, _) = with_2fa(&app, &admin, "frank", "frank-pw-1").await;
+    // As an older version stored it.
+    let plain = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    admin_user::Entity::update_many()
+        .col_expr(admin_user::Column::OtpSecret, sea_orm::sea_query::Expr::value(plain))
+        .filter(admin_user::Column::Username.eq("frank"))
+        .exec(&app.state.db)
+        .await
+        .expect("plain");
+    let sealer = Sealer::new(&app.state.secret);
+    assert_eq!(admin_users::seal_plain_otp_secrets(&app.state.db, &sealer).await.expect("seal"), 1);
+    assert_eq!(admin_users::seal_plain_otp_secrets(&app.state.db, &sealer).await.expect("seal"), 0, "sealed twice");
+    let row = admin_user::Entity::find()
+        .filter(admin_user::Column::Username.eq("frank"))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("frank");
+    assert!(Sealer::is_sealed(&row.otp_secret) && !row.otp_secret.contains(plain));
+    app.state.clock.as_manual().expect("manual clock").advance(30);
+    let code = totp_code(plain, app.state.clock.now());
+    assert_eq!(sign_in(&app, "frank", "frank-pw-1", Some(&code)).await["code"], 200);
+});
