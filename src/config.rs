@@ -98,6 +98,13 @@ pub struct AuthConfig {
     /// Minutes a registration code (and the token it came with) stays valid.
     #[arg(long, env = "EMAIL_REGISTER_TOKEN_EXPIRY_MINUTES", default_value_t = 5)]
     pub email_register_token_expiry_minutes: i64,
+    /// Minutes a sign-in code (and the token it came with) stays valid.
+    #[arg(
+        long,
+        env = "EMAIL_CODE_LOGIN_TOKEN_EXPIRY_MINUTES",
+        default_value_t = 5
+    )]
+    pub email_code_login_token_expiry_minutes: i64,
 }
 
 impl AuthConfig {
@@ -114,6 +121,7 @@ impl AuthConfig {
             email_send_ip_limit_per_minute: 50,
             reset_password_token_expiry_minutes: 5,
             email_register_token_expiry_minutes: 5,
+            email_code_login_token_expiry_minutes: 5,
         }
     }
 }

@@ -49,6 +49,67 @@ pub mod console {
                 Default::default()
             }
         }
+        ///A new avatar.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct AccountAvatarRequest {
+            ///An uploaded file id or an http(s) URL; empty clears the avatar.
+            pub avatar: AccountAvatarRequestAvatar,
+        }
+        impl AccountAvatarRequest {
+            pub fn builder() -> builder::AccountAvatarRequest {
+                Default::default()
+            }
+        }
+        ///An uploaded file id or an http(s) URL; empty clears the avatar.
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct AccountAvatarRequestAvatar(::std::string::String);
+        impl ::std::ops::Deref for AccountAvatarRequestAvatar {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<AccountAvatarRequestAvatar> for ::std::string::String {
+            fn from(value: AccountAvatarRequestAvatar) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for AccountAvatarRequestAvatar {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for AccountAvatarRequestAvatar {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for AccountAvatarRequestAvatar {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for AccountAvatarRequestAvatar {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
         ///An account with its status, roles and extra data.
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct AccountEx {
@@ -126,6 +187,94 @@ pub mod console {
                 Default::default()
             }
         }
+        ///A new interface language.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct AccountInterfaceLanguageRequest {
+            pub interface_language: InterfaceLanguage,
+        }
+        impl AccountInterfaceLanguageRequest {
+            pub fn builder() -> builder::AccountInterfaceLanguageRequest {
+                Default::default()
+            }
+        }
+        ///A new interface theme.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct AccountInterfaceThemeRequest {
+            pub interface_theme: InterfaceTheme,
+        }
+        impl AccountInterfaceThemeRequest {
+            pub fn builder() -> builder::AccountInterfaceThemeRequest {
+                Default::default()
+            }
+        }
+        ///A new display name.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct AccountNameRequest {
+            pub name: AccountNameRequestName,
+        }
+        impl AccountNameRequest {
+            pub fn builder() -> builder::AccountNameRequest {
+                Default::default()
+            }
+        }
+        ///`AccountNameRequestName`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct AccountNameRequestName(::std::string::String);
+        impl ::std::ops::Deref for AccountNameRequestName {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<AccountNameRequestName> for ::std::string::String {
+            fn from(value: AccountNameRequestName) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for AccountNameRequestName {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 30usize {
+                    return Err("longer than 30 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| ::regress::Regex::new("\\S").unwrap());
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"\\S\"".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for AccountNameRequestName {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for AccountNameRequestName {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for AccountNameRequestName {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
         ///System-wide role of an account.
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct AccountRole {
@@ -133,6 +282,40 @@ pub mod console {
         }
         impl AccountRole {
             pub fn builder() -> builder::AccountRole {
+                Default::default()
+            }
+        }
+        ///One active sign-in of the caller's account.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct AccountSession {
+            ///The client address the sign-in began from, when known.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub client_ip: ::std::option::Option<::std::string::String>,
+            ///When the sign-in began, Unix seconds.
+            pub created_at: i64,
+            ///This is the session of the token the request was made with.
+            pub current: bool,
+            ///The session id (its refresh-token family).
+            pub id: ::uuid::Uuid,
+            ///When its tokens were last issued (sign-in or refresh), Unix seconds.
+            pub last_used_at: i64,
+            pub method: SignInMethod,
+            ///The user agent the sign-in began from (first 255 characters), when sent.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub user_agent: ::std::option::Option<::std::string::String>,
+        }
+        impl AccountSession {
+            pub fn builder() -> builder::AccountSession {
+                Default::default()
+            }
+        }
+        ///The caller's active sign-ins, newest first.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct AccountSessionList {
+            pub data: ::std::vec::Vec<AccountSession>,
+        }
+        impl AccountSessionList {
+            pub fn builder() -> builder::AccountSessionList {
                 Default::default()
             }
         }
@@ -193,6 +376,77 @@ pub mod console {
                 value: ::std::string::String,
             ) -> ::std::result::Result<Self, self::error::ConversionError> {
                 value.parse()
+            }
+        }
+        ///A new timezone.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct AccountTimezoneRequest {
+            ///IANA time zone, e.g. Asia/Shanghai.
+            pub timezone: AccountTimezoneRequestTimezone,
+        }
+        impl AccountTimezoneRequest {
+            pub fn builder() -> builder::AccountTimezoneRequest {
+                Default::default()
+            }
+        }
+        ///IANA time zone, e.g. Asia/Shanghai.
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct AccountTimezoneRequestTimezone(::std::string::String);
+        impl ::std::ops::Deref for AccountTimezoneRequestTimezone {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<AccountTimezoneRequestTimezone> for ::std::string::String {
+            fn from(value: AccountTimezoneRequestTimezone) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for AccountTimezoneRequestTimezone {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 64usize {
+                    return Err("longer than 64 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new("^[A-Za-z0-9/_+-]+$").unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^[A-Za-z0-9/_+-]+$\"".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for AccountTimezoneRequestTimezone {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for AccountTimezoneRequestTimezone {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for AccountTimezoneRequestTimezone {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
             }
         }
         ///Completes an invited (pending) account.
@@ -556,6 +810,180 @@ pub mod console {
                 value: ::std::string::String,
             ) -> ::std::result::Result<Self, self::error::ConversionError> {
                 value.parse()
+            }
+        }
+        ///The current password and the new one, twice.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct ChangePasswordRequest {
+            ///At least 8 characters, with letters and digits.
+            pub new_password: ChangePasswordRequestNewPassword,
+            ///The current password.
+            pub password: ChangePasswordRequestPassword,
+            pub repeat_new_password: ChangePasswordRequestRepeatNewPassword,
+        }
+        impl ChangePasswordRequest {
+            pub fn builder() -> builder::ChangePasswordRequest {
+                Default::default()
+            }
+        }
+        ///At least 8 characters, with letters and digits.
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ChangePasswordRequestNewPassword(::std::string::String);
+        impl ::std::ops::Deref for ChangePasswordRequestNewPassword {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ChangePasswordRequestNewPassword> for ::std::string::String {
+            fn from(value: ChangePasswordRequestNewPassword) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ChangePasswordRequestNewPassword {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                if value.chars().count() < 8usize {
+                    return Err("shorter than 8 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new("^(?=.*[a-zA-Z])(?=.*\\d).{8,}$").unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err("doesn't match pattern \"^(?=.*[a-zA-Z])(?=.*\\d).{8,}$\"".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ChangePasswordRequestNewPassword {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ChangePasswordRequestNewPassword {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ChangePasswordRequestNewPassword {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///The current password.
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ChangePasswordRequestPassword(::std::string::String);
+        impl ::std::ops::Deref for ChangePasswordRequestPassword {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ChangePasswordRequestPassword> for ::std::string::String {
+            fn from(value: ChangePasswordRequestPassword) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ChangePasswordRequestPassword {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ChangePasswordRequestPassword {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ChangePasswordRequestPassword {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ChangePasswordRequestPassword {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`ChangePasswordRequestRepeatNewPassword`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ChangePasswordRequestRepeatNewPassword(::std::string::String);
+        impl ::std::ops::Deref for ChangePasswordRequestRepeatNewPassword {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ChangePasswordRequestRepeatNewPassword> for ::std::string::String {
+            fn from(value: ChangePasswordRequestRepeatNewPassword) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ChangePasswordRequestRepeatNewPassword {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ChangePasswordRequestRepeatNewPassword {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ChangePasswordRequestRepeatNewPassword {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ChangePasswordRequestRepeatNewPassword {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
             }
         }
         ///`CheckActivationEmail`
@@ -4294,6 +4722,77 @@ pub mod console {
                 value.parse()
             }
         }
+        ///How a session began.
+        #[derive(
+            ::serde::Deserialize,
+            ::serde::Serialize,
+            Clone,
+            Copy,
+            Debug,
+            Eq,
+            Hash,
+            Ord,
+            PartialEq,
+            PartialOrd,
+        )]
+        pub enum SignInMethod {
+            #[serde(rename = "password")]
+            Password,
+            #[serde(rename = "email_code")]
+            EmailCode,
+            #[serde(rename = "github")]
+            Github,
+            #[serde(rename = "google")]
+            Google,
+            #[serde(rename = "invitation")]
+            Invitation,
+            #[serde(rename = "registration")]
+            Registration,
+            #[serde(rename = "password_reset")]
+            PasswordReset,
+        }
+        impl ::std::fmt::Display for SignInMethod {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                match *self {
+                    Self::Password => f.write_str("password"),
+                    Self::EmailCode => f.write_str("email_code"),
+                    Self::Github => f.write_str("github"),
+                    Self::Google => f.write_str("google"),
+                    Self::Invitation => f.write_str("invitation"),
+                    Self::Registration => f.write_str("registration"),
+                    Self::PasswordReset => f.write_str("password_reset"),
+                }
+            }
+        }
+        impl ::std::str::FromStr for SignInMethod {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                match value {
+                    "password" => Ok(Self::Password),
+                    "email_code" => Ok(Self::EmailCode),
+                    "github" => Ok(Self::Github),
+                    "google" => Ok(Self::Google),
+                    "invitation" => Ok(Self::Invitation),
+                    "registration" => Ok(Self::Registration),
+                    "password_reset" => Ok(Self::PasswordReset),
+                    _ => Err("invalid value".into()),
+                }
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for SignInMethod {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for SignInMethod {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
         ///The workspace to work in.
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct SwitchWorkspaceRequest {
@@ -5127,6 +5626,47 @@ pub mod console {
                 }
             }
             #[derive(Clone, Debug)]
+            pub struct AccountAvatarRequest {
+                avatar:
+                    ::std::result::Result<super::AccountAvatarRequestAvatar, ::std::string::String>,
+            }
+            impl ::std::default::Default for AccountAvatarRequest {
+                fn default() -> Self {
+                    Self {
+                        avatar: Err("no value supplied for avatar".to_string()),
+                    }
+                }
+            }
+            impl AccountAvatarRequest {
+                pub fn avatar<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::AccountAvatarRequestAvatar>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.avatar = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for avatar: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<AccountAvatarRequest> for super::AccountAvatarRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: AccountAvatarRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        avatar: value.avatar?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::AccountAvatarRequest> for AccountAvatarRequest {
+                fn from(value: super::AccountAvatarRequest) -> Self {
+                    Self {
+                        avatar: Ok(value.avatar),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
             pub struct AccountEx {
                 account_role: ::std::result::Result<
                     ::std::option::Option<super::AccountRole>,
@@ -5591,6 +6131,132 @@ pub mod console {
                 }
             }
             #[derive(Clone, Debug)]
+            pub struct AccountInterfaceLanguageRequest {
+                interface_language:
+                    ::std::result::Result<super::InterfaceLanguage, ::std::string::String>,
+            }
+            impl ::std::default::Default for AccountInterfaceLanguageRequest {
+                fn default() -> Self {
+                    Self {
+                        interface_language: Err(
+                            "no value supplied for interface_language".to_string()
+                        ),
+                    }
+                }
+            }
+            impl AccountInterfaceLanguageRequest {
+                pub fn interface_language<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::InterfaceLanguage>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.interface_language = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for interface_language: {e}")
+                    });
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<AccountInterfaceLanguageRequest>
+                for super::AccountInterfaceLanguageRequest
+            {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: AccountInterfaceLanguageRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        interface_language: value.interface_language?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::AccountInterfaceLanguageRequest>
+                for AccountInterfaceLanguageRequest
+            {
+                fn from(value: super::AccountInterfaceLanguageRequest) -> Self {
+                    Self {
+                        interface_language: Ok(value.interface_language),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct AccountInterfaceThemeRequest {
+                interface_theme:
+                    ::std::result::Result<super::InterfaceTheme, ::std::string::String>,
+            }
+            impl ::std::default::Default for AccountInterfaceThemeRequest {
+                fn default() -> Self {
+                    Self {
+                        interface_theme: Err("no value supplied for interface_theme".to_string()),
+                    }
+                }
+            }
+            impl AccountInterfaceThemeRequest {
+                pub fn interface_theme<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::InterfaceTheme>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.interface_theme = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for interface_theme: {e}")
+                    });
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<AccountInterfaceThemeRequest> for super::AccountInterfaceThemeRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: AccountInterfaceThemeRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        interface_theme: value.interface_theme?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::AccountInterfaceThemeRequest> for AccountInterfaceThemeRequest {
+                fn from(value: super::AccountInterfaceThemeRequest) -> Self {
+                    Self {
+                        interface_theme: Ok(value.interface_theme),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct AccountNameRequest {
+                name: ::std::result::Result<super::AccountNameRequestName, ::std::string::String>,
+            }
+            impl ::std::default::Default for AccountNameRequest {
+                fn default() -> Self {
+                    Self {
+                        name: Err("no value supplied for name".to_string()),
+                    }
+                }
+            }
+            impl AccountNameRequest {
+                pub fn name<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::AccountNameRequestName>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.name = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<AccountNameRequest> for super::AccountNameRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: AccountNameRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self { name: value.name? })
+                }
+            }
+            impl ::std::convert::From<super::AccountNameRequest> for AccountNameRequest {
+                fn from(value: super::AccountNameRequest) -> Self {
+                    Self {
+                        name: Ok(value.name),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
             pub struct AccountRole {
                 role_type: ::std::result::Result<super::RoleType, ::std::string::String>,
             }
@@ -5627,6 +6293,220 @@ pub mod console {
                 fn from(value: super::AccountRole) -> Self {
                     Self {
                         role_type: Ok(value.role_type),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct AccountSession {
+                client_ip: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                created_at: ::std::result::Result<i64, ::std::string::String>,
+                current: ::std::result::Result<bool, ::std::string::String>,
+                id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+                last_used_at: ::std::result::Result<i64, ::std::string::String>,
+                method: ::std::result::Result<super::SignInMethod, ::std::string::String>,
+                user_agent: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for AccountSession {
+                fn default() -> Self {
+                    Self {
+                        client_ip: Err("no value supplied for client_ip".to_string()),
+                        created_at: Err("no value supplied for created_at".to_string()),
+                        current: Err("no value supplied for current".to_string()),
+                        id: Err("no value supplied for id".to_string()),
+                        last_used_at: Err("no value supplied for last_used_at".to_string()),
+                        method: Err("no value supplied for method".to_string()),
+                        user_agent: Err("no value supplied for user_agent".to_string()),
+                    }
+                }
+            }
+            impl AccountSession {
+                pub fn client_ip<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.client_ip = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for client_ip: {e}"));
+                    self
+                }
+                pub fn created_at<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i64>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.created_at = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                    self
+                }
+                pub fn current<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<bool>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.current = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for current: {e}"));
+                    self
+                }
+                pub fn id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::uuid::Uuid>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for id: {e}"));
+                    self
+                }
+                pub fn last_used_at<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i64>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.last_used_at = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for last_used_at: {e}")
+                    });
+                    self
+                }
+                pub fn method<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::SignInMethod>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.method = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for method: {e}"));
+                    self
+                }
+                pub fn user_agent<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.user_agent = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for user_agent: {e}")
+                    });
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<AccountSession> for super::AccountSession {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: AccountSession,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        client_ip: value.client_ip?,
+                        created_at: value.created_at?,
+                        current: value.current?,
+                        id: value.id?,
+                        last_used_at: value.last_used_at?,
+                        method: value.method?,
+                        user_agent: value.user_agent?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::AccountSession> for AccountSession {
+                fn from(value: super::AccountSession) -> Self {
+                    Self {
+                        client_ip: Ok(value.client_ip),
+                        created_at: Ok(value.created_at),
+                        current: Ok(value.current),
+                        id: Ok(value.id),
+                        last_used_at: Ok(value.last_used_at),
+                        method: Ok(value.method),
+                        user_agent: Ok(value.user_agent),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct AccountSessionList {
+                data: ::std::result::Result<
+                    ::std::vec::Vec<super::AccountSession>,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for AccountSessionList {
+                fn default() -> Self {
+                    Self {
+                        data: Err("no value supplied for data".to_string()),
+                    }
+                }
+            }
+            impl AccountSessionList {
+                pub fn data<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::vec::Vec<super::AccountSession>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.data = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for data: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<AccountSessionList> for super::AccountSessionList {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: AccountSessionList,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self { data: value.data? })
+                }
+            }
+            impl ::std::convert::From<super::AccountSessionList> for AccountSessionList {
+                fn from(value: super::AccountSessionList) -> Self {
+                    Self {
+                        data: Ok(value.data),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct AccountTimezoneRequest {
+                timezone: ::std::result::Result<
+                    super::AccountTimezoneRequestTimezone,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for AccountTimezoneRequest {
+                fn default() -> Self {
+                    Self {
+                        timezone: Err("no value supplied for timezone".to_string()),
+                    }
+                }
+            }
+            impl AccountTimezoneRequest {
+                pub fn timezone<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::AccountTimezoneRequestTimezone>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.timezone = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for timezone: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<AccountTimezoneRequest> for super::AccountTimezoneRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: AccountTimezoneRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        timezone: value.timezone?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::AccountTimezoneRequest> for AccountTimezoneRequest {
+                fn from(value: super::AccountTimezoneRequest) -> Self {
+                    Self {
+                        timezone: Ok(value.timezone),
                     }
                 }
             }
@@ -5872,6 +6752,85 @@ pub mod console {
                     Self {
                         data: Ok(value.data),
                         is_valid: Ok(value.is_valid),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct ChangePasswordRequest {
+                new_password: ::std::result::Result<
+                    super::ChangePasswordRequestNewPassword,
+                    ::std::string::String,
+                >,
+                password: ::std::result::Result<
+                    super::ChangePasswordRequestPassword,
+                    ::std::string::String,
+                >,
+                repeat_new_password: ::std::result::Result<
+                    super::ChangePasswordRequestRepeatNewPassword,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for ChangePasswordRequest {
+                fn default() -> Self {
+                    Self {
+                        new_password: Err("no value supplied for new_password".to_string()),
+                        password: Err("no value supplied for password".to_string()),
+                        repeat_new_password: Err(
+                            "no value supplied for repeat_new_password".to_string()
+                        ),
+                    }
+                }
+            }
+            impl ChangePasswordRequest {
+                pub fn new_password<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::ChangePasswordRequestNewPassword>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.new_password = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for new_password: {e}")
+                    });
+                    self
+                }
+                pub fn password<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::ChangePasswordRequestPassword>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.password = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for password: {e}"));
+                    self
+                }
+                pub fn repeat_new_password<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::ChangePasswordRequestRepeatNewPassword>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.repeat_new_password = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for repeat_new_password: {e}")
+                    });
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<ChangePasswordRequest> for super::ChangePasswordRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: ChangePasswordRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        new_password: value.new_password?,
+                        password: value.password?,
+                        repeat_new_password: value.repeat_new_password?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::ChangePasswordRequest> for ChangePasswordRequest {
+                fn from(value: super::ChangePasswordRequest) -> Self {
+                    Self {
+                        new_password: Ok(value.new_password),
+                        password: Ok(value.password),
+                        repeat_new_password: Ok(value.repeat_new_password),
                     }
                 }
             }
@@ -11533,6 +12492,173 @@ pub mod console {
         pub fn get_workspace_model_defaults(&self) -> builder::GetWorkspaceModelDefaults<'_> {
             builder::GetWorkspaceModelDefaults::new(self)
         }
+        /**Change my name
+
+        Extension: a user edits their own profile in the console's settings; this is Dify's call. Sets the caller's name (1–30 characters, not blank, as Dify) and returns the updated profile. Requires a signed-in account.
+
+        Sends a `POST` request to `/console/api/account/name`
+
+        ```ignore
+        let response = client.update_account_name()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn update_account_name(&self) -> builder::UpdateAccountName<'_> {
+            builder::UpdateAccountName::new(self)
+        }
+        /**Change my avatar
+
+        Extension: a user edits their own profile in the console's settings; this is Dify's call. Sets the caller's avatar (an uploaded file id or an https URL; empty clears it) and returns the updated profile. Requires a signed-in account.
+
+        Sends a `POST` request to `/console/api/account/avatar`
+
+        ```ignore
+        let response = client.update_account_avatar()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn update_account_avatar(&self) -> builder::UpdateAccountAvatar<'_> {
+            builder::UpdateAccountAvatar::new(self)
+        }
+        /**Change my interface language
+
+        Extension: a user edits their own profile in the console's settings; this is Dify's call. Sets the caller's interface language (one the console ships) and returns the updated profile. Requires a signed-in account.
+
+        Sends a `POST` request to `/console/api/account/interface-language`
+
+        ```ignore
+        let response = client.update_account_interface_language()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn update_account_interface_language(
+            &self,
+        ) -> builder::UpdateAccountInterfaceLanguage<'_> {
+            builder::UpdateAccountInterfaceLanguage::new(self)
+        }
+        /**Change my interface theme
+
+        Extension: a user edits their own profile in the console's settings; this is Dify's call. Sets the caller's interface theme (light or dark) and returns the updated profile. Requires a signed-in account.
+
+        Sends a `POST` request to `/console/api/account/interface-theme`
+
+        ```ignore
+        let response = client.update_account_interface_theme()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn update_account_interface_theme(&self) -> builder::UpdateAccountInterfaceTheme<'_> {
+            builder::UpdateAccountInterfaceTheme::new(self)
+        }
+        /**Change my timezone
+
+        Extension: a user edits their own profile in the console's settings; this is Dify's call. Sets the caller's timezone (an IANA zone name, such as Asia/Shanghai; 400 `invalid_param` for any other) and returns the updated profile. Requires a signed-in account.
+
+        Sends a `POST` request to `/console/api/account/timezone`
+
+        ```ignore
+        let response = client.update_account_timezone()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn update_account_timezone(&self) -> builder::UpdateAccountTimezone<'_> {
+            builder::UpdateAccountTimezone::new(self)
+        }
+        /**Change my password
+
+        Extension: a signed-in user changes their password in the console's settings; this is Dify's call. Needs the current password (400 `current_password_incorrect`; wrong ones count against the same limits as sign-in, 429 `email_code_login_limit`), applies the password policy (400 `invalid_param`), and the repeat must match (400 `repeat_password_not_match`). Every other session of the account ends; the caller's continues with the fresh token pair returned (its earlier tokens stop working too). Unlike Dify, which answers `{"result":"success"}`, the answer carries that pair.
+
+        Sends a `POST` request to `/console/api/account/password`
+
+        ```ignore
+        let response = client.change_account_password()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn change_account_password(&self) -> builder::ChangeAccountPassword<'_> {
+            builder::ChangeAccountPassword::new(self)
+        }
+        /**My active sessions
+
+        Extension: a user sees where they are signed in and ends sign-ins they do not recognise (Keycloak's, GitHub's and Google's session pages; Dify has none). Lists the caller's active sign-ins, one per sign-in (refresh-token family), newest first: when it began, when its tokens were last refreshed, the client address and user agent it began from, how it began, and which one is the caller's. Requires a signed-in account.
+
+        Sends a `GET` request to `/console/api/account/sessions`
+
+        ```ignore
+        let response = client.list_account_sessions()
+            .send()
+            .await;
+        ```*/
+        pub fn list_account_sessions(&self) -> builder::ListAccountSessions<'_> {
+            builder::ListAccountSessions::new(self)
+        }
+        /**End one of my sessions
+
+        Extension: a user ends a sign-in they do not recognise (see `list_account_sessions`). Its refresh token stops working at once, and its access token on its next request on any instance. Ending the caller's own session is a sign-out that also ends its access token. 404 `session_not_found` for an id that is not an active session of the caller's. Requires a signed-in account.
+
+        Sends a `DELETE` request to `/console/api/account/sessions/{session_id}`
+
+        Arguments:
+        - `session_id`: Session id (from `list_account_sessions`).
+        ```ignore
+        let response = client.end_account_session()
+            .session_id(session_id)
+            .send()
+            .await;
+        ```*/
+        pub fn end_account_session(&self) -> builder::EndAccountSession<'_> {
+            builder::EndAccountSession::new(self)
+        }
+        /**End all my other sessions
+
+        Extension: "sign out everywhere else" (see `list_account_sessions`). Ends every active sign-in of the caller's account except the caller's own, as `end_account_session` ends one. Requires a signed-in account.
+
+        Sends a `POST` request to `/console/api/account/sessions/revoke-others`
+
+        ```ignore
+        let response = client.end_other_account_sessions()
+            .send()
+            .await;
+        ```*/
+        pub fn end_other_account_sessions(&self) -> builder::EndOtherAccountSessions<'_> {
+            builder::EndOtherAccountSessions::new(self)
+        }
+        /**Send a sign-in code
+
+        Extension: the console offers "sign in with a code" when `system-features` reports `enable_email_code_login`; this is Dify's call. Mails a 6-digit code to the address when it has an active account (or, with `ALLOW_REGISTER=true`, when it has none: the code then creates the account) and answers the token to send back with it — the same answer whether or not the account exists, so it reveals nothing. Three sends per e-mail per 5 minutes (429 `email_code_login_rate_limit_exceeded`), and the per-address mail limit (429 `email_send_ip_limit`). 403 `forbidden` while `ENABLE_EMAIL_CODE_LOGIN` is off.
+
+        Sends a `POST` request to `/console/api/email-code-login`
+
+        ```ignore
+        let response = client.send_email_code_login()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn send_email_code_login(&self) -> builder::SendEmailCodeLogin<'_> {
+            builder::SendEmailCodeLogin::new(self)
+        }
+        /**Sign in with a mailed code
+
+        Extension: the second step of "sign in with a code"; this is Dify's call. Checks the code against the token (single use; it expires with `EMAIL_CODE_LOGIN_TOKEN_EXPIRY_MINUTES`, 5 by default) and signs the account in. Wrong codes count against the e-mail: after 5, 429 `email_code_login_error_limit` for a day. A banned account is 400 `account_banned`; an address without an account is signed up when `ALLOW_REGISTER=true` (400 `account_not_found` otherwise). Dify's front end sends the code as typed; this server takes it as typed too. 403 `forbidden` while `ENABLE_EMAIL_CODE_LOGIN` is off.
+
+        Sends a `POST` request to `/console/api/email-code-login/validity`
+
+        ```ignore
+        let response = client.email_code_login()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn email_code_login(&self) -> builder::EmailCodeLogin<'_> {
+            builder::EmailCodeLogin::new(self)
+        }
     }
     /// Types for composing operation parameters.
     #[allow(clippy::all)]
@@ -16309,6 +17435,887 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::update_account_name`]
+
+        [`Client::update_account_name`]: super::Client::update_account_name*/
+        #[derive(Debug, Clone)]
+        pub struct UpdateAccountName<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::AccountNameRequest, String>,
+        }
+        impl<'a> UpdateAccountName<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::AccountNameRequest>,
+                <V as std::convert::TryInto<types::AccountNameRequest>>::Error: std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!("conversion to `AccountNameRequest` for body failed: {}", s)
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::AccountNameRequest,
+                    ) -> types::builder::AccountNameRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/account/name`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::Account>, Error<types::ErrorResponse>> {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| types::AccountNameRequest::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/account/name", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "update_account_name",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::update_account_avatar`]
+
+        [`Client::update_account_avatar`]: super::Client::update_account_avatar*/
+        #[derive(Debug, Clone)]
+        pub struct UpdateAccountAvatar<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::AccountAvatarRequest, String>,
+        }
+        impl<'a> UpdateAccountAvatar<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::AccountAvatarRequest>,
+                <V as std::convert::TryInto<types::AccountAvatarRequest>>::Error: std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `AccountAvatarRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::AccountAvatarRequest,
+                    ) -> types::builder::AccountAvatarRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/account/avatar`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::Account>, Error<types::ErrorResponse>> {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::AccountAvatarRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/account/avatar", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "update_account_avatar",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::update_account_interface_language`]
+
+        [`Client::update_account_interface_language`]: super::Client::update_account_interface_language*/
+        #[derive(Debug, Clone)]
+        pub struct UpdateAccountInterfaceLanguage<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::AccountInterfaceLanguageRequest, String>,
+        }
+        impl<'a> UpdateAccountInterfaceLanguage<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::AccountInterfaceLanguageRequest>,
+                <V as std::convert::TryInto<types::AccountInterfaceLanguageRequest>>::Error:
+                    std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `AccountInterfaceLanguageRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::AccountInterfaceLanguageRequest,
+                    )
+                        -> types::builder::AccountInterfaceLanguageRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/account/interface-language`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::Account>, Error<types::ErrorResponse>> {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::AccountInterfaceLanguageRequest::try_from(v)
+                            .map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/account/interface-language", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "update_account_interface_language",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::update_account_interface_theme`]
+
+        [`Client::update_account_interface_theme`]: super::Client::update_account_interface_theme*/
+        #[derive(Debug, Clone)]
+        pub struct UpdateAccountInterfaceTheme<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::AccountInterfaceThemeRequest, String>,
+        }
+        impl<'a> UpdateAccountInterfaceTheme<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::AccountInterfaceThemeRequest>,
+                <V as std::convert::TryInto<types::AccountInterfaceThemeRequest>>::Error:
+                    std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `AccountInterfaceThemeRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::AccountInterfaceThemeRequest,
+                    )
+                        -> types::builder::AccountInterfaceThemeRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/account/interface-theme`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::Account>, Error<types::ErrorResponse>> {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::AccountInterfaceThemeRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/account/interface-theme", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "update_account_interface_theme",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::update_account_timezone`]
+
+        [`Client::update_account_timezone`]: super::Client::update_account_timezone*/
+        #[derive(Debug, Clone)]
+        pub struct UpdateAccountTimezone<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::AccountTimezoneRequest, String>,
+        }
+        impl<'a> UpdateAccountTimezone<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::AccountTimezoneRequest>,
+                <V as std::convert::TryInto<types::AccountTimezoneRequest>>::Error:
+                    std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `AccountTimezoneRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::AccountTimezoneRequest,
+                    ) -> types::builder::AccountTimezoneRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/account/timezone`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::Account>, Error<types::ErrorResponse>> {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::AccountTimezoneRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/account/timezone", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "update_account_timezone",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::change_account_password`]
+
+        [`Client::change_account_password`]: super::Client::change_account_password*/
+        #[derive(Debug, Clone)]
+        pub struct ChangeAccountPassword<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::ChangePasswordRequest, String>,
+        }
+        impl<'a> ChangeAccountPassword<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ChangePasswordRequest>,
+                <V as std::convert::TryInto<types::ChangePasswordRequest>>::Error:
+                    std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `ChangePasswordRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::ChangePasswordRequest,
+                    ) -> types::builder::ChangePasswordRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/account/password`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::TokenPairResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::ChangePasswordRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/account/password", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "change_account_password",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::list_account_sessions`]
+
+        [`Client::list_account_sessions`]: super::Client::list_account_sessions*/
+        #[derive(Debug, Clone)]
+        pub struct ListAccountSessions<'a> {
+            client: &'a super::Client,
+        }
+        impl<'a> ListAccountSessions<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self { client: client }
+            }
+            ///Sends a `GET` request to `/console/api/account/sessions`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::AccountSessionList>, Error<types::ErrorResponse>>
+            {
+                let Self { client } = self;
+                let url = format!("{}/console/api/account/sessions", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_account_sessions",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::end_account_session`]
+
+        [`Client::end_account_session`]: super::Client::end_account_session*/
+        #[derive(Debug, Clone)]
+        pub struct EndAccountSession<'a> {
+            client: &'a super::Client,
+            session_id: Result<::uuid::Uuid, String>,
+        }
+        impl<'a> EndAccountSession<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    session_id: Err("session_id was not initialized".to_string()),
+                }
+            }
+            pub fn session_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::uuid::Uuid>,
+            {
+                self.session_id = value.try_into().map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for session_id failed".to_string()
+                });
+                self
+            }
+            ///Sends a `DELETE` request to `/console/api/account/sessions/{session_id}`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::ResultResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client, session_id } = self;
+                let session_id = session_id.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/console/api/account/sessions/{}",
+                    client.baseurl,
+                    encode_path(&session_id.to_string()),
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .delete(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "end_account_session",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::end_other_account_sessions`]
+
+        [`Client::end_other_account_sessions`]: super::Client::end_other_account_sessions*/
+        #[derive(Debug, Clone)]
+        pub struct EndOtherAccountSessions<'a> {
+            client: &'a super::Client,
+        }
+        impl<'a> EndOtherAccountSessions<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self { client: client }
+            }
+            ///Sends a `POST` request to `/console/api/account/sessions/revoke-others`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::ResultResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client } = self;
+                let url = format!(
+                    "{}/console/api/account/sessions/revoke-others",
+                    client.baseurl,
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "end_other_account_sessions",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::send_email_code_login`]
+
+        [`Client::send_email_code_login`]: super::Client::send_email_code_login*/
+        #[derive(Debug, Clone)]
+        pub struct SendEmailCodeLogin<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::SendEmailCodeRequest, String>,
+        }
+        impl<'a> SendEmailCodeLogin<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::SendEmailCodeRequest>,
+                <V as std::convert::TryInto<types::SendEmailCodeRequest>>::Error: std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `SendEmailCodeRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::SendEmailCodeRequest,
+                    ) -> types::builder::SendEmailCodeRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/email-code-login`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::EmailTokenResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::SendEmailCodeRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/email-code-login", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "send_email_code_login",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::email_code_login`]
+
+        [`Client::email_code_login`]: super::Client::email_code_login*/
+        #[derive(Debug, Clone)]
+        pub struct EmailCodeLogin<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::EmailCodeValidityRequest, String>,
+        }
+        impl<'a> EmailCodeLogin<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::EmailCodeValidityRequest>,
+                <V as std::convert::TryInto<types::EmailCodeValidityRequest>>::Error:
+                    std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `EmailCodeValidityRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::EmailCodeValidityRequest,
+                    )
+                        -> types::builder::EmailCodeValidityRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/email-code-login/validity`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::TokenPairResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::EmailCodeValidityRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/email-code-login/validity", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "email_code_login",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),

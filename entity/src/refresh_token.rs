@@ -17,6 +17,16 @@ pub struct Model {
     pub used_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
+    /// The client address the sign-in began from.
+    pub client_ip: Option<String>,
+    /// The user agent the sign-in began from (at most 255 characters).
+    pub user_agent: Option<String>,
+    /// How the sign-in began (`SignInMethod`'s wire names).
+    pub method: String,
+    /// When the sign-in (the family's first token) began.
+    pub signed_in_at: i64,
+    /// When the user ended the session; its access tokens end with it.
+    pub ended_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ mod m20261123_000009_group_search_index;
 mod m20261123_000010_oauth_pkce;
 mod m20261123_000100_admin_users;
 mod m20261201_000101_admin_otp_last_step;
+mod m20261202_000011_session_details;
 
 /// SQLite's dataset search keys: a group's datasets are keyed `(group key << this) + n`.
 pub use m20261123_000009_group_search_index::GROUP_SHIFT as DATASET_SEARCH_GROUP_SHIFT;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_oauth_pkce::Migration),
             Box::new(m20261123_000100_admin_users::Migration),
             Box::new(m20261201_000101_admin_otp_last_step::Migration),
+            Box::new(m20261202_000011_session_details::Migration),
         ]
     }
 }

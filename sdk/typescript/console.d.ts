@@ -997,10 +997,294 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/api/account/name": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change my name
+         * @description Extension: a user edits their own profile in the console's settings; this is Dify's call. Sets the caller's name (1–30 characters, not blank, as Dify) and returns the updated profile. Requires a signed-in account.
+         */
+        post: operations["update_account_name"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/account/avatar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change my avatar
+         * @description Extension: a user edits their own profile in the console's settings; this is Dify's call. Sets the caller's avatar (an uploaded file id or an https URL; empty clears it) and returns the updated profile. Requires a signed-in account.
+         */
+        post: operations["update_account_avatar"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/account/interface-language": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change my interface language
+         * @description Extension: a user edits their own profile in the console's settings; this is Dify's call. Sets the caller's interface language (one the console ships) and returns the updated profile. Requires a signed-in account.
+         */
+        post: operations["update_account_interface_language"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/account/interface-theme": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change my interface theme
+         * @description Extension: a user edits their own profile in the console's settings; this is Dify's call. Sets the caller's interface theme (light or dark) and returns the updated profile. Requires a signed-in account.
+         */
+        post: operations["update_account_interface_theme"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/account/timezone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change my timezone
+         * @description Extension: a user edits their own profile in the console's settings; this is Dify's call. Sets the caller's timezone (an IANA zone name, such as Asia/Shanghai; 400 `invalid_param` for any other) and returns the updated profile. Requires a signed-in account.
+         */
+        post: operations["update_account_timezone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/account/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change my password
+         * @description Extension: a signed-in user changes their password in the console's settings; this is Dify's call. Needs the current password (400 `current_password_incorrect`; wrong ones count against the same limits as sign-in, 429 `email_code_login_limit`), applies the password policy (400 `invalid_param`), and the repeat must match (400 `repeat_password_not_match`). Every other session of the account ends; the caller's continues with the fresh token pair returned (its earlier tokens stop working too). Unlike Dify, which answers `{"result":"success"}`, the answer carries that pair.
+         */
+        post: operations["change_account_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/account/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My active sessions
+         * @description Extension: a user sees where they are signed in and ends sign-ins they do not recognise (Keycloak's, GitHub's and Google's session pages; Dify has none). Lists the caller's active sign-ins, one per sign-in (refresh-token family), newest first: when it began, when its tokens were last refreshed, the client address and user agent it began from, how it began, and which one is the caller's. Requires a signed-in account.
+         */
+        get: operations["list_account_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/account/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of my sessions
+         * @description Extension: a user ends a sign-in they do not recognise (see `list_account_sessions`). Its refresh token stops working at once, and its access token on its next request on any instance. Ending the caller's own session is a sign-out that also ends its access token. 404 `session_not_found` for an id that is not an active session of the caller's. Requires a signed-in account.
+         */
+        delete: operations["end_account_session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/account/sessions/revoke-others": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End all my other sessions
+         * @description Extension: "sign out everywhere else" (see `list_account_sessions`). Ends every active sign-in of the caller's account except the caller's own, as `end_account_session` ends one. Requires a signed-in account.
+         */
+        post: operations["end_other_account_sessions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/email-code-login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a sign-in code
+         * @description Extension: the console offers "sign in with a code" when `system-features` reports `enable_email_code_login`; this is Dify's call. Mails a 6-digit code to the address when it has an active account (or, with `ALLOW_REGISTER=true`, when it has none: the code then creates the account) and answers the token to send back with it — the same answer whether or not the account exists, so it reveals nothing. Three sends per e-mail per 5 minutes (429 `email_code_login_rate_limit_exceeded`), and the per-address mail limit (429 `email_send_ip_limit`). 403 `forbidden` while `ENABLE_EMAIL_CODE_LOGIN` is off.
+         */
+        post: operations["send_email_code_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/email-code-login/validity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with a mailed code
+         * @description Extension: the second step of "sign in with a code"; this is Dify's call. Checks the code against the token (single use; it expires with `EMAIL_CODE_LOGIN_TOKEN_EXPIRY_MINUTES`, 5 by default) and signs the account in. Wrong codes count against the e-mail: after 5, 429 `email_code_login_error_limit` for a day. A banned account is 400 `account_banned`; an address without an account is signed up when `ALLOW_REGISTER=true` (400 `account_not_found` otherwise). Dify's front end sends the code as typed; this server takes it as typed too. 403 `forbidden` while `ENABLE_EMAIL_CODE_LOGIN` is off.
+         */
+        post: operations["email_code_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A new display name. */
+        AccountNameRequest: {
+            name: string;
+        };
+        /** @description A new avatar. */
+        AccountAvatarRequest: {
+            /** @description An uploaded file id or an http(s) URL; empty clears the avatar. */
+            avatar: string;
+        };
+        /** @description A new interface language. */
+        AccountInterfaceLanguageRequest: {
+            interface_language: components["schemas"]["InterfaceLanguage"];
+        };
+        /** @description A new interface theme. */
+        AccountInterfaceThemeRequest: {
+            interface_theme: components["schemas"]["InterfaceTheme"];
+        };
+        /** @description A new timezone. */
+        AccountTimezoneRequest: {
+            /** @description IANA time zone, e.g. Asia/Shanghai. */
+            timezone: string;
+        };
+        /** @description The current password and the new one, twice. */
+        ChangePasswordRequest: {
+            /** @description The current password. */
+            password: string;
+            /** @description At least 8 characters, with letters and digits. */
+            new_password: string;
+            repeat_new_password: string;
+        };
+        /**
+         * @description How a session began.
+         * @enum {string}
+         */
+        SignInMethod: "password" | "email_code" | "github" | "google" | "invitation" | "registration" | "password_reset";
+        /** @description One active sign-in of the caller's account. */
+        AccountSession: {
+            /**
+             * Format: uuid
+             * @description The session id (its refresh-token family).
+             */
+            id: string;
+            /**
+             * Format: int64
+             * @description When the sign-in began, Unix seconds.
+             */
+            created_at: number;
+            /**
+             * Format: int64
+             * @description When its tokens were last issued (sign-in or refresh), Unix seconds.
+             */
+            last_used_at: number;
+            /** @description The client address the sign-in began from, when known. */
+            client_ip: string | null;
+            /** @description The user agent the sign-in began from (first 255 characters), when sent. */
+            user_agent: string | null;
+            method: components["schemas"]["SignInMethod"];
+            /** @description This is the session of the token the request was made with. */
+            current: boolean;
+        };
+        /** @description The caller's active sign-ins, newest first. */
+        AccountSessionList: {
+            data: components["schemas"]["AccountSession"][];
+        };
         /** @description Dify-style error envelope. `code` is a stable snake_case error code, `message` a human-readable text, `status` repeats the HTTP status. */
         ErrorResponse: {
             /** @description Stable error code, e.g. `invalid_param`, `unauthorized`, `not_setup`. */
@@ -5948,6 +6232,732 @@ export interface operations {
             };
             /** @description Not found: `tenant_not_found` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_account_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "zgi"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AccountNameRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "4d436d1a-8910-41cb-b208-574726726f26",
+                     *       "name": "zgi",
+                     *       "avatar": null,
+                     *       "avatar_url": null,
+                     *       "email": "admin@example.com",
+                     *       "is_password_set": true,
+                     *       "interface_language": "en-US",
+                     *       "interface_theme": "light",
+                     *       "timezone": "America/New_York",
+                     *       "last_login_at": 1741107948,
+                     *       "last_login_ip": "127.0.0.1",
+                     *       "created_at": 1741083308
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            /** @description Bad request: `invalid_param` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_account_avatar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "avatar": "https://example.com/me.png"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AccountAvatarRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "4d436d1a-8910-41cb-b208-574726726f26",
+                     *       "name": "zgi",
+                     *       "avatar": null,
+                     *       "avatar_url": null,
+                     *       "email": "admin@example.com",
+                     *       "is_password_set": true,
+                     *       "interface_language": "en-US",
+                     *       "interface_theme": "light",
+                     *       "timezone": "America/New_York",
+                     *       "last_login_at": 1741107948,
+                     *       "last_login_ip": "127.0.0.1",
+                     *       "created_at": 1741083308
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            /** @description Bad request: `invalid_param` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_account_interface_language: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interface_language": "en-US"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AccountInterfaceLanguageRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "4d436d1a-8910-41cb-b208-574726726f26",
+                     *       "name": "zgi",
+                     *       "avatar": null,
+                     *       "avatar_url": null,
+                     *       "email": "admin@example.com",
+                     *       "is_password_set": true,
+                     *       "interface_language": "en-US",
+                     *       "interface_theme": "light",
+                     *       "timezone": "America/New_York",
+                     *       "last_login_at": 1741107948,
+                     *       "last_login_ip": "127.0.0.1",
+                     *       "created_at": 1741083308
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            /** @description Bad request: `invalid_param` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_account_interface_theme: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "interface_theme": "dark"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AccountInterfaceThemeRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "4d436d1a-8910-41cb-b208-574726726f26",
+                     *       "name": "zgi",
+                     *       "avatar": null,
+                     *       "avatar_url": null,
+                     *       "email": "admin@example.com",
+                     *       "is_password_set": true,
+                     *       "interface_language": "en-US",
+                     *       "interface_theme": "light",
+                     *       "timezone": "America/New_York",
+                     *       "last_login_at": 1741107948,
+                     *       "last_login_ip": "127.0.0.1",
+                     *       "created_at": 1741083308
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            /** @description Bad request: `invalid_param` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_account_timezone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "timezone": "Asia/Shanghai"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AccountTimezoneRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "4d436d1a-8910-41cb-b208-574726726f26",
+                     *       "name": "zgi",
+                     *       "avatar": null,
+                     *       "avatar_url": null,
+                     *       "email": "admin@example.com",
+                     *       "is_password_set": true,
+                     *       "interface_language": "en-US",
+                     *       "interface_theme": "light",
+                     *       "timezone": "America/New_York",
+                     *       "last_login_at": 1741107948,
+                     *       "last_login_ip": "127.0.0.1",
+                     *       "created_at": 1741083308
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            /** @description Bad request: `invalid_param` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    change_account_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "password": "old-pass-1234",
+                 *       "new_password": "new-pass-5678",
+                 *       "repeat_new_password": "new-pass-5678"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ChangePasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success",
+                     *       "data": {
+                     *         "access_token": "eyJhbGciOiJIUzI1NiJ9.e30.sig",
+                     *         "refresh_token": "3f9c0d2e8b7a4c1f9e6d5b4a3c2b1a0f"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenPairResponse"];
+                };
+            };
+            /** @description Bad request: `invalid_param`, `current_password_incorrect`, `repeat_password_not_match` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests: `email_code_login_limit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_account_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "01935c8e-7a1b-7c3d-9e4f-5a6b7c8d9e0f",
+                     *           "created_at": 1741083308,
+                     *           "last_used_at": 1741107948,
+                     *           "client_ip": "203.0.113.7",
+                     *           "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0",
+                     *           "method": "password",
+                     *           "current": true
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AccountSessionList"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    end_account_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Session id (from `list_account_sessions`). */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ResultResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `session_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    end_other_account_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ResultResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    send_email_code_login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "admin@example.com",
+                 *       "language": "en-US"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SendEmailCodeRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success",
+                     *       "data": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailTokenResponse"];
+                };
+            };
+            /** @description Bad request: `invalid_param` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests: `email_code_login_rate_limit_exceeded`, `email_send_ip_limit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    email_code_login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "admin@example.com",
+                 *       "code": "123456",
+                 *       "token": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
+                "application/json": components["schemas"]["EmailCodeValidityRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success",
+                     *       "data": {
+                     *         "access_token": "eyJhbGciOiJIUzI1NiJ9.e30.sig",
+                     *         "refresh_token": "3f9c0d2e8b7a4c1f9e6d5b4a3c2b1a0f"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenPairResponse"];
+                };
+            };
+            /** @description Bad request: `invalid_param`, `invalid_or_expired_token`, `invalid_email`, `email_code_error`, `account_banned`, `account_not_found` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests: `email_code_login_error_limit` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -17,6 +17,8 @@ pub struct RequestContext {
     /// The client's address: the peer, or, when the peer is a trusted proxy, the address
     /// `X-Forwarded-For` gives (see `client_address`). Sign-in limits count by it.
     pub client_ip: Option<IpAddr>,
+    /// The `User-Agent` header (at most 255 characters), recorded with a sign-in.
+    pub user_agent: Option<String>,
 }
 
 impl RequestContext {
@@ -35,9 +37,23 @@ impl RequestContext {
                 .filter_map(|v| v.to_str().ok());
             client_address(addr.ip(), forwarded, trusted_proxies)
         });
+        let user_agent = request
+            .headers()
+            .get(poem::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(255).collect());
         Self {
             request_id,
             client_ip,
+            user_agent,
+        }
+    }
+
+    /// The request's client as a sign-in records it.
+    pub fn client(&self) -> crate::domain::session::Client {
+        crate::domain::session::Client {
+            ip: self.client_ip,
+            user_agent: self.user_agent.clone(),
         }
     }
 }

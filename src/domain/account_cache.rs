@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::cache::KeyedCache;
 use crate::clock::Clock;
 use crate::domain::accounts::{self, AccountView};
+use crate::domain::sign_ins;
 use crate::state::AppState;
 
 /// The PostgreSQL channel invalidations travel on.
@@ -39,7 +40,12 @@ pub async fn get(state: &AppState, id: Uuid) -> Result<Option<Arc<AccountView>>,
     let Some(row) = account::Entity::find_by_id(id).one(&state.db).await? else {
         return Ok(None);
     };
-    let view = Arc::new(accounts::view(&state.db, row).await?);
+    let mut view = accounts::view(&state.db, row).await?;
+    // An ended session's access tokens outlive its refresh tokens by at most their
+    // lifetime: those sessions are what every instance refuses from the cached view.
+    let since = state.clock.now() - state.auth.access_token_expire_minutes * 60;
+    view.ended_sessions = sign_ins::ended_since(&state.db, id, since).await?;
+    let view = Arc::new(view);
     cache.insert_if_unchanged(&key, view.clone(), generation);
     Ok(Some(view))
 }

@@ -83,6 +83,9 @@ pub struct AccountView {
     pub extension: Option<account_extension::Model>,
     /// The account's role in its current enterprise group.
     pub group_role: Option<String>,
+    /// Sessions (refresh families) the user ended whose access tokens may still be alive;
+    /// filled by the account cache, which is what `session::authenticate` reads.
+    pub ended_sessions: Vec<Uuid>,
 }
 
 pub async fn view(db: &DatabaseConnection, account: account::Model) -> Result<AccountView, DbErr> {
@@ -126,6 +129,7 @@ pub async fn views(
             role_type: roles.remove(&account.id),
             extension: extensions.remove(&account.id),
             group_role: group_roles.remove(&account.id),
+            ended_sessions: Vec::new(),
             account,
         })
         .collect())

@@ -40,6 +40,8 @@ const PHASE_VERIFIED: &str = "verified";
 pub enum Purpose {
     ResetPassword,
     Register,
+    /// Sign-in with a mailed code (`/email-code-login`).
+    Login,
 }
 
 impl Purpose {
@@ -47,6 +49,16 @@ impl Purpose {
         match self {
             Self::ResetPassword => "reset_password",
             Self::Register => "register",
+            Self::Login => "email_code_login",
+        }
+    }
+
+    /// Codes one email may be sent per window: Dify allows one reset or registration mail
+    /// a minute, and three sign-in mails per five minutes.
+    fn send_limit(self) -> (i64, u32) {
+        match self {
+            Self::ResetPassword | Self::Register => (SEND_WINDOW, 1),
+            Self::Login => (300, 3),
         }
     }
 
@@ -63,6 +75,7 @@ impl Purpose {
         let minutes = match self {
             Self::ResetPassword => state.auth.reset_password_token_expiry_minutes,
             Self::Register => state.auth.email_register_token_expiry_minutes,
+            Self::Login => state.auth.email_code_login_token_expiry_minutes,
         };
         minutes.max(1) * 60
     }
@@ -136,7 +149,8 @@ pub async fn issue(
     if sent_from_ip > state.auth.email_send_ip_limit_per_minute {
         return Err(CodeError::AddressRateLimited);
     }
-    if attempts::record(db, &purpose.send_key(&email), SEND_WINDOW, now).await? > 1 {
+    let (window, limit) = purpose.send_limit();
+    if attempts::record(db, &purpose.send_key(&email), window, now).await? > limit {
         return Err(CodeError::SendRateLimited(purpose));
     }
     let account = account::Entity::find()
@@ -319,6 +333,18 @@ pub fn code_mail(purpose: Purpose, to: &str, language: &str, code: &str, minutes
             "Create your account".to_string(),
             format!(
                 "Your verification code is: {code}\n\nIt is valid for {minutes} minutes. If you did not ask to create an account, ignore this mail.\n"
+            ),
+        ),
+        (Purpose::Login, "zh-Hans") => (
+            "登录验证码".to_string(),
+            format!(
+                "您的登录验证码是：{code}\n\n验证码 {minutes} 分钟内有效。如果不是您本人在登录，请忽略此邮件。\n"
+            ),
+        ),
+        (Purpose::Login, _) => (
+            "Your sign-in code".to_string(),
+            format!(
+                "Your sign-in code is: {code}\n\nIt is valid for {minutes} minutes. If you are not signing in, ignore this mail.\n"
             ),
         ),
     };

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::auth::tokens;
 use crate::domain::accounts::NewAccount;
 use crate::domain::session::{self, Session, SessionError, TokenPair};
+use crate::domain::session::{Client, Origin, SignInMethod};
 use crate::domain::{account_cache, validate, workspaces};
 use crate::mail::Mail;
 use crate::state::AppState;
@@ -396,6 +397,7 @@ pub struct Activation<'a> {
 pub async fn activate(
     state: &AppState,
     input: Activation<'_>,
+    client: &Client,
 ) -> Result<TokenPair, InvitationError> {
     let name = validate::name(input.name, 30).map_err(InvitationError::InvalidParam)?;
     let (language, _) = validate::language(Some(input.interface_language));
@@ -440,7 +442,8 @@ pub async fn activate(
     let account = row.update(&txn).await?;
     txn.commit().await?;
     account_cache::forget(state, &[account.id]).await?;
-    Ok(session::start_session(state, &account).await?)
+    let origin = Origin::new(SignInMethod::Invitation, client);
+    Ok(session::start_session(state, &account, &origin).await?)
 }
 
 /// Sign-in with an invitation (`POST /login` with `invite_token`): a pending account that
@@ -452,6 +455,7 @@ pub async fn sign_in_with_invitation(
     email: &str,
     password: &str,
     token: &str,
+    client: &Client,
 ) -> Result<Option<TokenPair>, InvitationError> {
     let Some(found) = live_invitation(state, token, None, None).await? else {
         return Ok(None);
@@ -490,5 +494,8 @@ pub async fn sign_in_with_invitation(
     let account = row.update(&txn).await?;
     txn.commit().await?;
     account_cache::forget(state, &[account.id]).await?;
-    Ok(Some(session::start_session(state, &account).await?))
+    let origin = Origin::new(SignInMethod::Invitation, client);
+    Ok(Some(
+        session::start_session(state, &account, &origin).await?,
+    ))
 }

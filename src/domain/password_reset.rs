@@ -9,6 +9,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait, Transactio
 use crate::auth::password::HashError;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::session::{self, SessionError, TokenPair};
+use crate::domain::session::{Client, Origin, SignInMethod};
 use crate::domain::validate;
 use crate::state::AppState;
 
@@ -83,6 +84,7 @@ pub async fn reset(
     token: &str,
     password: String,
     password_confirm: &str,
+    client: &Client,
 ) -> Result<TokenPair, ResetError> {
     enabled(state)?;
     validate::password(&password).map_err(ResetError::InvalidParam)?;
@@ -114,5 +116,6 @@ pub async fn reset(
         .one(db)
         .await?
         .ok_or(ResetError::AccountNotFound)?;
-    Ok(session::start_session(state, &account).await?)
+    let origin = Origin::new(SignInMethod::PasswordReset, client);
+    Ok(session::start_session(state, &account, &origin).await?)
 }

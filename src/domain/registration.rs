@@ -16,6 +16,7 @@ use crate::db::is_unique_violation;
 use crate::domain::accounts::NewAccount;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::session::{self, SessionError, TokenPair};
+use crate::domain::session::{Client, Origin, SignInMethod};
 use crate::domain::{validate, workspaces};
 use crate::state::AppState;
 
@@ -141,7 +142,11 @@ pub struct Finish<'a> {
 
 /// `POST /register/finish`: creates the account and its workspace, spends the token, and
 /// signs the account in.
-pub async fn finish(state: &AppState, input: Finish<'_>) -> Result<TokenPair, RegisterError> {
+pub async fn finish(
+    state: &AppState,
+    input: Finish<'_>,
+    client: &Client,
+) -> Result<TokenPair, RegisterError> {
     open(state)?;
     validate::password(&input.password).map_err(RegisterError::InvalidParam)?;
     if !crate::auth::tokens::secrets_equal(&input.password, input.password_confirm) {
@@ -182,5 +187,6 @@ pub async fn finish(state: &AppState, input: Finish<'_>) -> Result<TokenPair, Re
         Err(err) => return Err(err.into()),
     };
     txn.commit().await?;
-    Ok(session::start_session(state, &account).await?)
+    let origin = Origin::new(SignInMethod::Registration, client);
+    Ok(session::start_session(state, &account, &origin).await?)
 }

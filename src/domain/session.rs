@@ -58,6 +58,69 @@ pub struct TokenPair {
     pub refresh_token: String,
 }
 
+/// How a sign-in began, as its session shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInMethod {
+    Password,
+    EmailCode,
+    Github,
+    Google,
+    Invitation,
+    Registration,
+    PasswordReset,
+}
+
+impl SignInMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::EmailCode => "email_code",
+            Self::Github => "github",
+            Self::Google => "google",
+            Self::Invitation => "invitation",
+            Self::Registration => "registration",
+            Self::PasswordReset => "password_reset",
+        }
+    }
+
+    /// The stored value; an unknown one reads as a password sign-in.
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "email_code" => Self::EmailCode,
+            "github" => Self::Github,
+            "google" => Self::Google,
+            "invitation" => Self::Invitation,
+            "registration" => Self::Registration,
+            "password_reset" => Self::PasswordReset,
+            _ => Self::Password,
+        }
+    }
+}
+
+/// Where a request comes from, as far as a sign-in records it.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub ip: Option<IpAddr>,
+    /// The `User-Agent` header, at most 255 characters.
+    pub user_agent: Option<String>,
+}
+
+/// How and where a sign-in began: written with each of its refresh tokens.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub method: SignInMethod,
+    pub client: Client,
+}
+
+impl Origin {
+    pub fn new(method: SignInMethod, client: &Client) -> Self {
+        Self {
+            method,
+            client: client.clone(),
+        }
+    }
+}
+
 /// The signed-in caller, as every console handler receives it.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -207,8 +270,9 @@ pub async fn login(
     state: &AppState,
     email: &str,
     password: String,
-    client_ip: Option<IpAddr>,
+    client: &Client,
 ) -> Result<TokenPair, SessionError> {
+    let client_ip = client.ip;
     if !state.features.enable_email_password_login {
         return Err(SessionError::PasswordLoginDisabled);
     }
@@ -249,7 +313,8 @@ pub async fn login(
         .filter(account::Column::Id.eq(account.id))
         .exec(&txn)
         .await?;
-    let pair = start_family(state, &txn, &account, Uuid::now_v7()).await?;
+    let origin = Origin::new(SignInMethod::Password, client);
+    let pair = start_family(state, &txn, &account, Uuid::now_v7(), &origin, now).await?;
     txn.commit().await?;
     account_cache::forget(state, &[account.id]).await?;
     Ok(pair)
@@ -272,20 +337,60 @@ async fn check_password(
     Ok(found.filter(|_| matches))
 }
 
+/// The details a refresh token carries of its sign-in.
+pub fn origin_of(row: &refresh_token::Model) -> Origin {
+    Origin {
+        method: SignInMethod::parse(&row.method),
+        client: Client {
+            ip: row.client_ip.as_deref().and_then(|ip| ip.parse().ok()),
+            user_agent: row.user_agent.clone(),
+        },
+    }
+}
+
+/// Checks a signed-in user's own password (to change it), against the same limits as a
+/// sign-in: the attempt is counted before the hash, a wrong one keeps its place, a right
+/// one forgets this address's failures. `BadCredentials` for a wrong password.
+pub async fn verify_password(
+    state: &AppState,
+    email: &str,
+    password: String,
+    client_ip: Option<IpAddr>,
+) -> Result<(), SessionError> {
+    let now = state.clock.now();
+    let attempt = Attempt::reserve(state, email, client_ip, now).await?;
+    match check_password(state, email, password).await {
+        Ok(Some(_)) => {
+            attempt.succeeded(&state.db).await?;
+            Ok(())
+        }
+        Ok(None) => Err(SessionError::BadCredentials),
+        Err(err) => {
+            attempt.give_back(&state.db).await?;
+            Err(err)
+        }
+    }
+}
+
 /// Signs `account` in without a password (after activation, say): a new session.
 pub async fn start_session(
     state: &AppState,
     account: &account::Model,
+    origin: &Origin,
 ) -> Result<TokenPair, SessionError> {
-    start_family(state, &state.db, account, Uuid::now_v7()).await
+    let now = state.clock.now();
+    start_family(state, &state.db, account, Uuid::now_v7(), origin, now).await
 }
 
-/// Issues an access token and a new refresh token in `family`.
-async fn start_family<C: ConnectionTrait>(
+/// Issues an access token and a new refresh token in `family`, a sign-in that began at
+/// `signed_in_at` as `origin` says.
+pub(crate) async fn start_family<C: ConnectionTrait>(
     state: &AppState,
     db: &C,
     account: &account::Model,
     family: Uuid,
+    origin: &Origin,
+    signed_in_at: i64,
 ) -> Result<TokenPair, SessionError> {
     let now = state.clock.now();
     let refresh = tokens::new_refresh_token();
@@ -298,6 +403,15 @@ async fn start_family<C: ConnectionTrait>(
         used_at: Set(None),
         revoked_at: Set(None),
         created_at: Set(now),
+        client_ip: Set(origin.client.ip.map(|ip| ip.to_string())),
+        user_agent: Set(origin
+            .client
+            .user_agent
+            .as_ref()
+            .map(|ua| ua.chars().take(255).collect())),
+        method: Set(origin.method.as_str().to_string()),
+        signed_in_at: Set(signed_in_at),
+        ended_at: Set(None),
     }
     .insert(db)
     .await?;
@@ -352,7 +466,9 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenPair, Ses
         .await?
         .filter(|a| a.status == "active")
         .ok_or(SessionError::InvalidRefreshToken)?;
-    let pair = start_family(state, &txn, &account, row.family).await?;
+    // The successor carries the sign-in's details: the session stays what it was.
+    let origin = origin_of(&row);
+    let pair = start_family(state, &txn, &account, row.family, &origin, row.signed_in_at).await?;
     txn.commit().await?;
     Ok(pair)
 }
@@ -400,7 +516,11 @@ pub async fn authenticate(state: &AppState, access_token: &str) -> Result<Sessio
     let claims = tokens::verify_access(&state.secret, access_token, state.clock.now())?;
     let view = account_cache::get(state, claims.user_id)
         .await?
-        .filter(|v| v.account.status == "active" && v.account.token_version == claims.ver)
+        .filter(|v| {
+            v.account.status == "active"
+                && v.account.token_version == claims.ver
+                && !v.ended_sessions.contains(&claims.fam)
+        })
         .ok_or(SessionError::InvalidAccessToken)?;
     Ok(Session {
         account: view.account.clone(),

@@ -19,6 +19,7 @@ use crate::auth::tokens;
 use crate::db::is_unique_violation;
 use crate::domain::registration::{self, NewMember};
 use crate::domain::session::{self, SessionError, TokenPair};
+use crate::domain::session::{Client, Origin, SignInMethod};
 use crate::domain::{account_cache, invitations, validate};
 use crate::oauth::{self, Provider, ProviderError};
 use crate::state::AppState;
@@ -204,8 +205,13 @@ pub async fn finish(
     state: &AppState,
     provider: Provider,
     callback: Callback<'_>,
+    client: &Client,
 ) -> Result<Landing, SocialError> {
     configured(state, provider)?;
+    let method = match provider {
+        Provider::Github => SignInMethod::Github,
+        Provider::Google => SignInMethod::Google,
+    };
     if !same_browser(&callback) {
         return Err(SocialError::OtherBrowser);
     }
@@ -252,7 +258,7 @@ pub async fn finish(
     // Covers the activation above too: both changed what the account views show.
     account_cache::forget(state, &[account.id]).await?;
     Ok(Landing::SignedIn(
-        session::start_session(state, &account).await?,
+        session::start_session(state, &account, &Origin::new(method, client)).await?,
     ))
 }
 

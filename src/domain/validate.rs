@@ -52,6 +52,22 @@ pub fn name(raw: &str, max: usize) -> Result<String, String> {
     }
 }
 
+/// An IANA time zone name (`Asia/Shanghai`, `UTC`), exactly as the tz database spells it.
+pub fn timezone(raw: &str) -> Result<String, String> {
+    raw.parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_string())
+        .map_err(|_| format!("{raw} is not an IANA time zone name, such as Asia/Shanghai."))
+}
+
+/// A supported interface language, exactly as listed.
+pub fn known_language(raw: &str) -> Result<&'static str, String> {
+    LANGUAGES
+        .iter()
+        .find(|(code, _)| *code == raw)
+        .map(|(code, _)| *code)
+        .ok_or_else(|| format!("{raw} is not a supported interface language."))
+}
+
 /// The interface languages the console ships, with the timezone a new account gets.
 const LANGUAGES: &[(&str, &str)] = &[
     ("en-US", "America/New_York"),
@@ -97,6 +113,15 @@ mod tests {
             "a@exa\nmple.com",
         ] {
             assert!(email(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn timezones_are_iana_names() {
+        assert_eq!(timezone("Asia/Shanghai").as_deref(), Ok("Asia/Shanghai"));
+        assert_eq!(timezone("UTC").as_deref(), Ok("UTC"));
+        for bad in ["Mars/Olympus", "asia/shanghai", "", "Asia/Shanghai "] {
+            assert!(timezone(bad).is_err(), "{bad:?} accepted");
         }
     }
 

@@ -5,9 +5,177 @@ use poem_openapi::payload::Json;
 use super::views::{self, success};
 use super::{ConsoleError, ConsoleHandlers};
 use crate::api::generated::console::{AccountApi, responses, schemas};
-use crate::domain::{accounts, invitations};
+use crate::domain::profile::{self, Change};
+use crate::domain::session::SignInMethod;
+use crate::domain::{accounts, invitations, sign_ins};
+
+impl ConsoleHandlers {
+    /// One change to the caller's own profile, answered with the updated profile.
+    async fn change_profile(
+        &self,
+        principal: &super::ConsolePrincipal,
+        change: Change<'_>,
+    ) -> Result<schemas::Account, ConsoleError> {
+        let view = profile::update(&self.state, principal.account.id, change).await?;
+        Ok(views::account(&view))
+    }
+}
+
+fn sign_in_method(method: SignInMethod) -> schemas::SignInMethod {
+    match method {
+        SignInMethod::Password => schemas::SignInMethod::Password,
+        SignInMethod::EmailCode => schemas::SignInMethod::EmailCode,
+        SignInMethod::Github => schemas::SignInMethod::Github,
+        SignInMethod::Google => schemas::SignInMethod::Google,
+        SignInMethod::Invitation => schemas::SignInMethod::Invitation,
+        SignInMethod::Registration => schemas::SignInMethod::Registration,
+        SignInMethod::PasswordReset => schemas::SignInMethod::PasswordReset,
+    }
+}
 
 impl AccountApi for ConsoleHandlers {
+    async fn update_account_name(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::AccountNameRequest,
+    ) -> poem::Result<responses::UpdateAccountNameResponse> {
+        let account = self
+            .change_profile(&principal, Change::Name(&body.name))
+            .await?;
+        Ok(responses::UpdateAccountNameResponse::Ok(Json(account)))
+    }
+
+    async fn update_account_avatar(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::AccountAvatarRequest,
+    ) -> poem::Result<responses::UpdateAccountAvatarResponse> {
+        let account = self
+            .change_profile(&principal, Change::Avatar(&body.avatar))
+            .await?;
+        Ok(responses::UpdateAccountAvatarResponse::Ok(Json(account)))
+    }
+
+    async fn update_account_interface_language(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::AccountInterfaceLanguageRequest,
+    ) -> poem::Result<responses::UpdateAccountInterfaceLanguageResponse> {
+        let change = Change::InterfaceLanguage(body.interface_language.as_str());
+        let account = self.change_profile(&principal, change).await?;
+        Ok(responses::UpdateAccountInterfaceLanguageResponse::Ok(Json(
+            account,
+        )))
+    }
+
+    async fn update_account_interface_theme(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::AccountInterfaceThemeRequest,
+    ) -> poem::Result<responses::UpdateAccountInterfaceThemeResponse> {
+        let change = Change::InterfaceTheme(body.interface_theme.as_str());
+        let account = self.change_profile(&principal, change).await?;
+        Ok(responses::UpdateAccountInterfaceThemeResponse::Ok(Json(
+            account,
+        )))
+    }
+
+    async fn update_account_timezone(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::AccountTimezoneRequest,
+    ) -> poem::Result<responses::UpdateAccountTimezoneResponse> {
+        let account = self
+            .change_profile(&principal, Change::Timezone(&body.timezone))
+            .await?;
+        Ok(responses::UpdateAccountTimezoneResponse::Ok(Json(account)))
+    }
+
+    async fn change_account_password(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::ChangePasswordRequest,
+    ) -> poem::Result<responses::ChangeAccountPasswordResponse> {
+        let pair = profile::change_password(
+            &self.state,
+            &principal,
+            body.password,
+            body.new_password,
+            &body.repeat_new_password,
+            &ctx.client(),
+        )
+        .await
+        .map_err(ConsoleError::from)?;
+        Ok(responses::ChangeAccountPasswordResponse::Ok(Json(
+            views::token_pair(pair),
+        )))
+    }
+
+    async fn list_account_sessions(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+    ) -> poem::Result<responses::ListAccountSessionsResponse> {
+        let now = self.state.clock.now();
+        let found = sign_ins::active(&self.state.db, principal.account.id, now)
+            .await
+            .map_err(ConsoleError::from)?;
+        let data = found
+            .into_iter()
+            .map(|s| schemas::AccountSession {
+                current: s.id == principal.family,
+                id: s.id,
+                created_at: s.signed_in_at,
+                last_used_at: s.last_used_at,
+                client_ip: s.client_ip,
+                user_agent: s.user_agent,
+                method: sign_in_method(s.method),
+            })
+            .collect();
+        Ok(responses::ListAccountSessionsResponse::Ok(Json(
+            schemas::AccountSessionList { data },
+        )))
+    }
+
+    async fn end_account_session(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        session_id: ::uuid::Uuid,
+    ) -> poem::Result<responses::EndAccountSessionResponse> {
+        let ended = sign_ins::end(&self.state, principal.account.id, session_id)
+            .await
+            .map_err(ConsoleError::from)?;
+        if !ended {
+            return Err(ConsoleError::new(
+                poem::http::StatusCode::NOT_FOUND,
+                "session_not_found",
+                "Session not found.",
+            )
+            .into());
+        }
+        Ok(responses::EndAccountSessionResponse::Ok(Json(success())))
+    }
+
+    async fn end_other_account_sessions(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+    ) -> poem::Result<responses::EndOtherAccountSessionsResponse> {
+        sign_ins::end_others(&self.state, principal.account.id, principal.family)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::EndOtherAccountSessionsResponse::Ok(Json(
+            success(),
+        )))
+    }
+
     async fn register_account(
         &self,
         _ctx: Self::Context,

@@ -6,11 +6,51 @@ use super::views::{success, token_pair};
 use super::{ConsoleError, ConsoleHandlers};
 use crate::api::generated::console::{AuthApi, responses, schemas};
 use crate::config::TokenDelivery;
-use crate::domain::{invitations, password_reset, registration, session, social};
+use crate::domain::{email_code_login, invitations, password_reset, registration, session, social};
 use crate::oauth::{self, Provider};
 use crate::state::AppState;
 
 impl AuthApi for ConsoleHandlers {
+    async fn send_email_code_login(
+        &self,
+        ctx: Self::Context,
+        body: schemas::SendEmailCodeRequest,
+    ) -> poem::Result<responses::SendEmailCodeLoginResponse> {
+        let token = email_code_login::send(
+            &self.state,
+            &body.email,
+            body.language.as_deref(),
+            ctx.client_ip,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
+        Ok(responses::SendEmailCodeLoginResponse::Ok(Json(
+            schemas::EmailTokenResponse {
+                result: "success".to_string(),
+                data: token,
+            },
+        )))
+    }
+
+    async fn email_code_login(
+        &self,
+        ctx: Self::Context,
+        body: schemas::EmailCodeValidityRequest,
+    ) -> poem::Result<responses::EmailCodeLoginResponse> {
+        let pair = email_code_login::sign_in(
+            &self.state,
+            &body.email,
+            &body.code,
+            &body.token,
+            &ctx.client(),
+        )
+        .await
+        .map_err(ConsoleError::from)?;
+        Ok(responses::EmailCodeLoginResponse::Ok(Json(token_pair(
+            pair,
+        ))))
+    }
+
     async fn login(
         &self,
         ctx: Self::Context,
@@ -22,6 +62,7 @@ impl AuthApi for ConsoleHandlers {
                 &body.email,
                 &body.password,
                 token,
+                &ctx.client(),
             )
             .await
             .map_err(ConsoleError::from)?;
@@ -29,7 +70,7 @@ impl AuthApi for ConsoleHandlers {
                 return Ok(responses::LoginResponse::Ok(Json(token_pair(pair))));
             }
         }
-        let pair = session::login(&self.state, &body.email, body.password, ctx.client_ip)
+        let pair = session::login(&self.state, &body.email, body.password, &ctx.client())
             .await
             .map_err(ConsoleError::from)?;
         Ok(responses::LoginResponse::Ok(Json(token_pair(pair))))
@@ -61,7 +102,7 @@ impl AuthApi for ConsoleHandlers {
 
     async fn activate(
         &self,
-        _ctx: Self::Context,
+        ctx: Self::Context,
         body: schemas::ActivateRequest,
     ) -> poem::Result<responses::ActivateResponse> {
         let pair = invitations::activate(
@@ -74,6 +115,7 @@ impl AuthApi for ConsoleHandlers {
                 interface_language: body.interface_language.as_str(),
                 timezone: &body.timezone,
             },
+            &ctx.client(),
         )
         .await
         .map_err(ConsoleError::from)?;
@@ -113,7 +155,7 @@ impl AuthApi for ConsoleHandlers {
 
     async fn reset_password(
         &self,
-        _ctx: Self::Context,
+        ctx: Self::Context,
         body: schemas::ResetPasswordRequest,
     ) -> poem::Result<responses::ResetPasswordResponse> {
         let pair = password_reset::reset(
@@ -122,6 +164,7 @@ impl AuthApi for ConsoleHandlers {
             &body.token,
             body.password,
             &body.password_confirm,
+            &ctx.client(),
         )
         .await
         .map_err(ConsoleError::from)?;
@@ -161,7 +204,7 @@ impl AuthApi for ConsoleHandlers {
 
     async fn finish_register(
         &self,
-        _ctx: Self::Context,
+        ctx: Self::Context,
         body: schemas::FinishRegisterRequest,
     ) -> poem::Result<responses::FinishRegisterResponse> {
         let pair = registration::finish(
@@ -173,6 +216,7 @@ impl AuthApi for ConsoleHandlers {
                 password_confirm: &body.password_confirm,
                 token: &body.token,
             },
+            &ctx.client(),
         )
         .await
         .map_err(ConsoleError::from)?;
@@ -212,7 +256,7 @@ impl AuthApi for ConsoleHandlers {
 
     async fn oauth_authorize(
         &self,
-        _ctx: Self::Context,
+        ctx: Self::Context,
         provider: schemas::OAuthProvider,
         code: Option<String>,
         state: Option<String>,
@@ -228,7 +272,7 @@ impl AuthApi for ConsoleHandlers {
         };
         let name = provider.as_str();
         let provider = provider_of(provider);
-        let outcome = social::finish(&self.state, provider, callback).await;
+        let outcome = social::finish(&self.state, provider, callback, &ctx.client()).await;
         // Whenever the browser brought the cookie of this state, the state is spent now
         // (signed in or not): the cookie goes too. Without it (another browser, another
         // sign-in's cookie) nothing was spent, and this browser's cookie, if any, stays.

@@ -39,8 +39,19 @@ pub fn rule(op: Operation) -> Rule {
         | CheckRegisterCode
         | FinishRegister
         | OauthLogin
-        | OauthAuthorize => Rule::Public,
+        | OauthAuthorize
+        | SendEmailCodeLogin
+        | EmailCodeLogin => Rule::Public,
         Logout | LogoutPost | GetAccountProfile | GetAccountExProfile => Rule::SignedIn,
+        UpdateAccountName
+        | UpdateAccountAvatar
+        | UpdateAccountInterfaceLanguage
+        | UpdateAccountInterfaceTheme
+        | UpdateAccountTimezone
+        | ChangeAccountPassword
+        | ListAccountSessions
+        | EndAccountSession
+        | EndOtherAccountSessions => Rule::SignedIn,
         InviteMembersByEmail => Rule::WorkspaceAdmin,
         RegisterAccount | ListAccountsEx | GetAccountExByEmail | GetAccountExById => {
             Rule::SystemAdmin

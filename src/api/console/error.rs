@@ -9,10 +9,12 @@ use crate::api::error_layer;
 use crate::db::is_unavailable;
 use crate::domain::accounts::AccountError;
 use crate::domain::datasets::DatasetError;
+use crate::domain::email_code_login::CodeLoginError;
 use crate::domain::email_codes::{CodeError, Purpose};
 use crate::domain::groups::GroupError;
 use crate::domain::invitations::InvitationError;
 use crate::domain::password_reset::ResetError;
+use crate::domain::profile::ProfileError;
 use crate::domain::registration::RegisterError;
 use crate::domain::session::SessionError;
 use crate::domain::setup::SetupError;
@@ -296,6 +298,10 @@ impl From<CodeError> for ConsoleError {
                 "email_register_rate_limit_exceeded",
                 "Too many registration emails have been sent. Please try again in 1 minutes.",
             ),
+            CodeError::SendRateLimited(Purpose::Login) => busy(
+                "email_code_login_rate_limit_exceeded",
+                "Too many login emails have been sent. Please try again in 5 minutes.",
+            ),
             CodeError::AddressRateLimited => busy(
                 "email_send_ip_limit",
                 "Too many emails have been sent from this IP address recently. Please try again later.",
@@ -313,6 +319,10 @@ impl From<CodeError> for ConsoleError {
             CodeError::TooManyFailures(Purpose::Register) => busy(
                 "email_register_limit",
                 "Too many failed email register attempts. Please try again in 24 hours.",
+            ),
+            CodeError::TooManyFailures(Purpose::Login) => busy(
+                "email_code_login_error_limit",
+                "Too many failed email code login attempts. Please try again in 24 hours.",
             ),
             CodeError::Db(err) => err.into(),
         }
@@ -392,6 +402,54 @@ impl From<RegisterError> for ConsoleError {
             RegisterError::Session(err) => err.into(),
             RegisterError::Hash(err) => Self::internal(&err),
             RegisterError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<ProfileError> for ConsoleError {
+    fn from(err: ProfileError) -> Self {
+        match err {
+            ProfileError::InvalidParam(message) => Self::invalid_param(message),
+            ProfileError::CurrentPasswordIncorrect => Self::new(
+                StatusCode::BAD_REQUEST,
+                "current_password_incorrect",
+                "Current password is incorrect.",
+            ),
+            ProfileError::RepeatMismatch => Self::new(
+                StatusCode::BAD_REQUEST,
+                "repeat_password_not_match",
+                "New password and repeat password does not match.",
+            ),
+            // The caller's account vanished mid-request: its token is no longer good.
+            ProfileError::AccountGone => Self::unauthorized(),
+            ProfileError::Session(err) => err.into(),
+            ProfileError::Hash(err) => Self::internal(&err),
+            ProfileError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<CodeLoginError> for ConsoleError {
+    fn from(err: CodeLoginError) -> Self {
+        match err {
+            CodeLoginError::Disabled => Self::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Email code login is disabled.",
+            ),
+            CodeLoginError::Banned => Self::new(
+                StatusCode::BAD_REQUEST,
+                "account_banned",
+                "Account is banned.",
+            ),
+            CodeLoginError::AccountNotFound => Self::new(
+                StatusCode::BAD_REQUEST,
+                "account_not_found",
+                "Account not found.",
+            ),
+            CodeLoginError::Code(err) => err.into(),
+            CodeLoginError::Session(err) => err.into(),
+            CodeLoginError::Db(err) => err.into(),
         }
     }
 }

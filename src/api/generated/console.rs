@@ -12,6 +12,114 @@ use std::future::Future;
 
 /// Types of `components/schemas`.
 pub mod schemas {
+    /// A new display name.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct AccountNameRequest {
+        #[oai(validator(min_length = 1, max_length = 30))]
+        pub name: String,
+    }
+
+    /// A new avatar.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct AccountAvatarRequest {
+        /// An uploaded file id or an http(s) URL; empty clears the avatar.
+        #[oai(validator(max_length = 255))]
+        pub avatar: String,
+    }
+
+    /// A new interface language.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct AccountInterfaceLanguageRequest {
+        pub interface_language: InterfaceLanguage,
+    }
+
+    /// A new interface theme.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct AccountInterfaceThemeRequest {
+        pub interface_theme: InterfaceTheme,
+    }
+
+    /// A new timezone.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct AccountTimezoneRequest {
+        /// IANA time zone, e.g. Asia/Shanghai.
+        #[oai(validator(min_length = 1, max_length = 64))]
+        pub timezone: String,
+    }
+
+    /// The current password and the new one, twice.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct ChangePasswordRequest {
+        /// The current password.
+        #[oai(validator(max_length = 255))]
+        pub password: String,
+        /// At least 8 characters, with letters and digits.
+        #[oai(validator(min_length = 8, max_length = 255))]
+        pub new_password: String,
+        #[oai(validator(max_length = 255))]
+        pub repeat_new_password: String,
+    }
+
+    /// How a session began.
+    #[derive(::poem_openapi::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum SignInMethod {
+        #[oai(rename = "password")]
+        Password,
+        #[oai(rename = "email_code")]
+        EmailCode,
+        #[oai(rename = "github")]
+        Github,
+        #[oai(rename = "google")]
+        Google,
+        #[oai(rename = "invitation")]
+        Invitation,
+        #[oai(rename = "registration")]
+        Registration,
+        #[oai(rename = "password_reset")]
+        PasswordReset,
+    }
+
+    impl SignInMethod {
+        /// The value as sent on the wire.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Self::Password => "password",
+                Self::EmailCode => "email_code",
+                Self::Github => "github",
+                Self::Google => "google",
+                Self::Invitation => "invitation",
+                Self::Registration => "registration",
+                Self::PasswordReset => "password_reset",
+            }
+        }
+    }
+
+    /// One active sign-in of the caller's account.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct AccountSession {
+        /// The session id (its refresh-token family).
+        pub id: ::uuid::Uuid,
+        /// When the sign-in began, Unix seconds.
+        pub created_at: i64,
+        /// When its tokens were last issued (sign-in or refresh), Unix seconds.
+        pub last_used_at: i64,
+        /// The client address the sign-in began from, when known.
+        #[oai(nullable)]
+        pub client_ip: Option<String>,
+        /// The user agent the sign-in began from (first 255 characters), when sent.
+        #[oai(nullable)]
+        pub user_agent: Option<String>,
+        pub method: SignInMethod,
+        /// This is the session of the token the request was made with.
+        pub current: bool,
+    }
+
+    /// The caller's active sign-ins, newest first.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct AccountSessionList {
+        pub data: Vec<AccountSession>,
+    }
+
     /// Dify-style error envelope. `code` is a stable snake_case error code, `message` a human-readable text, `status` repeats the HTTP status.
     #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
     pub struct ErrorResponse {
@@ -2335,6 +2443,193 @@ pub mod responses {
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
+
+    /// Responses of `update_account_name`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum UpdateAccountNameResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::Account>),
+        /// Bad request: `invalid_param`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `update_account_avatar`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum UpdateAccountAvatarResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::Account>),
+        /// Bad request: `invalid_param`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `update_account_interface_language`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum UpdateAccountInterfaceLanguageResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::Account>),
+        /// Bad request: `invalid_param`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `update_account_interface_theme`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum UpdateAccountInterfaceThemeResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::Account>),
+        /// Bad request: `invalid_param`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `update_account_timezone`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum UpdateAccountTimezoneResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::Account>),
+        /// Bad request: `invalid_param`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `change_account_password`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum ChangeAccountPasswordResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::TokenPairResponse>),
+        /// Bad request: `invalid_param`, `current_password_incorrect`, `repeat_password_not_match`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Too many requests: `email_code_login_limit`
+        #[oai(status = 429)]
+        TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `list_account_sessions`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum ListAccountSessionsResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::AccountSessionList>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `end_account_session`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum EndAccountSessionResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::ResultResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Not found: `session_not_found`
+        #[oai(status = 404)]
+        NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `end_other_account_sessions`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum EndOtherAccountSessionsResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::ResultResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `send_email_code_login`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum SendEmailCodeLoginResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::EmailTokenResponse>),
+        /// Bad request: `invalid_param`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Too many requests: `email_code_login_rate_limit_exceeded`, `email_send_ip_limit`
+        #[oai(status = 429)]
+        TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `email_code_login`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum EmailCodeLoginResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::TokenPairResponse>),
+        /// Bad request: `invalid_param`, `invalid_or_expired_token`, `invalid_email`, `email_code_error`, `account_banned`, `account_not_found`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Too many requests: `email_code_login_error_limit`
+        #[oai(status = 429)]
+        TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
 }
 
 /// The tags of the spec; each has a handler trait and a router.
@@ -2428,6 +2723,17 @@ pub enum Operation {
     ListWorkspaces,
     SwitchWorkspace,
     GetWorkspaceModelDefaults,
+    UpdateAccountName,
+    UpdateAccountAvatar,
+    UpdateAccountInterfaceLanguage,
+    UpdateAccountInterfaceTheme,
+    UpdateAccountTimezone,
+    ChangeAccountPassword,
+    ListAccountSessions,
+    EndAccountSession,
+    EndOtherAccountSessions,
+    SendEmailCodeLogin,
+    EmailCodeLogin,
 }
 
 impl Operation {
@@ -2489,6 +2795,17 @@ impl Operation {
         Self::ListWorkspaces,
         Self::SwitchWorkspace,
         Self::GetWorkspaceModelDefaults,
+        Self::UpdateAccountName,
+        Self::UpdateAccountAvatar,
+        Self::UpdateAccountInterfaceLanguage,
+        Self::UpdateAccountInterfaceTheme,
+        Self::UpdateAccountTimezone,
+        Self::ChangeAccountPassword,
+        Self::ListAccountSessions,
+        Self::EndAccountSession,
+        Self::EndOtherAccountSessions,
+        Self::SendEmailCodeLogin,
+        Self::EmailCodeLogin,
     ];
 
     /// The `operationId`.
@@ -2550,6 +2867,17 @@ impl Operation {
             Self::ListWorkspaces => "list_workspaces",
             Self::SwitchWorkspace => "switch_workspace",
             Self::GetWorkspaceModelDefaults => "get_workspace_model_defaults",
+            Self::UpdateAccountName => "update_account_name",
+            Self::UpdateAccountAvatar => "update_account_avatar",
+            Self::UpdateAccountInterfaceLanguage => "update_account_interface_language",
+            Self::UpdateAccountInterfaceTheme => "update_account_interface_theme",
+            Self::UpdateAccountTimezone => "update_account_timezone",
+            Self::ChangeAccountPassword => "change_account_password",
+            Self::ListAccountSessions => "list_account_sessions",
+            Self::EndAccountSession => "end_account_session",
+            Self::EndOtherAccountSessions => "end_other_account_sessions",
+            Self::SendEmailCodeLogin => "send_email_code_login",
+            Self::EmailCodeLogin => "email_code_login",
         }
     }
 
@@ -2612,6 +2940,17 @@ impl Operation {
             Self::ListWorkspaces => "GET",
             Self::SwitchWorkspace => "POST",
             Self::GetWorkspaceModelDefaults => "GET",
+            Self::UpdateAccountName => "POST",
+            Self::UpdateAccountAvatar => "POST",
+            Self::UpdateAccountInterfaceLanguage => "POST",
+            Self::UpdateAccountInterfaceTheme => "POST",
+            Self::UpdateAccountTimezone => "POST",
+            Self::ChangeAccountPassword => "POST",
+            Self::ListAccountSessions => "GET",
+            Self::EndAccountSession => "DELETE",
+            Self::EndOtherAccountSessions => "POST",
+            Self::SendEmailCodeLogin => "POST",
+            Self::EmailCodeLogin => "POST",
         }
     }
 
@@ -2696,6 +3035,17 @@ impl Operation {
             Self::ListWorkspaces => "/console/api/workspaces",
             Self::SwitchWorkspace => "/console/api/workspaces/switch",
             Self::GetWorkspaceModelDefaults => "/console/api/workspaces/{tenant_id}/model-defaults",
+            Self::UpdateAccountName => "/console/api/account/name",
+            Self::UpdateAccountAvatar => "/console/api/account/avatar",
+            Self::UpdateAccountInterfaceLanguage => "/console/api/account/interface-language",
+            Self::UpdateAccountInterfaceTheme => "/console/api/account/interface-theme",
+            Self::UpdateAccountTimezone => "/console/api/account/timezone",
+            Self::ChangeAccountPassword => "/console/api/account/password",
+            Self::ListAccountSessions => "/console/api/account/sessions",
+            Self::EndAccountSession => "/console/api/account/sessions/{session_id}",
+            Self::EndOtherAccountSessions => "/console/api/account/sessions/revoke-others",
+            Self::SendEmailCodeLogin => "/console/api/email-code-login",
+            Self::EmailCodeLogin => "/console/api/email-code-login/validity",
         }
     }
 
@@ -2758,6 +3108,17 @@ impl Operation {
             Self::ListWorkspaces => Tag::Workspace,
             Self::SwitchWorkspace => Tag::Workspace,
             Self::GetWorkspaceModelDefaults => Tag::Workspace,
+            Self::UpdateAccountName => Tag::Account,
+            Self::UpdateAccountAvatar => Tag::Account,
+            Self::UpdateAccountInterfaceLanguage => Tag::Account,
+            Self::UpdateAccountInterfaceTheme => Tag::Account,
+            Self::UpdateAccountTimezone => Tag::Account,
+            Self::ChangeAccountPassword => Tag::Account,
+            Self::ListAccountSessions => Tag::Account,
+            Self::EndAccountSession => Tag::Account,
+            Self::EndOtherAccountSessions => Tag::Account,
+            Self::SendEmailCodeLogin => Tag::Auth,
+            Self::EmailCodeLogin => Tag::Auth,
         }
     }
 
@@ -2820,6 +3181,17 @@ impl Operation {
             Self::ListWorkspaces => true,
             Self::SwitchWorkspace => true,
             Self::GetWorkspaceModelDefaults => true,
+            Self::UpdateAccountName => true,
+            Self::UpdateAccountAvatar => true,
+            Self::UpdateAccountInterfaceLanguage => true,
+            Self::UpdateAccountInterfaceTheme => true,
+            Self::UpdateAccountTimezone => true,
+            Self::ChangeAccountPassword => true,
+            Self::ListAccountSessions => true,
+            Self::EndAccountSession => true,
+            Self::EndOtherAccountSessions => true,
+            Self::SendEmailCodeLogin => false,
+            Self::EmailCodeLogin => false,
         }
     }
 
@@ -2882,6 +3254,17 @@ impl Operation {
             Self::ListWorkspaces => None,
             Self::SwitchWorkspace => None,
             Self::GetWorkspaceModelDefaults => Some(ScopeKind::Workspace),
+            Self::UpdateAccountName => None,
+            Self::UpdateAccountAvatar => None,
+            Self::UpdateAccountInterfaceLanguage => None,
+            Self::UpdateAccountInterfaceTheme => None,
+            Self::UpdateAccountTimezone => None,
+            Self::ChangeAccountPassword => None,
+            Self::ListAccountSessions => None,
+            Self::EndAccountSession => None,
+            Self::EndOtherAccountSessions => None,
+            Self::SendEmailCodeLogin => None,
+            Self::EmailCodeLogin => None,
         }
     }
 }
@@ -3421,6 +3804,76 @@ pub trait AccountApi: Surface {
         principal: Self::Principal,
         body: schemas::InviteMembersRequest,
     ) -> impl Future<Output = ::poem::Result<responses::InviteMembersByEmailResponse>> + Send;
+
+    /// `POST /console/api/account/name`: Change my name
+    fn update_account_name(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::AccountNameRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::UpdateAccountNameResponse>> + Send;
+
+    /// `POST /console/api/account/avatar`: Change my avatar
+    fn update_account_avatar(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::AccountAvatarRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::UpdateAccountAvatarResponse>> + Send;
+
+    /// `POST /console/api/account/interface-language`: Change my interface language
+    fn update_account_interface_language(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::AccountInterfaceLanguageRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::UpdateAccountInterfaceLanguageResponse>> + Send;
+
+    /// `POST /console/api/account/interface-theme`: Change my interface theme
+    fn update_account_interface_theme(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::AccountInterfaceThemeRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::UpdateAccountInterfaceThemeResponse>> + Send;
+
+    /// `POST /console/api/account/timezone`: Change my timezone
+    fn update_account_timezone(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::AccountTimezoneRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::UpdateAccountTimezoneResponse>> + Send;
+
+    /// `POST /console/api/account/password`: Change my password
+    fn change_account_password(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::ChangePasswordRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::ChangeAccountPasswordResponse>> + Send;
+
+    /// `GET /console/api/account/sessions`: My active sessions
+    fn list_account_sessions(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+    ) -> impl Future<Output = ::poem::Result<responses::ListAccountSessionsResponse>> + Send;
+
+    /// `DELETE /console/api/account/sessions/{session_id}`: End one of my sessions
+    fn end_account_session(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        session_id: ::uuid::Uuid,
+    ) -> impl Future<Output = ::poem::Result<responses::EndAccountSessionResponse>> + Send;
+
+    /// `POST /console/api/account/sessions/revoke-others`: End all my other sessions
+    fn end_other_account_sessions(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+    ) -> impl Future<Output = ::poem::Result<responses::EndOtherAccountSessionsResponse>> + Send;
 }
 
 /// Handlers of the `Auth` tag.
@@ -3531,6 +3984,20 @@ pub trait AuthApi: Surface {
         ctx: Self::Context,
         principal: Self::Principal,
     ) -> impl Future<Output = ::poem::Result<responses::LogoutPostResponse>> + Send;
+
+    /// `POST /console/api/email-code-login`: Send a sign-in code
+    fn send_email_code_login(
+        &self,
+        ctx: Self::Context,
+        body: schemas::SendEmailCodeRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::SendEmailCodeLoginResponse>> + Send;
+
+    /// `POST /console/api/email-code-login/validity`: Sign in with a mailed code
+    fn email_code_login(
+        &self,
+        ctx: Self::Context,
+        body: schemas::EmailCodeValidityRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::EmailCodeLoginResponse>> + Send;
 }
 
 /// Handlers of the `Workspace` tag.
@@ -4859,6 +5326,247 @@ impl<T: AccountApi> AccountRoutes<T> {
             .await?;
         self.0.invite_members_by_email(ctx, principal, body.0).await
     }
+
+    /// Change my name
+    ///
+    /// Extension: a user edits their own profile in the console's settings; this is Dify's call. Sets the caller's name (1–30 characters, not blank, as Dify) and returns the updated profile. Requires a signed-in account.
+    #[oai(
+        path = "/console/api/account/name",
+        method = "post",
+        operation_id = "update_account_name",
+        tag = "Tag::Account"
+    )]
+    async fn update_account_name(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::AccountNameRequest>,
+    ) -> ::poem::Result<responses::UpdateAccountNameResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::UpdateAccountName, credential.credential())
+            .await?;
+        self.0.update_account_name(ctx, principal, body.0).await
+    }
+
+    /// Change my avatar
+    ///
+    /// Extension: a user edits their own profile in the console's settings; this is Dify's call. Sets the caller's avatar (an uploaded file id or an https URL; empty clears it) and returns the updated profile. Requires a signed-in account.
+    #[oai(
+        path = "/console/api/account/avatar",
+        method = "post",
+        operation_id = "update_account_avatar",
+        tag = "Tag::Account"
+    )]
+    async fn update_account_avatar(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::AccountAvatarRequest>,
+    ) -> ::poem::Result<responses::UpdateAccountAvatarResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::UpdateAccountAvatar,
+                credential.credential(),
+            )
+            .await?;
+        self.0.update_account_avatar(ctx, principal, body.0).await
+    }
+
+    /// Change my interface language
+    ///
+    /// Extension: a user edits their own profile in the console's settings; this is Dify's call. Sets the caller's interface language (one the console ships) and returns the updated profile. Requires a signed-in account.
+    #[oai(
+        path = "/console/api/account/interface-language",
+        method = "post",
+        operation_id = "update_account_interface_language",
+        tag = "Tag::Account"
+    )]
+    async fn update_account_interface_language(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::AccountInterfaceLanguageRequest>,
+    ) -> ::poem::Result<responses::UpdateAccountInterfaceLanguageResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::UpdateAccountInterfaceLanguage,
+                credential.credential(),
+            )
+            .await?;
+        self.0
+            .update_account_interface_language(ctx, principal, body.0)
+            .await
+    }
+
+    /// Change my interface theme
+    ///
+    /// Extension: a user edits their own profile in the console's settings; this is Dify's call. Sets the caller's interface theme (light or dark) and returns the updated profile. Requires a signed-in account.
+    #[oai(
+        path = "/console/api/account/interface-theme",
+        method = "post",
+        operation_id = "update_account_interface_theme",
+        tag = "Tag::Account"
+    )]
+    async fn update_account_interface_theme(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::AccountInterfaceThemeRequest>,
+    ) -> ::poem::Result<responses::UpdateAccountInterfaceThemeResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::UpdateAccountInterfaceTheme,
+                credential.credential(),
+            )
+            .await?;
+        self.0
+            .update_account_interface_theme(ctx, principal, body.0)
+            .await
+    }
+
+    /// Change my timezone
+    ///
+    /// Extension: a user edits their own profile in the console's settings; this is Dify's call. Sets the caller's timezone (an IANA zone name, such as Asia/Shanghai; 400 `invalid_param` for any other) and returns the updated profile. Requires a signed-in account.
+    #[oai(
+        path = "/console/api/account/timezone",
+        method = "post",
+        operation_id = "update_account_timezone",
+        tag = "Tag::Account"
+    )]
+    async fn update_account_timezone(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::AccountTimezoneRequest>,
+    ) -> ::poem::Result<responses::UpdateAccountTimezoneResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::UpdateAccountTimezone,
+                credential.credential(),
+            )
+            .await?;
+        self.0.update_account_timezone(ctx, principal, body.0).await
+    }
+
+    /// Change my password
+    ///
+    /// Extension: a signed-in user changes their password in the console's settings; this is Dify's call. Needs the current password (400 `current_password_incorrect`; wrong ones count against the same limits as sign-in, 429 `email_code_login_limit`), applies the password policy (400 `invalid_param`), and the repeat must match (400 `repeat_password_not_match`). Every other session of the account ends; the caller's continues with the fresh token pair returned (its earlier tokens stop working too). Unlike Dify, which answers `{"result":"success"}`, the answer carries that pair.
+    #[oai(
+        path = "/console/api/account/password",
+        method = "post",
+        operation_id = "change_account_password",
+        tag = "Tag::Account"
+    )]
+    async fn change_account_password(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::ChangePasswordRequest>,
+    ) -> ::poem::Result<responses::ChangeAccountPasswordResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::ChangeAccountPassword,
+                credential.credential(),
+            )
+            .await?;
+        self.0.change_account_password(ctx, principal, body.0).await
+    }
+
+    /// My active sessions
+    ///
+    /// Extension: a user sees where they are signed in and ends sign-ins they do not recognise (Keycloak's, GitHub's and Google's session pages; Dify has none). Lists the caller's active sign-ins, one per sign-in (refresh-token family), newest first: when it began, when its tokens were last refreshed, the client address and user agent it began from, how it began, and which one is the caller's. Requires a signed-in account.
+    #[oai(
+        path = "/console/api/account/sessions",
+        method = "get",
+        operation_id = "list_account_sessions",
+        tag = "Tag::Account"
+    )]
+    async fn list_account_sessions(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+    ) -> ::poem::Result<responses::ListAccountSessionsResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::ListAccountSessions,
+                credential.credential(),
+            )
+            .await?;
+        self.0.list_account_sessions(ctx, principal).await
+    }
+
+    /// End one of my sessions
+    ///
+    /// Extension: a user ends a sign-in they do not recognise (see `list_account_sessions`). Its refresh token stops working at once, and its access token on its next request on any instance. Ending the caller's own session is a sign-out that also ends its access token. 404 `session_not_found` for an id that is not an active session of the caller's. Requires a signed-in account.
+    #[oai(
+        path = "/console/api/account/sessions/:session_id",
+        method = "delete",
+        operation_id = "end_account_session",
+        tag = "Tag::Account"
+    )]
+    async fn end_account_session(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        /// Session id (from `list_account_sessions`).
+        #[oai(name = "session_id")]
+        session_id: ::poem_openapi::param::Path<::uuid::Uuid>,
+    ) -> ::poem::Result<responses::EndAccountSessionResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::EndAccountSession, credential.credential())
+            .await?;
+        self.0
+            .end_account_session(ctx, principal, session_id.0)
+            .await
+    }
+
+    /// End all my other sessions
+    ///
+    /// Extension: "sign out everywhere else" (see `list_account_sessions`). Ends every active sign-in of the caller's account except the caller's own, as `end_account_session` ends one. Requires a signed-in account.
+    #[oai(
+        path = "/console/api/account/sessions/revoke-others",
+        method = "post",
+        operation_id = "end_other_account_sessions",
+        tag = "Tag::Account"
+    )]
+    async fn end_other_account_sessions(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+    ) -> ::poem::Result<responses::EndOtherAccountSessionsResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::EndOtherAccountSessions,
+                credential.credential(),
+            )
+            .await?;
+        self.0.end_other_account_sessions(ctx, principal).await
+    }
 }
 
 /// Routes the `Auth` operations to a [`AuthApi`] implementation.
@@ -5171,6 +5879,44 @@ impl<T: AuthApi> AuthRoutes<T> {
             .authenticate(&ctx, Operation::LogoutPost, credential.credential())
             .await?;
         self.0.logout_post(ctx, principal).await
+    }
+
+    /// Send a sign-in code
+    ///
+    /// Extension: the console offers "sign in with a code" when `system-features` reports `enable_email_code_login`; this is Dify's call. Mails a 6-digit code to the address when it has an active account (or, with `ALLOW_REGISTER=true`, when it has none: the code then creates the account) and answers the token to send back with it — the same answer whether or not the account exists, so it reveals nothing. Three sends per e-mail per 5 minutes (429 `email_code_login_rate_limit_exceeded`), and the per-address mail limit (429 `email_send_ip_limit`). 403 `forbidden` while `ENABLE_EMAIL_CODE_LOGIN` is off.
+    #[oai(
+        path = "/console/api/email-code-login",
+        method = "post",
+        operation_id = "send_email_code_login",
+        tag = "Tag::Auth"
+    )]
+    async fn send_email_code_login(
+        &self,
+        http_request: &::poem::Request,
+        body: ::poem_openapi::payload::Json<schemas::SendEmailCodeRequest>,
+    ) -> ::poem::Result<responses::SendEmailCodeLoginResponse> {
+        let ctx = self.0.context(http_request);
+        self.0.admit(&ctx, Operation::SendEmailCodeLogin).await?;
+        self.0.send_email_code_login(ctx, body.0).await
+    }
+
+    /// Sign in with a mailed code
+    ///
+    /// Extension: the second step of "sign in with a code"; this is Dify's call. Checks the code against the token (single use; it expires with `EMAIL_CODE_LOGIN_TOKEN_EXPIRY_MINUTES`, 5 by default) and signs the account in. Wrong codes count against the e-mail: after 5, 429 `email_code_login_error_limit` for a day. A banned account is 400 `account_banned`; an address without an account is signed up when `ALLOW_REGISTER=true` (400 `account_not_found` otherwise). Dify's front end sends the code as typed; this server takes it as typed too. 403 `forbidden` while `ENABLE_EMAIL_CODE_LOGIN` is off.
+    #[oai(
+        path = "/console/api/email-code-login/validity",
+        method = "post",
+        operation_id = "email_code_login",
+        tag = "Tag::Auth"
+    )]
+    async fn email_code_login(
+        &self,
+        http_request: &::poem::Request,
+        body: ::poem_openapi::payload::Json<schemas::EmailCodeValidityRequest>,
+    ) -> ::poem::Result<responses::EmailCodeLoginResponse> {
+        let ctx = self.0.context(http_request);
+        self.0.admit(&ctx, Operation::EmailCodeLogin).await?;
+        self.0.email_code_login(ctx, body.0).await
     }
 }
 

@@ -1,0 +1,134 @@
+//! Sign-in with a mailed code (Dify's `/email-code-login`), on the shared code engine
+//! (`email_codes`): single use, expiry, Dify's send limit, the wrong-code limit, and the
+//! same answer whether or not the address has an account.
+
+use std::net::IpAddr;
+
+use entity::account;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+
+use crate::db::is_unique_violation;
+use crate::domain::account_cache;
+use crate::domain::email_codes::{self, CodeError, Purpose};
+use crate::domain::registration::{self, NewMember};
+use crate::domain::session::{self, Client, Origin, SessionError, SignInMethod, TokenPair};
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodeLoginError {
+    #[error("email code sign-in is disabled")]
+    Disabled,
+    #[error("account is banned")]
+    Banned,
+    #[error("no account has this email")]
+    AccountNotFound,
+    #[error(transparent)]
+    Code(#[from] CodeError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+fn enabled(state: &AppState) -> Result<(), CodeLoginError> {
+    if state.features.enable_email_code_login {
+        Ok(())
+    } else {
+        Err(CodeLoginError::Disabled)
+    }
+}
+
+/// `POST /email-code-login`: mails a code to an active account, or to an address without
+/// one when registration is open (the code then creates it). The answer is the token
+/// either way, so it tells nothing about the address.
+pub async fn send(
+    state: &AppState,
+    email: &str,
+    language: Option<&str>,
+    client_ip: Option<IpAddr>,
+) -> Result<String, CodeLoginError> {
+    enabled(state)?;
+    let purpose = Purpose::Login;
+    let issued = email_codes::issue(state, purpose, email, language, client_ip).await?;
+    let mailable = match &issued.account {
+        Some(account) => account.status == "active",
+        None => state.features.allow_register,
+    };
+    if mailable {
+        let mail = email_codes::code_mail(
+            purpose,
+            &issued.email,
+            issued.language,
+            &issued.code,
+            purpose.minutes(state),
+        );
+        email_codes::deliver(state, mail);
+    }
+    Ok(issued.token)
+}
+
+/// `POST /email-code-login/validity`: checks the code, spends the token, and signs the
+/// account in (creating it first when the address has none and registration is open).
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    code: &str,
+    token: &str,
+    client: &Client,
+) -> Result<TokenPair, CodeLoginError> {
+    enabled(state)?;
+    let email = email_codes::check(state, Purpose::Login, email, code, token).await?;
+    let row = email_codes::verified(state, Purpose::Login, &email, token).await?;
+    let db = &state.db;
+    let now = state.clock.now();
+    let txn = db.begin().await?;
+    if !email_codes::spend(&txn, row.id, now).await? {
+        return Err(CodeError::InvalidToken.into());
+    }
+    let found = account::Entity::find()
+        .filter(account::Column::Email.eq(email.clone()))
+        .one(&txn)
+        .await?;
+    let account = match found {
+        Some(account) if account.status == "active" => account,
+        Some(account) if account.status == "banned" => return Err(CodeLoginError::Banned),
+        // Pending accounts are set up through their invitation; closed ones not at all.
+        Some(_) => return Err(CodeLoginError::AccountNotFound),
+        None if state.features.allow_register => {
+            let created = registration::create_account(
+                &txn,
+                NewMember {
+                    email: &email,
+                    name: &email,
+                    password_hash: None,
+                    language: &row.language,
+                    now,
+                },
+            )
+            .await;
+            match created {
+                Ok(account) => account,
+                // Created concurrently by another sign-up: sign in again to use it.
+                Err(err) if is_unique_violation(&err) => {
+                    return Err(CodeError::InvalidToken.into());
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        None => return Err(CodeLoginError::AccountNotFound),
+    };
+    account::Entity::update_many()
+        .col_expr(account::Column::LastLoginAt, Expr::value(now))
+        .col_expr(
+            account::Column::LastLoginIp,
+            Expr::value(client.ip.map(|ip| ip.to_string())),
+        )
+        .filter(account::Column::Id.eq(account.id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    account_cache::forget(state, &[account.id]).await?;
+    let origin = Origin::new(SignInMethod::EmailCode, client);
+    Ok(session::start_session(state, &account, &origin).await?)
+}

@@ -1,0 +1,116 @@
+//! The sign-ins (sessions) a user sees and ends: one per refresh-token family, described by
+//! its live token. Ending one revokes its refresh tokens and marks it ended; the account
+//! cache then carries the ended family to every instance, so its access tokens stop at
+//! their next request without a database read per request.
+
+use std::collections::HashSet;
+
+use entity::refresh_token;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
+use uuid::Uuid;
+
+use crate::domain::account_cache;
+use crate::domain::session::SignInMethod;
+use crate::state::AppState;
+
+/// One active sign-in.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    pub id: Uuid,
+    pub signed_in_at: i64,
+    /// When its live refresh token was issued (the sign-in or its last refresh).
+    pub last_used_at: i64,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub method: SignInMethod,
+}
+
+/// The account's active sign-ins, newest first: each family's live (unused, unrevoked,
+/// unexpired) refresh token.
+pub async fn active(
+    db: &DatabaseConnection,
+    account_id: Uuid,
+    now: i64,
+) -> Result<Vec<SignIn>, DbErr> {
+    let rows = refresh_token::Entity::find()
+        .filter(refresh_token::Column::AccountId.eq(account_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .filter(refresh_token::Column::ExpiresAt.gt(now))
+        .order_by_desc(refresh_token::Column::SignedInAt)
+        .order_by_desc(refresh_token::Column::CreatedAt)
+        .all(db)
+        .await?;
+    let mut seen = HashSet::new();
+    Ok(rows
+        .into_iter()
+        .filter(|r| seen.insert(r.family))
+        .map(|r| SignIn {
+            id: r.family,
+            signed_in_at: r.signed_in_at,
+            last_used_at: r.created_at,
+            client_ip: r.client_ip,
+            user_agent: r.user_agent,
+            method: SignInMethod::parse(&r.method),
+        })
+        .collect())
+}
+
+/// Ends the account's sign-ins `families` (all but `keep` when `families` is `None`);
+/// the number ended. Their refresh tokens stop at once; their access tokens at their
+/// next request, on every instance, once the account's cached view is dropped.
+async fn end_where(
+    state: &AppState,
+    account_id: Uuid,
+    families: Option<&[Uuid]>,
+    keep: Option<Uuid>,
+) -> Result<u64, DbErr> {
+    let now = state.clock.now();
+    let mut update = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+        .col_expr(refresh_token::Column::EndedAt, Expr::value(now))
+        .filter(refresh_token::Column::AccountId.eq(account_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .filter(refresh_token::Column::ExpiresAt.gt(now));
+    if let Some(families) = families {
+        update = update.filter(refresh_token::Column::Family.is_in(families.to_vec()));
+    }
+    if let Some(keep) = keep {
+        update = update.filter(refresh_token::Column::Family.ne(keep));
+    }
+    let ended = update.exec(&state.db).await?.rows_affected;
+    if ended > 0 {
+        account_cache::forget(state, &[account_id]).await?;
+    }
+    Ok(ended)
+}
+
+/// Ends one sign-in of the account; `false` when it has no such active sign-in.
+pub async fn end(state: &AppState, account_id: Uuid, family: Uuid) -> Result<bool, DbErr> {
+    Ok(end_where(state, account_id, Some(&[family]), None).await? > 0)
+}
+
+/// Ends every sign-in of the account but `keep`.
+pub async fn end_others(state: &AppState, account_id: Uuid, keep: Uuid) -> Result<u64, DbErr> {
+    end_where(state, account_id, None, Some(keep)).await
+}
+
+/// The families of the account the user ended after `since`.
+pub async fn ended_since<C: ConnectionTrait>(
+    db: &C,
+    account_id: Uuid,
+    since: i64,
+) -> Result<Vec<Uuid>, DbErr> {
+    let rows = refresh_token::Entity::find()
+        .filter(refresh_token::Column::AccountId.eq(account_id))
+        .filter(refresh_token::Column::EndedAt.gt(since))
+        .all(db)
+        .await?;
+    let mut families: Vec<Uuid> = rows.into_iter().map(|r| r.family).collect();
+    families.sort_unstable();
+    families.dedup();
+    Ok(families)
+}
