@@ -13,5 +13,6 @@ pub mod registration;
 pub mod session;
 pub mod setup;
 pub mod social;
+pub mod storage_folders;
 pub mod validate;
 pub mod workspaces;

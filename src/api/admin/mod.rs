@@ -2,6 +2,8 @@
 
 mod admin_user;
 mod auth;
+mod fs;
+mod public;
 pub mod authz;
 pub mod error;
 mod me;
