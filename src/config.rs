@@ -221,14 +221,22 @@ pub const DEFAULT_SITE_LOGO: &str = "https://cdn.jsdelivr.net/gh/alist-org/logo@
 #[derive(Args, Clone, Debug)]
 pub struct AdminWebConfig {
     /// The site's title in the AList web front end (`site_title`).
-    #[arg(long = "admin-site-title", env = "ADMIN_SITE_TITLE", default_value = "AList")]
+    #[arg(
+        long = "admin-site-title",
+        env = "ADMIN_SITE_TITLE",
+        default_value = "AList"
+    )]
     pub site_title: String,
     /// The site's logo URL, or two lines (light, dark) (`logo`; `favicon` is the first).
     #[arg(long = "admin-site-logo", env = "ADMIN_SITE_LOGO", default_value = DEFAULT_SITE_LOGO)]
     pub site_logo: String,
     /// Folders of the storage (served elsewhere) an administrator can pick as a user's base
     /// path, comma-separated (`/,/team,/team/docs`); parents are added. Unset: the root alone.
-    #[arg(long = "admin-base-paths", env = "ADMIN_BASE_PATHS", value_delimiter = ',')]
+    #[arg(
+        long = "admin-base-paths",
+        env = "ADMIN_BASE_PATHS",
+        value_delimiter = ','
+    )]
     pub base_paths: Vec<String>,
 }
 

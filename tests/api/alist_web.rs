@@ -58,7 +58,13 @@ async fn create(admin: &Client, username: &str, base_path: &str) {
 }
 
 /// A raw call, as the front end's axios makes it: the envelope as JSON.
-async fn call(app: &TestApp, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Value {
+async fn call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Value {
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
     let mut req = app.http.request(method, app.url(path));
     if let Some(t) = token {
@@ -80,8 +86,18 @@ fn dirs_body(path: &str, force_root: bool) -> types::FsDirsRequest {
     }
 }
 
-async fn dir_names(client: &Client, path: &str, force_root: bool) -> (i32, String, Option<Vec<String>>) {
-    let r = client.fs_dirs().body(dirs_body(path, force_root)).send().await.expect("fs/dirs").into_inner();
+async fn dir_names(
+    client: &Client,
+    path: &str,
+    force_root: bool,
+) -> (i32, String, Option<Vec<String>>) {
+    let r = client
+        .fs_dirs()
+        .body(dirs_body(path, force_root))
+        .send()
+        .await
+        .expect("fs/dirs")
+        .into_inner();
     let names = r.data.map(|d| d.into_iter().map(|d| d.name).collect());
     (r.code, r.message, names)
 }
@@ -89,12 +105,33 @@ async fn dir_names(client: &Client, path: &str, force_root: bool) -> (i32, Strin
 /// The keys alist-web reads from `/api/public/settings` (`getSetting*` calls and
 /// `store/settings.ts`), and the ones the issue names.
 const READ_BY_THE_FRONT_END: &[&str] = &[
-    "site_title", "logo", "favicon", "main_color", "announcement", "pagination_type",
-    "default_page_size", "ldap_login_enabled", "ldap_login_tips", "sso_login_enabled",
-    "sso_login_platform", "webauthn_login_enabled", "sso_compatibility_mode", "home_container",
-    "home_icon", "settings_layout", "customize_head", "customize_body", "version", "hide_files",
-    "package_download", "search_index", "audio_autoplay", "video_autoplay", "audio_cover",
-    "external_previews", "iframe_previews",
+    "site_title",
+    "logo",
+    "favicon",
+    "main_color",
+    "announcement",
+    "pagination_type",
+    "default_page_size",
+    "ldap_login_enabled",
+    "ldap_login_tips",
+    "sso_login_enabled",
+    "sso_login_platform",
+    "webauthn_login_enabled",
+    "sso_compatibility_mode",
+    "home_container",
+    "home_icon",
+    "settings_layout",
+    "customize_head",
+    "customize_body",
+    "version",
+    "hide_files",
+    "package_download",
+    "search_index",
+    "audio_autoplay",
+    "video_autoplay",
+    "audio_cover",
+    "external_previews",
+    "iframe_previews",
 ];
 
 db_test!(async fn public_settings_are_alists_public_strings_with_features_off(app) {
@@ -204,7 +241,12 @@ db_test!(async fn the_unpaged_user_list_stops_at_the_cap(app) {
 
 fn folders(state: AppState) -> AppState {
     state.with_admin_web(&AdminWebConfig {
-        base_paths: vec!["/".into(), "/team".into(), "/team/docs".into(), "/media/films".into()],
+        base_paths: vec![
+            "/".into(),
+            "/team".into(),
+            "/team/docs".into(),
+            "/media/films".into(),
+        ],
         ..AdminWebConfig::defaults()
     })
 }

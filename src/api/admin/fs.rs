@@ -60,18 +60,20 @@ impl FsApi for AdminHandlers {
         _principal: Self::Principal,
         _body: schemas::FsListRequest,
     ) -> poem::Result<responses::FsListResponse> {
-        Ok(responses::FsListResponse::Ok(Json(schemas::FsListResponse {
-            code: 200,
-            message: "success".into(),
-            data: Some(schemas::FsListData {
-                content: Vec::new(),
-                total: 0,
-                readme: HOME_NOTE.into(),
-                header: String::new(),
-                write: false,
-                provider: "unknown".into(),
-            }),
-        })))
+        Ok(responses::FsListResponse::Ok(Json(
+            schemas::FsListResponse {
+                code: 200,
+                message: "success".into(),
+                data: Some(schemas::FsListData {
+                    content: Vec::new(),
+                    total: 0,
+                    readme: HOME_NOTE.into(),
+                    header: String::new(),
+                    write: false,
+                    provider: "unknown".into(),
+                }),
+            },
+        )))
     }
 
     async fn fs_dirs(
@@ -95,18 +97,20 @@ impl FsApi for AdminHandlers {
             .folders
             .children(&path)
             .ok_or_else(|| AdminError::new(404, "object not found"))?;
-        Ok(responses::FsDirsResponse::Ok(Json(schemas::FsDirsResponse {
-            code: 200,
-            message: "success".into(),
-            data: Some(
-                names
-                    .into_iter()
-                    .map(|name| schemas::FsDir {
-                        name,
-                        modified: GO_ZERO_TIME.into(),
-                    })
-                    .collect(),
-            ),
-        })))
+        Ok(responses::FsDirsResponse::Ok(Json(
+            schemas::FsDirsResponse {
+                code: 200,
+                message: "success".into(),
+                data: Some(
+                    names
+                        .into_iter()
+                        .map(|name| schemas::FsDir {
+                            name,
+                            modified: GO_ZERO_TIME.into(),
+                        })
+                        .collect(),
+                ),
+            },
+        )))
     }
 }

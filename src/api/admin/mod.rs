@@ -2,11 +2,11 @@
 
 mod admin_user;
 mod auth;
-mod fs;
-mod public;
 pub mod authz;
 pub mod error;
+mod fs;
 mod me;
+mod public;
 
 use std::sync::Arc;
 
