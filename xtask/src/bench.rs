@@ -522,8 +522,7 @@ async fn scale_backend(
                 scratch.dir.join("console.db").display()
             )
         });
-        crate::bench_scale::run(server.addr, &db_url, admin, &token, &admin_token, duration)
-            .await
+        crate::bench_scale::run(server.addr, &db_url, admin, &token, &admin_token, duration).await
     }
     .await;
     scratch.remove().await?;

@@ -952,7 +952,11 @@ pub fn report(r: &mut String, backend: &str, seconds: f64, scale: &mut Scale) ->
             m.outcome.requests(),
             m.outcome.errors,
             m.target_ms,
-            if p50 < m.target_ms { "met" } else { "**missed**" }
+            if p50 < m.target_ms {
+                "met"
+            } else {
+                "**missed**"
+            }
         )?;
     }
     writeln!(r)?;
