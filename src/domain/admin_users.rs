@@ -280,7 +280,7 @@ pub fn page_window(page: i32, per_page: i32) -> (u64, u64) {
 
 /// The most users one list answer carries: AList answers every user when `per_page` is
 /// missing (its web front end asks so, and has no pager); this cap keeps such an answer
-/// bounded (about 1.1 MB of JSON). `openapi/admin.yaml` states it as `per_page`'s maximum.
+/// bounded (about 1.3 MB of JSON). `openapi/admin.yaml` states it as `per_page`'s maximum.
 pub const USER_LIST_CAP: i32 = 10_000;
 
 /// `page` < 1 is 1; a missing `per_page`, or one < 1, is every user up to the cap.

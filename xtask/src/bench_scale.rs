@@ -140,7 +140,7 @@ pub struct Measured {
 
 /// The p50 target of a group page.
 const PAGE_TARGET_MS: f64 = 5.0;
-/// The p50 target of the unpaged user list at its cap (about 1.1 MB of JSON).
+/// The p50 target of the unpaged user list at its cap (about 1.3 MB of JSON).
 const USER_LIST_TARGET_MS: f64 = 50.0;
 
 /// The plan of one page query.
