@@ -40,6 +40,8 @@ type AdminRoutes = (
     generated::admin::AdminUserRoutes<AdminHandlers>,
     generated::admin::AuthRoutes<AdminHandlers>,
     generated::admin::MeRoutes<AdminHandlers>,
+    generated::admin::PublicRoutes<AdminHandlers>,
+    generated::admin::FsRoutes<AdminHandlers>,
 );
 
 pub fn console_service(state: Arc<AppState>) -> OpenApiService<ConsoleRoutes, ()> {

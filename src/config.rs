@@ -221,6 +221,43 @@ impl OAuthConfig {
     }
 }
 
+/// AList's default logo, reported when `ADMIN_SITE_LOGO` is unset.
+pub const DEFAULT_SITE_LOGO: &str = "https://cdn.jsdelivr.net/gh/alist-org/logo@main/logo.svg";
+
+/// What the AList web front end is told about the site and its storage
+/// (`GET /api/public/settings`, `POST /api/fs/dirs`).
+#[derive(Args, Clone, Debug)]
+pub struct AdminWebConfig {
+    /// The site's title in the AList web front end (`site_title`).
+    #[arg(
+        long = "admin-site-title",
+        env = "ADMIN_SITE_TITLE",
+        default_value = "AList"
+    )]
+    pub site_title: String,
+    /// The site's logo URL, or two lines (light, dark) (`logo`; `favicon` is the first).
+    #[arg(long = "admin-site-logo", env = "ADMIN_SITE_LOGO", default_value = DEFAULT_SITE_LOGO)]
+    pub site_logo: String,
+    /// Folders of the storage (served elsewhere) an administrator can pick as a user's base
+    /// path, comma-separated (`/,/team,/team/docs`); parents are added. Unset: the root alone.
+    #[arg(
+        long = "admin-base-paths",
+        env = "ADMIN_BASE_PATHS",
+        value_delimiter = ','
+    )]
+    pub base_paths: Vec<String>,
+}
+
+impl AdminWebConfig {
+    pub fn defaults() -> Self {
+        Self {
+            site_title: "AList".to_string(),
+            site_logo: DEFAULT_SITE_LOGO.to_string(),
+            base_paths: Vec::new(),
+        }
+    }
+}
+
 /// Everything `serve` needs.
 #[derive(Args, Clone, Debug)]
 pub struct ServeConfig {
@@ -237,6 +274,8 @@ pub struct ServeConfig {
     pub mail: MailConfig,
     #[command(flatten)]
     pub oauth: OAuthConfig,
+    #[command(flatten)]
+    pub admin_web: AdminWebConfig,
     /// Secret that signs tokens (at least 32 characters). Generated once into the data
     /// directory when unset; instances sharing a database must share it.
     #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
@@ -358,6 +397,29 @@ mod tests {
         );
         let set = Cli::try_parse_from(["cs", "--login-email-ceiling", "7"]).expect("parse");
         assert_eq!(set.auth.login_email_ceiling, 7);
+    }
+
+    #[test]
+    fn admin_base_paths_are_a_comma_separated_list() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            web: AdminWebConfig,
+        }
+        use clap::Parser as _;
+        for var in ["ADMIN_BASE_PATHS", "ADMIN_SITE_TITLE", "ADMIN_SITE_LOGO"] {
+            if std::env::var_os(var).is_some() {
+                return;
+            }
+        }
+        let web = Cli::try_parse_from(["cs"]).expect("parse").web;
+        assert!(web.base_paths.is_empty());
+        assert_eq!(web.site_title, AdminWebConfig::defaults().site_title);
+        assert_eq!(web.site_logo, DEFAULT_SITE_LOGO);
+        let web = Cli::try_parse_from(["cs", "--admin-base-paths", "/,/team,/team/docs"])
+            .expect("parse")
+            .web;
+        assert_eq!(web.base_paths, ["/", "/team", "/team/docs"]);
     }
 
     #[test]

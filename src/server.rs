@@ -97,7 +97,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             .with_mailer(Arc::from(mailer))
             .with_init_password(config.init_password.clone())
             .with_trusted_proxies(config.trusted_proxies.clone())
-            .with_oauth(config.oauth.clone()),
+            .with_oauth(config.oauth.clone())
+            .with_admin_web(&config.admin_web),
     );
     match crate::domain::admin_users::bootstrap(
         &state.db,

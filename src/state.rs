@@ -6,9 +6,10 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::password::PasswordHasher;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{AuthConfig, FeatureConfig, OAuthConfig};
+use crate::config::{AdminWebConfig, AuthConfig, FeatureConfig, OAuthConfig};
 use crate::domain::account_cache::{self, AccountCache};
 use crate::domain::admin_users::{self, UserCache};
+use crate::domain::storage_folders::StorageFolders;
 use crate::mail::{LogMailer, Mailer};
 
 pub struct AppState {
@@ -40,6 +41,27 @@ pub struct AdminState {
     pub users: Arc<UserCache>,
     /// Lifetime of admin-surface tokens, in seconds (AList: 48 hours).
     pub token_ttl: i64,
+    /// What the AList web front end is told: the site's title and logo, the storage folders.
+    pub web: AdminWeb,
+}
+
+/// The site as the AList web front end shows it (`ADMIN_SITE_TITLE`, `ADMIN_SITE_LOGO`,
+/// `ADMIN_BASE_PATHS`).
+#[derive(Debug, Clone)]
+pub struct AdminWeb {
+    pub site_title: String,
+    pub site_logo: String,
+    pub folders: StorageFolders,
+}
+
+impl AdminWeb {
+    pub fn from_config(config: &AdminWebConfig) -> Self {
+        Self {
+            site_title: config.site_title.clone(),
+            site_logo: config.site_logo.clone(),
+            folders: StorageFolders::new(&config.base_paths),
+        }
+    }
 }
 
 /// AList's default token lifetime.
@@ -54,6 +76,7 @@ impl AppState {
             admin: AdminState {
                 users: Arc::new(admin_users::new_user_cache(clock.clone())),
                 token_ttl: ADMIN_TOKEN_TTL,
+                web: AdminWeb::from_config(&AdminWebConfig::defaults()),
             },
             accounts: Arc::new(account_cache::new(clock.clone())),
             clock,
@@ -77,6 +100,11 @@ impl AppState {
 
     pub fn with_oauth(mut self, oauth: OAuthConfig) -> Self {
         self.oauth = oauth;
+        self
+    }
+
+    pub fn with_admin_web(mut self, config: &AdminWebConfig) -> Self {
+        self.admin.web = AdminWeb::from_config(config);
         self
     }
 

@@ -18458,6 +18458,219 @@ pub mod admin {
                 Default::default()
             }
         }
+        ///A folder as AList's `fs/dirs` gives it (`DirResp`).
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct FsDir {
+            ///Last change, RFC 3339 (Go's zero time `0001-01-01T00:00:00Z` here).
+            pub modified: ::std::string::String,
+            ///The folder's name (not its path).
+            pub name: ::std::string::String,
+        }
+        impl FsDir {
+            pub fn builder() -> builder::FsDir {
+                Default::default()
+            }
+        }
+        ///AList's `DirReq`: the folder whose folders are wanted.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+        pub struct FsDirsRequest {
+            ///The path is from the storage's root, not the caller's base path (the admin only).
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub force_root: ::std::option::Option<bool>,
+            ///The folder's password; ignored here.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub password: ::std::option::Option<::std::string::String>,
+            ///The folder's path, e.g. `/team`; `""` is the root. Taken inside the caller's base path unless `force_root`.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub path: ::std::option::Option<::std::string::String>,
+        }
+        impl FsDirsRequest {
+            pub fn builder() -> builder::FsDirsRequest {
+                Default::default()
+            }
+        }
+        ///Envelope whose `data` is the list of folders on success and null on failure.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct FsDirsResponse {
+            ///200 on success; otherwise the error status (400, 401, 403, 404, 500).
+            pub code: i32,
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub data: ::std::option::Option<::std::vec::Vec<FsDir>>,
+            ///`success`, or the error message.
+            pub message: ::std::string::String,
+        }
+        impl FsDirsResponse {
+            pub fn builder() -> builder::FsDirsResponse {
+                Default::default()
+            }
+        }
+        ///AList's `FsGetResp`: the object's `ObjResp` fields and what a file's page needs.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct FsGetData {
+            ///Creation, RFC 3339 (Go's zero time here).
+            pub created: ::std::string::String,
+            ///The hashes by type; null here.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub hash_info: ::std::option::Option<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            >,
+            ///The hashes as a JSON string (`null` when none).
+            pub hashinfo: ::std::string::String,
+            ///A file's header; `""` here.
+            pub header: ::std::string::String,
+            ///Whether it is a folder (always true here, so the front end lists it).
+            pub is_dir: bool,
+            ///Last change, RFC 3339 (Go's zero time here).
+            pub modified: ::std::string::String,
+            ///The object's name (`root` for `/`).
+            pub name: ::std::string::String,
+            ///The storage driver; `unknown` here.
+            pub provider: ::std::string::String,
+            ///A file's download URL; `""` for folders.
+            pub raw_url: ::std::string::String,
+            ///A file's readme; `""` here.
+            pub readme: ::std::string::String,
+            ///Files beside a file (subtitles and such); null here.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub related: ::std::option::Option<::std::vec::Vec<FsObject>>,
+            ///Signature for direct links; `""`.
+            pub sign: ::std::string::String,
+            ///Size in bytes; 0 for folders.
+            pub size: i64,
+            ///Thumbnail URL; `""`.
+            pub thumb: ::std::string::String,
+            ///0 unknown, 1 folder, 2 video, 3 audio, 4 text, 5 image.
+            #[serde(rename = "type")]
+            pub type_: i32,
+        }
+        impl FsGetData {
+            pub fn builder() -> builder::FsGetData {
+                Default::default()
+            }
+        }
+        ///AList's `FsGetReq`: the object's path (inside the caller's base path) and its folder password.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+        pub struct FsGetRequest {
+            ///The folder's password; ignored here.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub password: ::std::option::Option<::std::string::String>,
+            ///The path, e.g. `/`; `""` is the root.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub path: ::std::option::Option<::std::string::String>,
+        }
+        impl FsGetRequest {
+            pub fn builder() -> builder::FsGetRequest {
+                Default::default()
+            }
+        }
+        ///Envelope whose `data` is an `FsGetData` on success and null on failure.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct FsGetResponse {
+            ///200 on success; otherwise the error status (400, 401, 500).
+            pub code: i32,
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub data: ::std::option::Option<FsGetData>,
+            ///`success`, or the error message.
+            pub message: ::std::string::String,
+        }
+        impl FsGetResponse {
+            pub fn builder() -> builder::FsGetResponse {
+                Default::default()
+            }
+        }
+        ///AList's `FsListResp`: one page of a folder.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct FsListData {
+            ///The objects (always empty here).
+            pub content: ::std::vec::Vec<FsObject>,
+            ///Markdown shown above the list; `""`.
+            pub header: ::std::string::String,
+            ///The storage driver; `unknown` here.
+            pub provider: ::std::string::String,
+            ///Markdown shown below the list; here the note that files are served elsewhere.
+            pub readme: ::std::string::String,
+            ///Number of objects in the folder (0 here).
+            pub total: i64,
+            ///Whether the caller may upload here (false).
+            pub write: bool,
+        }
+        impl FsListData {
+            pub fn builder() -> builder::FsListData {
+                Default::default()
+            }
+        }
+        ///AList's `ListReq`: the folder's path, its password and the page wanted.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+        pub struct FsListRequest {
+            ///Page number (ignored here; every folder is empty).
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub page: ::std::option::Option<i32>,
+            ///The folder's password; ignored here.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub password: ::std::option::Option<::std::string::String>,
+            ///The folder's path, e.g. `/`; `""` is the root.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub path: ::std::option::Option<::std::string::String>,
+            ///Page size, 0 for all (ignored here).
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub per_page: ::std::option::Option<i32>,
+            ///Re-read the storage (ignored here).
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub refresh: ::std::option::Option<bool>,
+        }
+        impl FsListRequest {
+            pub fn builder() -> builder::FsListRequest {
+                Default::default()
+            }
+        }
+        ///Envelope whose `data` is an `FsListData` on success and null on failure.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct FsListResponse {
+            ///200 on success; otherwise the error status (400, 401, 500).
+            pub code: i32,
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub data: ::std::option::Option<FsListData>,
+            ///`success`, or the error message.
+            pub message: ::std::string::String,
+        }
+        impl FsListResponse {
+            pub fn builder() -> builder::FsListResponse {
+                Default::default()
+            }
+        }
+        ///An object of the storage as AList lists it (`ObjResp`).
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct FsObject {
+            ///Creation, RFC 3339 (Go's zero time here).
+            pub created: ::std::string::String,
+            ///The hashes by type; null here.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub hash_info: ::std::option::Option<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            >,
+            ///The hashes as a JSON string (`null` when none, as AList).
+            pub hashinfo: ::std::string::String,
+            ///Whether it is a folder (always true here).
+            pub is_dir: bool,
+            ///Last change, RFC 3339 (Go's zero time `0001-01-01T00:00:00Z` here).
+            pub modified: ::std::string::String,
+            ///The object's name (`root` for `/`).
+            pub name: ::std::string::String,
+            ///Signature for direct links; `""`.
+            pub sign: ::std::string::String,
+            ///Size in bytes; 0 for folders.
+            pub size: i64,
+            ///Thumbnail URL; `""`.
+            pub thumb: ::std::string::String,
+            ///0 unknown, 1 folder, 2 video, 3 audio, 4 text, 5 image.
+            #[serde(rename = "type")]
+            pub type_: i32,
+        }
+        impl FsObject {
+            pub fn builder() -> builder::FsObject {
+                Default::default()
+            }
+        }
         ///The issued token.
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct LoginData {
@@ -18542,6 +18755,100 @@ pub mod admin {
                 Default::default()
             }
         }
+        ///AList's public settings (`GET /api/public/settings`); every value is a string, as AList stores it.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct PublicSettings {
+            ///Whether search engines may index the site: `false`.
+            pub allow_indexed: ::std::string::String,
+            ///Whether storages are listed as folders: `true` (AList's default).
+            pub allow_mounted: ::std::string::String,
+            ///Markdown shown on the home page when not empty; `""` here.
+            pub announcement: ::std::string::String,
+            ///`false`: there are no files to play.
+            pub audio_autoplay: ::std::string::String,
+            ///Cover image of the audio player: `""`.
+            pub audio_cover: ::std::string::String,
+            ///`false`: no search index.
+            pub auto_update_index: ::std::string::String,
+            ///`""` (private in AList, which writes it into `index.html`).
+            pub customize_body: ::std::string::String,
+            ///`""` (private in AList, which writes it into `index.html`).
+            pub customize_head: ::std::string::String,
+            ///Page size of the home page's folders: `30`.
+            pub default_page_size: ::std::string::String,
+            ///External preview links by file type (JSON): `{}`, no previews.
+            pub external_previews: ::std::string::String,
+            ///The favicon: the logo's first line.
+            pub favicon: ::std::string::String,
+            ///Characters replaced in file names (JSON, AList's default).
+            pub filename_char_mapping: ::std::string::String,
+            ///`false` (AList's default).
+            pub forward_direct_link_params: ::std::string::String,
+            ///Hidden-file patterns, one per line: `""`.
+            pub hide_files: ::std::string::String,
+            ///The home page's width: `max_980px`.
+            pub home_container: ::std::string::String,
+            ///The icon before the home path: the house emoji.
+            pub home_icon: ::std::string::String,
+            ///Embedded previews by file type (JSON): `{}`, no previews.
+            pub iframe_previews: ::std::string::String,
+            ///Query parameters dropped from direct links (AList's default).
+            pub ignore_direct_link_params: ::std::string::String,
+            ///`false`: no LDAP sign-in here.
+            pub ldap_login_enabled: ::std::string::String,
+            ///`""`: no LDAP sign-in here.
+            pub ldap_login_tips: ::std::string::String,
+            ///The logo, one URL per line (light, then dark) (`ADMIN_SITE_LOGO`; AList's default logo).
+            pub logo: ::std::string::String,
+            ///The front end's main colour: `#1890ff`.
+            pub main_color: ::std::string::String,
+            ///The captcha-reading service: `""`, none.
+            pub ocr_api: ::std::string::String,
+            ///`false`: no folder download.
+            pub package_download: ::std::string::String,
+            ///How the home page pages folders: `all` (AList's default).
+            pub pagination_type: ::std::string::String,
+            ///The robots.txt AList serves (AList's default).
+            pub robots_txt: ::std::string::String,
+            ///`none`: no search.
+            pub search_index: ::std::string::String,
+            ///The manage pages' settings layout: `list`.
+            pub settings_layout: ::std::string::String,
+            ///The site's title (`ADMIN_SITE_TITLE`; AList's default `AList`).
+            pub site_title: ::std::string::String,
+            ///`false`.
+            pub sso_compatibility_mode: ::std::string::String,
+            ///`false`: no single sign-on here.
+            pub sso_login_enabled: ::std::string::String,
+            ///`""`: no single sign-on here.
+            pub sso_login_platform: ::std::string::String,
+            ///This server's name and version, `console-server/<version>` (AList: its release).
+            pub version: ::std::string::String,
+            ///`false`: there are no files to play.
+            pub video_autoplay: ::std::string::String,
+            ///`false`: no WebAuthn sign-in here.
+            pub webauthn_login_enabled: ::std::string::String,
+        }
+        impl PublicSettings {
+            pub fn builder() -> builder::PublicSettings {
+                Default::default()
+            }
+        }
+        ///Envelope whose `data` is the `PublicSettings` on success and null on failure.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct PublicSettingsResponse {
+            ///200 on success; otherwise the error status (500).
+            pub code: i32,
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub data: ::std::option::Option<PublicSettings>,
+            ///`success`, or the error message.
+            pub message: ::std::string::String,
+        }
+        impl PublicSettingsResponse {
+            pub fn builder() -> builder::PublicSettingsResponse {
+                Default::default()
+            }
+        }
         ///An SSH public key for SFTP sign-in, as AList lists it (the owner id and the key body are not returned).
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct SshKey {
@@ -18585,6 +18892,21 @@ pub mod admin {
         }
         impl SshKeyPage {
             pub fn builder() -> builder::SshKeyPage {
+                Default::default()
+            }
+        }
+        ///Envelope whose `data` is a list of strings on success and null on failure.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct StringListResponse {
+            ///200 on success; otherwise the error status (500).
+            pub code: i32,
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub data: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+            ///`success`, or the error message.
+            pub message: ::std::string::String,
+        }
+        impl StringListResponse {
+            pub fn builder() -> builder::StringListResponse {
                 Default::default()
             }
         }
@@ -19146,6 +19468,1048 @@ pub mod admin {
                 }
             }
             #[derive(Clone, Debug)]
+            pub struct FsDir {
+                modified: ::std::result::Result<::std::string::String, ::std::string::String>,
+                name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for FsDir {
+                fn default() -> Self {
+                    Self {
+                        modified: Err("no value supplied for modified".to_string()),
+                        name: Err("no value supplied for name".to_string()),
+                    }
+                }
+            }
+            impl FsDir {
+                pub fn modified<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.modified = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for modified: {e}"));
+                    self
+                }
+                pub fn name<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.name = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<FsDir> for super::FsDir {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: FsDir,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        modified: value.modified?,
+                        name: value.name?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::FsDir> for FsDir {
+                fn from(value: super::FsDir) -> Self {
+                    Self {
+                        modified: Ok(value.modified),
+                        name: Ok(value.name),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct FsDirsRequest {
+                force_root:
+                    ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+                password: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                path: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for FsDirsRequest {
+                fn default() -> Self {
+                    Self {
+                        force_root: Ok(Default::default()),
+                        password: Ok(Default::default()),
+                        path: Ok(Default::default()),
+                    }
+                }
+            }
+            impl FsDirsRequest {
+                pub fn force_root<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.force_root = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for force_root: {e}")
+                    });
+                    self
+                }
+                pub fn password<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.password = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for password: {e}"));
+                    self
+                }
+                pub fn path<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.path = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for path: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<FsDirsRequest> for super::FsDirsRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: FsDirsRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        force_root: value.force_root?,
+                        password: value.password?,
+                        path: value.path?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::FsDirsRequest> for FsDirsRequest {
+                fn from(value: super::FsDirsRequest) -> Self {
+                    Self {
+                        force_root: Ok(value.force_root),
+                        password: Ok(value.password),
+                        path: Ok(value.path),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct FsDirsResponse {
+                code: ::std::result::Result<i32, ::std::string::String>,
+                data: ::std::result::Result<
+                    ::std::option::Option<::std::vec::Vec<super::FsDir>>,
+                    ::std::string::String,
+                >,
+                message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for FsDirsResponse {
+                fn default() -> Self {
+                    Self {
+                        code: Err("no value supplied for code".to_string()),
+                        data: Err("no value supplied for data".to_string()),
+                        message: Err("no value supplied for message".to_string()),
+                    }
+                }
+            }
+            impl FsDirsResponse {
+                pub fn code<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i32>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.code = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for code: {e}"));
+                    self
+                }
+                pub fn data<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<
+                            ::std::option::Option<::std::vec::Vec<super::FsDir>>,
+                        >,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.data = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for data: {e}"));
+                    self
+                }
+                pub fn message<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.message = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<FsDirsResponse> for super::FsDirsResponse {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: FsDirsResponse,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        code: value.code?,
+                        data: value.data?,
+                        message: value.message?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::FsDirsResponse> for FsDirsResponse {
+                fn from(value: super::FsDirsResponse) -> Self {
+                    Self {
+                        code: Ok(value.code),
+                        data: Ok(value.data),
+                        message: Ok(value.message),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct FsGetData {
+                created: ::std::result::Result<::std::string::String, ::std::string::String>,
+                hash_info: ::std::result::Result<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                    ::std::string::String,
+                >,
+                hashinfo: ::std::result::Result<::std::string::String, ::std::string::String>,
+                header: ::std::result::Result<::std::string::String, ::std::string::String>,
+                is_dir: ::std::result::Result<bool, ::std::string::String>,
+                modified: ::std::result::Result<::std::string::String, ::std::string::String>,
+                name: ::std::result::Result<::std::string::String, ::std::string::String>,
+                provider: ::std::result::Result<::std::string::String, ::std::string::String>,
+                raw_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+                readme: ::std::result::Result<::std::string::String, ::std::string::String>,
+                related: ::std::result::Result<
+                    ::std::option::Option<::std::vec::Vec<super::FsObject>>,
+                    ::std::string::String,
+                >,
+                sign: ::std::result::Result<::std::string::String, ::std::string::String>,
+                size: ::std::result::Result<i64, ::std::string::String>,
+                thumb: ::std::result::Result<::std::string::String, ::std::string::String>,
+                type_: ::std::result::Result<i32, ::std::string::String>,
+            }
+            impl ::std::default::Default for FsGetData {
+                fn default() -> Self {
+                    Self {
+                        created: Err("no value supplied for created".to_string()),
+                        hash_info: Err("no value supplied for hash_info".to_string()),
+                        hashinfo: Err("no value supplied for hashinfo".to_string()),
+                        header: Err("no value supplied for header".to_string()),
+                        is_dir: Err("no value supplied for is_dir".to_string()),
+                        modified: Err("no value supplied for modified".to_string()),
+                        name: Err("no value supplied for name".to_string()),
+                        provider: Err("no value supplied for provider".to_string()),
+                        raw_url: Err("no value supplied for raw_url".to_string()),
+                        readme: Err("no value supplied for readme".to_string()),
+                        related: Err("no value supplied for related".to_string()),
+                        sign: Err("no value supplied for sign".to_string()),
+                        size: Err("no value supplied for size".to_string()),
+                        thumb: Err("no value supplied for thumb".to_string()),
+                        type_: Err("no value supplied for type_".to_string()),
+                    }
+                }
+            }
+            impl FsGetData {
+                pub fn created<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.created = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for created: {e}"));
+                    self
+                }
+                pub fn hash_info<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<
+                            ::std::option::Option<
+                                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                            >,
+                        >,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.hash_info = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for hash_info: {e}"));
+                    self
+                }
+                pub fn hashinfo<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.hashinfo = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for hashinfo: {e}"));
+                    self
+                }
+                pub fn header<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.header = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for header: {e}"));
+                    self
+                }
+                pub fn is_dir<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<bool>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.is_dir = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for is_dir: {e}"));
+                    self
+                }
+                pub fn modified<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.modified = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for modified: {e}"));
+                    self
+                }
+                pub fn name<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.name = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    self
+                }
+                pub fn provider<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.provider = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for provider: {e}"));
+                    self
+                }
+                pub fn raw_url<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.raw_url = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for raw_url: {e}"));
+                    self
+                }
+                pub fn readme<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.readme = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for readme: {e}"));
+                    self
+                }
+                pub fn related<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<
+                            ::std::option::Option<::std::vec::Vec<super::FsObject>>,
+                        >,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.related = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for related: {e}"));
+                    self
+                }
+                pub fn sign<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.sign = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for sign: {e}"));
+                    self
+                }
+                pub fn size<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i64>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.size = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for size: {e}"));
+                    self
+                }
+                pub fn thumb<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.thumb = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for thumb: {e}"));
+                    self
+                }
+                pub fn type_<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i32>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.type_ = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<FsGetData> for super::FsGetData {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: FsGetData,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        created: value.created?,
+                        hash_info: value.hash_info?,
+                        hashinfo: value.hashinfo?,
+                        header: value.header?,
+                        is_dir: value.is_dir?,
+                        modified: value.modified?,
+                        name: value.name?,
+                        provider: value.provider?,
+                        raw_url: value.raw_url?,
+                        readme: value.readme?,
+                        related: value.related?,
+                        sign: value.sign?,
+                        size: value.size?,
+                        thumb: value.thumb?,
+                        type_: value.type_?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::FsGetData> for FsGetData {
+                fn from(value: super::FsGetData) -> Self {
+                    Self {
+                        created: Ok(value.created),
+                        hash_info: Ok(value.hash_info),
+                        hashinfo: Ok(value.hashinfo),
+                        header: Ok(value.header),
+                        is_dir: Ok(value.is_dir),
+                        modified: Ok(value.modified),
+                        name: Ok(value.name),
+                        provider: Ok(value.provider),
+                        raw_url: Ok(value.raw_url),
+                        readme: Ok(value.readme),
+                        related: Ok(value.related),
+                        sign: Ok(value.sign),
+                        size: Ok(value.size),
+                        thumb: Ok(value.thumb),
+                        type_: Ok(value.type_),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct FsGetRequest {
+                password: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                path: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for FsGetRequest {
+                fn default() -> Self {
+                    Self {
+                        password: Ok(Default::default()),
+                        path: Ok(Default::default()),
+                    }
+                }
+            }
+            impl FsGetRequest {
+                pub fn password<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.password = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for password: {e}"));
+                    self
+                }
+                pub fn path<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.path = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for path: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<FsGetRequest> for super::FsGetRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: FsGetRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        password: value.password?,
+                        path: value.path?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::FsGetRequest> for FsGetRequest {
+                fn from(value: super::FsGetRequest) -> Self {
+                    Self {
+                        password: Ok(value.password),
+                        path: Ok(value.path),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct FsGetResponse {
+                code: ::std::result::Result<i32, ::std::string::String>,
+                data: ::std::result::Result<
+                    ::std::option::Option<super::FsGetData>,
+                    ::std::string::String,
+                >,
+                message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for FsGetResponse {
+                fn default() -> Self {
+                    Self {
+                        code: Err("no value supplied for code".to_string()),
+                        data: Err("no value supplied for data".to_string()),
+                        message: Err("no value supplied for message".to_string()),
+                    }
+                }
+            }
+            impl FsGetResponse {
+                pub fn code<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i32>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.code = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for code: {e}"));
+                    self
+                }
+                pub fn data<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<super::FsGetData>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.data = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for data: {e}"));
+                    self
+                }
+                pub fn message<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.message = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<FsGetResponse> for super::FsGetResponse {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: FsGetResponse,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        code: value.code?,
+                        data: value.data?,
+                        message: value.message?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::FsGetResponse> for FsGetResponse {
+                fn from(value: super::FsGetResponse) -> Self {
+                    Self {
+                        code: Ok(value.code),
+                        data: Ok(value.data),
+                        message: Ok(value.message),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct FsListData {
+                content:
+                    ::std::result::Result<::std::vec::Vec<super::FsObject>, ::std::string::String>,
+                header: ::std::result::Result<::std::string::String, ::std::string::String>,
+                provider: ::std::result::Result<::std::string::String, ::std::string::String>,
+                readme: ::std::result::Result<::std::string::String, ::std::string::String>,
+                total: ::std::result::Result<i64, ::std::string::String>,
+                write: ::std::result::Result<bool, ::std::string::String>,
+            }
+            impl ::std::default::Default for FsListData {
+                fn default() -> Self {
+                    Self {
+                        content: Err("no value supplied for content".to_string()),
+                        header: Err("no value supplied for header".to_string()),
+                        provider: Err("no value supplied for provider".to_string()),
+                        readme: Err("no value supplied for readme".to_string()),
+                        total: Err("no value supplied for total".to_string()),
+                        write: Err("no value supplied for write".to_string()),
+                    }
+                }
+            }
+            impl FsListData {
+                pub fn content<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::vec::Vec<super::FsObject>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.content = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for content: {e}"));
+                    self
+                }
+                pub fn header<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.header = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for header: {e}"));
+                    self
+                }
+                pub fn provider<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.provider = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for provider: {e}"));
+                    self
+                }
+                pub fn readme<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.readme = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for readme: {e}"));
+                    self
+                }
+                pub fn total<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i64>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.total = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for total: {e}"));
+                    self
+                }
+                pub fn write<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<bool>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.write = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for write: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<FsListData> for super::FsListData {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: FsListData,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        content: value.content?,
+                        header: value.header?,
+                        provider: value.provider?,
+                        readme: value.readme?,
+                        total: value.total?,
+                        write: value.write?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::FsListData> for FsListData {
+                fn from(value: super::FsListData) -> Self {
+                    Self {
+                        content: Ok(value.content),
+                        header: Ok(value.header),
+                        provider: Ok(value.provider),
+                        readme: Ok(value.readme),
+                        total: Ok(value.total),
+                        write: Ok(value.write),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct FsListRequest {
+                page: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+                password: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                path: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                per_page: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+                refresh: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            }
+            impl ::std::default::Default for FsListRequest {
+                fn default() -> Self {
+                    Self {
+                        page: Ok(Default::default()),
+                        password: Ok(Default::default()),
+                        path: Ok(Default::default()),
+                        per_page: Ok(Default::default()),
+                        refresh: Ok(Default::default()),
+                    }
+                }
+            }
+            impl FsListRequest {
+                pub fn page<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.page = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for page: {e}"));
+                    self
+                }
+                pub fn password<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.password = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for password: {e}"));
+                    self
+                }
+                pub fn path<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.path = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for path: {e}"));
+                    self
+                }
+                pub fn per_page<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.per_page = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for per_page: {e}"));
+                    self
+                }
+                pub fn refresh<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.refresh = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for refresh: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<FsListRequest> for super::FsListRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: FsListRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        page: value.page?,
+                        password: value.password?,
+                        path: value.path?,
+                        per_page: value.per_page?,
+                        refresh: value.refresh?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::FsListRequest> for FsListRequest {
+                fn from(value: super::FsListRequest) -> Self {
+                    Self {
+                        page: Ok(value.page),
+                        password: Ok(value.password),
+                        path: Ok(value.path),
+                        per_page: Ok(value.per_page),
+                        refresh: Ok(value.refresh),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct FsListResponse {
+                code: ::std::result::Result<i32, ::std::string::String>,
+                data: ::std::result::Result<
+                    ::std::option::Option<super::FsListData>,
+                    ::std::string::String,
+                >,
+                message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for FsListResponse {
+                fn default() -> Self {
+                    Self {
+                        code: Err("no value supplied for code".to_string()),
+                        data: Err("no value supplied for data".to_string()),
+                        message: Err("no value supplied for message".to_string()),
+                    }
+                }
+            }
+            impl FsListResponse {
+                pub fn code<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i32>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.code = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for code: {e}"));
+                    self
+                }
+                pub fn data<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<super::FsListData>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.data = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for data: {e}"));
+                    self
+                }
+                pub fn message<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.message = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<FsListResponse> for super::FsListResponse {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: FsListResponse,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        code: value.code?,
+                        data: value.data?,
+                        message: value.message?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::FsListResponse> for FsListResponse {
+                fn from(value: super::FsListResponse) -> Self {
+                    Self {
+                        code: Ok(value.code),
+                        data: Ok(value.data),
+                        message: Ok(value.message),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct FsObject {
+                created: ::std::result::Result<::std::string::String, ::std::string::String>,
+                hash_info: ::std::result::Result<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                    ::std::string::String,
+                >,
+                hashinfo: ::std::result::Result<::std::string::String, ::std::string::String>,
+                is_dir: ::std::result::Result<bool, ::std::string::String>,
+                modified: ::std::result::Result<::std::string::String, ::std::string::String>,
+                name: ::std::result::Result<::std::string::String, ::std::string::String>,
+                sign: ::std::result::Result<::std::string::String, ::std::string::String>,
+                size: ::std::result::Result<i64, ::std::string::String>,
+                thumb: ::std::result::Result<::std::string::String, ::std::string::String>,
+                type_: ::std::result::Result<i32, ::std::string::String>,
+            }
+            impl ::std::default::Default for FsObject {
+                fn default() -> Self {
+                    Self {
+                        created: Err("no value supplied for created".to_string()),
+                        hash_info: Err("no value supplied for hash_info".to_string()),
+                        hashinfo: Err("no value supplied for hashinfo".to_string()),
+                        is_dir: Err("no value supplied for is_dir".to_string()),
+                        modified: Err("no value supplied for modified".to_string()),
+                        name: Err("no value supplied for name".to_string()),
+                        sign: Err("no value supplied for sign".to_string()),
+                        size: Err("no value supplied for size".to_string()),
+                        thumb: Err("no value supplied for thumb".to_string()),
+                        type_: Err("no value supplied for type_".to_string()),
+                    }
+                }
+            }
+            impl FsObject {
+                pub fn created<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.created = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for created: {e}"));
+                    self
+                }
+                pub fn hash_info<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<
+                            ::std::option::Option<
+                                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                            >,
+                        >,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.hash_info = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for hash_info: {e}"));
+                    self
+                }
+                pub fn hashinfo<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.hashinfo = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for hashinfo: {e}"));
+                    self
+                }
+                pub fn is_dir<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<bool>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.is_dir = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for is_dir: {e}"));
+                    self
+                }
+                pub fn modified<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.modified = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for modified: {e}"));
+                    self
+                }
+                pub fn name<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.name = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    self
+                }
+                pub fn sign<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.sign = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for sign: {e}"));
+                    self
+                }
+                pub fn size<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i64>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.size = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for size: {e}"));
+                    self
+                }
+                pub fn thumb<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.thumb = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for thumb: {e}"));
+                    self
+                }
+                pub fn type_<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i32>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.type_ = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<FsObject> for super::FsObject {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: FsObject,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        created: value.created?,
+                        hash_info: value.hash_info?,
+                        hashinfo: value.hashinfo?,
+                        is_dir: value.is_dir?,
+                        modified: value.modified?,
+                        name: value.name?,
+                        sign: value.sign?,
+                        size: value.size?,
+                        thumb: value.thumb?,
+                        type_: value.type_?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::FsObject> for FsObject {
+                fn from(value: super::FsObject) -> Self {
+                    Self {
+                        created: Ok(value.created),
+                        hash_info: Ok(value.hash_info),
+                        hashinfo: Ok(value.hashinfo),
+                        is_dir: Ok(value.is_dir),
+                        modified: Ok(value.modified),
+                        name: Ok(value.name),
+                        sign: Ok(value.sign),
+                        size: Ok(value.size),
+                        thumb: Ok(value.thumb),
+                        type_: Ok(value.type_),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
             pub struct LoginData {
                 token: ::std::result::Result<::std::string::String, ::std::string::String>,
             }
@@ -19549,6 +20913,635 @@ pub mod admin {
                 }
             }
             #[derive(Clone, Debug)]
+            pub struct PublicSettings {
+                allow_indexed: ::std::result::Result<::std::string::String, ::std::string::String>,
+                allow_mounted: ::std::result::Result<::std::string::String, ::std::string::String>,
+                announcement: ::std::result::Result<::std::string::String, ::std::string::String>,
+                audio_autoplay: ::std::result::Result<::std::string::String, ::std::string::String>,
+                audio_cover: ::std::result::Result<::std::string::String, ::std::string::String>,
+                auto_update_index:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+                customize_body: ::std::result::Result<::std::string::String, ::std::string::String>,
+                customize_head: ::std::result::Result<::std::string::String, ::std::string::String>,
+                default_page_size:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+                external_previews:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+                favicon: ::std::result::Result<::std::string::String, ::std::string::String>,
+                filename_char_mapping:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+                forward_direct_link_params:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+                hide_files: ::std::result::Result<::std::string::String, ::std::string::String>,
+                home_container: ::std::result::Result<::std::string::String, ::std::string::String>,
+                home_icon: ::std::result::Result<::std::string::String, ::std::string::String>,
+                iframe_previews:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+                ignore_direct_link_params:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+                ldap_login_enabled:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+                ldap_login_tips:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+                logo: ::std::result::Result<::std::string::String, ::std::string::String>,
+                main_color: ::std::result::Result<::std::string::String, ::std::string::String>,
+                ocr_api: ::std::result::Result<::std::string::String, ::std::string::String>,
+                package_download:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+                pagination_type:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+                robots_txt: ::std::result::Result<::std::string::String, ::std::string::String>,
+                search_index: ::std::result::Result<::std::string::String, ::std::string::String>,
+                settings_layout:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+                site_title: ::std::result::Result<::std::string::String, ::std::string::String>,
+                sso_compatibility_mode:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+                sso_login_enabled:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+                sso_login_platform:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+                version: ::std::result::Result<::std::string::String, ::std::string::String>,
+                video_autoplay: ::std::result::Result<::std::string::String, ::std::string::String>,
+                webauthn_login_enabled:
+                    ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for PublicSettings {
+                fn default() -> Self {
+                    Self {
+                        allow_indexed: Err("no value supplied for allow_indexed".to_string()),
+                        allow_mounted: Err("no value supplied for allow_mounted".to_string()),
+                        announcement: Err("no value supplied for announcement".to_string()),
+                        audio_autoplay: Err("no value supplied for audio_autoplay".to_string()),
+                        audio_cover: Err("no value supplied for audio_cover".to_string()),
+                        auto_update_index: Err(
+                            "no value supplied for auto_update_index".to_string()
+                        ),
+                        customize_body: Err("no value supplied for customize_body".to_string()),
+                        customize_head: Err("no value supplied for customize_head".to_string()),
+                        default_page_size: Err(
+                            "no value supplied for default_page_size".to_string()
+                        ),
+                        external_previews: Err(
+                            "no value supplied for external_previews".to_string()
+                        ),
+                        favicon: Err("no value supplied for favicon".to_string()),
+                        filename_char_mapping: Err(
+                            "no value supplied for filename_char_mapping".to_string()
+                        ),
+                        forward_direct_link_params: Err(
+                            "no value supplied for forward_direct_link_params".to_string(),
+                        ),
+                        hide_files: Err("no value supplied for hide_files".to_string()),
+                        home_container: Err("no value supplied for home_container".to_string()),
+                        home_icon: Err("no value supplied for home_icon".to_string()),
+                        iframe_previews: Err("no value supplied for iframe_previews".to_string()),
+                        ignore_direct_link_params: Err(
+                            "no value supplied for ignore_direct_link_params".to_string(),
+                        ),
+                        ldap_login_enabled: Err(
+                            "no value supplied for ldap_login_enabled".to_string()
+                        ),
+                        ldap_login_tips: Err("no value supplied for ldap_login_tips".to_string()),
+                        logo: Err("no value supplied for logo".to_string()),
+                        main_color: Err("no value supplied for main_color".to_string()),
+                        ocr_api: Err("no value supplied for ocr_api".to_string()),
+                        package_download: Err("no value supplied for package_download".to_string()),
+                        pagination_type: Err("no value supplied for pagination_type".to_string()),
+                        robots_txt: Err("no value supplied for robots_txt".to_string()),
+                        search_index: Err("no value supplied for search_index".to_string()),
+                        settings_layout: Err("no value supplied for settings_layout".to_string()),
+                        site_title: Err("no value supplied for site_title".to_string()),
+                        sso_compatibility_mode: Err(
+                            "no value supplied for sso_compatibility_mode".to_string()
+                        ),
+                        sso_login_enabled: Err(
+                            "no value supplied for sso_login_enabled".to_string()
+                        ),
+                        sso_login_platform: Err(
+                            "no value supplied for sso_login_platform".to_string()
+                        ),
+                        version: Err("no value supplied for version".to_string()),
+                        video_autoplay: Err("no value supplied for video_autoplay".to_string()),
+                        webauthn_login_enabled: Err(
+                            "no value supplied for webauthn_login_enabled".to_string()
+                        ),
+                    }
+                }
+            }
+            impl PublicSettings {
+                pub fn allow_indexed<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.allow_indexed = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for allow_indexed: {e}")
+                    });
+                    self
+                }
+                pub fn allow_mounted<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.allow_mounted = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for allow_mounted: {e}")
+                    });
+                    self
+                }
+                pub fn announcement<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.announcement = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for announcement: {e}")
+                    });
+                    self
+                }
+                pub fn audio_autoplay<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.audio_autoplay = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for audio_autoplay: {e}")
+                    });
+                    self
+                }
+                pub fn audio_cover<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.audio_cover = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for audio_cover: {e}")
+                    });
+                    self
+                }
+                pub fn auto_update_index<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.auto_update_index = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for auto_update_index: {e}")
+                    });
+                    self
+                }
+                pub fn customize_body<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.customize_body = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for customize_body: {e}")
+                    });
+                    self
+                }
+                pub fn customize_head<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.customize_head = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for customize_head: {e}")
+                    });
+                    self
+                }
+                pub fn default_page_size<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.default_page_size = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for default_page_size: {e}")
+                    });
+                    self
+                }
+                pub fn external_previews<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.external_previews = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for external_previews: {e}")
+                    });
+                    self
+                }
+                pub fn favicon<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.favicon = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for favicon: {e}"));
+                    self
+                }
+                pub fn filename_char_mapping<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.filename_char_mapping = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for filename_char_mapping: {e}")
+                    });
+                    self
+                }
+                pub fn forward_direct_link_params<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.forward_direct_link_params = value.try_into().map_err(|e| {
+                        format!(
+                            "error converting supplied value for forward_direct_link_params: {e}"
+                        )
+                    });
+                    self
+                }
+                pub fn hide_files<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.hide_files = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for hide_files: {e}")
+                    });
+                    self
+                }
+                pub fn home_container<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.home_container = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for home_container: {e}")
+                    });
+                    self
+                }
+                pub fn home_icon<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.home_icon = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for home_icon: {e}"));
+                    self
+                }
+                pub fn iframe_previews<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.iframe_previews = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for iframe_previews: {e}")
+                    });
+                    self
+                }
+                pub fn ignore_direct_link_params<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.ignore_direct_link_params = value.try_into().map_err(|e| {
+                        format!(
+                            "error converting supplied value for ignore_direct_link_params: {e}"
+                        )
+                    });
+                    self
+                }
+                pub fn ldap_login_enabled<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.ldap_login_enabled = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for ldap_login_enabled: {e}")
+                    });
+                    self
+                }
+                pub fn ldap_login_tips<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.ldap_login_tips = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for ldap_login_tips: {e}")
+                    });
+                    self
+                }
+                pub fn logo<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.logo = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for logo: {e}"));
+                    self
+                }
+                pub fn main_color<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.main_color = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for main_color: {e}")
+                    });
+                    self
+                }
+                pub fn ocr_api<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.ocr_api = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for ocr_api: {e}"));
+                    self
+                }
+                pub fn package_download<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.package_download = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for package_download: {e}")
+                    });
+                    self
+                }
+                pub fn pagination_type<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.pagination_type = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for pagination_type: {e}")
+                    });
+                    self
+                }
+                pub fn robots_txt<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.robots_txt = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for robots_txt: {e}")
+                    });
+                    self
+                }
+                pub fn search_index<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.search_index = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for search_index: {e}")
+                    });
+                    self
+                }
+                pub fn settings_layout<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.settings_layout = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for settings_layout: {e}")
+                    });
+                    self
+                }
+                pub fn site_title<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.site_title = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for site_title: {e}")
+                    });
+                    self
+                }
+                pub fn sso_compatibility_mode<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.sso_compatibility_mode = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for sso_compatibility_mode: {e}")
+                    });
+                    self
+                }
+                pub fn sso_login_enabled<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.sso_login_enabled = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for sso_login_enabled: {e}")
+                    });
+                    self
+                }
+                pub fn sso_login_platform<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.sso_login_platform = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for sso_login_platform: {e}")
+                    });
+                    self
+                }
+                pub fn version<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.version = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for version: {e}"));
+                    self
+                }
+                pub fn video_autoplay<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.video_autoplay = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for video_autoplay: {e}")
+                    });
+                    self
+                }
+                pub fn webauthn_login_enabled<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.webauthn_login_enabled = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for webauthn_login_enabled: {e}")
+                    });
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<PublicSettings> for super::PublicSettings {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: PublicSettings,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        allow_indexed: value.allow_indexed?,
+                        allow_mounted: value.allow_mounted?,
+                        announcement: value.announcement?,
+                        audio_autoplay: value.audio_autoplay?,
+                        audio_cover: value.audio_cover?,
+                        auto_update_index: value.auto_update_index?,
+                        customize_body: value.customize_body?,
+                        customize_head: value.customize_head?,
+                        default_page_size: value.default_page_size?,
+                        external_previews: value.external_previews?,
+                        favicon: value.favicon?,
+                        filename_char_mapping: value.filename_char_mapping?,
+                        forward_direct_link_params: value.forward_direct_link_params?,
+                        hide_files: value.hide_files?,
+                        home_container: value.home_container?,
+                        home_icon: value.home_icon?,
+                        iframe_previews: value.iframe_previews?,
+                        ignore_direct_link_params: value.ignore_direct_link_params?,
+                        ldap_login_enabled: value.ldap_login_enabled?,
+                        ldap_login_tips: value.ldap_login_tips?,
+                        logo: value.logo?,
+                        main_color: value.main_color?,
+                        ocr_api: value.ocr_api?,
+                        package_download: value.package_download?,
+                        pagination_type: value.pagination_type?,
+                        robots_txt: value.robots_txt?,
+                        search_index: value.search_index?,
+                        settings_layout: value.settings_layout?,
+                        site_title: value.site_title?,
+                        sso_compatibility_mode: value.sso_compatibility_mode?,
+                        sso_login_enabled: value.sso_login_enabled?,
+                        sso_login_platform: value.sso_login_platform?,
+                        version: value.version?,
+                        video_autoplay: value.video_autoplay?,
+                        webauthn_login_enabled: value.webauthn_login_enabled?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::PublicSettings> for PublicSettings {
+                fn from(value: super::PublicSettings) -> Self {
+                    Self {
+                        allow_indexed: Ok(value.allow_indexed),
+                        allow_mounted: Ok(value.allow_mounted),
+                        announcement: Ok(value.announcement),
+                        audio_autoplay: Ok(value.audio_autoplay),
+                        audio_cover: Ok(value.audio_cover),
+                        auto_update_index: Ok(value.auto_update_index),
+                        customize_body: Ok(value.customize_body),
+                        customize_head: Ok(value.customize_head),
+                        default_page_size: Ok(value.default_page_size),
+                        external_previews: Ok(value.external_previews),
+                        favicon: Ok(value.favicon),
+                        filename_char_mapping: Ok(value.filename_char_mapping),
+                        forward_direct_link_params: Ok(value.forward_direct_link_params),
+                        hide_files: Ok(value.hide_files),
+                        home_container: Ok(value.home_container),
+                        home_icon: Ok(value.home_icon),
+                        iframe_previews: Ok(value.iframe_previews),
+                        ignore_direct_link_params: Ok(value.ignore_direct_link_params),
+                        ldap_login_enabled: Ok(value.ldap_login_enabled),
+                        ldap_login_tips: Ok(value.ldap_login_tips),
+                        logo: Ok(value.logo),
+                        main_color: Ok(value.main_color),
+                        ocr_api: Ok(value.ocr_api),
+                        package_download: Ok(value.package_download),
+                        pagination_type: Ok(value.pagination_type),
+                        robots_txt: Ok(value.robots_txt),
+                        search_index: Ok(value.search_index),
+                        settings_layout: Ok(value.settings_layout),
+                        site_title: Ok(value.site_title),
+                        sso_compatibility_mode: Ok(value.sso_compatibility_mode),
+                        sso_login_enabled: Ok(value.sso_login_enabled),
+                        sso_login_platform: Ok(value.sso_login_platform),
+                        version: Ok(value.version),
+                        video_autoplay: Ok(value.video_autoplay),
+                        webauthn_login_enabled: Ok(value.webauthn_login_enabled),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct PublicSettingsResponse {
+                code: ::std::result::Result<i32, ::std::string::String>,
+                data: ::std::result::Result<
+                    ::std::option::Option<super::PublicSettings>,
+                    ::std::string::String,
+                >,
+                message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for PublicSettingsResponse {
+                fn default() -> Self {
+                    Self {
+                        code: Err("no value supplied for code".to_string()),
+                        data: Err("no value supplied for data".to_string()),
+                        message: Err("no value supplied for message".to_string()),
+                    }
+                }
+            }
+            impl PublicSettingsResponse {
+                pub fn code<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i32>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.code = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for code: {e}"));
+                    self
+                }
+                pub fn data<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<super::PublicSettings>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.data = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for data: {e}"));
+                    self
+                }
+                pub fn message<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.message = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<PublicSettingsResponse> for super::PublicSettingsResponse {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: PublicSettingsResponse,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        code: value.code?,
+                        data: value.data?,
+                        message: value.message?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::PublicSettingsResponse> for PublicSettingsResponse {
+                fn from(value: super::PublicSettingsResponse) -> Self {
+                    Self {
+                        code: Ok(value.code),
+                        data: Ok(value.data),
+                        message: Ok(value.message),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
             pub struct SshKey {
                 added_time: ::std::result::Result<::std::string::String, ::std::string::String>,
                 fingerprint: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -19767,6 +21760,79 @@ pub mod admin {
                     Self {
                         content: Ok(value.content),
                         total: Ok(value.total),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct StringListResponse {
+                code: ::std::result::Result<i32, ::std::string::String>,
+                data: ::std::result::Result<
+                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                    ::std::string::String,
+                >,
+                message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for StringListResponse {
+                fn default() -> Self {
+                    Self {
+                        code: Err("no value supplied for code".to_string()),
+                        data: Err("no value supplied for data".to_string()),
+                        message: Err("no value supplied for message".to_string()),
+                    }
+                }
+            }
+            impl StringListResponse {
+                pub fn code<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i32>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.code = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for code: {e}"));
+                    self
+                }
+                pub fn data<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<
+                            ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                        >,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.data = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for data: {e}"));
+                    self
+                }
+                pub fn message<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.message = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<StringListResponse> for super::StringListResponse {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: StringListResponse,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        code: value.code?,
+                        data: value.data?,
+                        message: value.message?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::StringListResponse> for StringListResponse {
+                fn from(value: super::StringListResponse) -> Self {
+                    Self {
+                        code: Ok(value.code),
+                        data: Ok(value.data),
+                        message: Ok(value.message),
                     }
                 }
             }
@@ -20536,7 +22602,7 @@ pub mod admin {
         }
     }
     #[derive(Clone, Debug)]
-    #[doc = "Client for AList-compatible admin user API\n\nAdmin user management, compatible with AList v3 / OpenList v4 (`/api/admin/user/*`),\ntranscribed from `alist-admin-user-api.md`, plus `POST /api/auth/login` (extension) so a\nclient can obtain a token.\n\nWire conventions (AList's):\n- Every answer is **HTTP 200** with the envelope `{\"code\", \"message\", \"data\"}`. `code` is\n  200 on success (`message` is `success`); on failure `code` carries the real status\n  (400 bad request, 401 not signed in, 402 2FA code wrong, 403 not an admin, 404 not\n  found, 429 locked out, 500 internal error) and `data` is `null`. Each operation\n  therefore documents a single 200 response whose envelope has a nullable `data`; the\n  error cases are listed in the operation's description and shown as named examples.\n- Authentication: the raw JWT in the `Authorization` header, **without** a `Bearer`\n  scheme. No header means the guest user.\n- Ids are integers and travel in the query string (`?id=`, `?uid=`), as in AList.\n- Pages are `{\"content\": [...], \"total\": <int64>}`.\n\n\nVersion: 1.0.0"]
+    #[doc = "Client for AList-compatible admin user API\n\nAdmin user management, compatible with AList v3 / OpenList v4 (`/api/admin/user/*`),\ntranscribed from `alist-admin-user-api.md`, plus `POST /api/auth/login` (extension) so a\nclient can obtain a token, and the few calls AList's web front end (alist-web) makes\nbesides user management (public settings, and the storage calls of its home page and\nbase-path picker, answered without files: this server stores none).\n\nWire conventions (AList's):\n- Every answer is **HTTP 200** with the envelope `{\"code\", \"message\", \"data\"}`. `code` is\n  200 on success (`message` is `success`); on failure `code` carries the real status\n  (400 bad request, 401 not signed in, 402 2FA code wrong, 403 not an admin, 404 not\n  found, 429 locked out, 500 internal error) and `data` is `null`. Each operation\n  therefore documents a single 200 response whose envelope has a nullable `data`; the\n  error cases are listed in the operation's description and shown as named examples.\n- Authentication: the raw JWT in the `Authorization` header, **without** a `Bearer`\n  scheme. No header means the guest user.\n- Ids are integers and travel in the query string (`?id=`, `?uid=`), as in AList.\n- Pages are `{\"content\": [...], \"total\": <int64>}`.\n\n\nVersion: 1.0.0"]
     pub struct Client {
         pub(crate) baseurl: String,
         pub(crate) client: reqwest::Client,
@@ -20593,12 +22659,14 @@ pub mod admin {
         Lists users, sorted by id ascending, one page at a time. `data` is a `UserPage`;
         every user's `password` is `""`.
 
-        Paging (AList's `PageReq`): `page` < 1 is treated as 1; `per_page` < 1 is treated as
-        the maximum (1000) — AList returns all rows there; `per_page` > 1000 is rejected.
-        Without parameters the first 30 users are returned.
+        Paging (AList's `PageReq`): `page` < 1 is treated as 1. Without `per_page`, or with
+        `per_page` < 1, every user is returned, as AList does (its web front end asks without
+        paging parameters and has no pager) — up to the hard cap of 10000 users per answer,
+        which protects the server; `total` still counts all users, so a client sees when the
+        cap cut the list and can page with `per_page`. `per_page` > 10000 is rejected.
 
         Errors (HTTP 200; the status is in `code`, `data` is null):
-        - 400 — `page` or `per_page` is not an integer, or `per_page` > 1000 (the message names
+        - 400 — `page` or `per_page` is not an integer, or `per_page` > 10000 (the message names
           the parameter).
         - 401 `Guest user is disabled, login please` — no `Authorization` header.
         - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
@@ -20612,7 +22680,7 @@ pub mod admin {
 
         Arguments:
         - `page`: Page number, 1-based. Values < 1 are treated as 1 (as AList does).
-        - `per_page`: Page size, at most 1000. Values < 1 are treated as 1000 (AList returns all rows).
+        - `per_page`: Page size, at most 10000. Missing or < 1 means every user (AList), up to the cap of 10000.
         ```ignore
         let response = client.list_users()
             .page(page)
@@ -21195,6 +23263,151 @@ pub mod admin {
         ```*/
         pub fn delete_my_ssh_key(&self) -> builder::DeleteMySshKey<'_> {
             builder::DeleteMySshKey::new(self)
+        }
+        /**Public settings of the site
+
+        Extension: AList's web front end (alist-web) reads these before it draws any page, the sign-in page included; without them it shows only "Failed fetching settings".
+
+        AList's public settings (`op.GetPublicSettingsMap`): every value is a string, as
+        AList stores them. `site_title` and `logo` come from the configuration
+        (`ADMIN_SITE_TITLE`, `ADMIN_SITE_LOGO`; `favicon` is the logo's first line). The
+        sign-in features this server does not have are reported off (`ldap_login_enabled`,
+        `sso_login_enabled`, `webauthn_login_enabled`, `sso_compatibility_mode` are
+        `"false"`), as are the file features (`search_index` is `"none"`,
+        `package_download` is `"false"`, no previews, no OCR). The look keeps AList's
+        defaults (`main_color` `#1890ff`, `home_container` `max_980px`, `settings_layout`
+        `list`, `pagination_type` `all`, `default_page_size` `30`); `announcement` is empty.
+        `customize_head` and `customize_body`, private in AList (it writes them into
+        `index.html`), are `""`. `version` is this server's (`console-server/<version>`).
+
+        No credential is needed and no error is expected but 500 `internal server error`.
+
+
+        Sends a `GET` request to `/api/public/settings`
+
+        ```ignore
+        let response = client.get_public_settings()
+            .send()
+            .await;
+        ```*/
+        pub fn get_public_settings(&self) -> builder::GetPublicSettings<'_> {
+            builder::GetPublicSettings::new(self)
+        }
+        /**Offline download tools
+
+        Extension: alist-web's home page asks for the offline download tools when it opens; without an answer it shows "Request failed with status code 404".
+
+        This server stores no files, so it has no tools: `data` is always `[]` (AList lists
+        its configured tools, e.g. `aria2`, `qBittorrent`). No credential is needed.
+
+
+        Sends a `GET` request to `/api/public/offline_download_tools`
+
+        ```ignore
+        let response = client.list_offline_download_tools()
+            .send()
+            .await;
+        ```*/
+        pub fn list_offline_download_tools(&self) -> builder::ListOfflineDownloadTools<'_> {
+            builder::ListOfflineDownloadTools::new(self)
+        }
+        /**An object of the storage
+
+        Extension: alist-web's home page (where it lands after a sign-in) asks for the object at its path; without an answer it shows "Request failed with status code 404".
+
+        This server manages users; the files are served elsewhere. Every path is therefore
+        answered as an empty folder (`is_dir` true, `provider` `unknown`, `related` null,
+        times Go's zero time as AList gives virtual folders), which makes the front end list
+        it (`POST /api/fs/list`) and show that answer's `readme`: a note saying so, with a
+        link to the manage pages. The front end cannot be sent to the manage pages from
+        here (it only follows `object not found` back to the same path), so no redirect.
+        `password` is ignored.
+
+        Errors (HTTP 200; the status is in `code`, `data` is null):
+        - 400 — malformed JSON (the message names the field).
+        - 401 `Guest user is disabled, login please` — no `Authorization` header.
+        - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+          / `Current user is disabled, replace please` — unknown, expired or stale token, or the
+          caller is disabled.
+        - 500 `internal server error` — unexpected failure (logged with a request id).
+
+
+        Sends a `POST` request to `/api/fs/get`
+
+        ```ignore
+        let response = client.fs_get()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn fs_get(&self) -> builder::FsGet<'_> {
+            builder::FsGet::new(self)
+        }
+        /**The objects in a folder of the storage
+
+        Extension: alist-web lists the folder `POST /api/fs/get` named; this is what its home page shows.
+
+        Every folder is empty here (`content` `[]`, `total` 0, `write` false, so the front
+        end offers no upload); `readme` is a Markdown note the front end renders below the
+        empty list: this server manages users, the files are served elsewhere, and
+        administrators find the users under Manage (`/@manage`). `page`, `per_page`,
+        `refresh` and `password` are accepted and ignored.
+
+        Errors (HTTP 200; the status is in `code`, `data` is null):
+        - 400 — malformed JSON (the message names the field).
+        - 401 `Guest user is disabled, login please` — no `Authorization` header.
+        - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+          / `Current user is disabled, replace please` — unknown, expired or stale token, or the
+          caller is disabled.
+        - 500 `internal server error` — unexpected failure (logged with a request id).
+
+
+        Sends a `POST` request to `/api/fs/list`
+
+        ```ignore
+        let response = client.fs_list()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn fs_list(&self) -> builder::FsList<'_> {
+            builder::FsList::new(self)
+        }
+        /**The folders in a folder of the storage
+
+        Extension: alist-web's base-path picker (user create and edit) browses folders with `{"path": "/", "force_root": true}`; without an answer a base path can only be typed.
+
+        The storage lives elsewhere, so the folders are a configured list
+        (`ADMIN_BASE_PATHS`, e.g. `/,/team,/team/docs`): `data` is the folders directly
+        inside `path`, sorted by name, as AList's `DirResp` (`name`, and `modified`, Go's
+        zero time). Parents of a configured folder are folders too (`/team/docs` alone gives
+        `/team`). Unset, there is only the root, so `data` is `[]`.
+
+        As in AList, `force_root` (the path is from the storage's root) is for the admin;
+        without it the path is taken inside the caller's base path, so a user with base
+        path `/team` asking for `/` gets the folders in `/team`. `password` is ignored.
+
+        Errors (HTTP 200; the status is in `code`, `data` is null):
+        - 400 — malformed JSON (the message names the field).
+        - 401 `Guest user is disabled, login please` — no `Authorization` header.
+        - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+          / `Current user is disabled, replace please` — unknown, expired or stale token, or the
+          caller is disabled.
+        - 403 `Permission denied` — `force_root` from a caller who is not the admin (AList's text).
+        - 404 `object not found` — `path` is not a configured folder (AList 500).
+        - 500 `internal server error` — unexpected failure (logged with a request id).
+
+
+        Sends a `POST` request to `/api/fs/dirs`
+
+        ```ignore
+        let response = client.fs_dirs()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn fs_dirs(&self) -> builder::FsDirs<'_> {
+            builder::FsDirs::new(self)
         }
     }
     /// Types for composing operation parameters.
@@ -22408,6 +24621,301 @@ pub mod admin {
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "delete_my_ssh_key",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::get_public_settings`]
+
+        [`Client::get_public_settings`]: super::Client::get_public_settings*/
+        #[derive(Debug, Clone)]
+        pub struct GetPublicSettings<'a> {
+            client: &'a super::Client,
+        }
+        impl<'a> GetPublicSettings<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self { client: client }
+            }
+            ///Sends a `GET` request to `/api/public/settings`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::PublicSettingsResponse>, Error<()>> {
+                let Self { client } = self;
+                let url = format!("{}/api/public/settings", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "get_public_settings",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::list_offline_download_tools`]
+
+        [`Client::list_offline_download_tools`]: super::Client::list_offline_download_tools*/
+        #[derive(Debug, Clone)]
+        pub struct ListOfflineDownloadTools<'a> {
+            client: &'a super::Client,
+        }
+        impl<'a> ListOfflineDownloadTools<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self { client: client }
+            }
+            ///Sends a `GET` request to `/api/public/offline_download_tools`
+            pub async fn send(self) -> Result<ResponseValue<types::StringListResponse>, Error<()>> {
+                let Self { client } = self;
+                let url = format!("{}/api/public/offline_download_tools", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_offline_download_tools",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::fs_get`]
+
+        [`Client::fs_get`]: super::Client::fs_get*/
+        #[derive(Debug, Clone)]
+        pub struct FsGet<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::FsGetRequest, String>,
+        }
+        impl<'a> FsGet<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::FsGetRequest>,
+                <V as std::convert::TryInto<types::FsGetRequest>>::Error: std::fmt::Display,
+            {
+                self.body = value
+                    .try_into()
+                    .map(From::from)
+                    .map_err(|s| format!("conversion to `FsGetRequest` for body failed: {}", s));
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(types::builder::FsGetRequest) -> types::builder::FsGetRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/api/fs/get`
+            pub async fn send(self) -> Result<ResponseValue<types::FsGetResponse>, Error<()>> {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| types::FsGetRequest::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/api/fs/get", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "fs_get",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::fs_list`]
+
+        [`Client::fs_list`]: super::Client::fs_list*/
+        #[derive(Debug, Clone)]
+        pub struct FsList<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::FsListRequest, String>,
+        }
+        impl<'a> FsList<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::FsListRequest>,
+                <V as std::convert::TryInto<types::FsListRequest>>::Error: std::fmt::Display,
+            {
+                self.body = value
+                    .try_into()
+                    .map(From::from)
+                    .map_err(|s| format!("conversion to `FsListRequest` for body failed: {}", s));
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(types::builder::FsListRequest) -> types::builder::FsListRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/api/fs/list`
+            pub async fn send(self) -> Result<ResponseValue<types::FsListResponse>, Error<()>> {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| types::FsListRequest::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/api/fs/list", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "fs_list",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::fs_dirs`]
+
+        [`Client::fs_dirs`]: super::Client::fs_dirs*/
+        #[derive(Debug, Clone)]
+        pub struct FsDirs<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::FsDirsRequest, String>,
+        }
+        impl<'a> FsDirs<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::FsDirsRequest>,
+                <V as std::convert::TryInto<types::FsDirsRequest>>::Error: std::fmt::Display,
+            {
+                self.body = value
+                    .try_into()
+                    .map(From::from)
+                    .map_err(|s| format!("conversion to `FsDirsRequest` for body failed: {}", s));
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(types::builder::FsDirsRequest) -> types::builder::FsDirsRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/api/fs/dirs`
+            pub async fn send(self) -> Result<ResponseValue<types::FsDirsResponse>, Error<()>> {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| types::FsDirsRequest::try_from(v).map_err(|e| e.to_string()))
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/api/fs/dirs", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "fs_dirs",
                 };
                 client.pre(&mut request, &info).await?;
                 let result = client.exec(request, &info).await;

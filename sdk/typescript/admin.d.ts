@@ -17,12 +17,14 @@ export interface paths {
          * @description Lists users, sorted by id ascending, one page at a time. `data` is a `UserPage`;
          *     every user's `password` is `""`.
          *
-         *     Paging (AList's `PageReq`): `page` < 1 is treated as 1; `per_page` < 1 is treated as
-         *     the maximum (1000) — AList returns all rows there; `per_page` > 1000 is rejected.
-         *     Without parameters the first 30 users are returned.
+         *     Paging (AList's `PageReq`): `page` < 1 is treated as 1. Without `per_page`, or with
+         *     `per_page` < 1, every user is returned, as AList does (its web front end asks without
+         *     paging parameters and has no pager) — up to the hard cap of 10000 users per answer,
+         *     which protects the server; `total` still counts all users, so a client sees when the
+         *     cap cut the list and can page with `per_page`. `per_page` > 10000 is rejected.
          *
          *     Errors (HTTP 200; the status is in `code`, `data` is null):
-         *     - 400 — `page` or `per_page` is not an integer, or `per_page` > 1000 (the message names
+         *     - 400 — `page` or `per_page` is not an integer, or `per_page` > 10000 (the message names
          *       the parameter).
          *     - 401 `Guest user is disabled, login please` — no `Authorization` header.
          *     - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
@@ -666,6 +668,173 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/public/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public settings of the site
+         * @description Extension: AList's web front end (alist-web) reads these before it draws any page, the sign-in page included; without them it shows only "Failed fetching settings".
+         *
+         *     AList's public settings (`op.GetPublicSettingsMap`): every value is a string, as
+         *     AList stores them. `site_title` and `logo` come from the configuration
+         *     (`ADMIN_SITE_TITLE`, `ADMIN_SITE_LOGO`; `favicon` is the logo's first line). The
+         *     sign-in features this server does not have are reported off (`ldap_login_enabled`,
+         *     `sso_login_enabled`, `webauthn_login_enabled`, `sso_compatibility_mode` are
+         *     `"false"`), as are the file features (`search_index` is `"none"`,
+         *     `package_download` is `"false"`, no previews, no OCR). The look keeps AList's
+         *     defaults (`main_color` `#1890ff`, `home_container` `max_980px`, `settings_layout`
+         *     `list`, `pagination_type` `all`, `default_page_size` `30`); `announcement` is empty.
+         *     `customize_head` and `customize_body`, private in AList (it writes them into
+         *     `index.html`), are `""`. `version` is this server's (`console-server/<version>`).
+         *
+         *     No credential is needed and no error is expected but 500 `internal server error`.
+         */
+        get: operations["get_public_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/public/offline_download_tools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Offline download tools
+         * @description Extension: alist-web's home page asks for the offline download tools when it opens; without an answer it shows "Request failed with status code 404".
+         *
+         *     This server stores no files, so it has no tools: `data` is always `[]` (AList lists
+         *     its configured tools, e.g. `aria2`, `qBittorrent`). No credential is needed.
+         */
+        get: operations["list_offline_download_tools"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/fs/get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An object of the storage
+         * @description Extension: alist-web's home page (where it lands after a sign-in) asks for the object at its path; without an answer it shows "Request failed with status code 404".
+         *
+         *     This server manages users; the files are served elsewhere. Every path is therefore
+         *     answered as an empty folder (`is_dir` true, `provider` `unknown`, `related` null,
+         *     times Go's zero time as AList gives virtual folders), which makes the front end list
+         *     it (`POST /api/fs/list`) and show that answer's `readme`: a note saying so, with a
+         *     link to the manage pages. The front end cannot be sent to the manage pages from
+         *     here (it only follows `object not found` back to the same path), so no redirect.
+         *     `password` is ignored.
+         *
+         *     Errors (HTTP 200; the status is in `code`, `data` is null):
+         *     - 400 — malformed JSON (the message names the field).
+         *     - 401 `Guest user is disabled, login please` — no `Authorization` header.
+         *     - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+         *       / `Current user is disabled, replace please` — unknown, expired or stale token, or the
+         *       caller is disabled.
+         *     - 500 `internal server error` — unexpected failure (logged with a request id).
+         */
+        post: operations["fs_get"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/fs/list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The objects in a folder of the storage
+         * @description Extension: alist-web lists the folder `POST /api/fs/get` named; this is what its home page shows.
+         *
+         *     Every folder is empty here (`content` `[]`, `total` 0, `write` false, so the front
+         *     end offers no upload); `readme` is a Markdown note the front end renders below the
+         *     empty list: this server manages users, the files are served elsewhere, and
+         *     administrators find the users under Manage (`/@manage`). `page`, `per_page`,
+         *     `refresh` and `password` are accepted and ignored.
+         *
+         *     Errors (HTTP 200; the status is in `code`, `data` is null):
+         *     - 400 — malformed JSON (the message names the field).
+         *     - 401 `Guest user is disabled, login please` — no `Authorization` header.
+         *     - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+         *       / `Current user is disabled, replace please` — unknown, expired or stale token, or the
+         *       caller is disabled.
+         *     - 500 `internal server error` — unexpected failure (logged with a request id).
+         */
+        post: operations["fs_list"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/fs/dirs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The folders in a folder of the storage
+         * @description Extension: alist-web's base-path picker (user create and edit) browses folders with `{"path": "/", "force_root": true}`; without an answer a base path can only be typed.
+         *
+         *     The storage lives elsewhere, so the folders are a configured list
+         *     (`ADMIN_BASE_PATHS`, e.g. `/,/team,/team/docs`): `data` is the folders directly
+         *     inside `path`, sorted by name, as AList's `DirResp` (`name`, and `modified`, Go's
+         *     zero time). Parents of a configured folder are folders too (`/team/docs` alone gives
+         *     `/team`). Unset, there is only the root, so `data` is `[]`.
+         *
+         *     As in AList, `force_root` (the path is from the storage's root) is for the admin;
+         *     without it the path is taken inside the caller's base path, so a user with base
+         *     path `/team` asking for `/` gets the folders in `/team`. `password` is ignored.
+         *
+         *     Errors (HTTP 200; the status is in `code`, `data` is null):
+         *     - 400 — malformed JSON (the message names the field).
+         *     - 401 `Guest user is disabled, login please` — no `Authorization` header.
+         *     - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+         *       / `Current user is disabled, replace please` — unknown, expired or stale token, or the
+         *       caller is disabled.
+         *     - 403 `Permission denied` — `force_root` from a caller who is not the admin (AList's text).
+         *     - 404 `object not found` — `path` is not a configured folder (AList 500).
+         *     - 500 `internal server error` — unexpected failure (logged with a request id).
+         */
+        post: operations["fs_dirs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -960,6 +1129,266 @@ export interface components {
             /** @description The public key as one `authorized_keys` line (e.g. `ssh-ed25519 AAAA… comment`). */
             key: string;
         };
+        /** @description AList's public settings (`GET /api/public/settings`); every value is a string, as AList stores it. */
+        PublicSettings: {
+            /** @description This server's name and version, `console-server/<version>` (AList: its release). */
+            version: string;
+            /** @description The site's title (`ADMIN_SITE_TITLE`; AList's default `AList`). */
+            site_title: string;
+            /** @description Markdown shown on the home page when not empty; `""` here. */
+            announcement: string;
+            /** @description How the home page pages folders: `all` (AList's default). */
+            pagination_type: string;
+            /** @description Page size of the home page's folders: `30`. */
+            default_page_size: string;
+            /** @description Whether search engines may index the site: `false`. */
+            allow_indexed: string;
+            /** @description Whether storages are listed as folders: `true` (AList's default). */
+            allow_mounted: string;
+            /** @description The robots.txt AList serves (AList's default). */
+            robots_txt: string;
+            /** @description The logo, one URL per line (light, then dark) (`ADMIN_SITE_LOGO`; AList's default logo). */
+            logo: string;
+            /** @description The favicon: the logo's first line. */
+            favicon: string;
+            /** @description The front end's main colour: `#1890ff`. */
+            main_color: string;
+            /** @description The icon before the home path: the house emoji. */
+            home_icon: string;
+            /** @description The home page's width: `max_980px`. */
+            home_container: string;
+            /** @description The manage pages' settings layout: `list`. */
+            settings_layout: string;
+            /** @description External preview links by file type (JSON): `{}`, no previews. */
+            external_previews: string;
+            /** @description Embedded previews by file type (JSON): `{}`, no previews. */
+            iframe_previews: string;
+            /** @description Cover image of the audio player: `""`. */
+            audio_cover: string;
+            /** @description `false`: there are no files to play. */
+            audio_autoplay: string;
+            /** @description `false`: there are no files to play. */
+            video_autoplay: string;
+            /** @description Hidden-file patterns, one per line: `""`. */
+            hide_files: string;
+            /** @description `false`: no folder download. */
+            package_download: string;
+            /** @description The captcha-reading service: `""`, none. */
+            ocr_api: string;
+            /** @description Characters replaced in file names (JSON, AList's default). */
+            filename_char_mapping: string;
+            /** @description `false` (AList's default). */
+            forward_direct_link_params: string;
+            /** @description Query parameters dropped from direct links (AList's default). */
+            ignore_direct_link_params: string;
+            /** @description `false`: no WebAuthn sign-in here. */
+            webauthn_login_enabled: string;
+            /** @description `none`: no search. */
+            search_index: string;
+            /** @description `false`: no search index. */
+            auto_update_index: string;
+            /** @description `false`: no single sign-on here. */
+            sso_login_enabled: string;
+            /** @description `""`: no single sign-on here. */
+            sso_login_platform: string;
+            /** @description `false`. */
+            sso_compatibility_mode: string;
+            /** @description `false`: no LDAP sign-in here. */
+            ldap_login_enabled: string;
+            /** @description `""`: no LDAP sign-in here. */
+            ldap_login_tips: string;
+            /** @description `""` (private in AList, which writes it into `index.html`). */
+            customize_head: string;
+            /** @description `""` (private in AList, which writes it into `index.html`). */
+            customize_body: string;
+        };
+        /** @description Envelope whose `data` is the `PublicSettings` on success and null on failure. */
+        PublicSettingsResponse: {
+            /**
+             * Format: int32
+             * @description 200 on success; otherwise the error status (500).
+             */
+            code: number;
+            /** @description `success`, or the error message. */
+            message: string;
+            data: components["schemas"]["PublicSettings"] | null;
+        };
+        /** @description Envelope whose `data` is a list of strings on success and null on failure. */
+        StringListResponse: {
+            /**
+             * Format: int32
+             * @description 200 on success; otherwise the error status (500).
+             */
+            code: number;
+            /** @description `success`, or the error message. */
+            message: string;
+            data: string[] | null;
+        };
+        /** @description AList's `FsGetReq`: the object's path (inside the caller's base path) and its folder password. */
+        FsGetRequest: {
+            /** @description The path, e.g. `/`; `""` is the root. */
+            path?: string;
+            /** @description The folder's password; ignored here. */
+            password?: string;
+        };
+        /** @description AList's `ListReq`: the folder's path, its password and the page wanted. */
+        FsListRequest: {
+            /** @description The folder's path, e.g. `/`; `""` is the root. */
+            path?: string;
+            /** @description The folder's password; ignored here. */
+            password?: string;
+            /**
+             * Format: int32
+             * @description Page number (ignored here; every folder is empty).
+             */
+            page?: number;
+            /**
+             * Format: int32
+             * @description Page size, 0 for all (ignored here).
+             */
+            per_page?: number;
+            /** @description Re-read the storage (ignored here). */
+            refresh?: boolean;
+        };
+        /** @description AList's `DirReq`: the folder whose folders are wanted. */
+        FsDirsRequest: {
+            /** @description The folder's path, e.g. `/team`; `""` is the root. Taken inside the caller's base path unless `force_root`. */
+            path?: string;
+            /** @description The folder's password; ignored here. */
+            password?: string;
+            /** @description The path is from the storage's root, not the caller's base path (the admin only). */
+            force_root?: boolean;
+        };
+        /** @description An object of the storage as AList lists it (`ObjResp`). */
+        FsObject: {
+            /** @description The object's name (`root` for `/`). */
+            name: string;
+            /**
+             * Format: int64
+             * @description Size in bytes; 0 for folders.
+             */
+            size: number;
+            /** @description Whether it is a folder (always true here). */
+            is_dir: boolean;
+            /** @description Last change, RFC 3339 (Go's zero time `0001-01-01T00:00:00Z` here). */
+            modified: string;
+            /** @description Creation, RFC 3339 (Go's zero time here). */
+            created: string;
+            /** @description Signature for direct links; `""`. */
+            sign: string;
+            /** @description Thumbnail URL; `""`. */
+            thumb: string;
+            /**
+             * Format: int32
+             * @description 0 unknown, 1 folder, 2 video, 3 audio, 4 text, 5 image.
+             */
+            type: number;
+            /** @description The hashes as a JSON string (`null` when none, as AList). */
+            hashinfo: string;
+            /** @description The hashes by type; null here. */
+            hash_info: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /** @description AList's `FsGetResp`: the object's `ObjResp` fields and what a file's page needs. */
+        FsGetData: {
+            /** @description The object's name (`root` for `/`). */
+            name: string;
+            /**
+             * Format: int64
+             * @description Size in bytes; 0 for folders.
+             */
+            size: number;
+            /** @description Whether it is a folder (always true here, so the front end lists it). */
+            is_dir: boolean;
+            /** @description Last change, RFC 3339 (Go's zero time here). */
+            modified: string;
+            /** @description Creation, RFC 3339 (Go's zero time here). */
+            created: string;
+            /** @description Signature for direct links; `""`. */
+            sign: string;
+            /** @description Thumbnail URL; `""`. */
+            thumb: string;
+            /**
+             * Format: int32
+             * @description 0 unknown, 1 folder, 2 video, 3 audio, 4 text, 5 image.
+             */
+            type: number;
+            /** @description The hashes as a JSON string (`null` when none). */
+            hashinfo: string;
+            /** @description The hashes by type; null here. */
+            hash_info: {
+                [key: string]: unknown;
+            } | null;
+            /** @description A file's download URL; `""` for folders. */
+            raw_url: string;
+            /** @description A file's readme; `""` here. */
+            readme: string;
+            /** @description A file's header; `""` here. */
+            header: string;
+            /** @description The storage driver; `unknown` here. */
+            provider: string;
+            /** @description Files beside a file (subtitles and such); null here. */
+            related: components["schemas"]["FsObject"][] | null;
+        };
+        /** @description AList's `FsListResp`: one page of a folder. */
+        FsListData: {
+            /** @description The objects (always empty here). */
+            content: components["schemas"]["FsObject"][];
+            /**
+             * Format: int64
+             * @description Number of objects in the folder (0 here).
+             */
+            total: number;
+            /** @description Markdown shown below the list; here the note that files are served elsewhere. */
+            readme: string;
+            /** @description Markdown shown above the list; `""`. */
+            header: string;
+            /** @description Whether the caller may upload here (false). */
+            write: boolean;
+            /** @description The storage driver; `unknown` here. */
+            provider: string;
+        };
+        /** @description A folder as AList's `fs/dirs` gives it (`DirResp`). */
+        FsDir: {
+            /** @description The folder's name (not its path). */
+            name: string;
+            /** @description Last change, RFC 3339 (Go's zero time `0001-01-01T00:00:00Z` here). */
+            modified: string;
+        };
+        /** @description Envelope whose `data` is an `FsGetData` on success and null on failure. */
+        FsGetResponse: {
+            /**
+             * Format: int32
+             * @description 200 on success; otherwise the error status (400, 401, 500).
+             */
+            code: number;
+            /** @description `success`, or the error message. */
+            message: string;
+            data: components["schemas"]["FsGetData"] | null;
+        };
+        /** @description Envelope whose `data` is an `FsListData` on success and null on failure. */
+        FsListResponse: {
+            /**
+             * Format: int32
+             * @description 200 on success; otherwise the error status (400, 401, 500).
+             */
+            code: number;
+            /** @description `success`, or the error message. */
+            message: string;
+            data: components["schemas"]["FsListData"] | null;
+        };
+        /** @description Envelope whose `data` is the list of folders on success and null on failure. */
+        FsDirsResponse: {
+            /**
+             * Format: int32
+             * @description 200 on success; otherwise the error status (400, 401, 403, 404, 500).
+             */
+            code: number;
+            /** @description `success`, or the error message. */
+            message: string;
+            data: components["schemas"]["FsDir"][] | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -974,7 +1403,7 @@ export interface operations {
             query?: {
                 /** @description Page number, 1-based. Values < 1 are treated as 1 (as AList does). */
                 page?: number;
-                /** @description Page size, at most 1000. Values < 1 are treated as 1000 (AList returns all rows). */
+                /** @description Page size, at most 10000. Missing or < 1 means every user (AList), up to the cap of 10000. */
                 per_page?: number;
             };
             header?: never;
@@ -1408,6 +1837,140 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EmptyResponse"];
+                };
+            };
+        };
+    };
+    get_public_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Envelope; `code` 200 with the `PublicSettings`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicSettingsResponse"];
+                };
+            };
+        };
+    };
+    list_offline_download_tools: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Envelope; `code` 200 with the tool names (always empty). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StringListResponse"];
+                };
+            };
+        };
+    };
+    fs_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "path": "/",
+                 *       "password": ""
+                 *     }
+                 */
+                "application/json": components["schemas"]["FsGetRequest"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `code` 200 with an `FsGetData`, or an error code with `data` null. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FsGetResponse"];
+                };
+            };
+        };
+    };
+    fs_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "path": "/",
+                 *       "password": "",
+                 *       "page": 1,
+                 *       "per_page": 0,
+                 *       "refresh": false
+                 *     }
+                 */
+                "application/json": components["schemas"]["FsListRequest"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `code` 200 with an `FsListData`, or an error code with `data` null. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FsListResponse"];
+                };
+            };
+        };
+    };
+    fs_dirs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "path": "/",
+                 *       "password": "",
+                 *       "force_root": true
+                 *     }
+                 */
+                "application/json": components["schemas"]["FsDirsRequest"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `code` 200 with the folders, or an error code with `data` null. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FsDirsResponse"];
                 };
             };
         };

@@ -279,12 +279,26 @@ pub fn page_window(page: i32, per_page: i32) -> (u64, u64) {
     ((page - 1) * per_page, per_page)
 }
 
+/// The most users one list answer carries: AList answers every user when `per_page` is
+/// missing (its web front end asks so, and has no pager); this cap keeps such an answer
+/// bounded (about 1.3 MB of JSON). `openapi/admin.yaml` states it as `per_page`'s maximum.
+pub const USER_LIST_CAP: i32 = 10_000;
+
+/// `page` < 1 is 1; a missing `per_page`, or one < 1, is every user up to the cap.
+pub fn user_page_window(page: i32, per_page: Option<i32>) -> (u64, u64) {
+    let per_page = match per_page {
+        Some(n) if n >= 1 => n.min(USER_LIST_CAP),
+        _ => USER_LIST_CAP,
+    };
+    page_window(page, per_page)
+}
+
 pub async fn list_users(
     db: &DatabaseConnection,
     page: i32,
-    per_page: i32,
+    per_page: Option<i32>,
 ) -> Result<(Vec<User>, i64)> {
-    let (offset, limit) = page_window(page, per_page);
+    let (offset, limit) = user_page_window(page, per_page);
     let total = admin_user::Entity::find().count(db).await?;
     let rows = admin_user::Entity::find()
         .order_by_asc(admin_user::Column::Id)

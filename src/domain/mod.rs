@@ -17,5 +17,6 @@ pub mod session;
 pub mod setup;
 pub mod sign_ins;
 pub mod social;
+pub mod storage_folders;
 pub mod validate;
 pub mod workspaces;

@@ -744,7 +744,14 @@ fn request(op: Operation, me: &str) -> (String, Option<Value>) {
     let path = op.path().to_string();
     let q = |s: &str| format!("{path}?{s}");
     match op {
-        ListUsers | GetMe | Logout | Generate2fa | ListMySshKeys => (path, None),
+        ListUsers
+        | GetMe
+        | Logout
+        | Generate2fa
+        | ListMySshKeys
+        | GetPublicSettings
+        | ListOfflineDownloadTools => (path, None),
+        FsGet | FsList | FsDirs => (path, Some(serde_json::json!({"path": "/"}))),
         GetUser | DeleteUser | CancelUser2fa | DeleteUserSshKey | DeleteMySshKey => {
             (q("id=999"), None)
         }

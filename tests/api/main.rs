@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod alist_web;
 mod attacks;
 mod attempts;
 mod authz;

@@ -28,6 +28,8 @@ const RESTARTS: usize = 5;
 /// Profile clients measured while the login storm runs.
 const STORM_PROFILE_CONNECTIONS: usize = 4;
 const PASSWORD: &str = "bench-password-1";
+/// The admin-surface `admin` password the server is started with.
+const ADMIN_SURFACE_PASSWORD: &str = "bench-admin-password-1";
 
 pub struct Options {
     pub database_url: Option<String>,
@@ -198,7 +200,7 @@ impl Server {
             .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
             .arg(data_dir)
             .env("RUST_LOG", "warn")
-            .env("OPENLIST_ADMIN_PASSWORD", "bench-admin-password-1")
+            .env("OPENLIST_ADMIN_PASSWORD", ADMIN_SURFACE_PASSWORD)
             .env_remove("DATABASE_URL")
             .env_remove("CONFIG_FILE")
             .stdout(Stdio::null())
@@ -502,6 +504,17 @@ async fn scale_backend(
             )
             .await?;
         let token = server.login(admin).await?;
+        let admin_token = server
+            .call(
+                "POST",
+                "/api/auth/login",
+                None,
+                json!({ "username": "admin", "password": ADMIN_SURFACE_PASSWORD }),
+            )
+            .await?["data"]["token"]
+            .as_str()
+            .map(str::to_string)
+            .context("the admin-surface login answered without a token")?;
         // The server's own SQLite file (see `db::database_url`).
         let db_url = url.unwrap_or_else(|| {
             format!(
@@ -509,7 +522,7 @@ async fn scale_backend(
                 scratch.dir.join("console.db").display()
             )
         });
-        crate::bench_scale::run(server.addr, &db_url, admin, &token, duration).await
+        crate::bench_scale::run(server.addr, &db_url, admin, &token, &admin_token, duration).await
     }
     .await;
     scratch.remove().await?;

@@ -66,9 +66,21 @@ impl Connection {
 
 /// A complete request: `GET`/`POST` with optional bearer token and JSON body.
 pub fn request(method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Vec<u8> {
+    let authorization = token.map(|t| format!("Bearer {t}"));
+    request_with_authorization(method, path, authorization.as_deref(), body)
+}
+
+/// A request whose `Authorization` header is `authorization` as it is (the admin surface
+/// takes the raw token, AList's way, with no scheme).
+pub fn request_with_authorization(
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    body: Option<&str>,
+) -> Vec<u8> {
     let mut r = format!("{method} {path} HTTP/1.1\r\nHost: bench\r\n");
-    if let Some(token) = token {
-        r.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    if let Some(value) = authorization {
+        r.push_str(&format!("Authorization: {value}\r\n"));
     }
     match body {
         Some(body) => r.push_str(&format!(

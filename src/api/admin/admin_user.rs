@@ -12,7 +12,7 @@ impl AdminUserApi for AdminHandlers {
         _ctx: Self::Context,
         _principal: Self::Principal,
         page: i32,
-        per_page: i32,
+        per_page: Option<i32>,
     ) -> poem::Result<responses::ListUsersResponse> {
         let (rows, total) = users::list_users(&self.state.db, page, per_page)
             .await

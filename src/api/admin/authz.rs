@@ -25,8 +25,8 @@ pub fn rule(op: Operation) -> Rule {
     match op {
         ListUsers | GetUser | CreateUser | UpdateUser | DeleteUser | CancelUser2fa
         | DeleteUserCache | ListUserSshKeys | DeleteUserSshKey => Rule::Admin,
-        Login | LoginHash => Rule::Public,
-        Logout | GetMe => Rule::AnyUser,
+        Login | LoginHash | GetPublicSettings | ListOfflineDownloadTools => Rule::Public,
+        Logout | GetMe | FsGet | FsList | FsDirs => Rule::AnyUser,
         UpdateMe => Rule::NotGuest {
             code: 403,
             message: "Guest user can not update profile",
@@ -51,5 +51,19 @@ pub fn check(rule: Rule, user: &User) -> Result<(), (u16, &'static str)> {
         Rule::NotGuest { .. } => Ok(()),
         Rule::Admin if user.is_admin() => Ok(()),
         Rule::Admin => Err((403, NOT_ADMIN)),
+    }
+}
+
+/// AList's text when `fs/dirs` is asked for the storage's root (`force_root`) by someone
+/// other than the admin.
+pub const FORCE_ROOT_DENIED: &str = "Permission denied";
+
+/// `fs/dirs` (rule `AnyUser`) with `force_root`: the path is from the storage's root
+/// rather than the caller's base path, which only the admin may ask (AList's rule).
+pub fn admit_force_root(user: &User) -> Result<(), (u16, &'static str)> {
+    if user.is_admin() {
+        Ok(())
+    } else {
+        Err((403, FORCE_ROOT_DENIED))
     }
 }

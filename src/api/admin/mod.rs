@@ -4,7 +4,9 @@ mod admin_user;
 mod auth;
 pub mod authz;
 pub mod error;
+mod fs;
 mod me;
+mod public;
 
 use std::sync::Arc;
 

@@ -304,6 +304,270 @@ pub mod schemas {
         /// The public key as one `authorized_keys` line (e.g. `ssh-ed25519 AAAA… comment`).
         pub key: String,
     }
+
+    /// AList's public settings (`GET /api/public/settings`); every value is a string, as AList stores it.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct PublicSettings {
+        /// This server's name and version, `console-server/<version>` (AList: its release).
+        pub version: String,
+        /// The site's title (`ADMIN_SITE_TITLE`; AList's default `AList`).
+        pub site_title: String,
+        /// Markdown shown on the home page when not empty; `""` here.
+        pub announcement: String,
+        /// How the home page pages folders: `all` (AList's default).
+        pub pagination_type: String,
+        /// Page size of the home page's folders: `30`.
+        pub default_page_size: String,
+        /// Whether search engines may index the site: `false`.
+        pub allow_indexed: String,
+        /// Whether storages are listed as folders: `true` (AList's default).
+        pub allow_mounted: String,
+        /// The robots.txt AList serves (AList's default).
+        pub robots_txt: String,
+        /// The logo, one URL per line (light, then dark) (`ADMIN_SITE_LOGO`; AList's default logo).
+        pub logo: String,
+        /// The favicon: the logo's first line.
+        pub favicon: String,
+        /// The front end's main colour: `#1890ff`.
+        pub main_color: String,
+        /// The icon before the home path: the house emoji.
+        pub home_icon: String,
+        /// The home page's width: `max_980px`.
+        pub home_container: String,
+        /// The manage pages' settings layout: `list`.
+        pub settings_layout: String,
+        /// External preview links by file type (JSON): `{}`, no previews.
+        pub external_previews: String,
+        /// Embedded previews by file type (JSON): `{}`, no previews.
+        pub iframe_previews: String,
+        /// Cover image of the audio player: `""`.
+        pub audio_cover: String,
+        /// `false`: there are no files to play.
+        pub audio_autoplay: String,
+        /// `false`: there are no files to play.
+        pub video_autoplay: String,
+        /// Hidden-file patterns, one per line: `""`.
+        pub hide_files: String,
+        /// `false`: no folder download.
+        pub package_download: String,
+        /// The captcha-reading service: `""`, none.
+        pub ocr_api: String,
+        /// Characters replaced in file names (JSON, AList's default).
+        pub filename_char_mapping: String,
+        /// `false` (AList's default).
+        pub forward_direct_link_params: String,
+        /// Query parameters dropped from direct links (AList's default).
+        pub ignore_direct_link_params: String,
+        /// `false`: no WebAuthn sign-in here.
+        pub webauthn_login_enabled: String,
+        /// `none`: no search.
+        pub search_index: String,
+        /// `false`: no search index.
+        pub auto_update_index: String,
+        /// `false`: no single sign-on here.
+        pub sso_login_enabled: String,
+        /// `""`: no single sign-on here.
+        pub sso_login_platform: String,
+        /// `false`.
+        pub sso_compatibility_mode: String,
+        /// `false`: no LDAP sign-in here.
+        pub ldap_login_enabled: String,
+        /// `""`: no LDAP sign-in here.
+        pub ldap_login_tips: String,
+        /// `""` (private in AList, which writes it into `index.html`).
+        pub customize_head: String,
+        /// `""` (private in AList, which writes it into `index.html`).
+        pub customize_body: String,
+    }
+
+    /// Envelope whose `data` is the `PublicSettings` on success and null on failure.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct PublicSettingsResponse {
+        /// 200 on success; otherwise the error status (500).
+        pub code: i32,
+        /// `success`, or the error message.
+        pub message: String,
+        #[oai(nullable)]
+        pub data: Option<PublicSettings>,
+    }
+
+    /// Envelope whose `data` is a list of strings on success and null on failure.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct StringListResponse {
+        /// 200 on success; otherwise the error status (500).
+        pub code: i32,
+        /// `success`, or the error message.
+        pub message: String,
+        #[oai(nullable)]
+        pub data: Option<Vec<String>>,
+    }
+
+    /// AList's `FsGetReq`: the object's path (inside the caller's base path) and its folder password.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct FsGetRequest {
+        /// The path, e.g. `/`; `""` is the root.
+        #[oai(skip_serializing_if_is_none)]
+        pub path: Option<String>,
+        /// The folder's password; ignored here.
+        #[oai(skip_serializing_if_is_none)]
+        pub password: Option<String>,
+    }
+
+    /// AList's `ListReq`: the folder's path, its password and the page wanted.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct FsListRequest {
+        /// The folder's path, e.g. `/`; `""` is the root.
+        #[oai(skip_serializing_if_is_none)]
+        pub path: Option<String>,
+        /// The folder's password; ignored here.
+        #[oai(skip_serializing_if_is_none)]
+        pub password: Option<String>,
+        /// Page number (ignored here; every folder is empty).
+        #[oai(skip_serializing_if_is_none)]
+        pub page: Option<i32>,
+        /// Page size, 0 for all (ignored here).
+        #[oai(skip_serializing_if_is_none)]
+        pub per_page: Option<i32>,
+        /// Re-read the storage (ignored here).
+        #[oai(skip_serializing_if_is_none)]
+        pub refresh: Option<bool>,
+    }
+
+    /// AList's `DirReq`: the folder whose folders are wanted.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct FsDirsRequest {
+        /// The folder's path, e.g. `/team`; `""` is the root. Taken inside the caller's base path unless `force_root`.
+        #[oai(skip_serializing_if_is_none)]
+        pub path: Option<String>,
+        /// The folder's password; ignored here.
+        #[oai(skip_serializing_if_is_none)]
+        pub password: Option<String>,
+        /// The path is from the storage's root, not the caller's base path (the admin only).
+        #[oai(skip_serializing_if_is_none)]
+        pub force_root: Option<bool>,
+    }
+
+    /// An object of the storage as AList lists it (`ObjResp`).
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct FsObject {
+        /// The object's name (`root` for `/`).
+        pub name: String,
+        /// Size in bytes; 0 for folders.
+        pub size: i64,
+        /// Whether it is a folder (always true here).
+        pub is_dir: bool,
+        /// Last change, RFC 3339 (Go's zero time `0001-01-01T00:00:00Z` here).
+        pub modified: String,
+        /// Creation, RFC 3339 (Go's zero time here).
+        pub created: String,
+        /// Signature for direct links; `""`.
+        pub sign: String,
+        /// Thumbnail URL; `""`.
+        pub thumb: String,
+        /// 0 unknown, 1 folder, 2 video, 3 audio, 4 text, 5 image.
+        pub r#type: i32,
+        /// The hashes as a JSON string (`null` when none, as AList).
+        pub hashinfo: String,
+        /// The hashes by type; null here.
+        #[oai(nullable)]
+        pub hash_info: Option<::serde_json::Value>,
+    }
+
+    /// AList's `FsGetResp`: the object's `ObjResp` fields and what a file's page needs.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct FsGetData {
+        /// The object's name (`root` for `/`).
+        pub name: String,
+        /// Size in bytes; 0 for folders.
+        pub size: i64,
+        /// Whether it is a folder (always true here, so the front end lists it).
+        pub is_dir: bool,
+        /// Last change, RFC 3339 (Go's zero time here).
+        pub modified: String,
+        /// Creation, RFC 3339 (Go's zero time here).
+        pub created: String,
+        /// Signature for direct links; `""`.
+        pub sign: String,
+        /// Thumbnail URL; `""`.
+        pub thumb: String,
+        /// 0 unknown, 1 folder, 2 video, 3 audio, 4 text, 5 image.
+        pub r#type: i32,
+        /// The hashes as a JSON string (`null` when none).
+        pub hashinfo: String,
+        /// The hashes by type; null here.
+        #[oai(nullable)]
+        pub hash_info: Option<::serde_json::Value>,
+        /// A file's download URL; `""` for folders.
+        pub raw_url: String,
+        /// A file's readme; `""` here.
+        pub readme: String,
+        /// A file's header; `""` here.
+        pub header: String,
+        /// The storage driver; `unknown` here.
+        pub provider: String,
+        /// Files beside a file (subtitles and such); null here.
+        #[oai(nullable)]
+        pub related: Option<Vec<FsObject>>,
+    }
+
+    /// AList's `FsListResp`: one page of a folder.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct FsListData {
+        /// The objects (always empty here).
+        pub content: Vec<FsObject>,
+        /// Number of objects in the folder (0 here).
+        pub total: i64,
+        /// Markdown shown below the list; here the note that files are served elsewhere.
+        pub readme: String,
+        /// Markdown shown above the list; `""`.
+        pub header: String,
+        /// Whether the caller may upload here (false).
+        pub write: bool,
+        /// The storage driver; `unknown` here.
+        pub provider: String,
+    }
+
+    /// A folder as AList's `fs/dirs` gives it (`DirResp`).
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct FsDir {
+        /// The folder's name (not its path).
+        pub name: String,
+        /// Last change, RFC 3339 (Go's zero time `0001-01-01T00:00:00Z` here).
+        pub modified: String,
+    }
+
+    /// Envelope whose `data` is an `FsGetData` on success and null on failure.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct FsGetResponse {
+        /// 200 on success; otherwise the error status (400, 401, 500).
+        pub code: i32,
+        /// `success`, or the error message.
+        pub message: String,
+        #[oai(nullable)]
+        pub data: Option<FsGetData>,
+    }
+
+    /// Envelope whose `data` is an `FsListData` on success and null on failure.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct FsListResponse {
+        /// 200 on success; otherwise the error status (400, 401, 500).
+        pub code: i32,
+        /// `success`, or the error message.
+        pub message: String,
+        #[oai(nullable)]
+        pub data: Option<FsListData>,
+    }
+
+    /// Envelope whose `data` is the list of folders on success and null on failure.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct FsDirsResponse {
+        /// 200 on success; otherwise the error status (400, 401, 403, 404, 500).
+        pub code: i32,
+        /// `success`, or the error message.
+        pub message: String,
+        #[oai(nullable)]
+        pub data: Option<Vec<FsDir>>,
+    }
 }
 
 /// One enum per operation, one variant per documented status.
@@ -462,6 +726,46 @@ pub mod responses {
         #[oai(status = 200)]
         Ok(::poem_openapi::payload::Json<schemas::EmptyResponse>),
     }
+
+    /// Responses of `get_public_settings`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum GetPublicSettingsResponse {
+        /// Envelope; `code` 200 with the `PublicSettings`.
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::PublicSettingsResponse>),
+    }
+
+    /// Responses of `list_offline_download_tools`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum ListOfflineDownloadToolsResponse {
+        /// Envelope; `code` 200 with the tool names (always empty).
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::StringListResponse>),
+    }
+
+    /// Responses of `fs_get`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum FsGetResponse {
+        /// Envelope; `code` 200 with an `FsGetData`, or an error code with `data` null.
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::FsGetResponse>),
+    }
+
+    /// Responses of `fs_list`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum FsListResponse {
+        /// Envelope; `code` 200 with an `FsListData`, or an error code with `data` null.
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::FsListResponse>),
+    }
+
+    /// Responses of `fs_dirs`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum FsDirsResponse {
+        /// Envelope; `code` 200 with the folders, or an error code with `data` null.
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::FsDirsResponse>),
+    }
 }
 
 /// The tags of the spec; each has a handler trait and a router.
@@ -476,6 +780,12 @@ pub enum Tag {
     /// The signed-in user's own profile and SSH keys (extensions, not in the seed).
     #[oai(rename = "Me")]
     Me,
+    /// Public site settings the AList web front end reads first (extensions, not in the seed).
+    #[oai(rename = "Public")]
+    Public,
+    /// The storage calls the AList web front end makes on its home page and base-path picker (extensions; this server stores no files).
+    #[oai(rename = "Fs")]
+    Fs,
 }
 
 /// `AuthorizationHeader`, or nothing: operations whose security is `[{AuthorizationHeader: []}, {}]`.
@@ -541,6 +851,11 @@ pub enum Operation {
     ListMySshKeys,
     AddMySshKey,
     DeleteMySshKey,
+    GetPublicSettings,
+    ListOfflineDownloadTools,
+    FsGet,
+    FsList,
+    FsDirs,
 }
 
 impl Operation {
@@ -565,6 +880,11 @@ impl Operation {
         Self::ListMySshKeys,
         Self::AddMySshKey,
         Self::DeleteMySshKey,
+        Self::GetPublicSettings,
+        Self::ListOfflineDownloadTools,
+        Self::FsGet,
+        Self::FsList,
+        Self::FsDirs,
     ];
 
     /// The `operationId`.
@@ -589,6 +909,11 @@ impl Operation {
             Self::ListMySshKeys => "list_my_ssh_keys",
             Self::AddMySshKey => "add_my_ssh_key",
             Self::DeleteMySshKey => "delete_my_ssh_key",
+            Self::GetPublicSettings => "get_public_settings",
+            Self::ListOfflineDownloadTools => "list_offline_download_tools",
+            Self::FsGet => "fs_get",
+            Self::FsList => "fs_list",
+            Self::FsDirs => "fs_dirs",
         }
     }
 
@@ -614,6 +939,11 @@ impl Operation {
             Self::ListMySshKeys => "GET",
             Self::AddMySshKey => "POST",
             Self::DeleteMySshKey => "POST",
+            Self::GetPublicSettings => "GET",
+            Self::ListOfflineDownloadTools => "GET",
+            Self::FsGet => "POST",
+            Self::FsList => "POST",
+            Self::FsDirs => "POST",
         }
     }
 
@@ -639,6 +969,11 @@ impl Operation {
             Self::ListMySshKeys => "/api/me/sshkey/list",
             Self::AddMySshKey => "/api/me/sshkey/add",
             Self::DeleteMySshKey => "/api/me/sshkey/delete",
+            Self::GetPublicSettings => "/api/public/settings",
+            Self::ListOfflineDownloadTools => "/api/public/offline_download_tools",
+            Self::FsGet => "/api/fs/get",
+            Self::FsList => "/api/fs/list",
+            Self::FsDirs => "/api/fs/dirs",
         }
     }
 
@@ -664,6 +999,11 @@ impl Operation {
             Self::ListMySshKeys => Tag::Me,
             Self::AddMySshKey => Tag::Me,
             Self::DeleteMySshKey => Tag::Me,
+            Self::GetPublicSettings => Tag::Public,
+            Self::ListOfflineDownloadTools => Tag::Public,
+            Self::FsGet => Tag::Fs,
+            Self::FsList => Tag::Fs,
+            Self::FsDirs => Tag::Fs,
         }
     }
 
@@ -689,6 +1029,11 @@ impl Operation {
             Self::ListMySshKeys => true,
             Self::AddMySshKey => true,
             Self::DeleteMySshKey => true,
+            Self::GetPublicSettings => false,
+            Self::ListOfflineDownloadTools => false,
+            Self::FsGet => true,
+            Self::FsList => true,
+            Self::FsDirs => true,
         }
     }
 
@@ -714,6 +1059,11 @@ impl Operation {
             Self::ListMySshKeys => None,
             Self::AddMySshKey => None,
             Self::DeleteMySshKey => None,
+            Self::GetPublicSettings => None,
+            Self::ListOfflineDownloadTools => None,
+            Self::FsGet => None,
+            Self::FsList => None,
+            Self::FsDirs => None,
         }
     }
 }
@@ -772,10 +1122,6 @@ fn default_list_users_page() -> i32 {
     1
 }
 
-fn default_list_users_per_page() -> i32 {
-    30
-}
-
 fn default_list_user_ssh_keys_page() -> i32 {
     1
 }
@@ -802,7 +1148,7 @@ pub trait AdminUserApi: Surface {
         ctx: Self::Context,
         principal: Self::Principal,
         page: i32,
-        per_page: i32,
+        per_page: Option<i32>,
     ) -> impl Future<Output = ::poem::Result<responses::ListUsersResponse>> + Send;
 
     /// `GET /api/admin/user/get`: Get one user
@@ -958,6 +1304,52 @@ pub trait MeApi: Surface {
     ) -> impl Future<Output = ::poem::Result<responses::DeleteMySshKeyResponse>> + Send;
 }
 
+/// Handlers of the `Public` tag.
+///
+/// Public site settings the AList web front end reads first (extensions, not in the seed).
+pub trait PublicApi: Surface {
+    /// `GET /api/public/settings`: Public settings of the site
+    fn get_public_settings(
+        &self,
+        ctx: Self::Context,
+    ) -> impl Future<Output = ::poem::Result<responses::GetPublicSettingsResponse>> + Send;
+
+    /// `GET /api/public/offline_download_tools`: Offline download tools
+    fn list_offline_download_tools(
+        &self,
+        ctx: Self::Context,
+    ) -> impl Future<Output = ::poem::Result<responses::ListOfflineDownloadToolsResponse>> + Send;
+}
+
+/// Handlers of the `Fs` tag.
+///
+/// The storage calls the AList web front end makes on its home page and base-path picker (extensions; this server stores no files).
+pub trait FsApi: Surface {
+    /// `POST /api/fs/get`: An object of the storage
+    fn fs_get(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::FsGetRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::FsGetResponse>> + Send;
+
+    /// `POST /api/fs/list`: The objects in a folder of the storage
+    fn fs_list(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::FsListRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::FsListResponse>> + Send;
+
+    /// `POST /api/fs/dirs`: The folders in a folder of the storage
+    fn fs_dirs(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::FsDirsRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::FsDirsResponse>> + Send;
+}
+
 /// Routes the `AdminUser` operations to a [`AdminUserApi`] implementation.
 pub struct AdminUserRoutes<T>(pub ::std::sync::Arc<T>);
 
@@ -968,12 +1360,14 @@ impl<T: AdminUserApi> AdminUserRoutes<T> {
     /// Lists users, sorted by id ascending, one page at a time. `data` is a `UserPage`;
     /// every user's `password` is `""`.
     ///
-    /// Paging (AList's `PageReq`): `page` < 1 is treated as 1; `per_page` < 1 is treated as
-    /// the maximum (1000) — AList returns all rows there; `per_page` > 1000 is rejected.
-    /// Without parameters the first 30 users are returned.
+    /// Paging (AList's `PageReq`): `page` < 1 is treated as 1. Without `per_page`, or with
+    /// `per_page` < 1, every user is returned, as AList does (its web front end asks without
+    /// paging parameters and has no pager) — up to the hard cap of 10000 users per answer,
+    /// which protects the server; `total` still counts all users, so a client sees when the
+    /// cap cut the list and can page with `per_page`. `per_page` > 10000 is rejected.
     ///
     /// Errors (HTTP 200; the status is in `code`, `data` is null):
-    /// - 400 — `page` or `per_page` is not an integer, or `per_page` > 1000 (the message names
+    /// - 400 — `page` or `per_page` is not an integer, or `per_page` > 10000 (the message names
     ///   the parameter).
     /// - 401 `Guest user is disabled, login please` — no `Authorization` header.
     /// - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
@@ -994,13 +1388,9 @@ impl<T: AdminUserApi> AdminUserRoutes<T> {
         /// Page number, 1-based. Values < 1 are treated as 1 (as AList does).
         #[oai(name = "page", default = "default_list_users_page")]
         page: ::poem_openapi::param::Query<i32>,
-        /// Page size, at most 1000. Values < 1 are treated as 1000 (AList returns all rows).
-        #[oai(
-            name = "per_page",
-            default = "default_list_users_per_page",
-            validator(maximum(value = "1000"))
-        )]
-        per_page: ::poem_openapi::param::Query<i32>,
+        /// Page size, at most 10000. Missing or < 1 means every user (AList), up to the cap of 10000.
+        #[oai(name = "per_page", validator(maximum(value = "10000")))]
+        per_page: ::poem_openapi::param::Query<Option<i32>>,
     ) -> ::poem::Result<responses::ListUsersResponse> {
         let ctx = self.0.context(http_request);
         let principal = self
@@ -1729,18 +2119,212 @@ impl<T: MeApi> MeRoutes<T> {
     }
 }
 
-/// The whole surface: every handler trait.
-pub trait Handlers: AdminUserApi + AuthApi + MeApi {}
+/// Routes the `Public` operations to a [`PublicApi`] implementation.
+pub struct PublicRoutes<T>(pub ::std::sync::Arc<T>);
 
-impl<T: AdminUserApi + AuthApi + MeApi> Handlers for T {}
+#[::poem_openapi::OpenApi]
+impl<T: PublicApi> PublicRoutes<T> {
+    /// Public settings of the site
+    ///
+    /// Extension: AList's web front end (alist-web) reads these before it draws any page, the sign-in page included; without them it shows only "Failed fetching settings".
+    ///
+    /// AList's public settings (`op.GetPublicSettingsMap`): every value is a string, as
+    /// AList stores them. `site_title` and `logo` come from the configuration
+    /// (`ADMIN_SITE_TITLE`, `ADMIN_SITE_LOGO`; `favicon` is the logo's first line). The
+    /// sign-in features this server does not have are reported off (`ldap_login_enabled`,
+    /// `sso_login_enabled`, `webauthn_login_enabled`, `sso_compatibility_mode` are
+    /// `"false"`), as are the file features (`search_index` is `"none"`,
+    /// `package_download` is `"false"`, no previews, no OCR). The look keeps AList's
+    /// defaults (`main_color` `#1890ff`, `home_container` `max_980px`, `settings_layout`
+    /// `list`, `pagination_type` `all`, `default_page_size` `30`); `announcement` is empty.
+    /// `customize_head` and `customize_body`, private in AList (it writes them into
+    /// `index.html`), are `""`. `version` is this server's (`console-server/<version>`).
+    ///
+    /// No credential is needed and no error is expected but 500 `internal server error`.
+    #[oai(
+        path = "/api/public/settings",
+        method = "get",
+        operation_id = "get_public_settings",
+        tag = "Tag::Public"
+    )]
+    async fn get_public_settings(
+        &self,
+        http_request: &::poem::Request,
+    ) -> ::poem::Result<responses::GetPublicSettingsResponse> {
+        let ctx = self.0.context(http_request);
+        self.0.admit(&ctx, Operation::GetPublicSettings).await?;
+        self.0.get_public_settings(ctx).await
+    }
+
+    /// Offline download tools
+    ///
+    /// Extension: alist-web's home page asks for the offline download tools when it opens; without an answer it shows "Request failed with status code 404".
+    ///
+    /// This server stores no files, so it has no tools: `data` is always `[]` (AList lists
+    /// its configured tools, e.g. `aria2`, `qBittorrent`). No credential is needed.
+    #[oai(
+        path = "/api/public/offline_download_tools",
+        method = "get",
+        operation_id = "list_offline_download_tools",
+        tag = "Tag::Public"
+    )]
+    async fn list_offline_download_tools(
+        &self,
+        http_request: &::poem::Request,
+    ) -> ::poem::Result<responses::ListOfflineDownloadToolsResponse> {
+        let ctx = self.0.context(http_request);
+        self.0
+            .admit(&ctx, Operation::ListOfflineDownloadTools)
+            .await?;
+        self.0.list_offline_download_tools(ctx).await
+    }
+}
+
+/// Routes the `Fs` operations to a [`FsApi`] implementation.
+pub struct FsRoutes<T>(pub ::std::sync::Arc<T>);
+
+#[::poem_openapi::OpenApi]
+impl<T: FsApi> FsRoutes<T> {
+    /// An object of the storage
+    ///
+    /// Extension: alist-web's home page (where it lands after a sign-in) asks for the object at its path; without an answer it shows "Request failed with status code 404".
+    ///
+    /// This server manages users; the files are served elsewhere. Every path is therefore
+    /// answered as an empty folder (`is_dir` true, `provider` `unknown`, `related` null,
+    /// times Go's zero time as AList gives virtual folders), which makes the front end list
+    /// it (`POST /api/fs/list`) and show that answer's `readme`: a note saying so, with a
+    /// link to the manage pages. The front end cannot be sent to the manage pages from
+    /// here (it only follows `object not found` back to the same path), so no redirect.
+    /// `password` is ignored.
+    ///
+    /// Errors (HTTP 200; the status is in `code`, `data` is null):
+    /// - 400 — malformed JSON (the message names the field).
+    /// - 401 `Guest user is disabled, login please` — no `Authorization` header.
+    /// - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+    ///   / `Current user is disabled, replace please` — unknown, expired or stale token, or the
+    ///   caller is disabled.
+    /// - 500 `internal server error` — unexpected failure (logged with a request id).
+    #[oai(
+        path = "/api/fs/get",
+        method = "post",
+        operation_id = "fs_get",
+        tag = "Tag::Fs"
+    )]
+    async fn fs_get(
+        &self,
+        http_request: &::poem::Request,
+        credential: OptionalAuthorizationHeader,
+        body: ::poem_openapi::payload::Json<schemas::FsGetRequest>,
+    ) -> ::poem::Result<responses::FsGetResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::FsGet, credential.credential())
+            .await?;
+        self.0.fs_get(ctx, principal, body.0).await
+    }
+
+    /// The objects in a folder of the storage
+    ///
+    /// Extension: alist-web lists the folder `POST /api/fs/get` named; this is what its home page shows.
+    ///
+    /// Every folder is empty here (`content` `[]`, `total` 0, `write` false, so the front
+    /// end offers no upload); `readme` is a Markdown note the front end renders below the
+    /// empty list: this server manages users, the files are served elsewhere, and
+    /// administrators find the users under Manage (`/@manage`). `page`, `per_page`,
+    /// `refresh` and `password` are accepted and ignored.
+    ///
+    /// Errors (HTTP 200; the status is in `code`, `data` is null):
+    /// - 400 — malformed JSON (the message names the field).
+    /// - 401 `Guest user is disabled, login please` — no `Authorization` header.
+    /// - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+    ///   / `Current user is disabled, replace please` — unknown, expired or stale token, or the
+    ///   caller is disabled.
+    /// - 500 `internal server error` — unexpected failure (logged with a request id).
+    #[oai(
+        path = "/api/fs/list",
+        method = "post",
+        operation_id = "fs_list",
+        tag = "Tag::Fs"
+    )]
+    async fn fs_list(
+        &self,
+        http_request: &::poem::Request,
+        credential: OptionalAuthorizationHeader,
+        body: ::poem_openapi::payload::Json<schemas::FsListRequest>,
+    ) -> ::poem::Result<responses::FsListResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::FsList, credential.credential())
+            .await?;
+        self.0.fs_list(ctx, principal, body.0).await
+    }
+
+    /// The folders in a folder of the storage
+    ///
+    /// Extension: alist-web's base-path picker (user create and edit) browses folders with `{"path": "/", "force_root": true}`; without an answer a base path can only be typed.
+    ///
+    /// The storage lives elsewhere, so the folders are a configured list
+    /// (`ADMIN_BASE_PATHS`, e.g. `/,/team,/team/docs`): `data` is the folders directly
+    /// inside `path`, sorted by name, as AList's `DirResp` (`name`, and `modified`, Go's
+    /// zero time). Parents of a configured folder are folders too (`/team/docs` alone gives
+    /// `/team`). Unset, there is only the root, so `data` is `[]`.
+    ///
+    /// As in AList, `force_root` (the path is from the storage's root) is for the admin;
+    /// without it the path is taken inside the caller's base path, so a user with base
+    /// path `/team` asking for `/` gets the folders in `/team`. `password` is ignored.
+    ///
+    /// Errors (HTTP 200; the status is in `code`, `data` is null):
+    /// - 400 — malformed JSON (the message names the field).
+    /// - 401 `Guest user is disabled, login please` — no `Authorization` header.
+    /// - 401 `token is invalidated` / `token is expired` / `Password has been changed, login please`
+    ///   / `Current user is disabled, replace please` — unknown, expired or stale token, or the
+    ///   caller is disabled.
+    /// - 403 `Permission denied` — `force_root` from a caller who is not the admin (AList's text).
+    /// - 404 `object not found` — `path` is not a configured folder (AList 500).
+    /// - 500 `internal server error` — unexpected failure (logged with a request id).
+    #[oai(
+        path = "/api/fs/dirs",
+        method = "post",
+        operation_id = "fs_dirs",
+        tag = "Tag::Fs"
+    )]
+    async fn fs_dirs(
+        &self,
+        http_request: &::poem::Request,
+        credential: OptionalAuthorizationHeader,
+        body: ::poem_openapi::payload::Json<schemas::FsDirsRequest>,
+    ) -> ::poem::Result<responses::FsDirsResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::FsDirs, credential.credential())
+            .await?;
+        self.0.fs_dirs(ctx, principal, body.0).await
+    }
+}
+
+/// The whole surface: every handler trait.
+pub trait Handlers: AdminUserApi + AuthApi + MeApi + PublicApi + FsApi {}
+
+impl<T: AdminUserApi + AuthApi + MeApi + PublicApi + FsApi> Handlers for T {}
 
 /// All routers of the surface, ready for `OpenApiService::new`.
 pub fn routes<T: Handlers>(
     imp: ::std::sync::Arc<T>,
-) -> (AdminUserRoutes<T>, AuthRoutes<T>, MeRoutes<T>) {
+) -> (
+    AdminUserRoutes<T>,
+    AuthRoutes<T>,
+    MeRoutes<T>,
+    PublicRoutes<T>,
+    FsRoutes<T>,
+) {
     (
         AdminUserRoutes(imp.clone()),
         AuthRoutes(imp.clone()),
         MeRoutes(imp.clone()),
+        PublicRoutes(imp.clone()),
+        FsRoutes(imp.clone()),
     )
 }
