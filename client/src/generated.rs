@@ -3763,6 +3763,19 @@ pub mod console {
                     })
             }
         }
+        ///The member was removed (Dify's answer).
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct RemoveMemberResponse {
+            ///"success".
+            pub result: ::std::string::String,
+            ///The workspace the member was removed from.
+            pub tenant_id: ::uuid::Uuid,
+        }
+        impl RemoveMemberResponse {
+            pub fn builder() -> builder::RemoveMemberResponse {
+                Default::default()
+            }
+        }
         ///How hybrid search results are reranked.
         #[derive(
             ::serde::Deserialize,
@@ -5376,6 +5389,16 @@ pub mod console {
                     })
             }
         }
+        ///A member's new role.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct UpdateMemberRoleRequest {
+            pub role: TenantRole,
+        }
+        impl UpdateMemberRoleRequest {
+            pub fn builder() -> builder::UpdateMemberRoleRequest {
+                Default::default()
+            }
+        }
         ///Vector side of weighted-score reranking.
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct VectorSetting {
@@ -5412,6 +5435,45 @@ pub mod console {
         }
         impl WorkspaceList {
             pub fn builder() -> builder::WorkspaceList {
+                Default::default()
+            }
+        }
+        ///A member of a workspace, in Dify's member shape.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct WorkspaceMember {
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub avatar: ::std::option::Option<::std::string::String>,
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub avatar_url: ::std::option::Option<::std::string::String>,
+            ///When the account was created, Unix seconds.
+            pub created_at: i64,
+            pub email: ::std::string::String,
+            ///The member's account id.
+            pub id: ::uuid::Uuid,
+            ///Unix seconds (the last sign-in; this server does not record every request).
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub last_active_at: ::std::option::Option<i64>,
+            ///Unix seconds; null before the first sign-in.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub last_login_at: ::std::option::Option<i64>,
+            pub name: ::std::string::String,
+            pub role: TenantRole,
+            pub status: AccountStatus,
+        }
+        impl WorkspaceMember {
+            pub fn builder() -> builder::WorkspaceMember {
+                Default::default()
+            }
+        }
+        ///The members of the caller's current workspace (Dify's `{result, accounts}`).
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct WorkspaceMemberList {
+            pub accounts: ::std::vec::Vec<WorkspaceMember>,
+            ///"success".
+            pub result: ::std::string::String,
+        }
+        impl WorkspaceMemberList {
+            pub fn builder() -> builder::WorkspaceMemberList {
                 Default::default()
             }
         }
@@ -9705,6 +9767,60 @@ pub mod console {
                 }
             }
             #[derive(Clone, Debug)]
+            pub struct RemoveMemberResponse {
+                result: ::std::result::Result<::std::string::String, ::std::string::String>,
+                tenant_id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+            }
+            impl ::std::default::Default for RemoveMemberResponse {
+                fn default() -> Self {
+                    Self {
+                        result: Err("no value supplied for result".to_string()),
+                        tenant_id: Err("no value supplied for tenant_id".to_string()),
+                    }
+                }
+            }
+            impl RemoveMemberResponse {
+                pub fn result<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.result = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for result: {e}"));
+                    self
+                }
+                pub fn tenant_id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::uuid::Uuid>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.tenant_id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for tenant_id: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<RemoveMemberResponse> for super::RemoveMemberResponse {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: RemoveMemberResponse,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        result: value.result?,
+                        tenant_id: value.tenant_id?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::RemoveMemberResponse> for RemoveMemberResponse {
+                fn from(value: super::RemoveMemberResponse) -> Self {
+                    Self {
+                        result: Ok(value.result),
+                        tenant_id: Ok(value.tenant_id),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
             pub struct RerankingModel {
                 reranking_model_name:
                     ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -11227,6 +11343,44 @@ pub mod console {
                 }
             }
             #[derive(Clone, Debug)]
+            pub struct UpdateMemberRoleRequest {
+                role: ::std::result::Result<super::TenantRole, ::std::string::String>,
+            }
+            impl ::std::default::Default for UpdateMemberRoleRequest {
+                fn default() -> Self {
+                    Self {
+                        role: Err("no value supplied for role".to_string()),
+                    }
+                }
+            }
+            impl UpdateMemberRoleRequest {
+                pub fn role<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::TenantRole>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.role = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for role: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<UpdateMemberRoleRequest> for super::UpdateMemberRoleRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: UpdateMemberRoleRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self { role: value.role? })
+                }
+            }
+            impl ::std::convert::From<super::UpdateMemberRoleRequest> for UpdateMemberRoleRequest {
+                fn from(value: super::UpdateMemberRoleRequest) -> Self {
+                    Self {
+                        role: Ok(value.role),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
             pub struct VectorSetting {
                 embedding_model_name:
                     ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -11448,6 +11602,237 @@ pub mod console {
                 fn from(value: super::WorkspaceList) -> Self {
                     Self {
                         workspaces: Ok(value.workspaces),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct WorkspaceMember {
+                avatar: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                avatar_url: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                created_at: ::std::result::Result<i64, ::std::string::String>,
+                email: ::std::result::Result<::std::string::String, ::std::string::String>,
+                id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+                last_active_at:
+                    ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+                last_login_at:
+                    ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+                name: ::std::result::Result<::std::string::String, ::std::string::String>,
+                role: ::std::result::Result<super::TenantRole, ::std::string::String>,
+                status: ::std::result::Result<super::AccountStatus, ::std::string::String>,
+            }
+            impl ::std::default::Default for WorkspaceMember {
+                fn default() -> Self {
+                    Self {
+                        avatar: Err("no value supplied for avatar".to_string()),
+                        avatar_url: Err("no value supplied for avatar_url".to_string()),
+                        created_at: Err("no value supplied for created_at".to_string()),
+                        email: Err("no value supplied for email".to_string()),
+                        id: Err("no value supplied for id".to_string()),
+                        last_active_at: Err("no value supplied for last_active_at".to_string()),
+                        last_login_at: Err("no value supplied for last_login_at".to_string()),
+                        name: Err("no value supplied for name".to_string()),
+                        role: Err("no value supplied for role".to_string()),
+                        status: Err("no value supplied for status".to_string()),
+                    }
+                }
+            }
+            impl WorkspaceMember {
+                pub fn avatar<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.avatar = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for avatar: {e}"));
+                    self
+                }
+                pub fn avatar_url<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.avatar_url = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for avatar_url: {e}")
+                    });
+                    self
+                }
+                pub fn created_at<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i64>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.created_at = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                    self
+                }
+                pub fn email<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.email = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for email: {e}"));
+                    self
+                }
+                pub fn id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::uuid::Uuid>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for id: {e}"));
+                    self
+                }
+                pub fn last_active_at<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.last_active_at = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for last_active_at: {e}")
+                    });
+                    self
+                }
+                pub fn last_login_at<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.last_login_at = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for last_login_at: {e}")
+                    });
+                    self
+                }
+                pub fn name<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.name = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    self
+                }
+                pub fn role<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::TenantRole>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.role = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for role: {e}"));
+                    self
+                }
+                pub fn status<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::AccountStatus>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.status = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for status: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<WorkspaceMember> for super::WorkspaceMember {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: WorkspaceMember,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        avatar: value.avatar?,
+                        avatar_url: value.avatar_url?,
+                        created_at: value.created_at?,
+                        email: value.email?,
+                        id: value.id?,
+                        last_active_at: value.last_active_at?,
+                        last_login_at: value.last_login_at?,
+                        name: value.name?,
+                        role: value.role?,
+                        status: value.status?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::WorkspaceMember> for WorkspaceMember {
+                fn from(value: super::WorkspaceMember) -> Self {
+                    Self {
+                        avatar: Ok(value.avatar),
+                        avatar_url: Ok(value.avatar_url),
+                        created_at: Ok(value.created_at),
+                        email: Ok(value.email),
+                        id: Ok(value.id),
+                        last_active_at: Ok(value.last_active_at),
+                        last_login_at: Ok(value.last_login_at),
+                        name: Ok(value.name),
+                        role: Ok(value.role),
+                        status: Ok(value.status),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct WorkspaceMemberList {
+                accounts: ::std::result::Result<
+                    ::std::vec::Vec<super::WorkspaceMember>,
+                    ::std::string::String,
+                >,
+                result: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for WorkspaceMemberList {
+                fn default() -> Self {
+                    Self {
+                        accounts: Err("no value supplied for accounts".to_string()),
+                        result: Err("no value supplied for result".to_string()),
+                    }
+                }
+            }
+            impl WorkspaceMemberList {
+                pub fn accounts<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::vec::Vec<super::WorkspaceMember>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.accounts = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for accounts: {e}"));
+                    self
+                }
+                pub fn result<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.result = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for result: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<WorkspaceMemberList> for super::WorkspaceMemberList {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: WorkspaceMemberList,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        accounts: value.accounts?,
+                        result: value.result?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::WorkspaceMemberList> for WorkspaceMemberList {
+                fn from(value: super::WorkspaceMemberList) -> Self {
+                    Self {
+                        accounts: Ok(value.accounts),
+                        result: Ok(value.result),
                     }
                 }
             }
@@ -12658,6 +13043,56 @@ pub mod console {
         ```*/
         pub fn email_code_login(&self) -> builder::EmailCodeLogin<'_> {
             builder::EmailCodeLogin::new(self)
+        }
+        /**Members of my current workspace
+
+        Extension: a workspace's members page lists who is in it; this is Dify's call and shape. Every member of the caller's current workspace, pending invitees included, owner first, then by when they joined. Requires a signed-in account; 404 `tenant_not_found` when it has no current workspace.
+
+        Sends a `GET` request to `/console/api/workspaces/current/members`
+
+        ```ignore
+        let response = client.list_workspace_members()
+            .send()
+            .await;
+        ```*/
+        pub fn list_workspace_members(&self) -> builder::ListWorkspaceMembers<'_> {
+            builder::ListWorkspaceMembers::new(self)
+        }
+        /**Change a member's role
+
+        Extension: an owner or admin changes what a member may do; this is Dify's call. Rules (Dify's): the caller is the owner or an admin of its current workspace (403 `forbidden` otherwise); only the owner grants or removes `admin`; nobody changes their own role (400 `cannot_operate_self`) or the owner's (403 `forbidden`); `owner` is not a role to set (400 `invalid_role`: ownership moves by a transfer); the same role again is 400 `role_already_assigned`; a member not in the workspace is 404 `member_not_in_tenant`. The member's next request sees the new role.
+
+        Sends a `PUT` request to `/console/api/workspaces/current/members/{member_id}/update-role`
+
+        Arguments:
+        - `member_id`: Account id of the member.
+        - `body`
+        ```ignore
+        let response = client.update_workspace_member_role()
+            .member_id(member_id)
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn update_workspace_member_role(&self) -> builder::UpdateWorkspaceMemberRole<'_> {
+            builder::UpdateWorkspaceMemberRole::new(self)
+        }
+        /**Remove a member
+
+        Extension: an owner or admin removes someone from the workspace; this is Dify's call. Rules (Dify's, and the issue's): the caller is the owner or an admin of its current workspace; admins remove neither admins nor the owner, and nobody removes the owner (403 `forbidden`); nobody removes themselves (400 `cannot_operate_self`); a member not in the workspace is 404 `member_not_in_tenant`. Removing a pending member cancels the invitation (its link stops working). The removed account's current workspace moves to another of its workspaces, and its next request sees that it is gone.
+
+        Sends a `DELETE` request to `/console/api/workspaces/current/members/{member_id}`
+
+        Arguments:
+        - `member_id`: Account id of the member.
+        ```ignore
+        let response = client.remove_workspace_member()
+            .member_id(member_id)
+            .send()
+            .await;
+        ```*/
+        pub fn remove_workspace_member(&self) -> builder::RemoveWorkspaceMember<'_> {
+            builder::RemoveWorkspaceMember::new(self)
         }
     }
     /// Types for composing operation parameters.
@@ -18316,6 +18751,248 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::list_workspace_members`]
+
+        [`Client::list_workspace_members`]: super::Client::list_workspace_members*/
+        #[derive(Debug, Clone)]
+        pub struct ListWorkspaceMembers<'a> {
+            client: &'a super::Client,
+        }
+        impl<'a> ListWorkspaceMembers<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self { client: client }
+            }
+            ///Sends a `GET` request to `/console/api/workspaces/current/members`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::WorkspaceMemberList>, Error<types::ErrorResponse>>
+            {
+                let Self { client } = self;
+                let url = format!("{}/console/api/workspaces/current/members", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_workspace_members",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::update_workspace_member_role`]
+
+        [`Client::update_workspace_member_role`]: super::Client::update_workspace_member_role*/
+        #[derive(Debug, Clone)]
+        pub struct UpdateWorkspaceMemberRole<'a> {
+            client: &'a super::Client,
+            member_id: Result<::uuid::Uuid, String>,
+            body: Result<types::builder::UpdateMemberRoleRequest, String>,
+        }
+        impl<'a> UpdateWorkspaceMemberRole<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    member_id: Err("member_id was not initialized".to_string()),
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn member_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::uuid::Uuid>,
+            {
+                self.member_id = value.try_into().map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for member_id failed".to_string()
+                });
+                self
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::UpdateMemberRoleRequest>,
+                <V as std::convert::TryInto<types::UpdateMemberRoleRequest>>::Error:
+                    std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `UpdateMemberRoleRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::UpdateMemberRoleRequest,
+                    ) -> types::builder::UpdateMemberRoleRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `PUT` request to `/console/api/workspaces/current/members/{member_id}/update-role`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::ResultResponse>, Error<types::ErrorResponse>>
+            {
+                let Self {
+                    client,
+                    member_id,
+                    body,
+                } = self;
+                let member_id = member_id.map_err(Error::InvalidRequest)?;
+                let body = body
+                    .and_then(|v| {
+                        types::UpdateMemberRoleRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/console/api/workspaces/current/members/{}/update-role",
+                    client.baseurl,
+                    encode_path(&member_id.to_string()),
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .put(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "update_workspace_member_role",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::remove_workspace_member`]
+
+        [`Client::remove_workspace_member`]: super::Client::remove_workspace_member*/
+        #[derive(Debug, Clone)]
+        pub struct RemoveWorkspaceMember<'a> {
+            client: &'a super::Client,
+            member_id: Result<::uuid::Uuid, String>,
+        }
+        impl<'a> RemoveWorkspaceMember<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    member_id: Err("member_id was not initialized".to_string()),
+                }
+            }
+            pub fn member_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::uuid::Uuid>,
+            {
+                self.member_id = value.try_into().map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for member_id failed".to_string()
+                });
+                self
+            }
+            ///Sends a `DELETE` request to `/console/api/workspaces/current/members/{member_id}`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::RemoveMemberResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client, member_id } = self;
+                let member_id = member_id.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/console/api/workspaces/current/members/{}",
+                    client.baseurl,
+                    encode_path(&member_id.to_string()),
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .delete(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "remove_workspace_member",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),

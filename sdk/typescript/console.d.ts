@@ -1217,10 +1217,119 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/api/workspaces/current/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Members of my current workspace
+         * @description Extension: a workspace's members page lists who is in it; this is Dify's call and shape. Every member of the caller's current workspace, pending invitees included, owner first, then by when they joined. Requires a signed-in account; 404 `tenant_not_found` when it has no current workspace.
+         */
+        get: operations["list_workspace_members"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/workspaces/current/members/{member_id}/update-role": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Change a member's role
+         * @description Extension: an owner or admin changes what a member may do; this is Dify's call. Rules (Dify's): the caller is the owner or an admin of its current workspace (403 `forbidden` otherwise); only the owner grants or removes `admin`; nobody changes their own role (400 `cannot_operate_self`) or the owner's (403 `forbidden`); `owner` is not a role to set (400 `invalid_role`: ownership moves by a transfer); the same role again is 400 `role_already_assigned`; a member not in the workspace is 404 `member_not_in_tenant`. The member's next request sees the new role.
+         */
+        put: operations["update_workspace_member_role"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/workspaces/current/members/{member_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a member
+         * @description Extension: an owner or admin removes someone from the workspace; this is Dify's call. Rules (Dify's, and the issue's): the caller is the owner or an admin of its current workspace; admins remove neither admins nor the owner, and nobody removes the owner (403 `forbidden`); nobody removes themselves (400 `cannot_operate_self`); a member not in the workspace is 404 `member_not_in_tenant`. Removing a pending member cancels the invitation (its link stops working). The removed account's current workspace moves to another of its workspaces, and its next request sees that it is gone.
+         */
+        delete: operations["remove_workspace_member"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A member of a workspace, in Dify's member shape. */
+        WorkspaceMember: {
+            /**
+             * Format: uuid
+             * @description The member's account id.
+             */
+            id: string;
+            name: string;
+            avatar: string | null;
+            avatar_url: string | null;
+            email: string;
+            /**
+             * Format: int64
+             * @description Unix seconds; null before the first sign-in.
+             */
+            last_login_at: number | null;
+            /**
+             * Format: int64
+             * @description Unix seconds (the last sign-in; this server does not record every request).
+             */
+            last_active_at: number | null;
+            /**
+             * Format: int64
+             * @description When the account was created, Unix seconds.
+             */
+            created_at: number;
+            role: components["schemas"]["TenantRole"];
+            status: components["schemas"]["AccountStatus"];
+        };
+        /** @description The members of the caller's current workspace (Dify's `{result, accounts}`). */
+        WorkspaceMemberList: {
+            /** @description "success". */
+            result: string;
+            accounts: components["schemas"]["WorkspaceMember"][];
+        };
+        /** @description A member's new role. */
+        UpdateMemberRoleRequest: {
+            role: components["schemas"]["TenantRole"];
+        };
+        /** @description The member was removed (Dify's answer). */
+        RemoveMemberResponse: {
+            /** @description "success". */
+            result: string;
+            /**
+             * Format: uuid
+             * @description The workspace the member was removed from.
+             */
+            tenant_id: string;
+        };
         /** @description A new display name. */
         AccountNameRequest: {
             name: string;
@@ -6958,6 +7067,210 @@ export interface operations {
             };
             /** @description Too many requests: `email_code_login_error_limit` */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_workspace_members: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success",
+                     *       "accounts": [
+                     *         {
+                     *           "id": "4d436d1a-8910-41cb-b208-574726726f26",
+                     *           "name": "zgi",
+                     *           "avatar": null,
+                     *           "avatar_url": null,
+                     *           "email": "admin@example.com",
+                     *           "last_login_at": 1741107948,
+                     *           "last_active_at": 1741107948,
+                     *           "created_at": 1741083308,
+                     *           "role": "owner",
+                     *           "status": "active"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WorkspaceMemberList"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `tenant_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_workspace_member_role: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id of the member. */
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "role": "editor"
+                 *     }
+                 */
+                "application/json": components["schemas"]["UpdateMemberRoleRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ResultResponse"];
+                };
+            };
+            /** @description Bad request: `invalid_param`, `cannot_operate_self`, `invalid_role`, `role_already_assigned` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `member_not_in_tenant`, `tenant_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    remove_workspace_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id of the member. */
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success",
+                     *       "tenant_id": "9e9f5925-6ca5-455e-bf8b-e7a413a2280a"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RemoveMemberResponse"];
+                };
+            };
+            /** @description Bad request: `cannot_operate_self` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `member_not_in_tenant`, `tenant_not_found` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

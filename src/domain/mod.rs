@@ -19,4 +19,5 @@ pub mod sign_ins;
 pub mod social;
 pub mod storage_folders;
 pub mod validate;
+pub mod workspace_members;
 pub mod workspaces;

@@ -326,6 +326,98 @@ pub fn account_edit(
     Ok(())
 }
 
+/// A workspace member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkspaceRole {
+    Owner,
+    Admin,
+    Editor,
+    Normal,
+    DatasetOperator,
+}
+
+impl WorkspaceRole {
+    /// The stored value; anything unknown is the least privileged role.
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "owner" => Self::Owner,
+            "admin" => Self::Admin,
+            "editor" => Self::Editor,
+            "dataset_operator" => Self::DatasetOperator,
+            _ => Self::Normal,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+            Self::Editor => "editor",
+            Self::Normal => "normal",
+            Self::DatasetOperator => "dataset_operator",
+        }
+    }
+}
+
+/// Why a change to a workspace member is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberRefusal {
+    /// 403: the caller's role does not allow it.
+    Forbidden,
+    /// 400: one's own membership.
+    OwnMembership,
+    /// 400: `owner` is given by an ownership transfer only.
+    OwnerRole,
+}
+
+/// SECURITY: who may change a workspace member's role (Dify's rules): owners and admins;
+/// only the owner grants or removes `admin`; nobody changes their own role or the owner's;
+/// nobody is made owner this way.
+pub fn member_role_change(
+    operator: WorkspaceRole,
+    target: WorkspaceRole,
+    new: WorkspaceRole,
+    is_self: bool,
+) -> Result<(), MemberRefusal> {
+    if !matches!(operator, WorkspaceRole::Owner | WorkspaceRole::Admin) {
+        return Err(MemberRefusal::Forbidden);
+    }
+    if is_self {
+        return Err(MemberRefusal::OwnMembership);
+    }
+    if new == WorkspaceRole::Owner {
+        return Err(MemberRefusal::OwnerRole);
+    }
+    if target == WorkspaceRole::Owner {
+        return Err(MemberRefusal::Forbidden);
+    }
+    let touches_admin = target == WorkspaceRole::Admin || new == WorkspaceRole::Admin;
+    if touches_admin && operator != WorkspaceRole::Owner {
+        return Err(MemberRefusal::Forbidden);
+    }
+    Ok(())
+}
+
+/// SECURITY: who may remove a workspace member: owners and admins; admins remove neither
+/// admins nor the owner; nobody removes the owner or themselves.
+pub fn member_removal(
+    operator: WorkspaceRole,
+    target: WorkspaceRole,
+    is_self: bool,
+) -> Result<(), MemberRefusal> {
+    if !matches!(operator, WorkspaceRole::Owner | WorkspaceRole::Admin) {
+        return Err(MemberRefusal::Forbidden);
+    }
+    if is_self {
+        return Err(MemberRefusal::OwnMembership);
+    }
+    match (operator, target) {
+        (_, WorkspaceRole::Owner) => Err(MemberRefusal::Forbidden),
+        (WorkspaceRole::Admin, WorkspaceRole::Admin) => Err(MemberRefusal::Forbidden),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,6 +475,51 @@ mod tests {
         assert_eq!(
             decide(Rule::WorkspaceAdmin, Facts::of(SystemRole::SuperAdmin)),
             Decision::Forbid
+        );
+    }
+
+    #[test]
+    fn workspace_member_rules_are_difys() {
+        use WorkspaceRole::*;
+        assert_eq!(member_role_change(Admin, Editor, Normal, false), Ok(()));
+        assert_eq!(
+            member_role_change(Admin, Editor, Admin, false),
+            Err(MemberRefusal::Forbidden)
+        );
+        assert_eq!(
+            member_role_change(Admin, Admin, Normal, false),
+            Err(MemberRefusal::Forbidden)
+        );
+        assert_eq!(member_role_change(Owner, Admin, Normal, false), Ok(()));
+        assert_eq!(
+            member_role_change(Owner, Editor, Owner, false),
+            Err(MemberRefusal::OwnerRole)
+        );
+        assert_eq!(
+            member_role_change(Admin, Owner, Normal, false),
+            Err(MemberRefusal::Forbidden)
+        );
+        assert_eq!(
+            member_role_change(Owner, Owner, Admin, true),
+            Err(MemberRefusal::OwnMembership)
+        );
+        assert_eq!(
+            member_role_change(Editor, Normal, Editor, false),
+            Err(MemberRefusal::Forbidden)
+        );
+        assert_eq!(member_removal(Admin, Normal, false), Ok(()));
+        assert_eq!(
+            member_removal(Admin, Admin, false),
+            Err(MemberRefusal::Forbidden)
+        );
+        assert_eq!(member_removal(Owner, Admin, false), Ok(()));
+        assert_eq!(
+            member_removal(Owner, Owner, true),
+            Err(MemberRefusal::OwnMembership)
+        );
+        assert_eq!(
+            member_removal(Admin, Owner, false),
+            Err(MemberRefusal::Forbidden)
         );
     }
 

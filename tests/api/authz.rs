@@ -131,11 +131,13 @@ fn every_scoped_rule_has_its_scope_in_the_spec_and_no_other_does() {
     );
 }
 
-// Registration is open so its operations are walked past the registration switch.
+// Registration and e-mail-code sign-in are on so their operations are walked past their
+// switches.
 db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) using |state| {
     console_server::state::AppState {
         features: console_server::config::FeatureConfig {
             allow_register: true,
+            enable_email_code_login: true,
             ..console_server::config::FeatureConfig::defaults()
         },
         ..state

@@ -18,7 +18,7 @@ use crate::smtp::{SmtpSink, decode_quoted_printable};
 const NEW_EMAIL: &str = "newcomer@example.com";
 
 /// An app whose mail goes to `sink`, with a manual clock; `adjust` sets features/limits.
-async fn app_with_mail(
+pub(crate) async fn app_with_mail(
     backend: Backend,
     sink: &SmtpSink,
     adjust: impl FnOnce(AppState) -> AppState,
@@ -36,7 +36,7 @@ async fn app_with_mail(
     Some(app)
 }
 
-fn open_registration(state: AppState) -> AppState {
+pub(crate) fn open_registration(state: AppState) -> AppState {
     AppState {
         features: FeatureConfig {
             allow_register: true,
@@ -54,7 +54,9 @@ fn advance(app: &TestApp, seconds: i64) {
         .advance(seconds);
 }
 
-fn refused<T: std::fmt::Debug>(result: Result<T, Error<types::ErrorResponse>>) -> (u16, String) {
+pub(crate) fn refused<T: std::fmt::Debug>(
+    result: Result<T, Error<types::ErrorResponse>>,
+) -> (u16, String) {
     match result {
         Err(Error::ErrorResponse(rv)) => (rv.status().as_u16(), rv.into_inner().code),
         other => panic!("expected an error response, got {other:?}"),
@@ -114,7 +116,7 @@ fn read_mail(raw: &str) -> (String, String) {
 }
 
 /// The six-digit code in a mail body, if any.
-fn code_in(body: &str) -> Option<String> {
+pub(crate) fn code_in(body: &str) -> Option<String> {
     let chars: Vec<char> = body.chars().collect();
     chars.windows(6).enumerate().find_map(|(i, w)| {
         let digits = w.iter().all(|c| c.is_ascii_digit());
@@ -125,7 +127,7 @@ fn code_in(body: &str) -> Option<String> {
 }
 
 /// Waits for the `n`-th mail to `to` (mail goes out in the background).
-async fn nth_mail(sink: &SmtpSink, to: &str, n: usize) -> (String, String) {
+pub(crate) async fn nth_mail(sink: &SmtpSink, to: &str, n: usize) -> (String, String) {
     for _ in 0..500 {
         if let Some(raw) = sink.to(to).get(n - 1) {
             return read_mail(raw);

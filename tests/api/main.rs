@@ -18,6 +18,7 @@ mod migrations;
 mod oauth;
 mod oauth_provider;
 mod routing;
+mod self_service;
 mod session;
 mod setup;
 mod smtp;

@@ -78,6 +78,9 @@ pub fn rule(op: Operation) -> Rule {
         | ListWorkspaces
         | SwitchWorkspace => Rule::SignedIn,
         CreateDataset => Rule::DatasetEditor,
+        // Of the caller's current workspace; the member rules are `policy::member_*`.
+        ListWorkspaceMembers => Rule::SignedIn,
+        UpdateWorkspaceMemberRole | RemoveWorkspaceMember => Rule::WorkspaceAdmin,
         GetWorkspaceModelDefaults => Rule::WorkspaceMember,
     }
 }

@@ -14,10 +14,12 @@ use crate::domain::email_codes::{CodeError, Purpose};
 use crate::domain::groups::GroupError;
 use crate::domain::invitations::InvitationError;
 use crate::domain::password_reset::ResetError;
+use crate::domain::policy::MemberRefusal;
 use crate::domain::profile::ProfileError;
 use crate::domain::registration::RegisterError;
 use crate::domain::session::SessionError;
 use crate::domain::setup::SetupError;
+use crate::domain::workspace_members::MemberError;
 use crate::domain::workspaces::WorkspaceError;
 
 #[derive(Debug, thiserror::Error)]
@@ -450,6 +452,33 @@ impl From<CodeLoginError> for ConsoleError {
             CodeLoginError::Code(err) => err.into(),
             CodeLoginError::Session(err) => err.into(),
             CodeLoginError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<MemberError> for ConsoleError {
+    fn from(err: MemberError) -> Self {
+        let bad = |code, message: &str| Self::new(StatusCode::BAD_REQUEST, code, message);
+        match err {
+            MemberError::NoWorkspace => Self::new(
+                StatusCode::NOT_FOUND,
+                "tenant_not_found",
+                "Workspace not found.",
+            ),
+            MemberError::NotMember => Self::new(
+                StatusCode::NOT_FOUND,
+                "member_not_in_tenant",
+                "The member is not in this workspace.",
+            ),
+            MemberError::Refused(MemberRefusal::Forbidden) => Self::forbidden(),
+            MemberError::Refused(MemberRefusal::OwnMembership) => {
+                bad("cannot_operate_self", "Cannot operate self.")
+            }
+            MemberError::Refused(MemberRefusal::OwnerRole) => bad("invalid_role", "Invalid role."),
+            MemberError::SameRole => {
+                bad("role_already_assigned", "The member already has this role.")
+            }
+            MemberError::Db(err) => err.into(),
         }
     }
 }

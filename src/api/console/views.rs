@@ -11,7 +11,7 @@ fn theme(value: &str) -> schemas::InterfaceTheme {
     }
 }
 
-fn status(value: &str) -> schemas::AccountStatus {
+pub fn status(value: &str) -> schemas::AccountStatus {
     match value {
         "pending" => schemas::AccountStatus::Pending,
         "banned" => schemas::AccountStatus::Banned,
@@ -38,7 +38,7 @@ fn group_role(value: &str) -> schemas::GroupRole {
 
 /// An avatar that is already a URL is its own URL; stored file ids get one once file
 /// serving exists.
-fn avatar_url(avatar: Option<&str>) -> Option<String> {
+pub fn avatar_url(avatar: Option<&str>) -> Option<String> {
     avatar
         .filter(|a| a.starts_with("https://") || a.starts_with("http://"))
         .map(str::to_string)

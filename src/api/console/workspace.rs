@@ -6,7 +6,8 @@ use poem_openapi::payload::Json;
 use super::views;
 use super::{ConsoleError, ConsoleHandlers};
 use crate::api::generated::console::{WorkspaceApi, responses, schemas};
-use crate::domain::{datasets, workspaces};
+use crate::domain::policy::WorkspaceRole;
+use crate::domain::{datasets, workspace_members, workspaces};
 
 impl WorkspaceApi for ConsoleHandlers {
     async fn create_dataset(
@@ -108,6 +109,73 @@ impl WorkspaceApi for ConsoleHandlers {
                 tenant_id: tenant.id,
                 model_providers,
                 default_models,
+            },
+        )))
+    }
+
+    async fn list_workspace_members(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+    ) -> poem::Result<responses::ListWorkspaceMembersResponse> {
+        let (_, members) = workspace_members::list(&self.state.db, principal.account.id)
+            .await
+            .map_err(ConsoleError::from)?;
+        let accounts = members
+            .iter()
+            .map(|m| {
+                let a = &m.account;
+                Ok(schemas::WorkspaceMember {
+                    id: a.id,
+                    name: a.name.clone(),
+                    avatar: a.avatar.clone(),
+                    avatar_url: views::avatar_url(a.avatar.as_deref()),
+                    email: a.email.clone(),
+                    last_login_at: a.last_login_at,
+                    last_active_at: a.last_login_at,
+                    created_at: a.created_at,
+                    role: views::tenant_role(&m.role)?,
+                    status: views::status(&a.status),
+                })
+            })
+            .collect::<Result<Vec<_>, ConsoleError>>()?;
+        Ok(responses::ListWorkspaceMembersResponse::Ok(Json(
+            schemas::WorkspaceMemberList {
+                result: "success".to_string(),
+                accounts,
+            },
+        )))
+    }
+
+    async fn update_workspace_member_role(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        member_id: ::uuid::Uuid,
+        body: schemas::UpdateMemberRoleRequest,
+    ) -> poem::Result<responses::UpdateWorkspaceMemberRoleResponse> {
+        let role = WorkspaceRole::parse(body.role.as_str());
+        workspace_members::change_role(&self.state, principal.account.id, member_id, role)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::UpdateWorkspaceMemberRoleResponse::Ok(Json(
+            views::success(),
+        )))
+    }
+
+    async fn remove_workspace_member(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        member_id: ::uuid::Uuid,
+    ) -> poem::Result<responses::RemoveWorkspaceMemberResponse> {
+        let tenant_id = workspace_members::remove(&self.state, principal.account.id, member_id)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::RemoveWorkspaceMemberResponse::Ok(Json(
+            schemas::RemoveMemberResponse {
+                result: "success".to_string(),
+                tenant_id,
             },
         )))
     }

@@ -12,6 +12,52 @@ use std::future::Future;
 
 /// Types of `components/schemas`.
 pub mod schemas {
+    /// A member of a workspace, in Dify's member shape.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct WorkspaceMember {
+        /// The member's account id.
+        pub id: ::uuid::Uuid,
+        pub name: String,
+        #[oai(nullable)]
+        pub avatar: Option<String>,
+        #[oai(nullable)]
+        pub avatar_url: Option<String>,
+        pub email: String,
+        /// Unix seconds; null before the first sign-in.
+        #[oai(nullable)]
+        pub last_login_at: Option<i64>,
+        /// Unix seconds (the last sign-in; this server does not record every request).
+        #[oai(nullable)]
+        pub last_active_at: Option<i64>,
+        /// When the account was created, Unix seconds.
+        pub created_at: i64,
+        pub role: TenantRole,
+        pub status: AccountStatus,
+    }
+
+    /// The members of the caller's current workspace (Dify's `{result, accounts}`).
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct WorkspaceMemberList {
+        /// "success".
+        pub result: String,
+        pub accounts: Vec<WorkspaceMember>,
+    }
+
+    /// A member's new role.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct UpdateMemberRoleRequest {
+        pub role: TenantRole,
+    }
+
+    /// The member was removed (Dify's answer).
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct RemoveMemberResponse {
+        /// "success".
+        pub result: String,
+        /// The workspace the member was removed from.
+        pub tenant_id: ::uuid::Uuid,
+    }
+
     /// A new display name.
     #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
     pub struct AccountNameRequest {
@@ -2630,6 +2676,63 @@ pub mod responses {
         #[oai(status = 429)]
         TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
+
+    /// Responses of `list_workspace_members`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum ListWorkspaceMembersResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::WorkspaceMemberList>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Not found: `tenant_not_found`
+        #[oai(status = 404)]
+        NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `update_workspace_member_role`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum UpdateWorkspaceMemberRoleResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::ResultResponse>),
+        /// Bad request: `invalid_param`, `cannot_operate_self`, `invalid_role`, `role_already_assigned`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Not found: `member_not_in_tenant`, `tenant_not_found`
+        #[oai(status = 404)]
+        NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `remove_workspace_member`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum RemoveWorkspaceMemberResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::RemoveMemberResponse>),
+        /// Bad request: `cannot_operate_self`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Not found: `member_not_in_tenant`, `tenant_not_found`
+        #[oai(status = 404)]
+        NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
 }
 
 /// The tags of the spec; each has a handler trait and a router.
@@ -2734,6 +2837,9 @@ pub enum Operation {
     EndOtherAccountSessions,
     SendEmailCodeLogin,
     EmailCodeLogin,
+    ListWorkspaceMembers,
+    UpdateWorkspaceMemberRole,
+    RemoveWorkspaceMember,
 }
 
 impl Operation {
@@ -2806,6 +2912,9 @@ impl Operation {
         Self::EndOtherAccountSessions,
         Self::SendEmailCodeLogin,
         Self::EmailCodeLogin,
+        Self::ListWorkspaceMembers,
+        Self::UpdateWorkspaceMemberRole,
+        Self::RemoveWorkspaceMember,
     ];
 
     /// The `operationId`.
@@ -2878,6 +2987,9 @@ impl Operation {
             Self::EndOtherAccountSessions => "end_other_account_sessions",
             Self::SendEmailCodeLogin => "send_email_code_login",
             Self::EmailCodeLogin => "email_code_login",
+            Self::ListWorkspaceMembers => "list_workspace_members",
+            Self::UpdateWorkspaceMemberRole => "update_workspace_member_role",
+            Self::RemoveWorkspaceMember => "remove_workspace_member",
         }
     }
 
@@ -2951,6 +3063,9 @@ impl Operation {
             Self::EndOtherAccountSessions => "POST",
             Self::SendEmailCodeLogin => "POST",
             Self::EmailCodeLogin => "POST",
+            Self::ListWorkspaceMembers => "GET",
+            Self::UpdateWorkspaceMemberRole => "PUT",
+            Self::RemoveWorkspaceMember => "DELETE",
         }
     }
 
@@ -3046,6 +3161,11 @@ impl Operation {
             Self::EndOtherAccountSessions => "/console/api/account/sessions/revoke-others",
             Self::SendEmailCodeLogin => "/console/api/email-code-login",
             Self::EmailCodeLogin => "/console/api/email-code-login/validity",
+            Self::ListWorkspaceMembers => "/console/api/workspaces/current/members",
+            Self::UpdateWorkspaceMemberRole => {
+                "/console/api/workspaces/current/members/{member_id}/update-role"
+            }
+            Self::RemoveWorkspaceMember => "/console/api/workspaces/current/members/{member_id}",
         }
     }
 
@@ -3119,6 +3239,9 @@ impl Operation {
             Self::EndOtherAccountSessions => Tag::Account,
             Self::SendEmailCodeLogin => Tag::Auth,
             Self::EmailCodeLogin => Tag::Auth,
+            Self::ListWorkspaceMembers => Tag::Workspace,
+            Self::UpdateWorkspaceMemberRole => Tag::Workspace,
+            Self::RemoveWorkspaceMember => Tag::Workspace,
         }
     }
 
@@ -3192,6 +3315,9 @@ impl Operation {
             Self::EndOtherAccountSessions => true,
             Self::SendEmailCodeLogin => false,
             Self::EmailCodeLogin => false,
+            Self::ListWorkspaceMembers => true,
+            Self::UpdateWorkspaceMemberRole => true,
+            Self::RemoveWorkspaceMember => true,
         }
     }
 
@@ -3265,6 +3391,9 @@ impl Operation {
             Self::EndOtherAccountSessions => None,
             Self::SendEmailCodeLogin => None,
             Self::EmailCodeLogin => None,
+            Self::ListWorkspaceMembers => None,
+            Self::UpdateWorkspaceMemberRole => None,
+            Self::RemoveWorkspaceMember => None,
         }
     }
 }
@@ -4034,6 +4163,30 @@ pub trait WorkspaceApi: Surface {
         access: Self::WorkspaceAccess,
         tenant_id: ::uuid::Uuid,
     ) -> impl Future<Output = ::poem::Result<responses::GetWorkspaceModelDefaultsResponse>> + Send;
+
+    /// `GET /console/api/workspaces/current/members`: Members of my current workspace
+    fn list_workspace_members(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+    ) -> impl Future<Output = ::poem::Result<responses::ListWorkspaceMembersResponse>> + Send;
+
+    /// `PUT /console/api/workspaces/current/members/{member_id}/update-role`: Change a member's role
+    fn update_workspace_member_role(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        member_id: ::uuid::Uuid,
+        body: schemas::UpdateMemberRoleRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::UpdateWorkspaceMemberRoleResponse>> + Send;
+
+    /// `DELETE /console/api/workspaces/current/members/{member_id}`: Remove a member
+    fn remove_workspace_member(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        member_id: ::uuid::Uuid,
+    ) -> impl Future<Output = ::poem::Result<responses::RemoveWorkspaceMemberResponse>> + Send;
 }
 
 /// Routes the `Setup` operations to a [`SetupApi`] implementation.
@@ -6022,6 +6175,95 @@ impl<T: WorkspaceApi> WorkspaceRoutes<T> {
             .await?;
         self.0
             .get_workspace_model_defaults(ctx, access, tenant_id.0)
+            .await
+    }
+
+    /// Members of my current workspace
+    ///
+    /// Extension: a workspace's members page lists who is in it; this is Dify's call and shape. Every member of the caller's current workspace, pending invitees included, owner first, then by when they joined. Requires a signed-in account; 404 `tenant_not_found` when it has no current workspace.
+    #[oai(
+        path = "/console/api/workspaces/current/members",
+        method = "get",
+        operation_id = "list_workspace_members",
+        tag = "Tag::Workspace"
+    )]
+    async fn list_workspace_members(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+    ) -> ::poem::Result<responses::ListWorkspaceMembersResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::ListWorkspaceMembers,
+                credential.credential(),
+            )
+            .await?;
+        self.0.list_workspace_members(ctx, principal).await
+    }
+
+    /// Change a member's role
+    ///
+    /// Extension: an owner or admin changes what a member may do; this is Dify's call. Rules (Dify's): the caller is the owner or an admin of its current workspace (403 `forbidden` otherwise); only the owner grants or removes `admin`; nobody changes their own role (400 `cannot_operate_self`) or the owner's (403 `forbidden`); `owner` is not a role to set (400 `invalid_role`: ownership moves by a transfer); the same role again is 400 `role_already_assigned`; a member not in the workspace is 404 `member_not_in_tenant`. The member's next request sees the new role.
+    #[oai(
+        path = "/console/api/workspaces/current/members/:member_id/update-role",
+        method = "put",
+        operation_id = "update_workspace_member_role",
+        tag = "Tag::Workspace"
+    )]
+    async fn update_workspace_member_role(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        /// Account id of the member.
+        #[oai(name = "member_id")]
+        member_id: ::poem_openapi::param::Path<::uuid::Uuid>,
+        body: ::poem_openapi::payload::Json<schemas::UpdateMemberRoleRequest>,
+    ) -> ::poem::Result<responses::UpdateWorkspaceMemberRoleResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::UpdateWorkspaceMemberRole,
+                credential.credential(),
+            )
+            .await?;
+        self.0
+            .update_workspace_member_role(ctx, principal, member_id.0, body.0)
+            .await
+    }
+
+    /// Remove a member
+    ///
+    /// Extension: an owner or admin removes someone from the workspace; this is Dify's call. Rules (Dify's, and the issue's): the caller is the owner or an admin of its current workspace; admins remove neither admins nor the owner, and nobody removes the owner (403 `forbidden`); nobody removes themselves (400 `cannot_operate_self`); a member not in the workspace is 404 `member_not_in_tenant`. Removing a pending member cancels the invitation (its link stops working). The removed account's current workspace moves to another of its workspaces, and its next request sees that it is gone.
+    #[oai(
+        path = "/console/api/workspaces/current/members/:member_id",
+        method = "delete",
+        operation_id = "remove_workspace_member",
+        tag = "Tag::Workspace"
+    )]
+    async fn remove_workspace_member(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        /// Account id of the member.
+        #[oai(name = "member_id")]
+        member_id: ::poem_openapi::param::Path<::uuid::Uuid>,
+    ) -> ::poem::Result<responses::RemoveWorkspaceMemberResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::RemoveWorkspaceMember,
+                credential.credential(),
+            )
+            .await?;
+        self.0
+            .remove_workspace_member(ctx, principal, member_id.0)
             .await
     }
 }
