@@ -812,6 +812,364 @@ pub mod console {
                 value.parse()
             }
         }
+        ///Which address a change-of-e-mail code goes to.
+        #[derive(
+            ::serde::Deserialize,
+            ::serde::Serialize,
+            Clone,
+            Copy,
+            Debug,
+            Eq,
+            Hash,
+            Ord,
+            PartialEq,
+            PartialOrd,
+        )]
+        pub enum ChangeEmailPhase {
+            #[serde(rename = "old_email")]
+            OldEmail,
+            #[serde(rename = "new_email")]
+            NewEmail,
+        }
+        impl ::std::fmt::Display for ChangeEmailPhase {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                match *self {
+                    Self::OldEmail => f.write_str("old_email"),
+                    Self::NewEmail => f.write_str("new_email"),
+                }
+            }
+        }
+        impl ::std::str::FromStr for ChangeEmailPhase {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                match value {
+                    "old_email" => Ok(Self::OldEmail),
+                    "new_email" => Ok(Self::NewEmail),
+                    _ => Err("invalid value".into()),
+                }
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ChangeEmailPhase {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ChangeEmailPhase {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        ///The new address and its checked token.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct ChangeEmailResetRequest {
+            pub new_email: ChangeEmailResetRequestNewEmail,
+            pub token: ChangeEmailResetRequestToken,
+        }
+        impl ChangeEmailResetRequest {
+            pub fn builder() -> builder::ChangeEmailResetRequest {
+                Default::default()
+            }
+        }
+        ///`ChangeEmailResetRequestNewEmail`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ChangeEmailResetRequestNewEmail(::std::string::String);
+        impl ::std::ops::Deref for ChangeEmailResetRequestNewEmail {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ChangeEmailResetRequestNewEmail> for ::std::string::String {
+            fn from(value: ChangeEmailResetRequestNewEmail) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ChangeEmailResetRequestNewEmail {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new(
+                        "^[A-Za-z0-9_.!#$%&'*+/=?^`{|}~-]+@([A-Za-z0-9_-]+\\.)+[A-Za-z0-9_-]{2,}$",
+                    )
+                    .unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9_.!#$%&'*+/=?^`{|}~-]+@([A-Za-z0-9_-]+\\.)+[A-Za-z0-9_-]{2,}$\""
+                        .into(),
+                );
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ChangeEmailResetRequestNewEmail {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ChangeEmailResetRequestNewEmail {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ChangeEmailResetRequestNewEmail {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`ChangeEmailResetRequestToken`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ChangeEmailResetRequestToken(::std::string::String);
+        impl ::std::ops::Deref for ChangeEmailResetRequestToken {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ChangeEmailResetRequestToken> for ::std::string::String {
+            fn from(value: ChangeEmailResetRequestToken) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ChangeEmailResetRequestToken {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ChangeEmailResetRequestToken {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ChangeEmailResetRequestToken {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ChangeEmailResetRequestToken {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///Where to send a change-of-e-mail code.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct ChangeEmailSendRequest {
+            ///The current address (phase `old_email`) or the new one (`new_email`).
+            pub email: ChangeEmailSendRequestEmail,
+            ///Mail language: zh-Hans or en-US (anything else means en-US).
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub language: ::std::option::Option<ChangeEmailSendRequestLanguage>,
+            ///Omitted means `old_email`.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub phase: ::std::option::Option<ChangeEmailPhase>,
+            ///The checked token of the `old_email` phase; required for `new_email`.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub token: ::std::option::Option<ChangeEmailSendRequestToken>,
+        }
+        impl ChangeEmailSendRequest {
+            pub fn builder() -> builder::ChangeEmailSendRequest {
+                Default::default()
+            }
+        }
+        ///The current address (phase `old_email`) or the new one (`new_email`).
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ChangeEmailSendRequestEmail(::std::string::String);
+        impl ::std::ops::Deref for ChangeEmailSendRequestEmail {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ChangeEmailSendRequestEmail> for ::std::string::String {
+            fn from(value: ChangeEmailSendRequestEmail) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ChangeEmailSendRequestEmail {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new(
+                        "^[A-Za-z0-9_.!#$%&'*+/=?^`{|}~-]+@([A-Za-z0-9_-]+\\.)+[A-Za-z0-9_-]{2,}$",
+                    )
+                    .unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9_.!#$%&'*+/=?^`{|}~-]+@([A-Za-z0-9_-]+\\.)+[A-Za-z0-9_-]{2,}$\""
+                        .into(),
+                );
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ChangeEmailSendRequestEmail {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ChangeEmailSendRequestEmail {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ChangeEmailSendRequestEmail {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///Mail language: zh-Hans or en-US (anything else means en-US).
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ChangeEmailSendRequestLanguage(::std::string::String);
+        impl ::std::ops::Deref for ChangeEmailSendRequestLanguage {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ChangeEmailSendRequestLanguage> for ::std::string::String {
+            fn from(value: ChangeEmailSendRequestLanguage) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ChangeEmailSendRequestLanguage {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 32usize {
+                    return Err("longer than 32 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ChangeEmailSendRequestLanguage {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ChangeEmailSendRequestLanguage {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ChangeEmailSendRequestLanguage {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///The checked token of the `old_email` phase; required for `new_email`.
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ChangeEmailSendRequestToken(::std::string::String);
+        impl ::std::ops::Deref for ChangeEmailSendRequestToken {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ChangeEmailSendRequestToken> for ::std::string::String {
+            fn from(value: ChangeEmailSendRequestToken) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ChangeEmailSendRequestToken {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ChangeEmailSendRequestToken {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ChangeEmailSendRequestToken {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ChangeEmailSendRequestToken {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
         ///The current password and the new one, twice.
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct ChangePasswordRequest {
@@ -1084,6 +1442,91 @@ pub mod console {
                     .map_err(|e: self::error::ConversionError| {
                         <D::Error as ::serde::de::Error>::custom(e.to_string())
                     })
+            }
+        }
+        ///An address to check.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct CheckEmailUniqueRequest {
+            pub email: CheckEmailUniqueRequestEmail,
+        }
+        impl CheckEmailUniqueRequest {
+            pub fn builder() -> builder::CheckEmailUniqueRequest {
+                Default::default()
+            }
+        }
+        ///`CheckEmailUniqueRequestEmail`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct CheckEmailUniqueRequestEmail(::std::string::String);
+        impl ::std::ops::Deref for CheckEmailUniqueRequestEmail {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<CheckEmailUniqueRequestEmail> for ::std::string::String {
+            fn from(value: CheckEmailUniqueRequestEmail) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for CheckEmailUniqueRequestEmail {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                    ::std::sync::LazyLock::new(|| {
+                        ::regress::Regex::new(
+                        "^[A-Za-z0-9_.!#$%&'*+/=?^`{|}~-]+@([A-Za-z0-9_-]+\\.)+[A-Za-z0-9_-]{2,}$",
+                    )
+                    .unwrap()
+                    });
+                if PATTERN.find(value).is_none() {
+                    return Err(
+                    "doesn't match pattern \"^[A-Za-z0-9_.!#$%&'*+/=?^`{|}~-]+@([A-Za-z0-9_-]+\\.)+[A-Za-z0-9_-]{2,}$\""
+                        .into(),
+                );
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for CheckEmailUniqueRequestEmail {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for CheckEmailUniqueRequestEmail {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for CheckEmailUniqueRequestEmail {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///A mailed code matched its token; the token goes on to the next step.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct CodeCheckResponse {
+            pub email: ::std::string::String,
+            pub is_valid: bool,
+            pub token: ::std::string::String,
+        }
+        impl CodeCheckResponse {
+            pub fn builder() -> builder::CodeCheckResponse {
+                Default::default()
             }
         }
         ///The e-mailed code matched the token.
@@ -1664,6 +2107,117 @@ pub mod console {
         impl DefaultModel {
             pub fn builder() -> builder::DefaultModel {
                 Default::default()
+            }
+        }
+        ///The mailed code and its token.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct DeleteAccountRequest {
+            pub code: DeleteAccountRequestCode,
+            pub token: DeleteAccountRequestToken,
+        }
+        impl DeleteAccountRequest {
+            pub fn builder() -> builder::DeleteAccountRequest {
+                Default::default()
+            }
+        }
+        ///`DeleteAccountRequestCode`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct DeleteAccountRequestCode(::std::string::String);
+        impl ::std::ops::Deref for DeleteAccountRequestCode {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<DeleteAccountRequestCode> for ::std::string::String {
+            fn from(value: DeleteAccountRequestCode) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for DeleteAccountRequestCode {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 32usize {
+                    return Err("longer than 32 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for DeleteAccountRequestCode {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for DeleteAccountRequestCode {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for DeleteAccountRequestCode {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`DeleteAccountRequestToken`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct DeleteAccountRequestToken(::std::string::String);
+        impl ::std::ops::Deref for DeleteAccountRequestToken {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<DeleteAccountRequestToken> for ::std::string::String {
+            fn from(value: DeleteAccountRequestToken) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for DeleteAccountRequestToken {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for DeleteAccountRequestToken {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for DeleteAccountRequestToken {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for DeleteAccountRequestToken {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
             }
         }
         ///Group to delete.
@@ -3483,6 +4037,239 @@ pub mod console {
             }
         }
         impl<'de> ::serde::Deserialize<'de> for OauthLoginInviteToken {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///The mailed code and its token.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct OwnerTransferCheckRequest {
+            pub code: OwnerTransferCheckRequestCode,
+            pub token: OwnerTransferCheckRequestToken,
+        }
+        impl OwnerTransferCheckRequest {
+            pub fn builder() -> builder::OwnerTransferCheckRequest {
+                Default::default()
+            }
+        }
+        ///`OwnerTransferCheckRequestCode`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct OwnerTransferCheckRequestCode(::std::string::String);
+        impl ::std::ops::Deref for OwnerTransferCheckRequestCode {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<OwnerTransferCheckRequestCode> for ::std::string::String {
+            fn from(value: OwnerTransferCheckRequestCode) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for OwnerTransferCheckRequestCode {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 32usize {
+                    return Err("longer than 32 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for OwnerTransferCheckRequestCode {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for OwnerTransferCheckRequestCode {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for OwnerTransferCheckRequestCode {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`OwnerTransferCheckRequestToken`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct OwnerTransferCheckRequestToken(::std::string::String);
+        impl ::std::ops::Deref for OwnerTransferCheckRequestToken {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<OwnerTransferCheckRequestToken> for ::std::string::String {
+            fn from(value: OwnerTransferCheckRequestToken) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for OwnerTransferCheckRequestToken {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for OwnerTransferCheckRequestToken {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for OwnerTransferCheckRequestToken {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for OwnerTransferCheckRequestToken {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///The checked ownership-transfer token.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct OwnerTransferRequest {
+            pub token: OwnerTransferRequestToken,
+        }
+        impl OwnerTransferRequest {
+            pub fn builder() -> builder::OwnerTransferRequest {
+                Default::default()
+            }
+        }
+        ///`OwnerTransferRequestToken`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct OwnerTransferRequestToken(::std::string::String);
+        impl ::std::ops::Deref for OwnerTransferRequestToken {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<OwnerTransferRequestToken> for ::std::string::String {
+            fn from(value: OwnerTransferRequestToken) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for OwnerTransferRequestToken {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for OwnerTransferRequestToken {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for OwnerTransferRequestToken {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for OwnerTransferRequestToken {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///The language of the confirmation mail.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+        pub struct OwnerTransferSendRequest {
+            ///zh-Hans or en-US (anything else means en-US).
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub language: ::std::option::Option<OwnerTransferSendRequestLanguage>,
+        }
+        impl OwnerTransferSendRequest {
+            pub fn builder() -> builder::OwnerTransferSendRequest {
+                Default::default()
+            }
+        }
+        ///zh-Hans or en-US (anything else means en-US).
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct OwnerTransferSendRequestLanguage(::std::string::String);
+        impl ::std::ops::Deref for OwnerTransferSendRequestLanguage {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<OwnerTransferSendRequestLanguage> for ::std::string::String {
+            fn from(value: OwnerTransferSendRequestLanguage) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for OwnerTransferSendRequestLanguage {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 32usize {
+                    return Err("longer than 32 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for OwnerTransferSendRequestLanguage {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for OwnerTransferSendRequestLanguage {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for OwnerTransferSendRequestLanguage {
             fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
             where
                 D: ::serde::Deserializer<'de>,
@@ -6818,6 +7605,164 @@ pub mod console {
                 }
             }
             #[derive(Clone, Debug)]
+            pub struct ChangeEmailResetRequest {
+                new_email: ::std::result::Result<
+                    super::ChangeEmailResetRequestNewEmail,
+                    ::std::string::String,
+                >,
+                token: ::std::result::Result<
+                    super::ChangeEmailResetRequestToken,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for ChangeEmailResetRequest {
+                fn default() -> Self {
+                    Self {
+                        new_email: Err("no value supplied for new_email".to_string()),
+                        token: Err("no value supplied for token".to_string()),
+                    }
+                }
+            }
+            impl ChangeEmailResetRequest {
+                pub fn new_email<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::ChangeEmailResetRequestNewEmail>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.new_email = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for new_email: {e}"));
+                    self
+                }
+                pub fn token<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::ChangeEmailResetRequestToken>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.token = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for token: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<ChangeEmailResetRequest> for super::ChangeEmailResetRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: ChangeEmailResetRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        new_email: value.new_email?,
+                        token: value.token?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::ChangeEmailResetRequest> for ChangeEmailResetRequest {
+                fn from(value: super::ChangeEmailResetRequest) -> Self {
+                    Self {
+                        new_email: Ok(value.new_email),
+                        token: Ok(value.token),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct ChangeEmailSendRequest {
+                email: ::std::result::Result<
+                    super::ChangeEmailSendRequestEmail,
+                    ::std::string::String,
+                >,
+                language: ::std::result::Result<
+                    ::std::option::Option<super::ChangeEmailSendRequestLanguage>,
+                    ::std::string::String,
+                >,
+                phase: ::std::result::Result<
+                    ::std::option::Option<super::ChangeEmailPhase>,
+                    ::std::string::String,
+                >,
+                token: ::std::result::Result<
+                    ::std::option::Option<super::ChangeEmailSendRequestToken>,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for ChangeEmailSendRequest {
+                fn default() -> Self {
+                    Self {
+                        email: Err("no value supplied for email".to_string()),
+                        language: Ok(Default::default()),
+                        phase: Ok(Default::default()),
+                        token: Ok(Default::default()),
+                    }
+                }
+            }
+            impl ChangeEmailSendRequest {
+                pub fn email<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::ChangeEmailSendRequestEmail>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.email = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for email: {e}"));
+                    self
+                }
+                pub fn language<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<
+                            ::std::option::Option<super::ChangeEmailSendRequestLanguage>,
+                        >,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.language = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for language: {e}"));
+                    self
+                }
+                pub fn phase<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<super::ChangeEmailPhase>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.phase = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for phase: {e}"));
+                    self
+                }
+                pub fn token<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<
+                            ::std::option::Option<super::ChangeEmailSendRequestToken>,
+                        >,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.token = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for token: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<ChangeEmailSendRequest> for super::ChangeEmailSendRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: ChangeEmailSendRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        email: value.email?,
+                        language: value.language?,
+                        phase: value.phase?,
+                        token: value.token?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::ChangeEmailSendRequest> for ChangeEmailSendRequest {
+                fn from(value: super::ChangeEmailSendRequest) -> Self {
+                    Self {
+                        email: Ok(value.email),
+                        language: Ok(value.language),
+                        phase: Ok(value.phase),
+                        token: Ok(value.token),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
             pub struct ChangePasswordRequest {
                 new_password: ::std::result::Result<
                     super::ChangePasswordRequestNewPassword,
@@ -6893,6 +7838,117 @@ pub mod console {
                         new_password: Ok(value.new_password),
                         password: Ok(value.password),
                         repeat_new_password: Ok(value.repeat_new_password),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct CheckEmailUniqueRequest {
+                email: ::std::result::Result<
+                    super::CheckEmailUniqueRequestEmail,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for CheckEmailUniqueRequest {
+                fn default() -> Self {
+                    Self {
+                        email: Err("no value supplied for email".to_string()),
+                    }
+                }
+            }
+            impl CheckEmailUniqueRequest {
+                pub fn email<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::CheckEmailUniqueRequestEmail>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.email = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for email: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<CheckEmailUniqueRequest> for super::CheckEmailUniqueRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: CheckEmailUniqueRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        email: value.email?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::CheckEmailUniqueRequest> for CheckEmailUniqueRequest {
+                fn from(value: super::CheckEmailUniqueRequest) -> Self {
+                    Self {
+                        email: Ok(value.email),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct CodeCheckResponse {
+                email: ::std::result::Result<::std::string::String, ::std::string::String>,
+                is_valid: ::std::result::Result<bool, ::std::string::String>,
+                token: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for CodeCheckResponse {
+                fn default() -> Self {
+                    Self {
+                        email: Err("no value supplied for email".to_string()),
+                        is_valid: Err("no value supplied for is_valid".to_string()),
+                        token: Err("no value supplied for token".to_string()),
+                    }
+                }
+            }
+            impl CodeCheckResponse {
+                pub fn email<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.email = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for email: {e}"));
+                    self
+                }
+                pub fn is_valid<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<bool>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.is_valid = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for is_valid: {e}"));
+                    self
+                }
+                pub fn token<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.token = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for token: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<CodeCheckResponse> for super::CodeCheckResponse {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: CodeCheckResponse,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        email: value.email?,
+                        is_valid: value.is_valid?,
+                        token: value.token?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::CodeCheckResponse> for CodeCheckResponse {
+                fn from(value: super::CodeCheckResponse) -> Self {
+                    Self {
+                        email: Ok(value.email),
+                        is_valid: Ok(value.is_valid),
+                        token: Ok(value.token),
                     }
                 }
             }
@@ -8093,6 +9149,61 @@ pub mod console {
                         model_name: Ok(value.model_name),
                         model_type: Ok(value.model_type),
                         provider_name: Ok(value.provider_name),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct DeleteAccountRequest {
+                code: ::std::result::Result<super::DeleteAccountRequestCode, ::std::string::String>,
+                token:
+                    ::std::result::Result<super::DeleteAccountRequestToken, ::std::string::String>,
+            }
+            impl ::std::default::Default for DeleteAccountRequest {
+                fn default() -> Self {
+                    Self {
+                        code: Err("no value supplied for code".to_string()),
+                        token: Err("no value supplied for token".to_string()),
+                    }
+                }
+            }
+            impl DeleteAccountRequest {
+                pub fn code<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::DeleteAccountRequestCode>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.code = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for code: {e}"));
+                    self
+                }
+                pub fn token<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::DeleteAccountRequestToken>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.token = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for token: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<DeleteAccountRequest> for super::DeleteAccountRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: DeleteAccountRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        code: value.code?,
+                        token: value.token?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::DeleteAccountRequest> for DeleteAccountRequest {
+                fn from(value: super::DeleteAccountRequest) -> Self {
+                    Self {
+                        code: Ok(value.code),
+                        token: Ok(value.token),
                     }
                 }
             }
@@ -9605,6 +10716,152 @@ pub mod console {
                     Self {
                         config: Ok(value.config),
                         provider_name: Ok(value.provider_name),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct OwnerTransferCheckRequest {
+                code: ::std::result::Result<
+                    super::OwnerTransferCheckRequestCode,
+                    ::std::string::String,
+                >,
+                token: ::std::result::Result<
+                    super::OwnerTransferCheckRequestToken,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for OwnerTransferCheckRequest {
+                fn default() -> Self {
+                    Self {
+                        code: Err("no value supplied for code".to_string()),
+                        token: Err("no value supplied for token".to_string()),
+                    }
+                }
+            }
+            impl OwnerTransferCheckRequest {
+                pub fn code<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::OwnerTransferCheckRequestCode>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.code = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for code: {e}"));
+                    self
+                }
+                pub fn token<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::OwnerTransferCheckRequestToken>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.token = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for token: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<OwnerTransferCheckRequest> for super::OwnerTransferCheckRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: OwnerTransferCheckRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        code: value.code?,
+                        token: value.token?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::OwnerTransferCheckRequest> for OwnerTransferCheckRequest {
+                fn from(value: super::OwnerTransferCheckRequest) -> Self {
+                    Self {
+                        code: Ok(value.code),
+                        token: Ok(value.token),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct OwnerTransferRequest {
+                token:
+                    ::std::result::Result<super::OwnerTransferRequestToken, ::std::string::String>,
+            }
+            impl ::std::default::Default for OwnerTransferRequest {
+                fn default() -> Self {
+                    Self {
+                        token: Err("no value supplied for token".to_string()),
+                    }
+                }
+            }
+            impl OwnerTransferRequest {
+                pub fn token<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::OwnerTransferRequestToken>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.token = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for token: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<OwnerTransferRequest> for super::OwnerTransferRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: OwnerTransferRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        token: value.token?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::OwnerTransferRequest> for OwnerTransferRequest {
+                fn from(value: super::OwnerTransferRequest) -> Self {
+                    Self {
+                        token: Ok(value.token),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct OwnerTransferSendRequest {
+                language: ::std::result::Result<
+                    ::std::option::Option<super::OwnerTransferSendRequestLanguage>,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for OwnerTransferSendRequest {
+                fn default() -> Self {
+                    Self {
+                        language: Ok(Default::default()),
+                    }
+                }
+            }
+            impl OwnerTransferSendRequest {
+                pub fn language<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<
+                            ::std::option::Option<super::OwnerTransferSendRequestLanguage>,
+                        >,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.language = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for language: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<OwnerTransferSendRequest> for super::OwnerTransferSendRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: OwnerTransferSendRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        language: value.language?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::OwnerTransferSendRequest> for OwnerTransferSendRequest {
+                fn from(value: super::OwnerTransferSendRequest) -> Self {
+                    Self {
+                        language: Ok(value.language),
                     }
                 }
             }
@@ -13093,6 +14350,144 @@ pub mod console {
         ```*/
         pub fn remove_workspace_member(&self) -> builder::RemoveWorkspaceMember<'_> {
             builder::RemoveWorkspaceMember::new(self)
+        }
+        /**Send a code to change my e-mail
+
+        Extension: a user changes the e-mail they sign in with; this is Dify 1.x's call. Two phases. `old_email` (the default): `email` must be the caller's current address (400 `invalid_email` otherwise), and a code is mailed there. `new_email`: `token` is the one checked in the first phase, `email` the new address, which must be unused (400 `email_already_in_use`), and a code is mailed to it. Each answers the token to check its code with. One mail per minute per address (429 `change_email_rate_limit_exceeded`). Requires a signed-in account.
+
+        Sends a `POST` request to `/console/api/account/change-email`
+
+        ```ignore
+        let response = client.send_change_email_code()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn send_change_email_code(&self) -> builder::SendChangeEmailCode<'_> {
+            builder::SendChangeEmailCode::new(self)
+        }
+        /**Check a change-of-e-mail code
+
+        Extension: the check of either phase of a change of e-mail; this is Dify 1.x's call. `email` is the address the code went to. The answer's `token` (the same one, now checked) goes on to the next step: the `new_email` send, or the reset. Wrong codes count against the address (5 per day, 429 `change_email_error_limit`). Requires a signed-in account, the one that asked for the code.
+
+        Sends a `POST` request to `/console/api/account/change-email/validity`
+
+        ```ignore
+        let response = client.check_change_email_code()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn check_change_email_code(&self) -> builder::CheckChangeEmailCode<'_> {
+            builder::CheckChangeEmailCode::new(self)
+        }
+        /**Change my e-mail
+
+        Extension: the last step of a change of e-mail; this is Dify 1.x's call. `token` is the one checked for the new address, `new_email` that address (still unused: 400 `email_already_in_use`). The account signs in with the new address from now on (the old one no longer works), its sessions go on, and a notice goes to the old address. Answers the updated profile. Requires a signed-in account, the one that asked for the codes.
+
+        Sends a `POST` request to `/console/api/account/change-email/reset`
+
+        ```ignore
+        let response = client.reset_account_email()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn reset_account_email(&self) -> builder::ResetAccountEmail<'_> {
+            builder::ResetAccountEmail::new(self)
+        }
+        /**Is this e-mail free?
+
+        Extension: the change-of-e-mail form checks the new address as it is typed; this is Dify 1.x's call. 400 `email_already_in_use` when an account has it. Requires a signed-in account (so it cannot be used to probe addresses anonymously).
+
+        Sends a `POST` request to `/console/api/account/change-email/check-email-unique`
+
+        ```ignore
+        let response = client.check_email_unique()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn check_email_unique(&self) -> builder::CheckEmailUnique<'_> {
+            builder::CheckEmailUnique::new(self)
+        }
+        /**Send a code to delete my account
+
+        Extension: a user deletes their own account; this is Dify's call. Mails a code to the caller's address and answers the token to send back with it. One mail per minute (429 `account_delete_rate_limit_exceeded`). Requires a signed-in account.
+
+        Sends a `GET` request to `/console/api/account/delete/verify`
+
+        ```ignore
+        let response = client.send_delete_account_code()
+            .send()
+            .await;
+        ```*/
+        pub fn send_delete_account_code(&self) -> builder::SendDeleteAccountCode<'_> {
+            builder::SendDeleteAccountCode::new(self)
+        }
+        /**Delete my account
+
+        Extension: the second step of deleting one's account; this is Dify's call. Checks the code (5 wrong per day, 429 `account_delete_error_limit`) and closes the account: status `closed`, every session ended, memberships of workspaces and groups removed, e-mail, name, avatar and password erased, so the address can sign up again. The account's id and creation time stay, for the records that name it. Refused (409 `conflict`, with the reason) while the account is the last active super_admin, the owner of a workspace that has other members, or the last super_admin of a group.
+
+        Sends a `POST` request to `/console/api/account/delete`
+
+        ```ignore
+        let response = client.delete_account()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn delete_account(&self) -> builder::DeleteAccount<'_> {
+            builder::DeleteAccount::new(self)
+        }
+        /**Send a code to transfer ownership
+
+        Extension: the owner hands the workspace to another member; this is Dify 1.x's call. Mails a code to the owner's address and answers the token to check it with. Only the owner of the current workspace (403 `forbidden`). One mail per minute (429 `owner_transfer_rate_limit_exceeded`).
+
+        Sends a `POST` request to `/console/api/workspaces/current/members/send-owner-transfer-confirm-email`
+
+        ```ignore
+        let response = client.send_owner_transfer_code()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn send_owner_transfer_code(&self) -> builder::SendOwnerTransferCode<'_> {
+            builder::SendOwnerTransferCode::new(self)
+        }
+        /**Check the ownership-transfer code
+
+        Extension: the owner confirms the transfer with the mailed code; this is Dify 1.x's call. The answer's `token` (the same one, now checked) goes to the transfer. 5 wrong codes per day (429 `owner_transfer_error_limit`). Only the owner.
+
+        Sends a `POST` request to `/console/api/workspaces/current/members/owner-transfer-check`
+
+        ```ignore
+        let response = client.check_owner_transfer_code()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn check_owner_transfer_code(&self) -> builder::CheckOwnerTransferCode<'_> {
+            builder::CheckOwnerTransferCode::new(self)
+        }
+        /**Transfer ownership to a member
+
+        Extension: the last step of an ownership transfer; this is Dify 1.x's call. `token` is the checked one. The member becomes the owner and the old owner an admin, in one step. The member must be an active member of the workspace (404 `member_not_in_tenant`; 400 `cannot_operate_self` for oneself). Only the owner (403 `forbidden`).
+
+        Sends a `POST` request to `/console/api/workspaces/current/members/{member_id}/owner-transfer`
+
+        Arguments:
+        - `member_id`: Account id of the new owner.
+        - `body`
+        ```ignore
+        let response = client.transfer_workspace_owner()
+            .member_id(member_id)
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn transfer_workspace_owner(&self) -> builder::TransferWorkspaceOwner<'_> {
+            builder::TransferWorkspaceOwner::new(self)
         }
     }
     /// Types for composing operation parameters.
@@ -18507,6 +19902,9 @@ pub mod console {
                 let response = result?;
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -18993,6 +20391,827 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::send_change_email_code`]
+
+        [`Client::send_change_email_code`]: super::Client::send_change_email_code*/
+        #[derive(Debug, Clone)]
+        pub struct SendChangeEmailCode<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::ChangeEmailSendRequest, String>,
+        }
+        impl<'a> SendChangeEmailCode<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ChangeEmailSendRequest>,
+                <V as std::convert::TryInto<types::ChangeEmailSendRequest>>::Error:
+                    std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `ChangeEmailSendRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::ChangeEmailSendRequest,
+                    ) -> types::builder::ChangeEmailSendRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/account/change-email`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::EmailTokenResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::ChangeEmailSendRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/account/change-email", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "send_change_email_code",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::check_change_email_code`]
+
+        [`Client::check_change_email_code`]: super::Client::check_change_email_code*/
+        #[derive(Debug, Clone)]
+        pub struct CheckChangeEmailCode<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::EmailCodeValidityRequest, String>,
+        }
+        impl<'a> CheckChangeEmailCode<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::EmailCodeValidityRequest>,
+                <V as std::convert::TryInto<types::EmailCodeValidityRequest>>::Error:
+                    std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `EmailCodeValidityRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::EmailCodeValidityRequest,
+                    )
+                        -> types::builder::EmailCodeValidityRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/account/change-email/validity`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::CodeCheckResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::EmailCodeValidityRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/console/api/account/change-email/validity",
+                    client.baseurl,
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "check_change_email_code",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::reset_account_email`]
+
+        [`Client::reset_account_email`]: super::Client::reset_account_email*/
+        #[derive(Debug, Clone)]
+        pub struct ResetAccountEmail<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::ChangeEmailResetRequest, String>,
+        }
+        impl<'a> ResetAccountEmail<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ChangeEmailResetRequest>,
+                <V as std::convert::TryInto<types::ChangeEmailResetRequest>>::Error:
+                    std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `ChangeEmailResetRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::ChangeEmailResetRequest,
+                    ) -> types::builder::ChangeEmailResetRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/account/change-email/reset`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::Account>, Error<types::ErrorResponse>> {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::ChangeEmailResetRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/account/change-email/reset", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "reset_account_email",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::check_email_unique`]
+
+        [`Client::check_email_unique`]: super::Client::check_email_unique*/
+        #[derive(Debug, Clone)]
+        pub struct CheckEmailUnique<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::CheckEmailUniqueRequest, String>,
+        }
+        impl<'a> CheckEmailUnique<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::CheckEmailUniqueRequest>,
+                <V as std::convert::TryInto<types::CheckEmailUniqueRequest>>::Error:
+                    std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `CheckEmailUniqueRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::CheckEmailUniqueRequest,
+                    ) -> types::builder::CheckEmailUniqueRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/account/change-email/check-email-unique`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::ResultResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::CheckEmailUniqueRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/console/api/account/change-email/check-email-unique",
+                    client.baseurl,
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "check_email_unique",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::send_delete_account_code`]
+
+        [`Client::send_delete_account_code`]: super::Client::send_delete_account_code*/
+        #[derive(Debug, Clone)]
+        pub struct SendDeleteAccountCode<'a> {
+            client: &'a super::Client,
+        }
+        impl<'a> SendDeleteAccountCode<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self { client: client }
+            }
+            ///Sends a `GET` request to `/console/api/account/delete/verify`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::EmailTokenResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client } = self;
+                let url = format!("{}/console/api/account/delete/verify", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "send_delete_account_code",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::delete_account`]
+
+        [`Client::delete_account`]: super::Client::delete_account*/
+        #[derive(Debug, Clone)]
+        pub struct DeleteAccount<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::DeleteAccountRequest, String>,
+        }
+        impl<'a> DeleteAccount<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::DeleteAccountRequest>,
+                <V as std::convert::TryInto<types::DeleteAccountRequest>>::Error: std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `DeleteAccountRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::DeleteAccountRequest,
+                    ) -> types::builder::DeleteAccountRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/account/delete`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::ResultResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::DeleteAccountRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/account/delete", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "delete_account",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    409u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::send_owner_transfer_code`]
+
+        [`Client::send_owner_transfer_code`]: super::Client::send_owner_transfer_code*/
+        #[derive(Debug, Clone)]
+        pub struct SendOwnerTransferCode<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::OwnerTransferSendRequest, String>,
+        }
+        impl<'a> SendOwnerTransferCode<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::OwnerTransferSendRequest>,
+                <V as std::convert::TryInto<types::OwnerTransferSendRequest>>::Error:
+                    std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `OwnerTransferSendRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::OwnerTransferSendRequest,
+                    )
+                        -> types::builder::OwnerTransferSendRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/workspaces/current/members/send-owner-transfer-confirm-email`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::EmailTokenResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::OwnerTransferSendRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/console/api/workspaces/current/members/send-owner-transfer-confirm-email",
+                    client.baseurl,
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "send_owner_transfer_code",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::check_owner_transfer_code`]
+
+        [`Client::check_owner_transfer_code`]: super::Client::check_owner_transfer_code*/
+        #[derive(Debug, Clone)]
+        pub struct CheckOwnerTransferCode<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::OwnerTransferCheckRequest, String>,
+        }
+        impl<'a> CheckOwnerTransferCode<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::OwnerTransferCheckRequest>,
+                <V as std::convert::TryInto<types::OwnerTransferCheckRequest>>::Error:
+                    std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `OwnerTransferCheckRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::OwnerTransferCheckRequest,
+                    )
+                        -> types::builder::OwnerTransferCheckRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/workspaces/current/members/owner-transfer-check`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::CodeCheckResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::OwnerTransferCheckRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/console/api/workspaces/current/members/owner-transfer-check",
+                    client.baseurl,
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "check_owner_transfer_code",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    429u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::transfer_workspace_owner`]
+
+        [`Client::transfer_workspace_owner`]: super::Client::transfer_workspace_owner*/
+        #[derive(Debug, Clone)]
+        pub struct TransferWorkspaceOwner<'a> {
+            client: &'a super::Client,
+            member_id: Result<::uuid::Uuid, String>,
+            body: Result<types::builder::OwnerTransferRequest, String>,
+        }
+        impl<'a> TransferWorkspaceOwner<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    member_id: Err("member_id was not initialized".to_string()),
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn member_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::uuid::Uuid>,
+            {
+                self.member_id = value.try_into().map_err(|_| {
+                    "conversion to `:: uuid :: Uuid` for member_id failed".to_string()
+                });
+                self
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::OwnerTransferRequest>,
+                <V as std::convert::TryInto<types::OwnerTransferRequest>>::Error: std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `OwnerTransferRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::OwnerTransferRequest,
+                    ) -> types::builder::OwnerTransferRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/workspaces/current/members/{member_id}/owner-transfer`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::ResultResponse>, Error<types::ErrorResponse>>
+            {
+                let Self {
+                    client,
+                    member_id,
+                    body,
+                } = self;
+                let member_id = member_id.map_err(Error::InvalidRequest)?;
+                let body = body
+                    .and_then(|v| {
+                        types::OwnerTransferRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/console/api/workspaces/current/members/{}/owner-transfer",
+                    client.baseurl,
+                    encode_path(&member_id.to_string()),
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "transfer_workspace_owner",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),

@@ -1277,10 +1277,240 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/api/account/change-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a code to change my e-mail
+         * @description Extension: a user changes the e-mail they sign in with; this is Dify 1.x's call. Two phases. `old_email` (the default): `email` must be the caller's current address (400 `invalid_email` otherwise), and a code is mailed there. `new_email`: `token` is the one checked in the first phase, `email` the new address, which must be unused (400 `email_already_in_use`), and a code is mailed to it. Each answers the token to check its code with. One mail per minute per address (429 `change_email_rate_limit_exceeded`). Requires a signed-in account.
+         */
+        post: operations["send_change_email_code"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/account/change-email/validity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a change-of-e-mail code
+         * @description Extension: the check of either phase of a change of e-mail; this is Dify 1.x's call. `email` is the address the code went to. The answer's `token` (the same one, now checked) goes on to the next step: the `new_email` send, or the reset. Wrong codes count against the address (5 per day, 429 `change_email_error_limit`). Requires a signed-in account, the one that asked for the code.
+         */
+        post: operations["check_change_email_code"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/account/change-email/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change my e-mail
+         * @description Extension: the last step of a change of e-mail; this is Dify 1.x's call. `token` is the one checked for the new address, `new_email` that address (still unused: 400 `email_already_in_use`). The account signs in with the new address from now on (the old one no longer works), its sessions go on, and a notice goes to the old address. Answers the updated profile. Requires a signed-in account, the one that asked for the codes.
+         */
+        post: operations["reset_account_email"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/account/change-email/check-email-unique": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Is this e-mail free?
+         * @description Extension: the change-of-e-mail form checks the new address as it is typed; this is Dify 1.x's call. 400 `email_already_in_use` when an account has it. Requires a signed-in account (so it cannot be used to probe addresses anonymously).
+         */
+        post: operations["check_email_unique"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/account/delete/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Send a code to delete my account
+         * @description Extension: a user deletes their own account; this is Dify's call. Mails a code to the caller's address and answers the token to send back with it. One mail per minute (429 `account_delete_rate_limit_exceeded`). Requires a signed-in account.
+         */
+        get: operations["send_delete_account_code"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/account/delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete my account
+         * @description Extension: the second step of deleting one's account; this is Dify's call. Checks the code (5 wrong per day, 429 `account_delete_error_limit`) and closes the account: status `closed`, every session ended, memberships of workspaces and groups removed, e-mail, name, avatar and password erased, so the address can sign up again. The account's id and creation time stay, for the records that name it. Refused (409 `conflict`, with the reason) while the account is the last active super_admin, the owner of a workspace that has other members, or the last super_admin of a group.
+         */
+        post: operations["delete_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/workspaces/current/members/send-owner-transfer-confirm-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a code to transfer ownership
+         * @description Extension: the owner hands the workspace to another member; this is Dify 1.x's call. Mails a code to the owner's address and answers the token to check it with. Only the owner of the current workspace (403 `forbidden`). One mail per minute (429 `owner_transfer_rate_limit_exceeded`).
+         */
+        post: operations["send_owner_transfer_code"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/workspaces/current/members/owner-transfer-check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check the ownership-transfer code
+         * @description Extension: the owner confirms the transfer with the mailed code; this is Dify 1.x's call. The answer's `token` (the same one, now checked) goes to the transfer. 5 wrong codes per day (429 `owner_transfer_error_limit`). Only the owner.
+         */
+        post: operations["check_owner_transfer_code"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/workspaces/current/members/{member_id}/owner-transfer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Transfer ownership to a member
+         * @description Extension: the last step of an ownership transfer; this is Dify 1.x's call. `token` is the checked one. The member becomes the owner and the old owner an admin, in one step. The member must be an active member of the workspace (404 `member_not_in_tenant`; 400 `cannot_operate_self` for oneself). Only the owner (403 `forbidden`).
+         */
+        post: operations["transfer_workspace_owner"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description Which address a change-of-e-mail code goes to.
+         * @enum {string}
+         */
+        ChangeEmailPhase: "old_email" | "new_email";
+        /** @description Where to send a change-of-e-mail code. */
+        ChangeEmailSendRequest: {
+            /** @description The current address (phase `old_email`) or the new one (`new_email`). */
+            email: string;
+            /** @description Mail language: zh-Hans or en-US (anything else means en-US). */
+            language?: string | null;
+            /** @description Omitted means `old_email`. */
+            phase?: components["schemas"]["ChangeEmailPhase"] | null;
+            /** @description The checked token of the `old_email` phase; required for `new_email`. */
+            token?: string | null;
+        };
+        /** @description A mailed code matched its token; the token goes on to the next step. */
+        CodeCheckResponse: {
+            is_valid: boolean;
+            email: string;
+            token: string;
+        };
+        /** @description The new address and its checked token. */
+        ChangeEmailResetRequest: {
+            new_email: string;
+            token: string;
+        };
+        /** @description An address to check. */
+        CheckEmailUniqueRequest: {
+            email: string;
+        };
+        /** @description The mailed code and its token. */
+        DeleteAccountRequest: {
+            token: string;
+            code: string;
+        };
+        /** @description The language of the confirmation mail. */
+        OwnerTransferSendRequest: {
+            /** @description zh-Hans or en-US (anything else means en-US). */
+            language?: string | null;
+        };
+        /** @description The mailed code and its token. */
+        OwnerTransferCheckRequest: {
+            code: string;
+            token: string;
+        };
+        /** @description The checked ownership-transfer token. */
+        OwnerTransferRequest: {
+            token: string;
+        };
         /** @description A member of a workspace, in Dify's member shape. */
         WorkspaceMember: {
             /**
@@ -6856,6 +7086,15 @@ export interface operations {
                     "application/json": components["schemas"]["ResultResponse"];
                 };
             };
+            /** @description Bad request: `invalid_param` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unauthorized: `unauthorized`, `not_setup` */
             401: {
                 headers: {
@@ -7271,6 +7510,664 @@ export interface operations {
             };
             /** @description Not found: `member_not_in_tenant`, `tenant_not_found` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    send_change_email_code: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "admin@example.com",
+                 *       "language": "en-US",
+                 *       "phase": "old_email"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ChangeEmailSendRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success",
+                     *       "data": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailTokenResponse"];
+                };
+            };
+            /** @description Bad request: `invalid_param`, `invalid_email`, `email_already_in_use`, `invalid_or_expired_token` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests: `change_email_rate_limit_exceeded`, `email_send_ip_limit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    check_change_email_code: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "admin@example.com",
+                 *       "code": "123456",
+                 *       "token": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
+                "application/json": components["schemas"]["EmailCodeValidityRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "is_valid": true,
+                     *       "email": "admin@example.com",
+                     *       "token": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CodeCheckResponse"];
+                };
+            };
+            /** @description Bad request: `invalid_param`, `invalid_or_expired_token`, `invalid_email`, `email_code_error` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests: `change_email_error_limit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    reset_account_email: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "new_email": "new@example.com",
+                 *       "token": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ChangeEmailResetRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "4d436d1a-8910-41cb-b208-574726726f26",
+                     *       "name": "zgi",
+                     *       "avatar": null,
+                     *       "avatar_url": null,
+                     *       "email": "new@example.com",
+                     *       "is_password_set": true,
+                     *       "interface_language": "en-US",
+                     *       "interface_theme": "light",
+                     *       "timezone": "America/New_York",
+                     *       "last_login_at": 1741107948,
+                     *       "last_login_ip": "127.0.0.1",
+                     *       "created_at": 1741083308
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            /** @description Bad request: `invalid_param`, `invalid_or_expired_token`, `invalid_email`, `email_already_in_use` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    check_email_unique: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "email": "new@example.com"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CheckEmailUniqueRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ResultResponse"];
+                };
+            };
+            /** @description Bad request: `invalid_param`, `email_already_in_use` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    send_delete_account_code: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success",
+                     *       "data": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailTokenResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests: `account_delete_rate_limit_exceeded`, `email_send_ip_limit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                 *       "code": "123456"
+                 *     }
+                 */
+                "application/json": components["schemas"]["DeleteAccountRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ResultResponse"];
+                };
+            };
+            /** @description Bad request: `invalid_param`, `invalid_or_expired_token`, `email_code_error` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict: `conflict` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests: `account_delete_error_limit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    send_owner_transfer_code: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "language": "en-US"
+                 *     }
+                 */
+                "application/json": components["schemas"]["OwnerTransferSendRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success",
+                     *       "data": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmailTokenResponse"];
+                };
+            };
+            /** @description Bad request: `invalid_param` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `tenant_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests: `owner_transfer_rate_limit_exceeded`, `email_send_ip_limit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    check_owner_transfer_code: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "code": "123456",
+                 *       "token": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
+                "application/json": components["schemas"]["OwnerTransferCheckRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "is_valid": true,
+                     *       "email": "admin@example.com",
+                     *       "token": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CodeCheckResponse"];
+                };
+            };
+            /** @description Bad request: `invalid_param`, `invalid_or_expired_token`, `email_code_error` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many requests: `owner_transfer_error_limit` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    transfer_workspace_owner: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id of the new owner. */
+                member_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+                 *     }
+                 */
+                "application/json": components["schemas"]["OwnerTransferRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ResultResponse"];
+                };
+            };
+            /** @description Bad request: `invalid_param`, `invalid_or_expired_token`, `cannot_operate_self` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `member_not_in_tenant` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

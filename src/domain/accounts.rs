@@ -247,7 +247,7 @@ pub struct AccountChanges {
 /// The advisory lock key of changes that may remove a (system or group) super_admin.
 const SUPER_ADMIN_LOCK: i64 = 0x5355_5045_5241_444d;
 
-async fn active_super_admins<C: sea_orm::ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+pub async fn active_super_admins<C: sea_orm::ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     let ids: Vec<Uuid> = account_role::Entity::find()
         .filter(account_role::Column::RoleType.eq(SystemRole::SuperAdmin.as_str()))
         .all(db)

@@ -42,6 +42,14 @@ pub enum Purpose {
     Register,
     /// Sign-in with a mailed code (`/email-code-login`).
     Login,
+    /// A change of e-mail, proving the current address.
+    ChangeEmailOld,
+    /// A change of e-mail, proving the new address.
+    ChangeEmailNew,
+    /// Deleting one's account.
+    DeleteAccount,
+    /// A workspace owner confirming an ownership transfer.
+    OwnerTransfer,
 }
 
 impl Purpose {
@@ -50,6 +58,10 @@ impl Purpose {
             Self::ResetPassword => "reset_password",
             Self::Register => "register",
             Self::Login => "email_code_login",
+            Self::ChangeEmailOld => "change_email_old",
+            Self::ChangeEmailNew => "change_email_new",
+            Self::DeleteAccount => "delete_account",
+            Self::OwnerTransfer => "owner_transfer",
         }
     }
 
@@ -57,8 +69,8 @@ impl Purpose {
     /// a minute, and three sign-in mails per five minutes.
     fn send_limit(self) -> (i64, u32) {
         match self {
-            Self::ResetPassword | Self::Register => (SEND_WINDOW, 1),
             Self::Login => (300, 3),
+            _ => (SEND_WINDOW, 1),
         }
     }
 
@@ -76,6 +88,11 @@ impl Purpose {
             Self::ResetPassword => state.auth.reset_password_token_expiry_minutes,
             Self::Register => state.auth.email_register_token_expiry_minutes,
             Self::Login => state.auth.email_code_login_token_expiry_minutes,
+            // Dify's five minutes for these confirmations.
+            Self::ChangeEmailOld
+            | Self::ChangeEmailNew
+            | Self::DeleteAccount
+            | Self::OwnerTransfer => 5,
         };
         minutes.max(1) * 60
     }
@@ -189,6 +206,61 @@ pub async fn issue(
         language,
         account,
     })
+}
+
+/// Mails the code of `issued` to its address, in the background.
+pub fn mail_code(state: &AppState, purpose: Purpose, issued: &Issued) {
+    let mail = code_mail(
+        purpose,
+        &issued.email,
+        issued.language,
+        &issued.code,
+        purpose.minutes(state),
+    );
+    deliver(state, mail);
+}
+
+/// A verified token of `purpose` that `account_id` asked for (with the address it went
+/// to); anyone else's is refused as invalid.
+pub async fn verified_for(
+    state: &AppState,
+    purpose: Purpose,
+    token: &str,
+    account_id: Uuid,
+) -> Result<email_code::Model, CodeError> {
+    let row = live(state, purpose, token, PHASE_VERIFIED).await?;
+    if row.account_id != Some(account_id) {
+        return Err(CodeError::InvalidToken);
+    }
+    Ok(row)
+}
+
+/// Refuses (as an invalid token) a token of `purpose`, still waiting for its code, that
+/// `account_id` did not ask for: checked before the code, so another account holding the
+/// token cannot spend its check.
+pub async fn ensure_owner(
+    state: &AppState,
+    purpose: Purpose,
+    token: &str,
+    account_id: Uuid,
+) -> Result<(), CodeError> {
+    let row = live(state, purpose, token, PHASE_CODE).await?;
+    if row.account_id == Some(account_id) {
+        Ok(())
+    } else {
+        Err(CodeError::InvalidToken)
+    }
+}
+
+/// Ties a just-issued token to `account_id` (the account acting, when the code goes to an
+/// address that is not yet its own).
+pub async fn bind(state: &AppState, token: &str, account_id: Uuid) -> Result<(), DbErr> {
+    email_code::Entity::update_many()
+        .col_expr(email_code::Column::AccountId, Expr::value(Some(account_id)))
+        .filter(email_code::Column::TokenHash.eq(tokens::token_hash(token)))
+        .exec(&state.db)
+        .await?;
+    Ok(())
 }
 
 /// Sends `mail` in the background: the answer does not wait for (or reveal) the mail
@@ -339,6 +411,42 @@ pub fn code_mail(purpose: Purpose, to: &str, language: &str, code: &str, minutes
             "登录验证码".to_string(),
             format!(
                 "您的登录验证码是：{code}\n\n验证码 {minutes} 分钟内有效。如果不是您本人在登录，请忽略此邮件。\n"
+            ),
+        ),
+        (Purpose::ChangeEmailOld | Purpose::ChangeEmailNew, "zh-Hans") => (
+            "更改您的邮箱".to_string(),
+            format!(
+                "您的验证码是：{code}\n\n验证码 {minutes} 分钟内有效。如果您没有申请更改邮箱，请忽略此邮件。\n"
+            ),
+        ),
+        (Purpose::ChangeEmailOld | Purpose::ChangeEmailNew, _) => (
+            "Change your e-mail".to_string(),
+            format!(
+                "Your verification code is: {code}\n\nIt is valid for {minutes} minutes. If you did not ask to change your e-mail, ignore this mail.\n"
+            ),
+        ),
+        (Purpose::DeleteAccount, "zh-Hans") => (
+            "删除您的账户".to_string(),
+            format!(
+                "您的验证码是：{code}\n\n验证码 {minutes} 分钟内有效。如果您没有申请删除账户，请立即修改密码。\n"
+            ),
+        ),
+        (Purpose::DeleteAccount, _) => (
+            "Delete your account".to_string(),
+            format!(
+                "Your verification code is: {code}\n\nIt is valid for {minutes} minutes. If you did not ask to delete your account, change your password now.\n"
+            ),
+        ),
+        (Purpose::OwnerTransfer, "zh-Hans") => (
+            "转让工作空间所有权".to_string(),
+            format!(
+                "您的验证码是：{code}\n\n验证码 {minutes} 分钟内有效。如果您没有申请转让所有权，请立即修改密码。\n"
+            ),
+        ),
+        (Purpose::OwnerTransfer, _) => (
+            "Transfer your workspace".to_string(),
+            format!(
+                "Your verification code is: {code}\n\nIt is valid for {minutes} minutes. If you did not ask to transfer your workspace, change your password now.\n"
             ),
         ),
         (Purpose::Login, _) => (

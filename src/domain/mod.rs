@@ -1,14 +1,17 @@
 //! Business rules, free of HTTP: each module returns its own error enum, and each API
 //! surface maps those to its wire envelope.
 pub mod account_cache;
+pub mod account_deletion;
 pub mod accounts;
 pub mod admin_users;
 pub mod datasets;
+pub mod email_change;
 pub mod email_code_login;
 pub mod email_codes;
 pub mod group_datasets;
 pub mod groups;
 pub mod invitations;
+pub mod owner_transfer;
 pub mod password_reset;
 pub mod policy;
 pub mod profile;

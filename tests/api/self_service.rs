@@ -678,3 +678,365 @@ async fn sqlite_workspace_members() {
 async fn postgres_workspace_members() {
     workspace_members(Backend::Postgres).await;
 }
+
+async fn code_to(sink: &SmtpSink, to: &str, n: usize) -> String {
+    let (_, body) = nth_mail(sink, to, n).await;
+    code_in(&body).expect("a code in the mail")
+}
+
+async fn changing_the_email(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let Some(app) = app_with_mail(backend, &sink, |s| s).await else {
+        return;
+    };
+    let pair = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .expect("login");
+    let me = app.console_as(&pair.access_token);
+    let send = |email: &str, phase: Option<types::ChangeEmailPhase>, token: Option<String>| {
+        types::ChangeEmailSendRequest {
+            email: email.try_into().expect("email"),
+            language: None,
+            phase,
+            token: token.map(|t| t.try_into().expect("token")),
+        }
+    };
+    let check = |email: &str, code: &str, token: &str| types::EmailCodeValidityRequest {
+        email: email.try_into().expect("email"),
+        code: code.try_into().expect("code"),
+        token: token.try_into().expect("token"),
+    };
+    // Not one's own address; a taken new address; the new phase without a checked token.
+    let other = me
+        .send_change_email_code()
+        .body(send("someone@example.com", None, None))
+        .send()
+        .await;
+    assert_eq!(refused(other), (400, "invalid_email".into()));
+    let taken = me
+        .check_email_unique()
+        .body(types::CheckEmailUniqueRequest {
+            email: ADMIN_EMAIL.try_into().expect("email"),
+        })
+        .send()
+        .await;
+    assert_eq!(refused(taken), (400, "email_already_in_use".into()));
+    me.check_email_unique()
+        .body(types::CheckEmailUniqueRequest {
+            email: "fresh@example.com".try_into().expect("email"),
+        })
+        .send()
+        .await
+        .expect("free");
+    let early = me
+        .send_change_email_code()
+        .body(send(
+            "fresh@example.com",
+            Some(types::ChangeEmailPhase::NewEmail),
+            Some("x".into()),
+        ))
+        .send()
+        .await;
+    assert_eq!(refused(early), (400, "invalid_or_expired_token".into()));
+    // Phase one: the current address.
+    let t1 = me
+        .send_change_email_code()
+        .body(send(ADMIN_EMAIL, None, None))
+        .send()
+        .await
+        .expect("send old")
+        .into_inner()
+        .data;
+    let c1 = code_to(&sink, ADMIN_EMAIL, 1).await;
+    let checked = me
+        .check_change_email_code()
+        .body(check(ADMIN_EMAIL, &c1, &t1))
+        .send()
+        .await
+        .expect("check old")
+        .into_inner();
+    assert!(checked.is_valid);
+    // Phase two: the new address.
+    let t2 = me
+        .send_change_email_code()
+        .body(send(
+            "fresh@example.com",
+            Some(types::ChangeEmailPhase::NewEmail),
+            Some(checked.token.clone()),
+        ))
+        .send()
+        .await
+        .expect("send new")
+        .into_inner()
+        .data;
+    let c2 = code_to(&sink, "fresh@example.com", 1).await;
+    // Another account cannot use this account's tokens.
+    me.register_account()
+        .body(types::RegisterAccountRequest {
+            email: "mallory@example.com".try_into().expect("email"),
+            name: "Mallory".try_into().expect("name"),
+            password: "mallory-pw1".try_into().expect("password"),
+        })
+        .send()
+        .await
+        .expect("register");
+    let mallory = app.console_as(
+        &login(&app.console, "mallory@example.com", "mallory-pw1")
+            .await
+            .expect("mallory")
+            .access_token,
+    );
+    let stolen = mallory
+        .check_change_email_code()
+        .body(check("fresh@example.com", &c2, &t2))
+        .send()
+        .await;
+    assert_eq!(refused(stolen).0, 400);
+    let checked = me
+        .check_change_email_code()
+        .body(check("fresh@example.com", &c2, &t2))
+        .send()
+        .await
+        .expect("check new")
+        .into_inner();
+    let stolen = mallory
+        .reset_account_email()
+        .body(types::ChangeEmailResetRequest {
+            new_email: "fresh@example.com".try_into().expect("email"),
+            token: checked.token.clone().try_into().expect("token"),
+        })
+        .send()
+        .await;
+    assert_eq!(refused(stolen), (400, "invalid_or_expired_token".into()));
+    let profile = me
+        .reset_account_email()
+        .body(types::ChangeEmailResetRequest {
+            new_email: "fresh@example.com".try_into().expect("email"),
+            token: checked.token.try_into().expect("token"),
+        })
+        .send()
+        .await
+        .expect("reset")
+        .into_inner();
+    assert_eq!(profile.email, "fresh@example.com");
+    // Sign-in with the new address only; the session goes on; the old address is told.
+    assert!(
+        login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD)
+            .await
+            .is_err()
+    );
+    login(&app.console, "fresh@example.com", ADMIN_PASSWORD)
+        .await
+        .expect("new address");
+    assert_eq!(profile_status(&me).await, 200);
+    let (subject, _) = nth_mail(&sink, ADMIN_EMAIL, 2).await;
+    assert!(subject.contains("changed"), "{subject}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_changing_the_email() {
+    changing_the_email(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_changing_the_email() {
+    changing_the_email(Backend::Postgres).await;
+}
+
+async fn deleting_an_account(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let Some(app) = app_with_mail(backend, &sink, |s| s).await else {
+        return;
+    };
+    let admin_pair = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .expect("login");
+    let admin = app.console_as(&admin_pair.access_token);
+    let delete = |token: &str, code: &str| types::DeleteAccountRequest {
+        token: token.try_into().expect("token"),
+        code: code.try_into().expect("code"),
+    };
+    // The last super_admin cannot go.
+    let t = admin
+        .send_delete_account_code()
+        .send()
+        .await
+        .expect("send")
+        .into_inner()
+        .data;
+    let c = code_to(&sink, ADMIN_EMAIL, 1).await;
+    assert_eq!(
+        refused(admin.delete_account().body(delete(&t, &c)).send().await),
+        (409, "conflict".into())
+    );
+    // An ordinary account can.
+    admin
+        .register_account()
+        .body(types::RegisterAccountRequest {
+            email: "leaver@example.com".try_into().expect("email"),
+            name: "Leaver".try_into().expect("name"),
+            password: "leaver-pw1".try_into().expect("password"),
+        })
+        .send()
+        .await
+        .expect("register");
+    let leaver_pair = login(&app.console, "leaver@example.com", "leaver-pw1")
+        .await
+        .expect("login");
+    let leaver = app.console_as(&leaver_pair.access_token);
+    let t = leaver
+        .send_delete_account_code()
+        .send()
+        .await
+        .expect("send")
+        .into_inner()
+        .data;
+    let c = code_to(&sink, "leaver@example.com", 1).await;
+    let wrong = if c == "000000" { "111111" } else { "000000" };
+    assert_eq!(
+        refused(leaver.delete_account().body(delete(&t, wrong)).send().await),
+        (400, "email_code_error".into())
+    );
+    leaver
+        .delete_account()
+        .body(delete(&t, &c))
+        .send()
+        .await
+        .expect("delete");
+    // Gone: its token, its sign-in; the address is free again.
+    assert_eq!(profile_status(&leaver).await, 401);
+    assert!(
+        login(&app.console, "leaver@example.com", "leaver-pw1")
+            .await
+            .is_err()
+    );
+    admin
+        .check_email_unique()
+        .body(types::CheckEmailUniqueRequest {
+            email: "leaver@example.com".try_into().expect("email"),
+        })
+        .send()
+        .await
+        .expect("the address is free");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_deleting_an_account() {
+    deleting_an_account(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_deleting_an_account() {
+    deleting_an_account(Backend::Postgres).await;
+}
+
+async fn transferring_ownership(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let Some(app) = app_with_mail(backend, &sink, |s| s).await else {
+        return;
+    };
+    let owner_pair = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .expect("login");
+    let owner = app.console_as(&owner_pair.access_token);
+    let owner_id = owner
+        .get_account_profile()
+        .send()
+        .await
+        .expect("me")
+        .into_inner()
+        .id;
+    let (workspace, _) = console_server::domain::workspaces::current(&app.state.db, owner_id)
+        .await
+        .expect("query")
+        .expect("workspace");
+    let (heir, heir_token) =
+        member_of(&app, &owner, workspace.id, "heir@example.com", "admin").await;
+    let heir_client = app.console_as(&heir_token);
+    // An admin cannot start a transfer.
+    let by_admin = heir_client
+        .send_owner_transfer_code()
+        .body(types::OwnerTransferSendRequest { language: None })
+        .send()
+        .await;
+    assert_eq!(refused(by_admin), (403, "forbidden".into()));
+    let token = owner
+        .send_owner_transfer_code()
+        .body(types::OwnerTransferSendRequest { language: None })
+        .send()
+        .await
+        .expect("send")
+        .into_inner()
+        .data;
+    let code = code_to(&sink, ADMIN_EMAIL, 1).await;
+    let transfer = |token: &str| types::OwnerTransferRequest {
+        token: token.try_into().expect("token"),
+    };
+    // Unchecked, the token does not transfer.
+    let early = owner
+        .transfer_workspace_owner()
+        .member_id(heir)
+        .body(transfer(&token))
+        .send()
+        .await;
+    assert_eq!(refused(early), (400, "invalid_or_expired_token".into()));
+    let checked = owner
+        .check_owner_transfer_code()
+        .body(types::OwnerTransferCheckRequest {
+            code: code.try_into().expect("code"),
+            token: token.clone().try_into().expect("token"),
+        })
+        .send()
+        .await
+        .expect("check")
+        .into_inner();
+    let to_self = owner
+        .transfer_workspace_owner()
+        .member_id(owner_id)
+        .body(transfer(&checked.token))
+        .send()
+        .await;
+    assert_eq!(refused(to_self), (400, "cannot_operate_self".into()));
+    let stranger = owner
+        .transfer_workspace_owner()
+        .member_id(uuid::Uuid::new_v4())
+        .body(transfer(&checked.token))
+        .send()
+        .await;
+    assert_eq!(refused(stranger), (404, "member_not_in_tenant".into()));
+    owner
+        .transfer_workspace_owner()
+        .member_id(heir)
+        .body(transfer(&checked.token))
+        .send()
+        .await
+        .expect("transfer");
+    let members = owner
+        .list_workspace_members()
+        .send()
+        .await
+        .expect("list")
+        .into_inner()
+        .accounts;
+    let role_of = |id| members.iter().find(|m| m.id == id).map(|m| m.role);
+    assert_eq!(role_of(heir), Some(types::TenantRole::Owner));
+    assert_eq!(role_of(owner_id), Some(types::TenantRole::Admin));
+    // The token is spent, and the old owner is no longer the owner.
+    let again = owner
+        .transfer_workspace_owner()
+        .member_id(heir)
+        .body(transfer(&checked.token))
+        .send()
+        .await;
+    assert_eq!(refused(again).0, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_transferring_ownership() {
+    transferring_ownership(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_transferring_ownership() {
+    transferring_ownership(Backend::Postgres).await;
+}

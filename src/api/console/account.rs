@@ -7,7 +7,7 @@ use super::{ConsoleError, ConsoleHandlers};
 use crate::api::generated::console::{AccountApi, responses, schemas};
 use crate::domain::profile::{self, Change};
 use crate::domain::session::SignInMethod;
-use crate::domain::{accounts, invitations, sign_ins};
+use crate::domain::{account_deletion, accounts, email_change, invitations, sign_ins};
 
 impl ConsoleHandlers {
     /// One change to the caller's own profile, answered with the updated profile.
@@ -340,5 +340,102 @@ impl AccountApi for ConsoleHandlers {
                 tenant_id,
             },
         )))
+    }
+
+    async fn send_change_email_code(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::ChangeEmailSendRequest,
+    ) -> poem::Result<responses::SendChangeEmailCodeResponse> {
+        let phase = match body.phase {
+            Some(schemas::ChangeEmailPhase::NewEmail) => email_change::Phase::New,
+            Some(schemas::ChangeEmailPhase::OldEmail) | None => email_change::Phase::Old,
+        };
+        let token = email_change::send(
+            &self.state,
+            &principal,
+            phase,
+            &body.email,
+            body.token.as_deref(),
+            body.language.as_deref(),
+            ctx.client_ip,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
+        Ok(responses::SendChangeEmailCodeResponse::Ok(Json(
+            views::email_token(token),
+        )))
+    }
+
+    async fn check_change_email_code(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::EmailCodeValidityRequest,
+    ) -> poem::Result<responses::CheckChangeEmailCodeResponse> {
+        let email = email_change::check(
+            &self.state,
+            &principal,
+            &body.email,
+            &body.code,
+            &body.token,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
+        Ok(responses::CheckChangeEmailCodeResponse::Ok(Json(
+            views::code_checked(email, body.token),
+        )))
+    }
+
+    async fn reset_account_email(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::ChangeEmailResetRequest,
+    ) -> poem::Result<responses::ResetAccountEmailResponse> {
+        let view = email_change::reset(&self.state, &principal, &body.new_email, &body.token)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::ResetAccountEmailResponse::Ok(Json(
+            views::account(&view),
+        )))
+    }
+
+    async fn check_email_unique(
+        &self,
+        _ctx: Self::Context,
+        _principal: Self::Principal,
+        body: schemas::CheckEmailUniqueRequest,
+    ) -> poem::Result<responses::CheckEmailUniqueResponse> {
+        email_change::ensure_unused(&self.state, &body.email)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::CheckEmailUniqueResponse::Ok(Json(success())))
+    }
+
+    async fn send_delete_account_code(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+    ) -> poem::Result<responses::SendDeleteAccountCodeResponse> {
+        let token = account_deletion::send(&self.state, &principal, ctx.client_ip)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::SendDeleteAccountCodeResponse::Ok(Json(
+            views::email_token(token),
+        )))
+    }
+
+    async fn delete_account(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::DeleteAccountRequest,
+    ) -> poem::Result<responses::DeleteAccountResponse> {
+        account_deletion::delete(&self.state, &principal, &body.token, &body.code)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::DeleteAccountResponse::Ok(Json(success())))
     }
 }

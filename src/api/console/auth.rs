@@ -25,10 +25,7 @@ impl AuthApi for ConsoleHandlers {
         .await
         .map_err(ConsoleError::from)?;
         Ok(responses::SendEmailCodeLoginResponse::Ok(Json(
-            schemas::EmailTokenResponse {
-                result: "success".to_string(),
-                data: token,
-            },
+            super::views::email_token(token),
         )))
     }
 

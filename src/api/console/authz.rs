@@ -51,7 +51,13 @@ pub fn rule(op: Operation) -> Rule {
         | ChangeAccountPassword
         | ListAccountSessions
         | EndAccountSession
-        | EndOtherAccountSessions => Rule::SignedIn,
+        | EndOtherAccountSessions
+        | SendChangeEmailCode
+        | CheckChangeEmailCode
+        | ResetAccountEmail
+        | CheckEmailUnique
+        | SendDeleteAccountCode
+        | DeleteAccount => Rule::SignedIn,
         InviteMembersByEmail => Rule::WorkspaceAdmin,
         RegisterAccount | ListAccountsEx | GetAccountExByEmail | GetAccountExById => {
             Rule::SystemAdmin
@@ -81,6 +87,10 @@ pub fn rule(op: Operation) -> Rule {
         // Of the caller's current workspace; the member rules are `policy::member_*`.
         ListWorkspaceMembers => Rule::SignedIn,
         UpdateWorkspaceMemberRole | RemoveWorkspaceMember => Rule::WorkspaceAdmin,
+        // Owner only, within that: `owner_transfer` says so.
+        SendOwnerTransferCode | CheckOwnerTransferCode | TransferWorkspaceOwner => {
+            Rule::WorkspaceAdmin
+        }
         GetWorkspaceModelDefaults => Rule::WorkspaceMember,
     }
 }

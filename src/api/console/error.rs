@@ -7,12 +7,15 @@ use sea_orm::DbErr;
 
 use crate::api::error_layer;
 use crate::db::is_unavailable;
+use crate::domain::account_deletion::DeletionError;
 use crate::domain::accounts::AccountError;
 use crate::domain::datasets::DatasetError;
+use crate::domain::email_change::EmailChangeError;
 use crate::domain::email_code_login::CodeLoginError;
 use crate::domain::email_codes::{CodeError, Purpose};
 use crate::domain::groups::GroupError;
 use crate::domain::invitations::InvitationError;
+use crate::domain::owner_transfer::TransferError;
 use crate::domain::password_reset::ResetError;
 use crate::domain::policy::MemberRefusal;
 use crate::domain::profile::ProfileError;
@@ -304,6 +307,18 @@ impl From<CodeError> for ConsoleError {
                 "email_code_login_rate_limit_exceeded",
                 "Too many login emails have been sent. Please try again in 5 minutes.",
             ),
+            CodeError::SendRateLimited(Purpose::ChangeEmailOld | Purpose::ChangeEmailNew) => busy(
+                "change_email_rate_limit_exceeded",
+                "Too many change email emails have been sent. Please try again in 1 minutes.",
+            ),
+            CodeError::SendRateLimited(Purpose::DeleteAccount) => busy(
+                "account_delete_rate_limit_exceeded",
+                "Too many account deletion emails have been sent. Please try again in 1 minutes.",
+            ),
+            CodeError::SendRateLimited(Purpose::OwnerTransfer) => busy(
+                "owner_transfer_rate_limit_exceeded",
+                "Too many owner transfer emails have been sent. Please try again in 1 minutes.",
+            ),
             CodeError::AddressRateLimited => busy(
                 "email_send_ip_limit",
                 "Too many emails have been sent from this IP address recently. Please try again later.",
@@ -325,6 +340,18 @@ impl From<CodeError> for ConsoleError {
             CodeError::TooManyFailures(Purpose::Login) => busy(
                 "email_code_login_error_limit",
                 "Too many failed email code login attempts. Please try again in 24 hours.",
+            ),
+            CodeError::TooManyFailures(Purpose::ChangeEmailOld | Purpose::ChangeEmailNew) => busy(
+                "change_email_error_limit",
+                "Too many failed change email attempts. Please try again in 24 hours.",
+            ),
+            CodeError::TooManyFailures(Purpose::DeleteAccount) => busy(
+                "account_delete_error_limit",
+                "Too many failed account deletion attempts. Please try again in 24 hours.",
+            ),
+            CodeError::TooManyFailures(Purpose::OwnerTransfer) => busy(
+                "owner_transfer_error_limit",
+                "Too many failed owner transfer attempts. Please try again in 24 hours.",
             ),
             CodeError::Db(err) => err.into(),
         }
@@ -479,6 +506,44 @@ impl From<MemberError> for ConsoleError {
                 bad("role_already_assigned", "The member already has this role.")
             }
             MemberError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<EmailChangeError> for ConsoleError {
+    fn from(err: EmailChangeError) -> Self {
+        match err {
+            EmailChangeError::InvalidEmail(message) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_email", message)
+            }
+            EmailChangeError::InUse => Self::new(
+                StatusCode::BAD_REQUEST,
+                "email_already_in_use",
+                "This email is already in use.",
+            ),
+            EmailChangeError::AccountGone => Self::unauthorized(),
+            EmailChangeError::Code(err) => err.into(),
+            EmailChangeError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<DeletionError> for ConsoleError {
+    fn from(err: DeletionError) -> Self {
+        match err {
+            DeletionError::Refused(reason) => Self::new(StatusCode::CONFLICT, "conflict", reason),
+            DeletionError::Code(err) => err.into(),
+            DeletionError::Db(err) => err.into(),
+        }
+    }
+}
+
+impl From<TransferError> for ConsoleError {
+    fn from(err: TransferError) -> Self {
+        match err {
+            TransferError::Member(err) => err.into(),
+            TransferError::Code(err) => err.into(),
+            TransferError::Db(err) => err.into(),
         }
     }
 }

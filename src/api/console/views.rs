@@ -99,6 +99,23 @@ pub fn success() -> schemas::ResultResponse {
 }
 
 /// `{"result": "success", "data": {access_token, refresh_token}}`, as the seed returns them.
+/// A mailed code's token, in Dify's `{result, data}`.
+pub fn email_token(token: String) -> schemas::EmailTokenResponse {
+    schemas::EmailTokenResponse {
+        result: "success".to_string(),
+        data: token,
+    }
+}
+
+/// A checked code: its token goes on to the next step.
+pub fn code_checked(email: String, token: String) -> schemas::CodeCheckResponse {
+    schemas::CodeCheckResponse {
+        is_valid: true,
+        email,
+        token,
+    }
+}
+
 pub fn token_pair(pair: TokenPair) -> schemas::TokenPairResponse {
     schemas::TokenPairResponse {
         result: "success".to_string(),

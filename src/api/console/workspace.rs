@@ -7,7 +7,7 @@ use super::views;
 use super::{ConsoleError, ConsoleHandlers};
 use crate::api::generated::console::{WorkspaceApi, responses, schemas};
 use crate::domain::policy::WorkspaceRole;
-use crate::domain::{datasets, workspace_members, workspaces};
+use crate::domain::{datasets, owner_transfer, workspace_members, workspaces};
 
 impl WorkspaceApi for ConsoleHandlers {
     async fn create_dataset(
@@ -177,6 +177,54 @@ impl WorkspaceApi for ConsoleHandlers {
                 result: "success".to_string(),
                 tenant_id,
             },
+        )))
+    }
+
+    async fn send_owner_transfer_code(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::OwnerTransferSendRequest,
+    ) -> poem::Result<responses::SendOwnerTransferCodeResponse> {
+        let token = owner_transfer::send(
+            &self.state,
+            &principal,
+            body.language.as_deref(),
+            ctx.client_ip,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
+        Ok(responses::SendOwnerTransferCodeResponse::Ok(Json(
+            views::email_token(token),
+        )))
+    }
+
+    async fn check_owner_transfer_code(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::OwnerTransferCheckRequest,
+    ) -> poem::Result<responses::CheckOwnerTransferCodeResponse> {
+        let email = owner_transfer::check(&self.state, &principal, &body.code, &body.token)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::CheckOwnerTransferCodeResponse::Ok(Json(
+            views::code_checked(email, body.token),
+        )))
+    }
+
+    async fn transfer_workspace_owner(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        member_id: ::uuid::Uuid,
+        body: schemas::OwnerTransferRequest,
+    ) -> poem::Result<responses::TransferWorkspaceOwnerResponse> {
+        owner_transfer::transfer(&self.state, &principal, member_id, &body.token)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::TransferWorkspaceOwnerResponse::Ok(Json(
+            views::success(),
         )))
     }
 }

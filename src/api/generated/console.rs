@@ -12,6 +12,99 @@ use std::future::Future;
 
 /// Types of `components/schemas`.
 pub mod schemas {
+    /// Which address a change-of-e-mail code goes to.
+    #[derive(::poem_openapi::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum ChangeEmailPhase {
+        #[oai(rename = "old_email")]
+        OldEmail,
+        #[oai(rename = "new_email")]
+        NewEmail,
+    }
+
+    impl ChangeEmailPhase {
+        /// The value as sent on the wire.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Self::OldEmail => "old_email",
+                Self::NewEmail => "new_email",
+            }
+        }
+    }
+
+    /// Where to send a change-of-e-mail code.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct ChangeEmailSendRequest {
+        /// The current address (phase `old_email`) or the new one (`new_email`).
+        #[oai(validator(max_length = 255))]
+        pub email: String,
+        /// Mail language: zh-Hans or en-US (anything else means en-US).
+        #[oai(nullable, validator(max_length = 32))]
+        pub language: Option<String>,
+        /// Omitted means `old_email`.
+        #[oai(nullable)]
+        pub phase: Option<ChangeEmailPhase>,
+        /// The checked token of the `old_email` phase; required for `new_email`.
+        #[oai(nullable, validator(max_length = 255))]
+        pub token: Option<String>,
+    }
+
+    /// A mailed code matched its token; the token goes on to the next step.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct CodeCheckResponse {
+        pub is_valid: bool,
+        pub email: String,
+        pub token: String,
+    }
+
+    /// The new address and its checked token.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct ChangeEmailResetRequest {
+        #[oai(validator(max_length = 255))]
+        pub new_email: String,
+        #[oai(validator(max_length = 255))]
+        pub token: String,
+    }
+
+    /// An address to check.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct CheckEmailUniqueRequest {
+        #[oai(validator(max_length = 255))]
+        pub email: String,
+    }
+
+    /// The mailed code and its token.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct DeleteAccountRequest {
+        #[oai(validator(max_length = 255))]
+        pub token: String,
+        #[oai(validator(max_length = 32))]
+        pub code: String,
+    }
+
+    /// The language of the confirmation mail.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct OwnerTransferSendRequest {
+        /// zh-Hans or en-US (anything else means en-US).
+        #[oai(nullable, validator(max_length = 32))]
+        pub language: Option<String>,
+    }
+
+    /// The mailed code and its token.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct OwnerTransferCheckRequest {
+        #[oai(validator(max_length = 32))]
+        pub code: String,
+        #[oai(validator(max_length = 255))]
+        pub token: String,
+    }
+
+    /// The checked ownership-transfer token.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct OwnerTransferRequest {
+        #[oai(validator(max_length = 255))]
+        pub token: String,
+    }
+
     /// A member of a workspace, in Dify's member shape.
     #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
     pub struct WorkspaceMember {
@@ -2612,6 +2705,9 @@ pub mod responses {
         /// OK
         #[oai(status = 200)]
         Ok(::poem_openapi::payload::Json<schemas::ResultResponse>),
+        /// Bad request: `invalid_param`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2733,6 +2829,189 @@ pub mod responses {
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
+
+    /// Responses of `send_change_email_code`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum SendChangeEmailCodeResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::EmailTokenResponse>),
+        /// Bad request: `invalid_param`, `invalid_email`, `email_already_in_use`, `invalid_or_expired_token`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Too many requests: `change_email_rate_limit_exceeded`, `email_send_ip_limit`
+        #[oai(status = 429)]
+        TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `check_change_email_code`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum CheckChangeEmailCodeResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::CodeCheckResponse>),
+        /// Bad request: `invalid_param`, `invalid_or_expired_token`, `invalid_email`, `email_code_error`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Too many requests: `change_email_error_limit`
+        #[oai(status = 429)]
+        TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `reset_account_email`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum ResetAccountEmailResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::Account>),
+        /// Bad request: `invalid_param`, `invalid_or_expired_token`, `invalid_email`, `email_already_in_use`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `check_email_unique`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum CheckEmailUniqueResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::ResultResponse>),
+        /// Bad request: `invalid_param`, `email_already_in_use`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `send_delete_account_code`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum SendDeleteAccountCodeResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::EmailTokenResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Too many requests: `account_delete_rate_limit_exceeded`, `email_send_ip_limit`
+        #[oai(status = 429)]
+        TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `delete_account`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum DeleteAccountResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::ResultResponse>),
+        /// Bad request: `invalid_param`, `invalid_or_expired_token`, `email_code_error`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Conflict: `conflict`
+        #[oai(status = 409)]
+        Conflict(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Too many requests: `account_delete_error_limit`
+        #[oai(status = 429)]
+        TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `send_owner_transfer_code`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum SendOwnerTransferCodeResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::EmailTokenResponse>),
+        /// Bad request: `invalid_param`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Not found: `tenant_not_found`
+        #[oai(status = 404)]
+        NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Too many requests: `owner_transfer_rate_limit_exceeded`, `email_send_ip_limit`
+        #[oai(status = 429)]
+        TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `check_owner_transfer_code`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum CheckOwnerTransferCodeResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::CodeCheckResponse>),
+        /// Bad request: `invalid_param`, `invalid_or_expired_token`, `email_code_error`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Too many requests: `owner_transfer_error_limit`
+        #[oai(status = 429)]
+        TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `transfer_workspace_owner`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum TransferWorkspaceOwnerResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::ResultResponse>),
+        /// Bad request: `invalid_param`, `invalid_or_expired_token`, `cannot_operate_self`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Not found: `member_not_in_tenant`
+        #[oai(status = 404)]
+        NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
 }
 
 /// The tags of the spec; each has a handler trait and a router.
@@ -2840,6 +3119,15 @@ pub enum Operation {
     ListWorkspaceMembers,
     UpdateWorkspaceMemberRole,
     RemoveWorkspaceMember,
+    SendChangeEmailCode,
+    CheckChangeEmailCode,
+    ResetAccountEmail,
+    CheckEmailUnique,
+    SendDeleteAccountCode,
+    DeleteAccount,
+    SendOwnerTransferCode,
+    CheckOwnerTransferCode,
+    TransferWorkspaceOwner,
 }
 
 impl Operation {
@@ -2915,6 +3203,15 @@ impl Operation {
         Self::ListWorkspaceMembers,
         Self::UpdateWorkspaceMemberRole,
         Self::RemoveWorkspaceMember,
+        Self::SendChangeEmailCode,
+        Self::CheckChangeEmailCode,
+        Self::ResetAccountEmail,
+        Self::CheckEmailUnique,
+        Self::SendDeleteAccountCode,
+        Self::DeleteAccount,
+        Self::SendOwnerTransferCode,
+        Self::CheckOwnerTransferCode,
+        Self::TransferWorkspaceOwner,
     ];
 
     /// The `operationId`.
@@ -2990,6 +3287,15 @@ impl Operation {
             Self::ListWorkspaceMembers => "list_workspace_members",
             Self::UpdateWorkspaceMemberRole => "update_workspace_member_role",
             Self::RemoveWorkspaceMember => "remove_workspace_member",
+            Self::SendChangeEmailCode => "send_change_email_code",
+            Self::CheckChangeEmailCode => "check_change_email_code",
+            Self::ResetAccountEmail => "reset_account_email",
+            Self::CheckEmailUnique => "check_email_unique",
+            Self::SendDeleteAccountCode => "send_delete_account_code",
+            Self::DeleteAccount => "delete_account",
+            Self::SendOwnerTransferCode => "send_owner_transfer_code",
+            Self::CheckOwnerTransferCode => "check_owner_transfer_code",
+            Self::TransferWorkspaceOwner => "transfer_workspace_owner",
         }
     }
 
@@ -3066,6 +3372,15 @@ impl Operation {
             Self::ListWorkspaceMembers => "GET",
             Self::UpdateWorkspaceMemberRole => "PUT",
             Self::RemoveWorkspaceMember => "DELETE",
+            Self::SendChangeEmailCode => "POST",
+            Self::CheckChangeEmailCode => "POST",
+            Self::ResetAccountEmail => "POST",
+            Self::CheckEmailUnique => "POST",
+            Self::SendDeleteAccountCode => "GET",
+            Self::DeleteAccount => "POST",
+            Self::SendOwnerTransferCode => "POST",
+            Self::CheckOwnerTransferCode => "POST",
+            Self::TransferWorkspaceOwner => "POST",
         }
     }
 
@@ -3166,6 +3481,21 @@ impl Operation {
                 "/console/api/workspaces/current/members/{member_id}/update-role"
             }
             Self::RemoveWorkspaceMember => "/console/api/workspaces/current/members/{member_id}",
+            Self::SendChangeEmailCode => "/console/api/account/change-email",
+            Self::CheckChangeEmailCode => "/console/api/account/change-email/validity",
+            Self::ResetAccountEmail => "/console/api/account/change-email/reset",
+            Self::CheckEmailUnique => "/console/api/account/change-email/check-email-unique",
+            Self::SendDeleteAccountCode => "/console/api/account/delete/verify",
+            Self::DeleteAccount => "/console/api/account/delete",
+            Self::SendOwnerTransferCode => {
+                "/console/api/workspaces/current/members/send-owner-transfer-confirm-email"
+            }
+            Self::CheckOwnerTransferCode => {
+                "/console/api/workspaces/current/members/owner-transfer-check"
+            }
+            Self::TransferWorkspaceOwner => {
+                "/console/api/workspaces/current/members/{member_id}/owner-transfer"
+            }
         }
     }
 
@@ -3242,6 +3572,15 @@ impl Operation {
             Self::ListWorkspaceMembers => Tag::Workspace,
             Self::UpdateWorkspaceMemberRole => Tag::Workspace,
             Self::RemoveWorkspaceMember => Tag::Workspace,
+            Self::SendChangeEmailCode => Tag::Account,
+            Self::CheckChangeEmailCode => Tag::Account,
+            Self::ResetAccountEmail => Tag::Account,
+            Self::CheckEmailUnique => Tag::Account,
+            Self::SendDeleteAccountCode => Tag::Account,
+            Self::DeleteAccount => Tag::Account,
+            Self::SendOwnerTransferCode => Tag::Workspace,
+            Self::CheckOwnerTransferCode => Tag::Workspace,
+            Self::TransferWorkspaceOwner => Tag::Workspace,
         }
     }
 
@@ -3318,6 +3657,15 @@ impl Operation {
             Self::ListWorkspaceMembers => true,
             Self::UpdateWorkspaceMemberRole => true,
             Self::RemoveWorkspaceMember => true,
+            Self::SendChangeEmailCode => true,
+            Self::CheckChangeEmailCode => true,
+            Self::ResetAccountEmail => true,
+            Self::CheckEmailUnique => true,
+            Self::SendDeleteAccountCode => true,
+            Self::DeleteAccount => true,
+            Self::SendOwnerTransferCode => true,
+            Self::CheckOwnerTransferCode => true,
+            Self::TransferWorkspaceOwner => true,
         }
     }
 
@@ -3394,6 +3742,15 @@ impl Operation {
             Self::ListWorkspaceMembers => None,
             Self::UpdateWorkspaceMemberRole => None,
             Self::RemoveWorkspaceMember => None,
+            Self::SendChangeEmailCode => None,
+            Self::CheckChangeEmailCode => None,
+            Self::ResetAccountEmail => None,
+            Self::CheckEmailUnique => None,
+            Self::SendDeleteAccountCode => None,
+            Self::DeleteAccount => None,
+            Self::SendOwnerTransferCode => None,
+            Self::CheckOwnerTransferCode => None,
+            Self::TransferWorkspaceOwner => None,
         }
     }
 }
@@ -4003,6 +4360,53 @@ pub trait AccountApi: Surface {
         ctx: Self::Context,
         principal: Self::Principal,
     ) -> impl Future<Output = ::poem::Result<responses::EndOtherAccountSessionsResponse>> + Send;
+
+    /// `POST /console/api/account/change-email`: Send a code to change my e-mail
+    fn send_change_email_code(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::ChangeEmailSendRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::SendChangeEmailCodeResponse>> + Send;
+
+    /// `POST /console/api/account/change-email/validity`: Check a change-of-e-mail code
+    fn check_change_email_code(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::EmailCodeValidityRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::CheckChangeEmailCodeResponse>> + Send;
+
+    /// `POST /console/api/account/change-email/reset`: Change my e-mail
+    fn reset_account_email(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::ChangeEmailResetRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::ResetAccountEmailResponse>> + Send;
+
+    /// `POST /console/api/account/change-email/check-email-unique`: Is this e-mail free?
+    fn check_email_unique(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::CheckEmailUniqueRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::CheckEmailUniqueResponse>> + Send;
+
+    /// `GET /console/api/account/delete/verify`: Send a code to delete my account
+    fn send_delete_account_code(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+    ) -> impl Future<Output = ::poem::Result<responses::SendDeleteAccountCodeResponse>> + Send;
+
+    /// `POST /console/api/account/delete`: Delete my account
+    fn delete_account(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::DeleteAccountRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::DeleteAccountResponse>> + Send;
 }
 
 /// Handlers of the `Auth` tag.
@@ -4187,6 +4591,31 @@ pub trait WorkspaceApi: Surface {
         principal: Self::Principal,
         member_id: ::uuid::Uuid,
     ) -> impl Future<Output = ::poem::Result<responses::RemoveWorkspaceMemberResponse>> + Send;
+
+    /// `POST /console/api/workspaces/current/members/send-owner-transfer-confirm-email`: Send a code to transfer ownership
+    fn send_owner_transfer_code(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::OwnerTransferSendRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::SendOwnerTransferCodeResponse>> + Send;
+
+    /// `POST /console/api/workspaces/current/members/owner-transfer-check`: Check the ownership-transfer code
+    fn check_owner_transfer_code(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::OwnerTransferCheckRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::CheckOwnerTransferCodeResponse>> + Send;
+
+    /// `POST /console/api/workspaces/current/members/{member_id}/owner-transfer`: Transfer ownership to a member
+    fn transfer_workspace_owner(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        member_id: ::uuid::Uuid,
+        body: schemas::OwnerTransferRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::TransferWorkspaceOwnerResponse>> + Send;
 }
 
 /// Routes the `Setup` operations to a [`SetupApi`] implementation.
@@ -5720,6 +6149,155 @@ impl<T: AccountApi> AccountRoutes<T> {
             .await?;
         self.0.end_other_account_sessions(ctx, principal).await
     }
+
+    /// Send a code to change my e-mail
+    ///
+    /// Extension: a user changes the e-mail they sign in with; this is Dify 1.x's call. Two phases. `old_email` (the default): `email` must be the caller's current address (400 `invalid_email` otherwise), and a code is mailed there. `new_email`: `token` is the one checked in the first phase, `email` the new address, which must be unused (400 `email_already_in_use`), and a code is mailed to it. Each answers the token to check its code with. One mail per minute per address (429 `change_email_rate_limit_exceeded`). Requires a signed-in account.
+    #[oai(
+        path = "/console/api/account/change-email",
+        method = "post",
+        operation_id = "send_change_email_code",
+        tag = "Tag::Account"
+    )]
+    async fn send_change_email_code(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::ChangeEmailSendRequest>,
+    ) -> ::poem::Result<responses::SendChangeEmailCodeResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::SendChangeEmailCode,
+                credential.credential(),
+            )
+            .await?;
+        self.0.send_change_email_code(ctx, principal, body.0).await
+    }
+
+    /// Check a change-of-e-mail code
+    ///
+    /// Extension: the check of either phase of a change of e-mail; this is Dify 1.x's call. `email` is the address the code went to. The answer's `token` (the same one, now checked) goes on to the next step: the `new_email` send, or the reset. Wrong codes count against the address (5 per day, 429 `change_email_error_limit`). Requires a signed-in account, the one that asked for the code.
+    #[oai(
+        path = "/console/api/account/change-email/validity",
+        method = "post",
+        operation_id = "check_change_email_code",
+        tag = "Tag::Account"
+    )]
+    async fn check_change_email_code(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::EmailCodeValidityRequest>,
+    ) -> ::poem::Result<responses::CheckChangeEmailCodeResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::CheckChangeEmailCode,
+                credential.credential(),
+            )
+            .await?;
+        self.0.check_change_email_code(ctx, principal, body.0).await
+    }
+
+    /// Change my e-mail
+    ///
+    /// Extension: the last step of a change of e-mail; this is Dify 1.x's call. `token` is the one checked for the new address, `new_email` that address (still unused: 400 `email_already_in_use`). The account signs in with the new address from now on (the old one no longer works), its sessions go on, and a notice goes to the old address. Answers the updated profile. Requires a signed-in account, the one that asked for the codes.
+    #[oai(
+        path = "/console/api/account/change-email/reset",
+        method = "post",
+        operation_id = "reset_account_email",
+        tag = "Tag::Account"
+    )]
+    async fn reset_account_email(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::ChangeEmailResetRequest>,
+    ) -> ::poem::Result<responses::ResetAccountEmailResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::ResetAccountEmail, credential.credential())
+            .await?;
+        self.0.reset_account_email(ctx, principal, body.0).await
+    }
+
+    /// Is this e-mail free?
+    ///
+    /// Extension: the change-of-e-mail form checks the new address as it is typed; this is Dify 1.x's call. 400 `email_already_in_use` when an account has it. Requires a signed-in account (so it cannot be used to probe addresses anonymously).
+    #[oai(
+        path = "/console/api/account/change-email/check-email-unique",
+        method = "post",
+        operation_id = "check_email_unique",
+        tag = "Tag::Account"
+    )]
+    async fn check_email_unique(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::CheckEmailUniqueRequest>,
+    ) -> ::poem::Result<responses::CheckEmailUniqueResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::CheckEmailUnique, credential.credential())
+            .await?;
+        self.0.check_email_unique(ctx, principal, body.0).await
+    }
+
+    /// Send a code to delete my account
+    ///
+    /// Extension: a user deletes their own account; this is Dify's call. Mails a code to the caller's address and answers the token to send back with it. One mail per minute (429 `account_delete_rate_limit_exceeded`). Requires a signed-in account.
+    #[oai(
+        path = "/console/api/account/delete/verify",
+        method = "get",
+        operation_id = "send_delete_account_code",
+        tag = "Tag::Account"
+    )]
+    async fn send_delete_account_code(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+    ) -> ::poem::Result<responses::SendDeleteAccountCodeResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::SendDeleteAccountCode,
+                credential.credential(),
+            )
+            .await?;
+        self.0.send_delete_account_code(ctx, principal).await
+    }
+
+    /// Delete my account
+    ///
+    /// Extension: the second step of deleting one's account; this is Dify's call. Checks the code (5 wrong per day, 429 `account_delete_error_limit`) and closes the account: status `closed`, every session ended, memberships of workspaces and groups removed, e-mail, name, avatar and password erased, so the address can sign up again. The account's id and creation time stay, for the records that name it. Refused (409 `conflict`, with the reason) while the account is the last active super_admin, the owner of a workspace that has other members, or the last super_admin of a group.
+    #[oai(
+        path = "/console/api/account/delete",
+        method = "post",
+        operation_id = "delete_account",
+        tag = "Tag::Account"
+    )]
+    async fn delete_account(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::DeleteAccountRequest>,
+    ) -> ::poem::Result<responses::DeleteAccountResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::DeleteAccount, credential.credential())
+            .await?;
+        self.0.delete_account(ctx, principal, body.0).await
+    }
 }
 
 /// Routes the `Auth` operations to a [`AuthApi`] implementation.
@@ -6264,6 +6842,96 @@ impl<T: WorkspaceApi> WorkspaceRoutes<T> {
             .await?;
         self.0
             .remove_workspace_member(ctx, principal, member_id.0)
+            .await
+    }
+
+    /// Send a code to transfer ownership
+    ///
+    /// Extension: the owner hands the workspace to another member; this is Dify 1.x's call. Mails a code to the owner's address and answers the token to check it with. Only the owner of the current workspace (403 `forbidden`). One mail per minute (429 `owner_transfer_rate_limit_exceeded`).
+    #[oai(
+        path = "/console/api/workspaces/current/members/send-owner-transfer-confirm-email",
+        method = "post",
+        operation_id = "send_owner_transfer_code",
+        tag = "Tag::Workspace"
+    )]
+    async fn send_owner_transfer_code(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::OwnerTransferSendRequest>,
+    ) -> ::poem::Result<responses::SendOwnerTransferCodeResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::SendOwnerTransferCode,
+                credential.credential(),
+            )
+            .await?;
+        self.0
+            .send_owner_transfer_code(ctx, principal, body.0)
+            .await
+    }
+
+    /// Check the ownership-transfer code
+    ///
+    /// Extension: the owner confirms the transfer with the mailed code; this is Dify 1.x's call. The answer's `token` (the same one, now checked) goes to the transfer. 5 wrong codes per day (429 `owner_transfer_error_limit`). Only the owner.
+    #[oai(
+        path = "/console/api/workspaces/current/members/owner-transfer-check",
+        method = "post",
+        operation_id = "check_owner_transfer_code",
+        tag = "Tag::Workspace"
+    )]
+    async fn check_owner_transfer_code(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::OwnerTransferCheckRequest>,
+    ) -> ::poem::Result<responses::CheckOwnerTransferCodeResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::CheckOwnerTransferCode,
+                credential.credential(),
+            )
+            .await?;
+        self.0
+            .check_owner_transfer_code(ctx, principal, body.0)
+            .await
+    }
+
+    /// Transfer ownership to a member
+    ///
+    /// Extension: the last step of an ownership transfer; this is Dify 1.x's call. `token` is the checked one. The member becomes the owner and the old owner an admin, in one step. The member must be an active member of the workspace (404 `member_not_in_tenant`; 400 `cannot_operate_self` for oneself). Only the owner (403 `forbidden`).
+    #[oai(
+        path = "/console/api/workspaces/current/members/:member_id/owner-transfer",
+        method = "post",
+        operation_id = "transfer_workspace_owner",
+        tag = "Tag::Workspace"
+    )]
+    async fn transfer_workspace_owner(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        /// Account id of the new owner.
+        #[oai(name = "member_id")]
+        member_id: ::poem_openapi::param::Path<::uuid::Uuid>,
+        body: ::poem_openapi::payload::Json<schemas::OwnerTransferRequest>,
+    ) -> ::poem::Result<responses::TransferWorkspaceOwnerResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::TransferWorkspaceOwner,
+                credential.credential(),
+            )
+            .await?;
+        self.0
+            .transfer_workspace_owner(ctx, principal, member_id.0, body.0)
             .await
     }
 }

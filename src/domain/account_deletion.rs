@@ -1,0 +1,154 @@
+//! Deleting one's own account (Dify's `/account/delete`): a mailed code, then the account
+//! is closed and stripped of what identifies a person. Its id and creation time stay, so
+//! records that name it (datasets it created, memberships history) still resolve.
+
+use std::net::IpAddr;
+
+use entity::{account, account_extension, group_member, oauth_link, tenant_member};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+
+use crate::domain::email_codes::{self, CodeError, Purpose};
+use crate::domain::policy::{GroupRole, SystemRole, WorkspaceRole};
+use crate::domain::session::{self, Session};
+use crate::domain::{account_cache, accounts, groups};
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeletionError {
+    #[error("{0}")]
+    Refused(&'static str),
+    #[error(transparent)]
+    Code(#[from] CodeError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// `GET /account/delete/verify`: mails a code to the caller's address.
+pub async fn send(
+    state: &AppState,
+    caller: &Session,
+    client_ip: Option<IpAddr>,
+) -> Result<String, DeletionError> {
+    let purpose = Purpose::DeleteAccount;
+    let issued = email_codes::issue(
+        state,
+        purpose,
+        &caller.account.email,
+        Some(&caller.account.interface_language),
+        client_ip,
+    )
+    .await?;
+    email_codes::mail_code(state, purpose, &issued);
+    Ok(issued.token)
+}
+
+/// SECURITY: what would be lost if this account went: the last active super_admin, a
+/// workspace whose owner it is and that has other members, a group whose last super_admin
+/// it is.
+async fn refusal(state: &AppState, caller: &Session) -> Result<Option<&'static str>, DbErr> {
+    let db = &state.db;
+    let id = caller.account.id;
+    if caller.system_role() == SystemRole::SuperAdmin
+        && accounts::active_super_admins(db).await? <= 1
+    {
+        return Ok(Some("The last active super_admin cannot be deleted."));
+    }
+    let memberships = tenant_member::Entity::find()
+        .filter(tenant_member::Column::AccountId.eq(id))
+        .all(db)
+        .await?;
+    for owned in memberships
+        .iter()
+        .filter(|m| WorkspaceRole::parse(&m.role) == WorkspaceRole::Owner)
+    {
+        let members = tenant_member::Entity::find()
+            .filter(tenant_member::Column::TenantId.eq(owned.tenant_id))
+            .count(db)
+            .await?;
+        if members > 1 {
+            return Ok(Some(
+                "Transfer or empty the workspaces you own before deleting your account.",
+            ));
+        }
+    }
+    let groups_of = group_member::Entity::find()
+        .filter(group_member::Column::AccountId.eq(id))
+        .all(db)
+        .await?;
+    for member in groups_of
+        .iter()
+        .filter(|m| GroupRole::parse(&m.group_role) == GroupRole::SuperAdmin)
+    {
+        if groups::super_admins(db, member.group_id).await? <= 1 {
+            return Ok(Some(
+                "You are the last super_admin of an enterprise group; name another first.",
+            ));
+        }
+    }
+    Ok(None)
+}
+
+/// `POST /account/delete`: checks the code, then closes and anonymises the account.
+pub async fn delete(
+    state: &AppState,
+    caller: &Session,
+    token: &str,
+    code: &str,
+) -> Result<(), DeletionError> {
+    if let Some(reason) = refusal(state, caller).await? {
+        return Err(DeletionError::Refused(reason));
+    }
+    let email = caller.account.email.as_str();
+    email_codes::ensure_owner(state, Purpose::DeleteAccount, token, caller.account.id).await?;
+    email_codes::check(state, Purpose::DeleteAccount, email, code, token).await?;
+    let row =
+        email_codes::verified_for(state, Purpose::DeleteAccount, token, caller.account.id).await?;
+    let id = caller.account.id;
+    let now = state.clock.now();
+    let txn = state.db.begin().await?;
+    if !email_codes::spend(&txn, row.id, now).await? {
+        return Err(CodeError::InvalidToken.into());
+    }
+    // The address is freed (it may sign up again); nothing left names the person.
+    account::Entity::update_many()
+        .col_expr(
+            account::Column::Email,
+            Expr::value(format!("deleted-{id}@deleted.invalid")),
+        )
+        .col_expr(account::Column::Name, Expr::value("Deleted account"))
+        .col_expr(account::Column::Avatar, Expr::value(Option::<String>::None))
+        .col_expr(
+            account::Column::PasswordHash,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            account::Column::LastLoginIp,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(account::Column::Status, Expr::value("closed"))
+        .col_expr(account::Column::UpdatedAt, Expr::value(now))
+        .filter(account::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    account_extension::Entity::delete_many()
+        .filter(account_extension::Column::AccountId.eq(id))
+        .exec(&txn)
+        .await?;
+    oauth_link::Entity::delete_many()
+        .filter(oauth_link::Column::AccountId.eq(id))
+        .exec(&txn)
+        .await?;
+    tenant_member::Entity::delete_many()
+        .filter(tenant_member::Column::AccountId.eq(id))
+        .exec(&txn)
+        .await?;
+    group_member::Entity::delete_many()
+        .filter(group_member::Column::AccountId.eq(id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    session::end_all_sessions(state, id).await?;
+    account_cache::forget(state, &[id]).await?;
+    Ok(())
+}

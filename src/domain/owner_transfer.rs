@@ -1,0 +1,114 @@
+//! Handing a workspace to another member (Dify 1.x's owner transfer): the owner confirms
+//! with a mailed code, then the member becomes owner and the old owner an admin at once.
+
+use std::net::IpAddr;
+
+use entity::{account, tenant_member};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use uuid::Uuid;
+
+use crate::domain::email_codes::{self, CodeError, Purpose};
+use crate::domain::policy::{MemberRefusal, WorkspaceRole};
+use crate::domain::session::Session;
+use crate::domain::workspace_members::MemberError;
+use crate::domain::{account_cache, workspaces};
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error(transparent)]
+    Member(#[from] MemberError),
+    #[error(transparent)]
+    Code(#[from] CodeError),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// The caller's membership of its current workspace, if it owns it.
+async fn owned(state: &AppState, caller: &Session) -> Result<tenant_member::Model, TransferError> {
+    let (_, mine) = workspaces::current(&state.db, caller.account.id)
+        .await?
+        .ok_or(MemberError::NoWorkspace)?;
+    // SECURITY: only the owner hands the workspace on.
+    if WorkspaceRole::parse(&mine.role) != WorkspaceRole::Owner {
+        return Err(MemberError::Refused(MemberRefusal::Forbidden).into());
+    }
+    Ok(mine)
+}
+
+/// Mails the owner a confirmation code; the token to check it with.
+pub async fn send(
+    state: &AppState,
+    caller: &Session,
+    language: Option<&str>,
+    client_ip: Option<IpAddr>,
+) -> Result<String, TransferError> {
+    owned(state, caller).await?;
+    let purpose = Purpose::OwnerTransfer;
+    let issued =
+        email_codes::issue(state, purpose, &caller.account.email, language, client_ip).await?;
+    email_codes::mail_code(state, purpose, &issued);
+    Ok(issued.token)
+}
+
+/// Checks the owner's code.
+pub async fn check(
+    state: &AppState,
+    caller: &Session,
+    code: &str,
+    token: &str,
+) -> Result<String, TransferError> {
+    owned(state, caller).await?;
+    let email = &caller.account.email;
+    email_codes::ensure_owner(state, Purpose::OwnerTransfer, token, caller.account.id).await?;
+    Ok(email_codes::check(state, Purpose::OwnerTransfer, email, code, token).await?)
+}
+
+/// Makes `member` the owner of the caller's current workspace and the caller an admin.
+pub async fn transfer(
+    state: &AppState,
+    caller: &Session,
+    member: Uuid,
+    token: &str,
+) -> Result<(), TransferError> {
+    let mine = owned(state, caller).await?;
+    if member == caller.account.id {
+        return Err(MemberError::Refused(MemberRefusal::OwnMembership).into());
+    }
+    let row =
+        email_codes::verified_for(state, Purpose::OwnerTransfer, token, caller.account.id).await?;
+    let db = &state.db;
+    let theirs = tenant_member::Entity::find()
+        .filter(tenant_member::Column::TenantId.eq(mine.tenant_id))
+        .filter(tenant_member::Column::AccountId.eq(member))
+        .one(db)
+        .await?
+        .ok_or(MemberError::NotMember)?;
+    // A pending invitee has not taken its place yet: it cannot be handed a workspace.
+    let active = account::Entity::find_by_id(member)
+        .one(db)
+        .await?
+        .is_some_and(|a| a.status == "active");
+    if !active {
+        return Err(MemberError::NotMember.into());
+    }
+    let now = state.clock.now();
+    let txn = db.begin().await?;
+    if !email_codes::spend(&txn, row.id, now).await? {
+        return Err(CodeError::InvalidToken.into());
+    }
+    for (id, role) in [
+        (theirs.id, WorkspaceRole::Owner),
+        (mine.id, WorkspaceRole::Admin),
+    ] {
+        tenant_member::Entity::update_many()
+            .col_expr(tenant_member::Column::Role, Expr::value(role.as_str()))
+            .filter(tenant_member::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    account_cache::forget(state, &[caller.account.id, member]).await?;
+    Ok(())
+}
