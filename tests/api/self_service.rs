@@ -1040,3 +1040,62 @@ async fn sqlite_transferring_ownership() {
 async fn postgres_transferring_ownership() {
     transferring_ownership(Backend::Postgres).await;
 }
+
+// On PostgreSQL, a profile change and an ended session made through one instance are
+// seen by the other on its very next request (the account cache's invalidation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_see_profile_changes_and_ended_sessions_at_once() {
+    let Some(a) = TestApp::spawn(Backend::Postgres).await else {
+        eprintln!("TEST_DATABASE_URL is not set: PostgreSQL run skipped");
+        return;
+    };
+    let b = a.second_instance().await;
+    setup(&a).await;
+    let laptop = login(&a.console, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .expect("login");
+    let phone = login(&a.console, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .expect("login");
+    let on_b = b.console_as(&laptop.access_token);
+    let phone_on_b = b.console_as(&phone.access_token);
+    // B caches the account.
+    assert_eq!(
+        on_b.get_account_profile()
+            .send()
+            .await
+            .expect("profile")
+            .into_inner()
+            .name,
+        "zgi"
+    );
+    assert_eq!(profile_status(&phone_on_b).await, 200);
+    a.console_as(&laptop.access_token)
+        .update_account_name()
+        .body(types::AccountNameRequest {
+            name: "Renamed".try_into().expect("name"),
+        })
+        .send()
+        .await
+        .expect("rename");
+    assert_eq!(
+        on_b.get_account_profile()
+            .send()
+            .await
+            .expect("profile")
+            .into_inner()
+            .name,
+        "Renamed"
+    );
+    a.console_as(&laptop.access_token)
+        .end_other_account_sessions()
+        .send()
+        .await
+        .expect("revoke others");
+    assert_eq!(
+        profile_status(&phone_on_b).await,
+        401,
+        "an ended session still works on the other instance"
+    );
+    assert_eq!(profile_status(&on_b).await, 200);
+}
