@@ -14,6 +14,40 @@ use crate::helpers::{Backend, TestApp};
 use crate::session::{ADMIN_EMAIL, ADMIN_PASSWORD, login, setup};
 use crate::smtp::SmtpSink;
 
+/// Account `email` with `password`, created by the signed-in system admin `admin`.
+async fn register(admin: &Client, email: &str, password: &str) {
+    admin
+        .register_account()
+        .body(types::RegisterAccountRequest {
+            email: email.try_into().expect("email"),
+            name: "Someone".try_into().expect("name"),
+            password: password.try_into().expect("password"),
+        })
+        .send()
+        .await
+        .expect("register");
+}
+
+/// The super_admin signed in: its client, account id and its own workspace's id.
+async fn the_owner(app: &TestApp) -> (Client, uuid::Uuid, uuid::Uuid) {
+    let pair = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .expect("login");
+    let owner = app.console_as(&pair.access_token);
+    let id = owner
+        .get_account_profile()
+        .send()
+        .await
+        .expect("me")
+        .into_inner()
+        .id;
+    let (workspace, _) = console_server::domain::workspaces::current(&app.state.db, id)
+        .await
+        .expect("query")
+        .expect("the owner's workspace");
+    (owner, id, workspace.id)
+}
+
 /// A password sign-in sent with `user_agent`: the token pair.
 async fn login_from(app: &TestApp, user_agent: &str) -> types::TokenPair {
     let resp = app
@@ -214,16 +248,7 @@ db_test!(async fn nobody_ends_another_accounts_session(app) {
     setup(&app).await;
     let admin = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("login");
     let admin_client = app.console_as(&admin.access_token);
-    admin_client
-        .register_account()
-        .body(types::RegisterAccountRequest {
-            email: "mallory@example.com".try_into().expect("email"),
-            name: "Mallory".try_into().expect("name"),
-            password: "mallory-pw1".try_into().expect("password"),
-        })
-        .send()
-        .await
-        .expect("register");
+    register(&admin_client, "mallory@example.com", "mallory-pw1").await;
     let mallory = login(&app.console, "mallory@example.com", "mallory-pw1").await.expect("mallory");
     let admin_session = admin_client.list_account_sessions().send().await.expect("list").into_inner().data[0].id;
     let attempt = app.console_as(&mallory.access_token).end_account_session().session_id(admin_session).send().await;
@@ -456,16 +481,7 @@ async fn member_of(
 ) -> (uuid::Uuid, String) {
     use entity::{account, tenant_member};
     use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-    admin
-        .register_account()
-        .body(types::RegisterAccountRequest {
-            email: email.try_into().expect("email"),
-            name: "Member".try_into().expect("name"),
-            password: "member-pw1".try_into().expect("password"),
-        })
-        .send()
-        .await
-        .expect("register");
+    register(admin, email, "member-pw1").await;
     let id = account::Entity::find()
         .filter(account::Column::Email.eq(email))
         .one(&app.state.db)
@@ -528,26 +544,12 @@ async fn workspace_members(backend: Backend) {
     let Some(app) = app_with_mail(backend, &sink, |s| s).await else {
         return;
     };
-    let owner_pair = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD)
-        .await
-        .expect("login");
-    let owner = app.console_as(&owner_pair.access_token);
-    let owner_id = owner
-        .get_account_profile()
-        .send()
-        .await
-        .expect("me")
-        .into_inner()
-        .id;
-    let (workspace, _) = console_server::domain::workspaces::current(&app.state.db, owner_id)
-        .await
-        .expect("query")
-        .expect("the owner's workspace");
+    let (owner, owner_id, workspace_id) = the_owner(&app).await;
     let (adam, adam_token) =
-        member_of(&app, &owner, workspace.id, "adam@example.com", "admin").await;
-    let (eve, eve_token) = member_of(&app, &owner, workspace.id, "eve@example.com", "editor").await;
+        member_of(&app, &owner, workspace_id, "adam@example.com", "admin").await;
+    let (eve, eve_token) = member_of(&app, &owner, workspace_id, "eve@example.com", "editor").await;
     let (norm, norm_token) =
-        member_of(&app, &owner, workspace.id, "norm@example.com", "normal").await;
+        member_of(&app, &owner, workspace_id, "norm@example.com", "normal").await;
     owner
         .invite_members_by_email()
         .body(types::InviteMembersRequest {
@@ -771,15 +773,7 @@ async fn changing_the_email(backend: Backend) {
         .data;
     let c2 = code_to(&sink, "fresh@example.com", 1).await;
     // Another account cannot use this account's tokens.
-    me.register_account()
-        .body(types::RegisterAccountRequest {
-            email: "mallory@example.com".try_into().expect("email"),
-            name: "Mallory".try_into().expect("name"),
-            password: "mallory-pw1".try_into().expect("password"),
-        })
-        .send()
-        .await
-        .expect("register");
+    register(&me, "mallory@example.com", "mallory-pw1").await;
     let mallory = app.console_as(
         &login(&app.console, "mallory@example.com", "mallory-pw1")
             .await
@@ -870,16 +864,7 @@ async fn deleting_an_account(backend: Backend) {
         (409, "conflict".into())
     );
     // An ordinary account can.
-    admin
-        .register_account()
-        .body(types::RegisterAccountRequest {
-            email: "leaver@example.com".try_into().expect("email"),
-            name: "Leaver".try_into().expect("name"),
-            password: "leaver-pw1".try_into().expect("password"),
-        })
-        .send()
-        .await
-        .expect("register");
+    register(&admin, "leaver@example.com", "leaver-pw1").await;
     let leaver_pair = login(&app.console, "leaver@example.com", "leaver-pw1")
         .await
         .expect("login");
@@ -935,23 +920,9 @@ async fn transferring_ownership(backend: Backend) {
     let Some(app) = app_with_mail(backend, &sink, |s| s).await else {
         return;
     };
-    let owner_pair = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD)
-        .await
-        .expect("login");
-    let owner = app.console_as(&owner_pair.access_token);
-    let owner_id = owner
-        .get_account_profile()
-        .send()
-        .await
-        .expect("me")
-        .into_inner()
-        .id;
-    let (workspace, _) = console_server::domain::workspaces::current(&app.state.db, owner_id)
-        .await
-        .expect("query")
-        .expect("workspace");
+    let (owner, owner_id, workspace_id) = the_owner(&app).await;
     let (heir, heir_token) =
-        member_of(&app, &owner, workspace.id, "heir@example.com", "admin").await;
+        member_of(&app, &owner, workspace_id, "heir@example.com", "admin").await;
     let heir_client = app.console_as(&heir_token);
     // An admin cannot start a transfer.
     let by_admin = heir_client
