@@ -14353,7 +14353,7 @@ pub mod console {
         }
         /**Send a code to change my e-mail
 
-        Extension: a user changes the e-mail they sign in with; this is Dify 1.x's call. Two phases. `old_email` (the default): `email` must be the caller's current address (400 `invalid_email` otherwise), and a code is mailed there. `new_email`: `token` is the one checked in the first phase, `email` the new address, which must be unused (400 `email_already_in_use`), and a code is mailed to it. Each answers the token to check its code with. One mail per minute per address (429 `change_email_rate_limit_exceeded`). Requires a signed-in account.
+        Extension: a user changes the e-mail they sign in with; this is Dify 1.x's call. Two phases. `old_email` (the default): `email` must be the caller's current address (400 `invalid_email` otherwise), and a code is mailed there. `new_email`: `token` is the one checked in the first phase, `email` the new address, which must be unused (400 `email_already_in_use`), and a code is mailed to it. Each answers the token to check its code with. One mail per minute per address (429 `email_change_rate_limit_exceeded`). Requires a signed-in account.
 
         Sends a `POST` request to `/console/api/account/change-email`
 
@@ -14368,7 +14368,7 @@ pub mod console {
         }
         /**Check a change-of-e-mail code
 
-        Extension: the check of either phase of a change of e-mail; this is Dify 1.x's call. `email` is the address the code went to. The answer's `token` (the same one, now checked) goes on to the next step: the `new_email` send, or the reset. Wrong codes count against the address (5 per day, 429 `change_email_error_limit`). Requires a signed-in account, the one that asked for the code.
+        Extension: the check of either phase of a change of e-mail; this is Dify 1.x's call. `email` is the address the code went to. The answer's `token` (the same one, now checked) goes on to the next step: the `new_email` send, or the reset. Wrong codes count against the address (5 per day, 429 `email_change_limit`). Requires a signed-in account, the one that asked for the code.
 
         Sends a `POST` request to `/console/api/account/change-email/validity`
 
@@ -14413,7 +14413,7 @@ pub mod console {
         }
         /**Send a code to delete my account
 
-        Extension: a user deletes their own account; this is Dify's call. Mails a code to the caller's address and answers the token to send back with it. One mail per minute (429 `account_delete_rate_limit_exceeded`). Requires a signed-in account.
+        Extension: a user deletes their own account; this is Dify's call. Mails a code to the caller's address and answers the token to send back with it. One mail per minute (429 `email_code_account_deletion_rate_limit_exceeded`). Requires a signed-in account.
 
         Sends a `GET` request to `/console/api/account/delete/verify`
 
@@ -14442,7 +14442,7 @@ pub mod console {
         }
         /**Send a code to transfer ownership
 
-        Extension: the owner hands the workspace to another member; this is Dify 1.x's call. Mails a code to the owner's address and answers the token to check it with. Only the owner of the current workspace (403 `forbidden`). One mail per minute (429 `owner_transfer_rate_limit_exceeded`).
+        Extension: the owner hands the workspace to another member; this is Dify 1.x's call. Mails a code to the owner's address and answers the token to check it with. Only the owner of the current workspace (an admin gets 400 `not_owner`, as in Dify; other members 403 `forbidden`). One mail per minute (429 `owner_transfer_rate_limit_exceeded`).
 
         Sends a `POST` request to `/console/api/workspaces/current/members/send-owner-transfer-confirm-email`
 
@@ -14457,7 +14457,7 @@ pub mod console {
         }
         /**Check the ownership-transfer code
 
-        Extension: the owner confirms the transfer with the mailed code; this is Dify 1.x's call. The answer's `token` (the same one, now checked) goes to the transfer. 5 wrong codes per day (429 `owner_transfer_error_limit`). Only the owner.
+        Extension: the owner confirms the transfer with the mailed code; this is Dify 1.x's call. The answer's `token` (the same one, now checked) goes to the transfer. 5 wrong codes per day (429 `owner_transfer_limit`). Only the owner (400 `not_owner`).
 
         Sends a `POST` request to `/console/api/workspaces/current/members/owner-transfer-check`
 
@@ -14472,7 +14472,7 @@ pub mod console {
         }
         /**Transfer ownership to a member
 
-        Extension: the last step of an ownership transfer; this is Dify 1.x's call. `token` is the checked one. The member becomes the owner and the old owner an admin, in one step. The member must be an active member of the workspace (404 `member_not_in_tenant`; 400 `cannot_operate_self` for oneself). Only the owner (403 `forbidden`).
+        Extension: the last step of an ownership transfer; this is Dify 1.x's call. `token` is the checked one. The member becomes the owner and the old owner an admin, in one step. The member must be an active member of the workspace (404 `member_not_in_tenant`; 400 `cannot_transfer_owner_to_self` for oneself). Only the owner (an admin gets 400 `not_owner`, as in Dify; others 403 `forbidden`).
 
         Sends a `POST` request to `/console/api/workspaces/current/members/{member_id}/owner-transfer`
 

@@ -1288,7 +1288,7 @@ export interface paths {
         put?: never;
         /**
          * Send a code to change my e-mail
-         * @description Extension: a user changes the e-mail they sign in with; this is Dify 1.x's call. Two phases. `old_email` (the default): `email` must be the caller's current address (400 `invalid_email` otherwise), and a code is mailed there. `new_email`: `token` is the one checked in the first phase, `email` the new address, which must be unused (400 `email_already_in_use`), and a code is mailed to it. Each answers the token to check its code with. One mail per minute per address (429 `change_email_rate_limit_exceeded`). Requires a signed-in account.
+         * @description Extension: a user changes the e-mail they sign in with; this is Dify 1.x's call. Two phases. `old_email` (the default): `email` must be the caller's current address (400 `invalid_email` otherwise), and a code is mailed there. `new_email`: `token` is the one checked in the first phase, `email` the new address, which must be unused (400 `email_already_in_use`), and a code is mailed to it. Each answers the token to check its code with. One mail per minute per address (429 `email_change_rate_limit_exceeded`). Requires a signed-in account.
          */
         post: operations["send_change_email_code"];
         delete?: never;
@@ -1308,7 +1308,7 @@ export interface paths {
         put?: never;
         /**
          * Check a change-of-e-mail code
-         * @description Extension: the check of either phase of a change of e-mail; this is Dify 1.x's call. `email` is the address the code went to. The answer's `token` (the same one, now checked) goes on to the next step: the `new_email` send, or the reset. Wrong codes count against the address (5 per day, 429 `change_email_error_limit`). Requires a signed-in account, the one that asked for the code.
+         * @description Extension: the check of either phase of a change of e-mail; this is Dify 1.x's call. `email` is the address the code went to. The answer's `token` (the same one, now checked) goes on to the next step: the `new_email` send, or the reset. Wrong codes count against the address (5 per day, 429 `email_change_limit`). Requires a signed-in account, the one that asked for the code.
          */
         post: operations["check_change_email_code"];
         delete?: never;
@@ -1366,7 +1366,7 @@ export interface paths {
         };
         /**
          * Send a code to delete my account
-         * @description Extension: a user deletes their own account; this is Dify's call. Mails a code to the caller's address and answers the token to send back with it. One mail per minute (429 `account_delete_rate_limit_exceeded`). Requires a signed-in account.
+         * @description Extension: a user deletes their own account; this is Dify's call. Mails a code to the caller's address and answers the token to send back with it. One mail per minute (429 `email_code_account_deletion_rate_limit_exceeded`). Requires a signed-in account.
          */
         get: operations["send_delete_account_code"];
         put?: never;
@@ -1408,7 +1408,7 @@ export interface paths {
         put?: never;
         /**
          * Send a code to transfer ownership
-         * @description Extension: the owner hands the workspace to another member; this is Dify 1.x's call. Mails a code to the owner's address and answers the token to check it with. Only the owner of the current workspace (403 `forbidden`). One mail per minute (429 `owner_transfer_rate_limit_exceeded`).
+         * @description Extension: the owner hands the workspace to another member; this is Dify 1.x's call. Mails a code to the owner's address and answers the token to check it with. Only the owner of the current workspace (an admin gets 400 `not_owner`, as in Dify; other members 403 `forbidden`). One mail per minute (429 `owner_transfer_rate_limit_exceeded`).
          */
         post: operations["send_owner_transfer_code"];
         delete?: never;
@@ -1428,7 +1428,7 @@ export interface paths {
         put?: never;
         /**
          * Check the ownership-transfer code
-         * @description Extension: the owner confirms the transfer with the mailed code; this is Dify 1.x's call. The answer's `token` (the same one, now checked) goes to the transfer. 5 wrong codes per day (429 `owner_transfer_error_limit`). Only the owner.
+         * @description Extension: the owner confirms the transfer with the mailed code; this is Dify 1.x's call. The answer's `token` (the same one, now checked) goes to the transfer. 5 wrong codes per day (429 `owner_transfer_limit`). Only the owner (400 `not_owner`).
          */
         post: operations["check_owner_transfer_code"];
         delete?: never;
@@ -1448,7 +1448,7 @@ export interface paths {
         put?: never;
         /**
          * Transfer ownership to a member
-         * @description Extension: the last step of an ownership transfer; this is Dify 1.x's call. `token` is the checked one. The member becomes the owner and the old owner an admin, in one step. The member must be an active member of the workspace (404 `member_not_in_tenant`; 400 `cannot_operate_self` for oneself). Only the owner (403 `forbidden`).
+         * @description Extension: the last step of an ownership transfer; this is Dify 1.x's call. `token` is the checked one. The member becomes the owner and the old owner an admin, in one step. The member must be an active member of the workspace (404 `member_not_in_tenant`; 400 `cannot_transfer_owner_to_self` for oneself). Only the owner (an admin gets 400 `not_owner`, as in Dify; others 403 `forbidden`).
          */
         post: operations["transfer_workspace_owner"];
         delete?: never;
@@ -7581,7 +7581,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many requests: `change_email_rate_limit_exceeded`, `email_send_ip_limit` */
+            /** @description Too many requests: `email_change_rate_limit_exceeded`, `email_send_ip_limit` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7655,7 +7655,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many requests: `change_email_error_limit` */
+            /** @description Too many requests: `email_change_limit` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7833,7 +7833,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many requests: `account_delete_rate_limit_exceeded`, `email_send_ip_limit` */
+            /** @description Too many requests: `email_code_account_deletion_rate_limit_exceeded`, `email_send_ip_limit` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -7957,7 +7957,7 @@ export interface operations {
                     "application/json": components["schemas"]["EmailTokenResponse"];
                 };
             };
-            /** @description Bad request: `invalid_param` */
+            /** @description Bad request: `invalid_param`, `not_owner` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8048,7 +8048,7 @@ export interface operations {
                     "application/json": components["schemas"]["CodeCheckResponse"];
                 };
             };
-            /** @description Bad request: `invalid_param`, `invalid_or_expired_token`, `email_code_error` */
+            /** @description Bad request: `invalid_param`, `invalid_or_expired_token`, `email_code_error`, `not_owner` */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8084,7 +8084,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Too many requests: `owner_transfer_error_limit` */
+            /** @description Too many requests: `owner_transfer_limit` */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8130,7 +8130,7 @@ export interface operations {
                     "application/json": components["schemas"]["ResultResponse"];
                 };
             };
-            /** @description Bad request: `invalid_param`, `invalid_or_expired_token`, `cannot_operate_self` */
+            /** @description Bad request: `invalid_param`, `invalid_or_expired_token`, `cannot_transfer_owner_to_self`, `not_owner` */
             400: {
                 headers: {
                     [name: string]: unknown;

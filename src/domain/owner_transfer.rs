@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
 use uuid::Uuid;
 
 use crate::domain::email_codes::{self, CodeError, Purpose};
-use crate::domain::policy::{MemberRefusal, WorkspaceRole};
+use crate::domain::policy::WorkspaceRole;
 use crate::domain::session::Session;
 use crate::domain::workspace_members::MemberError;
 use crate::domain::{account_cache, workspaces};
@@ -17,6 +17,10 @@ use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransferError {
+    #[error("the caller does not own the workspace")]
+    NotOwner,
+    #[error("the owner cannot transfer to itself")]
+    ToSelf,
     #[error(transparent)]
     Member(#[from] MemberError),
     #[error(transparent)]
@@ -32,7 +36,7 @@ async fn owned(state: &AppState, caller: &Session) -> Result<tenant_member::Mode
         .ok_or(MemberError::NoWorkspace)?;
     // SECURITY: only the owner hands the workspace on.
     if WorkspaceRole::parse(&mine.role) != WorkspaceRole::Owner {
-        return Err(MemberError::Refused(MemberRefusal::Forbidden).into());
+        return Err(TransferError::NotOwner);
     }
     Ok(mine)
 }
@@ -74,7 +78,7 @@ pub async fn transfer(
 ) -> Result<(), TransferError> {
     let mine = owned(state, caller).await?;
     if member == caller.account.id {
-        return Err(MemberError::Refused(MemberRefusal::OwnMembership).into());
+        return Err(TransferError::ToSelf);
     }
     let row =
         email_codes::verified_for(state, Purpose::OwnerTransfer, token, caller.account.id).await?;

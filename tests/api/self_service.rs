@@ -930,7 +930,7 @@ async fn transferring_ownership(backend: Backend) {
         .body(types::OwnerTransferSendRequest { language: None })
         .send()
         .await;
-    assert_eq!(refused(by_admin), (403, "forbidden".into()));
+    assert_eq!(refused(by_admin), (400, "not_owner".into()));
     let token = owner
         .send_owner_transfer_code()
         .body(types::OwnerTransferSendRequest { language: None })
@@ -967,7 +967,10 @@ async fn transferring_ownership(backend: Backend) {
         .body(transfer(&checked.token))
         .send()
         .await;
-    assert_eq!(refused(to_self), (400, "cannot_operate_self".into()));
+    assert_eq!(
+        refused(to_self),
+        (400, "cannot_transfer_owner_to_self".into())
+    );
     let stranger = owner
         .transfer_workspace_owner()
         .member_id(uuid::Uuid::new_v4())
@@ -999,7 +1002,7 @@ async fn transferring_ownership(backend: Backend) {
         .body(transfer(&checked.token))
         .send()
         .await;
-    assert_eq!(refused(again).0, 403);
+    assert_eq!(refused(again), (400, "not_owner".into()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -308,11 +308,11 @@ impl From<CodeError> for ConsoleError {
                 "Too many login emails have been sent. Please try again in 5 minutes.",
             ),
             CodeError::SendRateLimited(Purpose::ChangeEmailOld | Purpose::ChangeEmailNew) => busy(
-                "change_email_rate_limit_exceeded",
-                "Too many change email emails have been sent. Please try again in 1 minutes.",
+                "email_change_rate_limit_exceeded",
+                "Too many email change emails have been sent. Please try again in 1 minutes.",
             ),
             CodeError::SendRateLimited(Purpose::DeleteAccount) => busy(
-                "account_delete_rate_limit_exceeded",
+                "email_code_account_deletion_rate_limit_exceeded",
                 "Too many account deletion emails have been sent. Please try again in 1 minutes.",
             ),
             CodeError::SendRateLimited(Purpose::OwnerTransfer) => busy(
@@ -342,7 +342,7 @@ impl From<CodeError> for ConsoleError {
                 "Too many failed email code login attempts. Please try again in 24 hours.",
             ),
             CodeError::TooManyFailures(Purpose::ChangeEmailOld | Purpose::ChangeEmailNew) => busy(
-                "change_email_error_limit",
+                "email_change_limit",
                 "Too many failed change email attempts. Please try again in 24 hours.",
             ),
             CodeError::TooManyFailures(Purpose::DeleteAccount) => busy(
@@ -350,7 +350,7 @@ impl From<CodeError> for ConsoleError {
                 "Too many failed account deletion attempts. Please try again in 24 hours.",
             ),
             CodeError::TooManyFailures(Purpose::OwnerTransfer) => busy(
-                "owner_transfer_error_limit",
+                "owner_transfer_limit",
                 "Too many failed owner transfer attempts. Please try again in 24 hours.",
             ),
             CodeError::Db(err) => err.into(),
@@ -519,7 +519,7 @@ impl From<EmailChangeError> for ConsoleError {
             EmailChangeError::InUse => Self::new(
                 StatusCode::BAD_REQUEST,
                 "email_already_in_use",
-                "This email is already in use.",
+                "A user with this email already exists.",
             ),
             EmailChangeError::AccountGone => Self::unauthorized(),
             EmailChangeError::Code(err) => err.into(),
@@ -541,6 +541,16 @@ impl From<DeletionError> for ConsoleError {
 impl From<TransferError> for ConsoleError {
     fn from(err: TransferError) -> Self {
         match err {
+            TransferError::NotOwner => Self::new(
+                StatusCode::BAD_REQUEST,
+                "not_owner",
+                "You are not the owner of the workspace.",
+            ),
+            TransferError::ToSelf => Self::new(
+                StatusCode::BAD_REQUEST,
+                "cannot_transfer_owner_to_self",
+                "You cannot transfer ownership to yourself.",
+            ),
             TransferError::Member(err) => err.into(),
             TransferError::Code(err) => err.into(),
             TransferError::Db(err) => err.into(),

@@ -2845,7 +2845,7 @@ pub mod responses {
         /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
         #[oai(status = 415)]
         Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
-        /// Too many requests: `change_email_rate_limit_exceeded`, `email_send_ip_limit`
+        /// Too many requests: `email_change_rate_limit_exceeded`, `email_send_ip_limit`
         #[oai(status = 429)]
         TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
@@ -2865,7 +2865,7 @@ pub mod responses {
         /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
         #[oai(status = 415)]
         Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
-        /// Too many requests: `change_email_error_limit`
+        /// Too many requests: `email_change_limit`
         #[oai(status = 429)]
         TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
@@ -2913,7 +2913,7 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
-        /// Too many requests: `account_delete_rate_limit_exceeded`, `email_send_ip_limit`
+        /// Too many requests: `email_code_account_deletion_rate_limit_exceeded`, `email_send_ip_limit`
         #[oai(status = 429)]
         TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
@@ -2947,7 +2947,7 @@ pub mod responses {
         /// OK
         #[oai(status = 200)]
         Ok(::poem_openapi::payload::Json<schemas::EmailTokenResponse>),
-        /// Bad request: `invalid_param`
+        /// Bad request: `invalid_param`, `not_owner`
         #[oai(status = 400)]
         BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Unauthorized: `unauthorized`, `not_setup`
@@ -2973,7 +2973,7 @@ pub mod responses {
         /// OK
         #[oai(status = 200)]
         Ok(::poem_openapi::payload::Json<schemas::CodeCheckResponse>),
-        /// Bad request: `invalid_param`, `invalid_or_expired_token`, `email_code_error`
+        /// Bad request: `invalid_param`, `invalid_or_expired_token`, `email_code_error`, `not_owner`
         #[oai(status = 400)]
         BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Unauthorized: `unauthorized`, `not_setup`
@@ -2985,7 +2985,7 @@ pub mod responses {
         /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
         #[oai(status = 415)]
         Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
-        /// Too many requests: `owner_transfer_error_limit`
+        /// Too many requests: `owner_transfer_limit`
         #[oai(status = 429)]
         TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
@@ -2996,7 +2996,7 @@ pub mod responses {
         /// OK
         #[oai(status = 200)]
         Ok(::poem_openapi::payload::Json<schemas::ResultResponse>),
-        /// Bad request: `invalid_param`, `invalid_or_expired_token`, `cannot_operate_self`
+        /// Bad request: `invalid_param`, `invalid_or_expired_token`, `cannot_transfer_owner_to_self`, `not_owner`
         #[oai(status = 400)]
         BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Unauthorized: `unauthorized`, `not_setup`
@@ -6152,7 +6152,7 @@ impl<T: AccountApi> AccountRoutes<T> {
 
     /// Send a code to change my e-mail
     ///
-    /// Extension: a user changes the e-mail they sign in with; this is Dify 1.x's call. Two phases. `old_email` (the default): `email` must be the caller's current address (400 `invalid_email` otherwise), and a code is mailed there. `new_email`: `token` is the one checked in the first phase, `email` the new address, which must be unused (400 `email_already_in_use`), and a code is mailed to it. Each answers the token to check its code with. One mail per minute per address (429 `change_email_rate_limit_exceeded`). Requires a signed-in account.
+    /// Extension: a user changes the e-mail they sign in with; this is Dify 1.x's call. Two phases. `old_email` (the default): `email` must be the caller's current address (400 `invalid_email` otherwise), and a code is mailed there. `new_email`: `token` is the one checked in the first phase, `email` the new address, which must be unused (400 `email_already_in_use`), and a code is mailed to it. Each answers the token to check its code with. One mail per minute per address (429 `email_change_rate_limit_exceeded`). Requires a signed-in account.
     #[oai(
         path = "/console/api/account/change-email",
         method = "post",
@@ -6179,7 +6179,7 @@ impl<T: AccountApi> AccountRoutes<T> {
 
     /// Check a change-of-e-mail code
     ///
-    /// Extension: the check of either phase of a change of e-mail; this is Dify 1.x's call. `email` is the address the code went to. The answer's `token` (the same one, now checked) goes on to the next step: the `new_email` send, or the reset. Wrong codes count against the address (5 per day, 429 `change_email_error_limit`). Requires a signed-in account, the one that asked for the code.
+    /// Extension: the check of either phase of a change of e-mail; this is Dify 1.x's call. `email` is the address the code went to. The answer's `token` (the same one, now checked) goes on to the next step: the `new_email` send, or the reset. Wrong codes count against the address (5 per day, 429 `email_change_limit`). Requires a signed-in account, the one that asked for the code.
     #[oai(
         path = "/console/api/account/change-email/validity",
         method = "post",
@@ -6252,7 +6252,7 @@ impl<T: AccountApi> AccountRoutes<T> {
 
     /// Send a code to delete my account
     ///
-    /// Extension: a user deletes their own account; this is Dify's call. Mails a code to the caller's address and answers the token to send back with it. One mail per minute (429 `account_delete_rate_limit_exceeded`). Requires a signed-in account.
+    /// Extension: a user deletes their own account; this is Dify's call. Mails a code to the caller's address and answers the token to send back with it. One mail per minute (429 `email_code_account_deletion_rate_limit_exceeded`). Requires a signed-in account.
     #[oai(
         path = "/console/api/account/delete/verify",
         method = "get",
@@ -6847,7 +6847,7 @@ impl<T: WorkspaceApi> WorkspaceRoutes<T> {
 
     /// Send a code to transfer ownership
     ///
-    /// Extension: the owner hands the workspace to another member; this is Dify 1.x's call. Mails a code to the owner's address and answers the token to check it with. Only the owner of the current workspace (403 `forbidden`). One mail per minute (429 `owner_transfer_rate_limit_exceeded`).
+    /// Extension: the owner hands the workspace to another member; this is Dify 1.x's call. Mails a code to the owner's address and answers the token to check it with. Only the owner of the current workspace (an admin gets 400 `not_owner`, as in Dify; other members 403 `forbidden`). One mail per minute (429 `owner_transfer_rate_limit_exceeded`).
     #[oai(
         path = "/console/api/workspaces/current/members/send-owner-transfer-confirm-email",
         method = "post",
@@ -6876,7 +6876,7 @@ impl<T: WorkspaceApi> WorkspaceRoutes<T> {
 
     /// Check the ownership-transfer code
     ///
-    /// Extension: the owner confirms the transfer with the mailed code; this is Dify 1.x's call. The answer's `token` (the same one, now checked) goes to the transfer. 5 wrong codes per day (429 `owner_transfer_error_limit`). Only the owner.
+    /// Extension: the owner confirms the transfer with the mailed code; this is Dify 1.x's call. The answer's `token` (the same one, now checked) goes to the transfer. 5 wrong codes per day (429 `owner_transfer_limit`). Only the owner (400 `not_owner`).
     #[oai(
         path = "/console/api/workspaces/current/members/owner-transfer-check",
         method = "post",
@@ -6905,7 +6905,7 @@ impl<T: WorkspaceApi> WorkspaceRoutes<T> {
 
     /// Transfer ownership to a member
     ///
-    /// Extension: the last step of an ownership transfer; this is Dify 1.x's call. `token` is the checked one. The member becomes the owner and the old owner an admin, in one step. The member must be an active member of the workspace (404 `member_not_in_tenant`; 400 `cannot_operate_self` for oneself). Only the owner (403 `forbidden`).
+    /// Extension: the last step of an ownership transfer; this is Dify 1.x's call. `token` is the checked one. The member becomes the owner and the old owner an admin, in one step. The member must be an active member of the workspace (404 `member_not_in_tenant`; 400 `cannot_transfer_owner_to_self` for oneself). Only the owner (an admin gets 400 `not_owner`, as in Dify; others 403 `forbidden`).
     #[oai(
         path = "/console/api/workspaces/current/members/:member_id/owner-transfer",
         method = "post",
