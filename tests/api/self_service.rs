@@ -863,6 +863,23 @@ async fn deleting_an_account(backend: Backend) {
         refused(admin.delete_account().body(delete(&t, &c)).send().await),
         (409, "conflict".into())
     );
+    // The owner of a workspace that has other members cannot go either.
+    let (_, _, workspace_id) = the_owner(&app).await;
+    let (_, co_owner_token) =
+        member_of(&app, &admin, workspace_id, "co-owner@example.com", "owner").await;
+    let co_owner = app.console_as(&co_owner_token);
+    let t = co_owner
+        .send_delete_account_code()
+        .send()
+        .await
+        .expect("send")
+        .into_inner()
+        .data;
+    let c = code_to(&sink, "co-owner@example.com", 1).await;
+    assert_eq!(
+        refused(co_owner.delete_account().body(delete(&t, &c)).send().await),
+        (409, "conflict".into())
+    );
     // An ordinary account can.
     register(&admin, "leaver@example.com", "leaver-pw1").await;
     let leaver_pair = login(&app.console, "leaver@example.com", "leaver-pw1")
