@@ -21,7 +21,7 @@ use crate::api::console::{self, ConsoleHandlers};
 use crate::api::context::RequestId;
 use crate::api::error_layer::ErrorEnvelope;
 use crate::api::generated;
-use crate::api::spec_paths::AllowedMethods;
+use crate::api::spec_paths::{AllowedMethods, OperationIndex};
 use crate::state::AppState;
 
 /// The contract, exactly as written; served at `/openapi/*.yaml` and printed by `openapi`.
@@ -232,6 +232,21 @@ fn swagger_ui(
 /// its outcome.
 pub struct RequestTracing;
 
+/// The operations of both surfaces, for naming each request in the log.
+static OPERATIONS: std::sync::LazyLock<OperationIndex> = std::sync::LazyLock::new(|| {
+    use crate::api::generated::{admin, console};
+    OperationIndex::new(
+        console::Operation::ALL
+            .iter()
+            .map(|op| (op.method(), op.path(), op.operation_id()))
+            .chain(
+                admin::Operation::ALL
+                    .iter()
+                    .map(|op| (op.method(), op.path(), op.operation_id())),
+            ),
+    )
+});
+
 impl<E: Endpoint> Middleware<E> for RequestTracing {
     type Output = RequestTracingEndpoint<E>;
 
@@ -248,7 +263,16 @@ impl<E: Endpoint> Endpoint for RequestTracingEndpoint<E> {
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let id: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
         req.extensions_mut().insert(RequestId(id.clone()));
-        let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+        let operation = OPERATIONS
+            .find(req.method(), req.uri().path())
+            .unwrap_or("-");
+        let span = tracing::info_span!(
+            "request",
+            id = %id,
+            method = %req.method(),
+            path = %req.uri().path(),
+            operation
+        );
         let started = Instant::now();
         async move {
             let mut resp = match self.0.call(req).await {
@@ -260,7 +284,7 @@ impl<E: Endpoint> Endpoint for RequestTracingEndpoint<E> {
             if status.is_server_error() {
                 tracing::warn!(status = status.as_u16(), micros, "request failed");
             } else {
-                tracing::debug!(status = status.as_u16(), micros, "request done");
+                tracing::info!(status = status.as_u16(), micros, "request done");
             }
             if let Ok(value) = header::HeaderValue::from_str(&id) {
                 resp.headers_mut().insert("x-request-id", value);

@@ -1,4 +1,4 @@
-//! `console-server`: serve (the default), migrate, or print a spec.
+//! `console-server`: serve (the default), migrate, back up or restore, or print a spec.
 
 use std::process::ExitCode;
 
@@ -34,6 +34,22 @@ enum Command {
     Serve(Box<ServeConfig>),
     /// Apply pending database migrations and exit.
     Migrate(StorageConfig),
+    /// Copy a live SQLite database into FILE, consistently, while the server runs.
+    Backup {
+        #[command(flatten)]
+        storage: StorageConfig,
+        /// The copy to write (a new file).
+        #[arg(long, value_name = "FILE")]
+        to: std::path::PathBuf,
+    },
+    /// Put a backup in place as the database of a data directory that has none.
+    Restore {
+        #[command(flatten)]
+        storage: StorageConfig,
+        /// The backup to restore.
+        #[arg(long, value_name = "FILE")]
+        from: std::path::PathBuf,
+    },
     /// Manage the admin surface's users.
     #[command(subcommand)]
     AdminUser(AdminUserCommand),
@@ -87,12 +103,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -107,6 +118,24 @@ fn main() -> ExitCode {
         match command {
             Command::Serve(config) => server::serve(*config).await.map_err(|e| e.to_string()),
             Command::Migrate(storage) => migrate(storage).await,
+            Command::Backup { storage, to } => {
+                console_server::backup::backup(&storage, &to)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("backed up to {}", to.display());
+                Ok(())
+            }
+            Command::Restore { storage, from } => {
+                console_server::backup::restore(&storage, &from)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "restored {} into {}",
+                    from.display(),
+                    storage.data_dir.display()
+                );
+                Ok(())
+            }
             Command::AdminUser(AdminUserCommand::ResetPassword {
                 storage, password, ..
             }) => reset_admin_password(storage, password).await,
@@ -120,6 +149,26 @@ fn main() -> ExitCode {
             eprintln!("console-server: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `LOG_FORMAT=json`: one JSON object per line (the request's id, operation, method, path,
+/// status and latency on each request line), for log shippers; anything else: text, in
+/// colour only on a terminal.
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.with_ansi(std::io::stdout().is_terminal()).init();
     }
 }
 

@@ -38,6 +38,39 @@ impl PathTemplate {
     }
 }
 
+/// Which operation a request is, by method and path, for the request log.
+#[derive(Debug, Default)]
+pub struct OperationIndex(Vec<(Method, PathTemplate, &'static str)>);
+
+impl OperationIndex {
+    /// Every `(method, path template, operationId)` of the surfaces; the more literal
+    /// templates are tried first, as the router does.
+    pub fn new(
+        routes: impl IntoIterator<Item = (&'static str, &'static str, &'static str)>,
+    ) -> Self {
+        let mut all: Vec<(Method, PathTemplate, &'static str)> = routes
+            .into_iter()
+            .filter_map(|(method, path, id)| {
+                Some((
+                    Method::from_bytes(method.as_bytes()).ok()?,
+                    PathTemplate::parse(path),
+                    id,
+                ))
+            })
+            .collect();
+        all.sort_by_key(|(_, t, _)| std::cmp::Reverse(t.literals()));
+        Self(all)
+    }
+
+    /// The operationId of `method path`, if it is one of the surfaces' operations.
+    pub fn find(&self, method: &Method, path: &str) -> Option<&'static str> {
+        self.0
+            .iter()
+            .find(|(m, t, _)| m == method && t.matches(path))
+            .map(|(_, _, id)| *id)
+    }
+}
+
 /// Every operation of a spec: its method, path template and operation object.
 pub fn operations(doc: &Value) -> impl Iterator<Item = (Method, PathTemplate, &Value)> {
     doc["paths"]
