@@ -263,16 +263,18 @@ impl<E: Endpoint> Endpoint for RequestTracingEndpoint<E> {
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let id: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
         req.extensions_mut().insert(RequestId(id.clone()));
-        let operation = OPERATIONS
-            .find(req.method(), req.uri().path())
-            .unwrap_or("-");
         let span = tracing::info_span!(
             "request",
             id = %id,
             method = %req.method(),
             path = %req.uri().path(),
-            operation
+            operation = tracing::field::Empty
         );
+        // Naming the operation walks the route table: only for a span that is logged.
+        if !span.is_disabled() {
+            let operation = OPERATIONS.find(req.method(), req.uri().path());
+            span.record("operation", operation.unwrap_or("-"));
+        }
         let started = Instant::now();
         async move {
             let mut resp = match self.0.call(req).await {

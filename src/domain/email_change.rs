@@ -82,8 +82,11 @@ pub async fn send(
         }
     };
     let issued = email_codes::issue(state, purpose, raw_email, language, client_ip).await?;
-    // The new address has no account: the code is the caller's.
-    email_codes::bind(state, &issued.token, caller.account.id).await?;
+    // The current address's code is already the caller's (`issue` finds its account); the
+    // new address has none, so its code is tied to the caller here.
+    if phase == Phase::New {
+        email_codes::bind(state, &issued.token, caller.account.id).await?;
+    }
     email_codes::mail_code(state, purpose, &issued);
     Ok(issued.token)
 }

@@ -228,7 +228,18 @@ pub async fn verified_for(
     token: &str,
     account_id: Uuid,
 ) -> Result<email_code::Model, CodeError> {
-    let row = live(state, purpose, token, PHASE_VERIFIED).await?;
+    live_for(state, purpose, token, PHASE_VERIFIED, account_id).await
+}
+
+/// A live token of `purpose` in `phase` that `account_id` asked for.
+async fn live_for(
+    state: &AppState,
+    purpose: Purpose,
+    token: &str,
+    phase: &str,
+    account_id: Uuid,
+) -> Result<email_code::Model, CodeError> {
+    let row = live(state, purpose, token, phase).await?;
     if row.account_id != Some(account_id) {
         return Err(CodeError::InvalidToken);
     }
@@ -244,12 +255,9 @@ pub async fn ensure_owner(
     token: &str,
     account_id: Uuid,
 ) -> Result<(), CodeError> {
-    let row = live(state, purpose, token, PHASE_CODE).await?;
-    if row.account_id == Some(account_id) {
-        Ok(())
-    } else {
-        Err(CodeError::InvalidToken)
-    }
+    live_for(state, purpose, token, PHASE_CODE, account_id)
+        .await
+        .map(drop)
 }
 
 /// Ties a just-issued token to `account_id` (the account acting, when the code goes to an

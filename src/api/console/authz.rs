@@ -158,7 +158,7 @@ pub async fn admit_caller(
     op: Operation,
 ) -> Result<(), ConsoleError> {
     let rule = rule(op);
-    if !scope_matches(op) || rule.is_scoped() {
+    if rule.is_scoped() || op.authz_scope().is_some() {
         return Err(mismatch(op));
     }
     let needs_workspace = matches!(rule, Rule::WorkspaceAdmin | Rule::DatasetEditor);

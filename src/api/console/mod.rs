@@ -43,9 +43,7 @@ impl ConsoleHandlers {
             Err(ConsoleError::not_setup())
         }
     }
-}
 
-impl ConsoleHandlers {
     /// What every operation with a credential does first: the setup check and the token.
     async fn signed_in(&self, op: Operation, credential: &str) -> Result<Session, ConsoleError> {
         if authz::rule(op) == Rule::NotBuilt {
