@@ -34,6 +34,7 @@ type ConsoleRoutes = (
     generated::console::AccountRoutes<ConsoleHandlers>,
     generated::console::AuthRoutes<ConsoleHandlers>,
     generated::console::WorkspaceRoutes<ConsoleHandlers>,
+    generated::console::AccessTokenRoutes<ConsoleHandlers>,
 );
 
 type AdminRoutes = (

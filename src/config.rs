@@ -105,6 +105,10 @@ pub struct AuthConfig {
         default_value_t = 5
     )]
     pub email_code_login_token_expiry_minutes: i64,
+    /// The longest a personal access token may live, in days (1–365); 0 also allows
+    /// tokens that never expire.
+    #[arg(long, env = "PAT_MAX_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u16).range(0..=365))]
+    pub pat_max_days: u16,
 }
 
 impl AuthConfig {
@@ -122,6 +126,7 @@ impl AuthConfig {
             reset_password_token_expiry_minutes: 5,
             email_register_token_expiry_minutes: 5,
             email_code_login_token_expiry_minutes: 5,
+            pat_max_days: 365,
         }
     }
 }

@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use crate::auth::password::PasswordHasher;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{AdminWebConfig, AuthConfig, FeatureConfig, OAuthConfig};
+use crate::domain::access_tokens::{self, TokenCache, Usage};
 use crate::domain::account_cache::{self, AccountCache};
 use crate::domain::admin_users::{self, UserCache};
 use crate::domain::storage_folders::StorageFolders;
@@ -28,6 +29,10 @@ pub struct AppState {
     pub setup_done: std::sync::atomic::AtomicBool,
     /// Console accounts by id, as signed-in requests see them, invalidated on every instance.
     pub accounts: Arc<AccountCache>,
+    /// Personal access tokens in use, by the hash of their secret, invalidated on every
+    /// instance; and when each was last used, so that is written at most once a minute.
+    pub access_tokens: Arc<TokenCache>,
+    pub token_usage: Arc<Usage>,
     /// The AList-compatible admin surface's own state.
     pub admin: AdminState,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
@@ -79,6 +84,8 @@ impl AppState {
                 web: AdminWeb::from_config(&AdminWebConfig::defaults()),
             },
             accounts: Arc::new(account_cache::new(clock.clone())),
+            access_tokens: Arc::new(access_tokens::new_cache(clock.clone())),
+            token_usage: Arc::new(Usage::default()),
             clock,
             features,
             secret,
@@ -95,7 +102,12 @@ impl AppState {
     pub fn cache_subscribers(&self) -> Vec<std::sync::Weak<dyn crate::cache::Subscriber>> {
         let users: Arc<dyn crate::cache::Subscriber> = self.admin.users.clone();
         let accounts: Arc<dyn crate::cache::Subscriber> = self.accounts.clone();
-        vec![Arc::downgrade(&users), Arc::downgrade(&accounts)]
+        let tokens: Arc<dyn crate::cache::Subscriber> = self.access_tokens.clone();
+        vec![
+            Arc::downgrade(&users),
+            Arc::downgrade(&accounts),
+            Arc::downgrade(&tokens),
+        ]
     }
 
     pub fn with_oauth(mut self, oauth: OAuthConfig) -> Self {
@@ -133,6 +145,7 @@ impl AppState {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.admin.users = Arc::new(admin_users::new_user_cache(clock.clone()));
         self.accounts = Arc::new(account_cache::new(clock.clone()));
+        self.access_tokens = Arc::new(access_tokens::new_cache(clock.clone()));
         self.clock = clock;
         self
     }

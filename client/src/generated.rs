@@ -17,6 +17,92 @@ pub mod console {
     /// Types used as operation parameters and responses.
     #[allow(clippy::all)]
     pub mod types {
+        ///A personal access token, as its owner and administrators see it (never its secret).
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct AccessToken {
+            ///When it was made, Unix seconds.
+            pub created_at: i64,
+            ///When it stops working, Unix seconds; null for never.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub expires_at: ::std::option::Option<i64>,
+            ///The token's id (not its secret).
+            pub id: ::uuid::Uuid,
+            ///When it was last used, Unix seconds (recorded at most once a minute); null if never.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub last_used_at: ::std::option::Option<i64>,
+            ///The client address it was last used from, when known.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub last_used_ip: ::std::option::Option<::std::string::String>,
+            ///The name its owner gave it.
+            pub name: ::std::string::String,
+            pub scope: AccessTokenScope,
+        }
+        impl AccessToken {
+            pub fn builder() -> builder::AccessToken {
+                Default::default()
+            }
+        }
+        ///Personal access tokens, newest first.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct AccessTokenList {
+            pub data: ::std::vec::Vec<AccessToken>,
+        }
+        impl AccessTokenList {
+            pub fn builder() -> builder::AccessTokenList {
+                Default::default()
+            }
+        }
+        ///What a personal access token may do: `read` admits only GET operations; `write` every operation its owner may call except managing tokens and the account's own credentials.
+        #[derive(
+            ::serde::Deserialize,
+            ::serde::Serialize,
+            Clone,
+            Copy,
+            Debug,
+            Eq,
+            Hash,
+            Ord,
+            PartialEq,
+            PartialOrd,
+        )]
+        pub enum AccessTokenScope {
+            #[serde(rename = "read")]
+            Read,
+            #[serde(rename = "write")]
+            Write,
+        }
+        impl ::std::fmt::Display for AccessTokenScope {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                match *self {
+                    Self::Read => f.write_str("read"),
+                    Self::Write => f.write_str("write"),
+                }
+            }
+        }
+        impl ::std::str::FromStr for AccessTokenScope {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                match value {
+                    "read" => Ok(Self::Read),
+                    "write" => Ok(Self::Write),
+                    _ => Err("invalid value".into()),
+                }
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for AccessTokenScope {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for AccessTokenScope {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
         ///The signed-in account's profile.
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct Account {
@@ -1542,6 +1628,74 @@ pub mod console {
                 Default::default()
             }
         }
+        ///`CreateAccessTokenRequest`
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct CreateAccessTokenRequest {
+            ///Days until it stops working. Required unless the server's `PAT_MAX_DAYS` is 0, and at most `PAT_MAX_DAYS`.
+            #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+            pub expires_in_days: ::std::option::Option<::std::num::NonZeroU32>,
+            ///A name to recognise it by (what it is for).
+            pub name: CreateAccessTokenRequestName,
+            pub scope: AccessTokenScope,
+        }
+        impl CreateAccessTokenRequest {
+            pub fn builder() -> builder::CreateAccessTokenRequest {
+                Default::default()
+            }
+        }
+        ///A name to recognise it by (what it is for).
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct CreateAccessTokenRequestName(::std::string::String);
+        impl ::std::ops::Deref for CreateAccessTokenRequestName {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<CreateAccessTokenRequestName> for ::std::string::String {
+            fn from(value: CreateAccessTokenRequestName) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for CreateAccessTokenRequestName {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 64usize {
+                    return Err("longer than 64 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for CreateAccessTokenRequestName {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for CreateAccessTokenRequestName {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for CreateAccessTokenRequestName {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
         ///New dataset in the caller's current workspace.
         #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
         pub struct CreateDatasetRequest {
@@ -1856,6 +2010,33 @@ pub mod console {
                     .map_err(|e: self::error::ConversionError| {
                         <D::Error as ::serde::de::Error>::custom(e.to_string())
                     })
+            }
+        }
+        ///A personal access token just made, with its secret, shown this once.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct CreatedAccessToken {
+            ///When it was made, Unix seconds.
+            pub created_at: i64,
+            ///When it stops working, Unix seconds; null for never.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub expires_at: ::std::option::Option<i64>,
+            ///The token's id (not its secret).
+            pub id: ::uuid::Uuid,
+            ///When it was last used, Unix seconds (recorded at most once a minute); null if never.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub last_used_at: ::std::option::Option<i64>,
+            ///The client address it was last used from, when known.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub last_used_ip: ::std::option::Option<::std::string::String>,
+            ///The name its owner gave it.
+            pub name: ::std::string::String,
+            pub scope: AccessTokenScope,
+            ///The secret: `pat_` and 43 URL-safe characters. Send it as `Authorization: Bearer <token>`. It is not shown again.
+            pub token: ::std::string::String,
+        }
+        impl CreatedAccessToken {
+            pub fn builder() -> builder::CreatedAccessToken {
+                Default::default()
             }
         }
         ///The enterprise group of the caller's current workspace, with the caller's role in it.
@@ -6267,6 +6448,176 @@ pub mod console {
         /// Types for composing complex structures.
         pub mod builder {
             #[derive(Clone, Debug)]
+            pub struct AccessToken {
+                created_at: ::std::result::Result<i64, ::std::string::String>,
+                expires_at:
+                    ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+                id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+                last_used_at:
+                    ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+                last_used_ip: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                name: ::std::result::Result<::std::string::String, ::std::string::String>,
+                scope: ::std::result::Result<super::AccessTokenScope, ::std::string::String>,
+            }
+            impl ::std::default::Default for AccessToken {
+                fn default() -> Self {
+                    Self {
+                        created_at: Err("no value supplied for created_at".to_string()),
+                        expires_at: Err("no value supplied for expires_at".to_string()),
+                        id: Err("no value supplied for id".to_string()),
+                        last_used_at: Err("no value supplied for last_used_at".to_string()),
+                        last_used_ip: Err("no value supplied for last_used_ip".to_string()),
+                        name: Err("no value supplied for name".to_string()),
+                        scope: Err("no value supplied for scope".to_string()),
+                    }
+                }
+            }
+            impl AccessToken {
+                pub fn created_at<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i64>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.created_at = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                    self
+                }
+                pub fn expires_at<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.expires_at = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                    self
+                }
+                pub fn id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::uuid::Uuid>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for id: {e}"));
+                    self
+                }
+                pub fn last_used_at<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.last_used_at = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for last_used_at: {e}")
+                    });
+                    self
+                }
+                pub fn last_used_ip<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.last_used_ip = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for last_used_ip: {e}")
+                    });
+                    self
+                }
+                pub fn name<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.name = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    self
+                }
+                pub fn scope<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::AccessTokenScope>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.scope = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for scope: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<AccessToken> for super::AccessToken {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: AccessToken,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        created_at: value.created_at?,
+                        expires_at: value.expires_at?,
+                        id: value.id?,
+                        last_used_at: value.last_used_at?,
+                        last_used_ip: value.last_used_ip?,
+                        name: value.name?,
+                        scope: value.scope?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::AccessToken> for AccessToken {
+                fn from(value: super::AccessToken) -> Self {
+                    Self {
+                        created_at: Ok(value.created_at),
+                        expires_at: Ok(value.expires_at),
+                        id: Ok(value.id),
+                        last_used_at: Ok(value.last_used_at),
+                        last_used_ip: Ok(value.last_used_ip),
+                        name: Ok(value.name),
+                        scope: Ok(value.scope),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct AccessTokenList {
+                data: ::std::result::Result<
+                    ::std::vec::Vec<super::AccessToken>,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for AccessTokenList {
+                fn default() -> Self {
+                    Self {
+                        data: Err("no value supplied for data".to_string()),
+                    }
+                }
+            }
+            impl AccessTokenList {
+                pub fn data<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::vec::Vec<super::AccessToken>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.data = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for data: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<AccessTokenList> for super::AccessTokenList {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: AccessTokenList,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self { data: value.data? })
+                }
+            }
+            impl ::std::convert::From<super::AccessTokenList> for AccessTokenList {
+                fn from(value: super::AccessTokenList) -> Self {
+                    Self {
+                        data: Ok(value.data),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
             pub struct Account {
                 avatar: ::std::result::Result<
                     ::std::option::Option<::std::string::String>,
@@ -8007,6 +8358,80 @@ pub mod console {
                 }
             }
             #[derive(Clone, Debug)]
+            pub struct CreateAccessTokenRequest {
+                expires_in_days: ::std::result::Result<
+                    ::std::option::Option<::std::num::NonZeroU32>,
+                    ::std::string::String,
+                >,
+                name: ::std::result::Result<
+                    super::CreateAccessTokenRequestName,
+                    ::std::string::String,
+                >,
+                scope: ::std::result::Result<super::AccessTokenScope, ::std::string::String>,
+            }
+            impl ::std::default::Default for CreateAccessTokenRequest {
+                fn default() -> Self {
+                    Self {
+                        expires_in_days: Ok(Default::default()),
+                        name: Err("no value supplied for name".to_string()),
+                        scope: Err("no value supplied for scope".to_string()),
+                    }
+                }
+            }
+            impl CreateAccessTokenRequest {
+                pub fn expires_in_days<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU32>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.expires_in_days = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for expires_in_days: {e}")
+                    });
+                    self
+                }
+                pub fn name<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::CreateAccessTokenRequestName>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.name = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    self
+                }
+                pub fn scope<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::AccessTokenScope>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.scope = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for scope: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<CreateAccessTokenRequest> for super::CreateAccessTokenRequest {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: CreateAccessTokenRequest,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        expires_in_days: value.expires_in_days?,
+                        name: value.name?,
+                        scope: value.scope?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::CreateAccessTokenRequest> for CreateAccessTokenRequest {
+                fn from(value: super::CreateAccessTokenRequest) -> Self {
+                    Self {
+                        expires_in_days: Ok(value.expires_in_days),
+                        name: Ok(value.name),
+                        scope: Ok(value.scope),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
             pub struct CreateDatasetRequest {
                 description: ::std::result::Result<
                     ::std::option::Option<super::CreateDatasetRequestDescription>,
@@ -8218,6 +8643,149 @@ pub mod console {
                 fn from(value: super::CreateGroupTenantRequest) -> Self {
                     Self {
                         name: Ok(value.name),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct CreatedAccessToken {
+                created_at: ::std::result::Result<i64, ::std::string::String>,
+                expires_at:
+                    ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+                id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+                last_used_at:
+                    ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+                last_used_ip: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                name: ::std::result::Result<::std::string::String, ::std::string::String>,
+                scope: ::std::result::Result<super::AccessTokenScope, ::std::string::String>,
+                token: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for CreatedAccessToken {
+                fn default() -> Self {
+                    Self {
+                        created_at: Err("no value supplied for created_at".to_string()),
+                        expires_at: Err("no value supplied for expires_at".to_string()),
+                        id: Err("no value supplied for id".to_string()),
+                        last_used_at: Err("no value supplied for last_used_at".to_string()),
+                        last_used_ip: Err("no value supplied for last_used_ip".to_string()),
+                        name: Err("no value supplied for name".to_string()),
+                        scope: Err("no value supplied for scope".to_string()),
+                        token: Err("no value supplied for token".to_string()),
+                    }
+                }
+            }
+            impl CreatedAccessToken {
+                pub fn created_at<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i64>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.created_at = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for created_at: {e}")
+                    });
+                    self
+                }
+                pub fn expires_at<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.expires_at = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for expires_at: {e}")
+                    });
+                    self
+                }
+                pub fn id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::uuid::Uuid>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for id: {e}"));
+                    self
+                }
+                pub fn last_used_at<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.last_used_at = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for last_used_at: {e}")
+                    });
+                    self
+                }
+                pub fn last_used_ip<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.last_used_ip = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for last_used_ip: {e}")
+                    });
+                    self
+                }
+                pub fn name<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.name = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    self
+                }
+                pub fn scope<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<super::AccessTokenScope>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.scope = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for scope: {e}"));
+                    self
+                }
+                pub fn token<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.token = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for token: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<CreatedAccessToken> for super::CreatedAccessToken {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: CreatedAccessToken,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        created_at: value.created_at?,
+                        expires_at: value.expires_at?,
+                        id: value.id?,
+                        last_used_at: value.last_used_at?,
+                        last_used_ip: value.last_used_ip?,
+                        name: value.name?,
+                        scope: value.scope?,
+                        token: value.token?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::CreatedAccessToken> for CreatedAccessToken {
+                fn from(value: super::CreatedAccessToken) -> Self {
+                    Self {
+                        created_at: Ok(value.created_at),
+                        expires_at: Ok(value.expires_at),
+                        id: Ok(value.id),
+                        last_used_at: Ok(value.last_used_at),
+                        last_used_ip: Ok(value.last_used_ip),
+                        name: Ok(value.name),
+                        scope: Ok(value.scope),
+                        token: Ok(value.token),
                     }
                 }
             }
@@ -14489,6 +15057,102 @@ pub mod console {
         pub fn transfer_workspace_owner(&self) -> builder::TransferWorkspaceOwner<'_> {
             builder::TransferWorkspaceOwner::new(self)
         }
+        /**My personal access tokens
+
+        Extension: the caller's personal access tokens that have not been revoked (expired ones included, until revoked), newest first: name, scope, when each was made, when it expires and when and from where it was last used. Never the secret, which is shown once, by `create_access_token`. Requires a signed-in account; a personal access token cannot call this (403 `forbidden`).
+
+        Sends a `GET` request to `/console/api/account/tokens`
+
+        ```ignore
+        let response = client.list_access_tokens()
+            .send()
+            .await;
+        ```*/
+        pub fn list_access_tokens(&self) -> builder::ListAccessTokens<'_> {
+            builder::ListAccessTokens::new(self)
+        }
+        /**Make a personal access token
+
+        Extension: a token for scripts, CI jobs and the SDK to call the console API without a person's password (GitHub's and GitLab's personal access tokens). Send it as `Authorization: Bearer pat_…` on any console operation in place of an access token; it acts as its owner, narrowed by its scope: `read` admits only GET operations, `write` every operation its owner may call, except managing personal access tokens and the account's own credentials (password, e-mail, sign-ins, deletion). The answer carries the secret (`token`, `pat_` and 43 characters) this once; only its SHA-256 is stored. `expires_in_days` is required when the server sets `PAT_MAX_DAYS` (1–365, default 365) and may be left out or null (never expires) only when `PAT_MAX_DAYS` is 0; more days than `PAT_MAX_DAYS` is 400 `invalid_param`. An account holds at most 50 unrevoked tokens (400 `too_many_access_tokens`). A banned, closed or deleted owner's tokens stop at once; a password change does not end them, `revoke_all_access_tokens` does. Requires a signed-in account; a personal access token cannot call this (403 `forbidden`).
+
+        Sends a `POST` request to `/console/api/account/tokens`
+
+        ```ignore
+        let response = client.create_access_token()
+            .body(body)
+            .send()
+            .await;
+        ```*/
+        pub fn create_access_token(&self) -> builder::CreateAccessToken<'_> {
+            builder::CreateAccessToken::new(self)
+        }
+        /**Revoke all my personal access tokens
+
+        Extension: ends every personal access token of the caller's account at once, on every instance (what to do when one may have leaked and it is not known which). Sign-ins are not ended (see `end_other_account_sessions`). Requires a signed-in account; a personal access token cannot call this (403 `forbidden`).
+
+        Sends a `DELETE` request to `/console/api/account/tokens`
+
+        ```ignore
+        let response = client.revoke_all_access_tokens()
+            .send()
+            .await;
+        ```*/
+        pub fn revoke_all_access_tokens(&self) -> builder::RevokeAllAccessTokens<'_> {
+            builder::RevokeAllAccessTokens::new(self)
+        }
+        /**Revoke one of my personal access tokens
+
+        Extension: the token stops working at once, on every instance. 404 `access_token_not_found` for an id that is not an unrevoked token of the caller's. Requires a signed-in account; a personal access token cannot call this (403 `forbidden`).
+
+        Sends a `DELETE` request to `/console/api/account/tokens/{token_id}`
+
+        Arguments:
+        - `token_id`: Token id (from `list_access_tokens`).
+        ```ignore
+        let response = client.revoke_access_token()
+            .token_id(token_id)
+            .send()
+            .await;
+        ```*/
+        pub fn revoke_access_token(&self) -> builder::RevokeAccessToken<'_> {
+            builder::RevokeAccessToken::new(self)
+        }
+        /**An account's personal access tokens
+
+        Extension: an administrator sees any account's unrevoked personal access tokens, as `list_access_tokens` shows its owner (never a secret). 404 `account_not_found` for an unknown account. Requires the system role super_admin or system_admin; a personal access token cannot call this (403 `forbidden`).
+
+        Sends a `GET` request to `/console/api/account-ex/tokens`
+
+        Arguments:
+        - `id`: Account id.
+        ```ignore
+        let response = client.list_account_access_tokens_ex()
+            .id(id)
+            .send()
+            .await;
+        ```*/
+        pub fn list_account_access_tokens_ex(&self) -> builder::ListAccountAccessTokensEx<'_> {
+            builder::ListAccountAccessTokensEx::new(self)
+        }
+        /**Revoke an account's personal access tokens
+
+        Extension: an administrator revokes one personal access token of an account (`token_id`) or, without `token_id`, all of them, at once on every instance. 404 `account_not_found` for an unknown account, `access_token_not_found` for a `token_id` that is not an unrevoked token of that account. Requires the system role super_admin or system_admin; a personal access token cannot call this (403 `forbidden`).
+
+        Sends a `DELETE` request to `/console/api/account-ex/tokens`
+
+        Arguments:
+        - `id`: Account id.
+        - `token_id`: The one token to revoke; all of the account's when left out.
+        ```ignore
+        let response = client.revoke_account_access_tokens_ex()
+            .id(id)
+            .token_id(token_id)
+            .send()
+            .await;
+        ```*/
+        pub fn revoke_account_access_tokens_ex(&self) -> builder::RevokeAccountAccessTokensEx<'_> {
+            builder::RevokeAccountAccessTokensEx::new(self)
+        }
     }
     /// Types for composing operation parameters.
     #[allow(clippy::all)]
@@ -16024,6 +16688,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -16115,6 +16782,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     404u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -16165,6 +16835,9 @@ pub mod console {
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
@@ -16220,6 +16893,9 @@ pub mod console {
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
@@ -16325,6 +17001,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     404u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -16428,6 +17107,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     404u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -16529,6 +17211,9 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
@@ -16890,6 +17575,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     404u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -16961,6 +17649,9 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
@@ -17166,6 +17857,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -17212,6 +17906,9 @@ pub mod console {
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
@@ -18910,6 +19607,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }
@@ -18957,6 +19657,9 @@ pub mod console {
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
@@ -19095,6 +19798,9 @@ pub mod console {
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
@@ -19345,6 +20051,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -19429,6 +20138,9 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     415u16 => Err(Error::ErrorResponse(
@@ -19520,6 +20232,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -19608,6 +20323,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -19693,6 +20411,9 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     415u16 => Err(Error::ErrorResponse(
@@ -19783,6 +20504,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -19836,6 +20560,9 @@ pub mod console {
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
@@ -19908,6 +20635,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     404u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -19961,6 +20691,9 @@ pub mod console {
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),
@@ -20198,6 +20931,9 @@ pub mod console {
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     404u16 => Err(Error::ErrorResponse(
@@ -20478,6 +21214,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -20573,6 +21312,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -20661,6 +21403,9 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     415u16 => Err(Error::ErrorResponse(
@@ -20754,6 +21499,9 @@ pub mod console {
                     401u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     415u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
@@ -20804,6 +21552,9 @@ pub mod console {
                 match response.status().as_u16() {
                     200u16 => ResponseValue::from_response(response).await,
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     429u16 => Err(Error::ErrorResponse(
@@ -20891,6 +21642,9 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     409u16 => Err(Error::ErrorResponse(
@@ -21212,6 +21966,439 @@ pub mod console {
                         ResponseValue::from_response(response).await?,
                     )),
                     415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::list_access_tokens`]
+
+        [`Client::list_access_tokens`]: super::Client::list_access_tokens*/
+        #[derive(Debug, Clone)]
+        pub struct ListAccessTokens<'a> {
+            client: &'a super::Client,
+        }
+        impl<'a> ListAccessTokens<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self { client: client }
+            }
+            ///Sends a `GET` request to `/console/api/account/tokens`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::AccessTokenList>, Error<types::ErrorResponse>>
+            {
+                let Self { client } = self;
+                let url = format!("{}/console/api/account/tokens", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_access_tokens",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::create_access_token`]
+
+        [`Client::create_access_token`]: super::Client::create_access_token*/
+        #[derive(Debug, Clone)]
+        pub struct CreateAccessToken<'a> {
+            client: &'a super::Client,
+            body: Result<types::builder::CreateAccessTokenRequest, String>,
+        }
+        impl<'a> CreateAccessToken<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    body: Ok(::std::default::Default::default()),
+                }
+            }
+            pub fn body<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::CreateAccessTokenRequest>,
+                <V as std::convert::TryInto<types::CreateAccessTokenRequest>>::Error:
+                    std::fmt::Display,
+            {
+                self.body = value.try_into().map(From::from).map_err(|s| {
+                    format!(
+                        "conversion to `CreateAccessTokenRequest` for body failed: {}",
+                        s
+                    )
+                });
+                self
+            }
+            pub fn body_map<F>(mut self, f: F) -> Self
+            where
+                F: std::ops::FnOnce(
+                        types::builder::CreateAccessTokenRequest,
+                    )
+                        -> types::builder::CreateAccessTokenRequest,
+            {
+                self.body = self.body.map(f);
+                self
+            }
+            ///Sends a `POST` request to `/console/api/account/tokens`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::CreatedAccessToken>, Error<types::ErrorResponse>>
+            {
+                let Self { client, body } = self;
+                let body = body
+                    .and_then(|v| {
+                        types::CreateAccessTokenRequest::try_from(v).map_err(|e| e.to_string())
+                    })
+                    .map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/account/tokens", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .post(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .json(&body)
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "create_access_token",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    201u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::revoke_all_access_tokens`]
+
+        [`Client::revoke_all_access_tokens`]: super::Client::revoke_all_access_tokens*/
+        #[derive(Debug, Clone)]
+        pub struct RevokeAllAccessTokens<'a> {
+            client: &'a super::Client,
+        }
+        impl<'a> RevokeAllAccessTokens<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self { client: client }
+            }
+            ///Sends a `DELETE` request to `/console/api/account/tokens`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::ResultResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client } = self;
+                let url = format!("{}/console/api/account/tokens", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .delete(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "revoke_all_access_tokens",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::revoke_access_token`]
+
+        [`Client::revoke_access_token`]: super::Client::revoke_access_token*/
+        #[derive(Debug, Clone)]
+        pub struct RevokeAccessToken<'a> {
+            client: &'a super::Client,
+            token_id: Result<::uuid::Uuid, String>,
+        }
+        impl<'a> RevokeAccessToken<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    token_id: Err("token_id was not initialized".to_string()),
+                }
+            }
+            pub fn token_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::uuid::Uuid>,
+            {
+                self.token_id = value
+                    .try_into()
+                    .map_err(|_| "conversion to `:: uuid :: Uuid` for token_id failed".to_string());
+                self
+            }
+            ///Sends a `DELETE` request to `/console/api/account/tokens/{token_id}`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::ResultResponse>, Error<types::ErrorResponse>>
+            {
+                let Self { client, token_id } = self;
+                let token_id = token_id.map_err(Error::InvalidRequest)?;
+                let url = format!(
+                    "{}/console/api/account/tokens/{}",
+                    client.baseurl,
+                    encode_path(&token_id.to_string()),
+                );
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .delete(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "revoke_access_token",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::list_account_access_tokens_ex`]
+
+        [`Client::list_account_access_tokens_ex`]: super::Client::list_account_access_tokens_ex*/
+        #[derive(Debug, Clone)]
+        pub struct ListAccountAccessTokensEx<'a> {
+            client: &'a super::Client,
+            id: Result<::uuid::Uuid, String>,
+        }
+        impl<'a> ListAccountAccessTokensEx<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    id: Err("id was not initialized".to_string()),
+                }
+            }
+            pub fn id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::uuid::Uuid>,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
+                self
+            }
+            ///Sends a `GET` request to `/console/api/account-ex/tokens`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::AccessTokenList>, Error<types::ErrorResponse>>
+            {
+                let Self { client, id } = self;
+                let id = id.map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/account-ex/tokens", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new("id", &id))
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_account_access_tokens_ex",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::revoke_account_access_tokens_ex`]
+
+        [`Client::revoke_account_access_tokens_ex`]: super::Client::revoke_account_access_tokens_ex*/
+        #[derive(Debug, Clone)]
+        pub struct RevokeAccountAccessTokensEx<'a> {
+            client: &'a super::Client,
+            id: Result<::uuid::Uuid, String>,
+            token_id: Result<Option<::uuid::Uuid>, String>,
+        }
+        impl<'a> RevokeAccountAccessTokensEx<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    id: Err("id was not initialized".to_string()),
+                    token_id: Ok(None),
+                }
+            }
+            pub fn id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::uuid::Uuid>,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|_| "conversion to `:: uuid :: Uuid` for id failed".to_string());
+                self
+            }
+            pub fn token_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::uuid::Uuid>,
+            {
+                self.token_id = value
+                    .try_into()
+                    .map(Some)
+                    .map_err(|_| "conversion to `:: uuid :: Uuid` for token_id failed".to_string());
+                self
+            }
+            ///Sends a `DELETE` request to `/console/api/account-ex/tokens`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::ResultResponse>, Error<types::ErrorResponse>>
+            {
+                let Self {
+                    client,
+                    id,
+                    token_id,
+                } = self;
+                let id = id.map_err(Error::InvalidRequest)?;
+                let token_id = token_id.map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/account-ex/tokens", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .delete(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new("id", &id))
+                    .query(&progenitor_client::QueryParam::new("token_id", &token_id))
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "revoke_account_access_tokens_ex",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    404u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
                     _ => Err(Error::UnexpectedResponse(response)),

@@ -2,6 +2,7 @@
 //! ids are UUIDs (v7 for new rows) on the console side. Enum-like columns hold the wire
 //! value as text so both databases store them the same way.
 
+pub mod access_token;
 pub mod account;
 pub mod account_extension;
 pub mod account_role;

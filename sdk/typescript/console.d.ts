@@ -1457,10 +1457,159 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/api/account/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My personal access tokens
+         * @description Extension: the caller's personal access tokens that have not been revoked (expired ones included, until revoked), newest first: name, scope, when each was made, when it expires and when and from where it was last used. Never the secret, which is shown once, by `create_access_token`. Requires a signed-in account; a personal access token cannot call this (403 `forbidden`).
+         */
+        get: operations["list_access_tokens"];
+        put?: never;
+        /**
+         * Make a personal access token
+         * @description Extension: a token for scripts, CI jobs and the SDK to call the console API without a person's password (GitHub's and GitLab's personal access tokens). Send it as `Authorization: Bearer pat_…` on any console operation in place of an access token; it acts as its owner, narrowed by its scope: `read` admits only GET operations, `write` every operation its owner may call, except managing personal access tokens and the account's own credentials (password, e-mail, sign-ins, deletion). The answer carries the secret (`token`, `pat_` and 43 characters) this once; only its SHA-256 is stored. `expires_in_days` is required when the server sets `PAT_MAX_DAYS` (1–365, default 365) and may be left out or null (never expires) only when `PAT_MAX_DAYS` is 0; more days than `PAT_MAX_DAYS` is 400 `invalid_param`. An account holds at most 50 unrevoked tokens (400 `too_many_access_tokens`). A banned, closed or deleted owner's tokens stop at once; a password change does not end them, `revoke_all_access_tokens` does. Requires a signed-in account; a personal access token cannot call this (403 `forbidden`).
+         */
+        post: operations["create_access_token"];
+        /**
+         * Revoke all my personal access tokens
+         * @description Extension: ends every personal access token of the caller's account at once, on every instance (what to do when one may have leaked and it is not known which). Sign-ins are not ended (see `end_other_account_sessions`). Requires a signed-in account; a personal access token cannot call this (403 `forbidden`).
+         */
+        delete: operations["revoke_all_access_tokens"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/account/tokens/{token_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke one of my personal access tokens
+         * @description Extension: the token stops working at once, on every instance. 404 `access_token_not_found` for an id that is not an unrevoked token of the caller's. Requires a signed-in account; a personal access token cannot call this (403 `forbidden`).
+         */
+        delete: operations["revoke_access_token"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/api/account-ex/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An account's personal access tokens
+         * @description Extension: an administrator sees any account's unrevoked personal access tokens, as `list_access_tokens` shows its owner (never a secret). 404 `account_not_found` for an unknown account. Requires the system role super_admin or system_admin; a personal access token cannot call this (403 `forbidden`).
+         */
+        get: operations["list_account_access_tokens_ex"];
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an account's personal access tokens
+         * @description Extension: an administrator revokes one personal access token of an account (`token_id`) or, without `token_id`, all of them, at once on every instance. 404 `account_not_found` for an unknown account, `access_token_not_found` for a `token_id` that is not an unrevoked token of that account. Requires the system role super_admin or system_admin; a personal access token cannot call this (403 `forbidden`).
+         */
+        delete: operations["revoke_account_access_tokens_ex"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description What a personal access token may do: `read` admits only GET operations; `write` every operation its owner may call except managing tokens and the account's own credentials.
+         * @enum {string}
+         */
+        AccessTokenScope: "read" | "write";
+        CreateAccessTokenRequest: {
+            /** @description A name to recognise it by (what it is for). */
+            name: string;
+            scope: components["schemas"]["AccessTokenScope"];
+            /**
+             * Format: int32
+             * @description Days until it stops working. Required unless the server's `PAT_MAX_DAYS` is 0, and at most `PAT_MAX_DAYS`.
+             */
+            expires_in_days?: number | null;
+        };
+        /** @description A personal access token, as its owner and administrators see it (never its secret). */
+        AccessToken: {
+            /**
+             * Format: uuid
+             * @description The token's id (not its secret).
+             */
+            id: string;
+            /** @description The name its owner gave it. */
+            name: string;
+            scope: components["schemas"]["AccessTokenScope"];
+            /**
+             * Format: int64
+             * @description When it was made, Unix seconds.
+             */
+            created_at: number;
+            /**
+             * Format: int64
+             * @description When it stops working, Unix seconds; null for never.
+             */
+            expires_at: number | null;
+            /**
+             * Format: int64
+             * @description When it was last used, Unix seconds (recorded at most once a minute); null if never.
+             */
+            last_used_at: number | null;
+            /** @description The client address it was last used from, when known. */
+            last_used_ip: string | null;
+        };
+        /** @description A personal access token just made, with its secret, shown this once. */
+        CreatedAccessToken: {
+            /**
+             * Format: uuid
+             * @description The token's id (not its secret).
+             */
+            id: string;
+            /** @description The name its owner gave it. */
+            name: string;
+            scope: components["schemas"]["AccessTokenScope"];
+            /**
+             * Format: int64
+             * @description When it was made, Unix seconds.
+             */
+            created_at: number;
+            /**
+             * Format: int64
+             * @description When it stops working, Unix seconds; null for never.
+             */
+            expires_at: number | null;
+            /**
+             * Format: int64
+             * @description When it was last used, Unix seconds (recorded at most once a minute); null if never.
+             */
+            last_used_at: number | null;
+            /** @description The client address it was last used from, when known. */
+            last_used_ip: string | null;
+            /** @description The secret: `pat_` and 43 URL-safe characters. Send it as `Authorization: Bearer <token>`. It is not shown again. */
+            token: string;
+        };
+        /** @description Personal access tokens, newest first. */
+        AccessTokenList: {
+            data: components["schemas"]["AccessToken"][];
+        };
         /**
          * @description Which address a change-of-e-mail code goes to.
          * @enum {string}
@@ -3594,6 +3743,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     check_manage_permission: {
@@ -3643,6 +3801,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found: `group_not_found` */
             404: {
                 headers: {
@@ -3684,6 +3851,15 @@ export interface operations {
             };
             /** @description Unauthorized: `unauthorized`, `not_setup` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3740,6 +3916,15 @@ export interface operations {
             };
             /** @description Unauthorized: `unauthorized`, `not_setup` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3824,6 +4009,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found: `group_not_found` */
             404: {
                 headers: {
@@ -3901,6 +4095,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found: `group_not_found` */
             404: {
                 headers: {
@@ -3971,6 +4174,15 @@ export interface operations {
             };
             /** @description Unauthorized: `unauthorized`, `not_setup` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4412,6 +4624,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found: `group_not_found` */
             404: {
                 headers: {
@@ -4460,6 +4681,15 @@ export interface operations {
             };
             /** @description Unauthorized: `unauthorized`, `not_setup` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4654,6 +4884,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     get_account_ex_profile: {
@@ -4698,6 +4937,15 @@ export interface operations {
             };
             /** @description Unauthorized: `unauthorized`, `not_setup` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6211,6 +6459,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     logout_post: {
@@ -6238,6 +6495,15 @@ export interface operations {
             };
             /** @description Unauthorized: `unauthorized`, `not_setup` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6405,6 +6671,15 @@ export interface operations {
             };
             /** @description Unauthorized: `unauthorized`, `not_setup` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6641,6 +6916,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
             415: {
                 headers: {
@@ -6706,6 +6990,15 @@ export interface operations {
             };
             /** @description Unauthorized: `unauthorized`, `not_setup` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6785,6 +7078,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
             415: {
                 headers: {
@@ -6850,6 +7152,15 @@ export interface operations {
             };
             /** @description Unauthorized: `unauthorized`, `not_setup` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6929,6 +7240,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
             415: {
                 headers: {
@@ -6989,6 +7309,15 @@ export interface operations {
             };
             /** @description Unauthorized: `unauthorized`, `not_setup` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7058,6 +7387,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     end_account_session: {
@@ -7104,6 +7442,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found: `session_not_found` */
             404: {
                 headers: {
@@ -7140,6 +7487,15 @@ export interface operations {
             };
             /** @description Unauthorized: `unauthorized`, `not_setup` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7361,6 +7717,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Not found: `tenant_not_found` */
             404: {
                 headers: {
@@ -7572,6 +7937,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
             415: {
                 headers: {
@@ -7639,6 +8013,15 @@ export interface operations {
             };
             /** @description Unauthorized: `unauthorized`, `not_setup` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7728,6 +8111,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
             415: {
                 headers: {
@@ -7789,6 +8181,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
             415: {
                 headers: {
@@ -7826,6 +8227,15 @@ export interface operations {
             };
             /** @description Unauthorized: `unauthorized`, `not_setup` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7888,6 +8298,15 @@ export interface operations {
             };
             /** @description Unauthorized: `unauthorized`, `not_setup` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8168,6 +8587,376 @@ export interface operations {
             };
             /** @description Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_access_tokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "01935c8e-7a1b-7c3d-9e4f-5a6b7c8d9e0f",
+                     *           "name": "nightly-ci",
+                     *           "scope": "read",
+                     *           "created_at": 1741083308,
+                     *           "expires_at": 1748859308,
+                     *           "last_used_at": 1741107948,
+                     *           "last_used_ip": "203.0.113.7"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AccessTokenList"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_access_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "nightly-ci",
+                 *       "scope": "read",
+                 *       "expires_in_days": 90
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateAccessTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "01935c8e-7a1b-7c3d-9e4f-5a6b7c8d9e0f",
+                     *       "name": "nightly-ci",
+                     *       "scope": "read",
+                     *       "created_at": 1741083308,
+                     *       "expires_at": 1748859308,
+                     *       "last_used_at": null,
+                     *       "last_used_ip": null,
+                     *       "token": "pat_3q2Fv0tX9bW7yLkR1mZc8sHn4pQe6uJd2aVgTo5iYxE"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CreatedAccessToken"];
+                };
+            };
+            /** @description Bad request: `invalid_param`, `too_many_access_tokens` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    revoke_all_access_tokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ResultResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    revoke_access_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Token id (from `list_access_tokens`). */
+                token_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ResultResponse"];
+                };
+            };
+            /** @description Bad request: `invalid_param` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `access_token_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_account_access_tokens_ex: {
+        parameters: {
+            query: {
+                /** @description Account id. */
+                id: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "01935c8e-7a1b-7c3d-9e4f-5a6b7c8d9e0f",
+                     *           "name": "nightly-ci",
+                     *           "scope": "read",
+                     *           "created_at": 1741083308,
+                     *           "expires_at": 1748859308,
+                     *           "last_used_at": 1741107948,
+                     *           "last_used_ip": "203.0.113.7"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AccessTokenList"];
+                };
+            };
+            /** @description Bad request: `invalid_param` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `account_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    revoke_account_access_tokens_ex: {
+        parameters: {
+            query: {
+                /** @description Account id. */
+                id: string;
+                /** @description The one token to revoke; all of the account's when left out. */
+                token_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "result": "success"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ResultResponse"];
+                };
+            };
+            /** @description Bad request: `invalid_param` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found: `account_not_found`, `access_token_not_found` */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

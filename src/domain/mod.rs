@@ -1,5 +1,6 @@
 //! Business rules, free of HTTP: each module returns its own error enum, and each API
 //! surface maps those to its wire envelope.
+pub mod access_tokens;
 pub mod account_cache;
 pub mod account_deletion;
 pub mod accounts;

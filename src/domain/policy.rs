@@ -8,6 +8,8 @@
 //! callers gather the facts, this module states the consequence, so a rule reads the same
 //! wherever it is applied and is unit-tested alone.
 
+use crate::domain::access_tokens::TokenScope;
+
 /// A console account's system role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SystemRole {
@@ -418,9 +420,42 @@ pub fn member_removal(
     }
 }
 
+/// What an operation asks of a personal access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    /// A read (GET): any scope.
+    Read,
+    /// A change: `write` only.
+    Change,
+    /// Tokens themselves, or the account's own credentials (password, e-mail, sign-ins,
+    /// deletion): never with a token, so a leaked token cannot make more tokens or take the
+    /// account over.
+    Never,
+}
+
+/// SECURITY: whether a personal access token of `scope` may make a call that asks `kind`.
+pub fn token_admits(scope: TokenScope, kind: TokenUse) -> bool {
+    match kind {
+        TokenUse::Read => true,
+        TokenUse::Change => scope == TokenScope::Write,
+        TokenUse::Never => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_token_only_reads_and_no_token_reaches_credentials() {
+        let (read, write) = (TokenScope::Read, TokenScope::Write);
+        assert!(token_admits(read, TokenUse::Read));
+        assert!(!token_admits(read, TokenUse::Change));
+        assert!(token_admits(write, TokenUse::Change));
+        assert!(token_admits(write, TokenUse::Read));
+        assert!(!token_admits(write, TokenUse::Never));
+        assert!(!token_admits(read, TokenUse::Never));
+    }
 
     #[test]
     fn unknown_roles_are_the_least_privileged() {

@@ -16,6 +16,7 @@ use crate::auth::attempts;
 use crate::auth::password::HashError;
 use crate::auth::tokens::{self, AccessClaims, TokenError};
 use crate::config::AuthConfig;
+use crate::domain::access_tokens::{self, TokenGrant, UseNoted};
 use crate::domain::accounts::AccountView;
 use crate::domain::policy::SystemRole;
 use crate::domain::{account_cache, validate};
@@ -131,6 +132,9 @@ pub struct Session {
     pub family: Uuid,
     /// The account as its views show it, as of this request.
     pub view: Arc<AccountView>,
+    /// Set when the request came with a personal access token rather than a sign-in's
+    /// access token; `family` is then the token's id, which no sign-in shares.
+    pub token: Option<TokenGrant>,
 }
 
 impl Session {
@@ -512,8 +516,17 @@ pub async fn end_all_sessions(state: &AppState, account_id: Uuid) -> Result<(), 
 
 /// The session an access token stands for, if the token is genuine, unexpired, not
 /// revoked, and its account is active.
-pub async fn authenticate(state: &AppState, access_token: &str) -> Result<Session, SessionError> {
-    let claims = tokens::verify_access(&state.secret, access_token, state.clock.now())?;
+/// The signed-in caller of a request made with `credential`: an access token, or a
+/// personal access token (`pat_…`). `client_ip` is recorded as a token's last use.
+pub async fn authenticate(
+    state: &AppState,
+    credential: &str,
+    client_ip: Option<IpAddr>,
+) -> Result<Session, SessionError> {
+    if credential.starts_with(access_tokens::PREFIX) {
+        return authenticate_token(state, credential, client_ip).await;
+    }
+    let claims = tokens::verify_access(&state.secret, credential, state.clock.now())?;
     let view = account_cache::get(state, claims.user_id)
         .await?
         .filter(|v| {
@@ -522,15 +535,53 @@ pub async fn authenticate(state: &AppState, access_token: &str) -> Result<Sessio
                 && !v.ended_sessions.contains(&claims.fam)
         })
         .ok_or(SessionError::InvalidAccessToken)?;
-    Ok(Session {
+    Ok(session_of(view, claims.fam, None))
+}
+
+fn session_of(view: Arc<AccountView>, family: Uuid, token: Option<TokenGrant>) -> Session {
+    Session {
         account: view.account.clone(),
         role_type: view
             .role_type
             .clone()
             .unwrap_or_else(|| "normal".to_string()),
-        family: claims.fam,
+        family,
         view,
-    })
+        token,
+    }
+}
+
+/// A personal access token's owner, while the token is unrevoked and unexpired and the
+/// owner active. A password change leaves tokens alone (`token_version` is not compared):
+/// they are revoked on their own.
+async fn authenticate_token(
+    state: &AppState,
+    secret: &str,
+    client_ip: Option<IpAddr>,
+) -> Result<Session, SessionError> {
+    let now = state.clock.now();
+    let held = access_tokens::find_live(&state.db, &state.access_tokens, now, secret)
+        .await?
+        .ok_or(SessionError::InvalidAccessToken)?;
+    let view = account_cache::get(state, held.account_id)
+        .await?
+        .filter(|v| v.account.status == "active")
+        .ok_or(SessionError::InvalidAccessToken)?;
+    if state.token_usage.note(held.id, now, client_ip) != UseNoted::Quiet {
+        // Off the request's path: a lost write only delays what the list shows.
+        let db = state.db.clone();
+        let id = held.id;
+        tokio::spawn(async move {
+            if let Err(err) = access_tokens::record_use(&db, id, now, client_ip).await {
+                tracing::warn!(error = %err, "recording a personal access token's use failed");
+            }
+        });
+    }
+    let grant = TokenGrant {
+        id: held.id,
+        scope: held.scope,
+    };
+    Ok(session_of(view, held.id, Some(grant)))
 }
 
 /// Forgets the failed sign-ins counted against `email`, from every address (after its

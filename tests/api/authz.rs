@@ -15,7 +15,9 @@ use serde_json::Value;
 use console_server::domain::groups;
 
 use crate::db_test;
-use crate::routing::{call_for, calls_with, documented_console_rule, send};
+use crate::routing::{
+    call_for, calls_with, documented_console_rule, documented_token_refusals, send,
+};
 use crate::session::{ADMIN_EMAIL, ADMIN_PASSWORD, login, setup};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,6 +35,39 @@ enum Caller {
     /// A sign-in whose refresh token was replayed: reuse ends every session of the
     /// account, so its access token is dead at once.
     RevokedFamily,
+    /// Personal access tokens of the super_admin: what it gets, narrowed by the scope.
+    ReadToken,
+    WriteToken,
+}
+
+/// What a personal access token of the super_admin is owed (docs/authz.md, "Personal
+/// access tokens"): 403 `forbidden` where its scope stops it, else the super_admin's answer.
+fn judge_token(
+    rule: Rule,
+    op: Operation,
+    caller: Caller,
+    status: u16,
+    body: &Value,
+) -> Result<(), String> {
+    let never = documented_token_refusals()
+        .iter()
+        .any(|id| id == op.operation_id());
+    let stopped = never || (caller == Caller::ReadToken && op.method() != "GET");
+    if op.requires_credential() && rule != Rule::NotBuilt && stopped {
+        if status == 403 && body["code"] == "forbidden" {
+            Ok(())
+        } else {
+            Err("expected 403 forbidden (beyond the token's scope)".to_string())
+        }
+    } else {
+        judge(
+            rule,
+            op.requires_credential(),
+            Caller::SuperAdmin,
+            status,
+            body,
+        )
+    }
 }
 
 /// What a caller may get from an operation under its rule: `Ok(())` when the answer is
@@ -278,6 +313,25 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) using |s
             body["id"] = Value::String(group_id.to_string());
         }
     }
+    let mint = |scope: console_client::console::types::AccessTokenScope| {
+        let client = admin_client.clone();
+        async move {
+            client
+                .create_access_token()
+                .body(console_client::console::types::CreateAccessTokenRequest {
+                    name: "walk".try_into().expect("name"),
+                    scope,
+                    expires_in_days: Some(std::num::NonZeroU32::new(1).expect("1")),
+                })
+                .send()
+                .await
+                .expect("mint a personal access token")
+                .into_inner()
+                .token
+        }
+    };
+    use console_client::console::types::AccessTokenScope;
+    let (mut read_token, mut write_token) = (mint(AccessTokenScope::Read).await, mint(AccessTokenScope::Write).await);
     let mut failures = Vec::new();
     let mut pending = 0;
     for op in Operation::ALL {
@@ -293,6 +347,9 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) using |s
             Caller::Anonymous,
             Caller::Normal,
             Caller::SystemAdmin,
+            // Before the super_admin, whose own calls may revoke them.
+            Caller::ReadToken,
+            Caller::WriteToken,
             Caller::SuperAdmin,
             Caller::Banned,
             Caller::Expired,
@@ -310,12 +367,23 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) using |s
                 Caller::ForeignKey => Some(foreign.as_str()),
                 Caller::OtherGroupAdmin => Some(other.as_str()),
                 Caller::RevokedFamily => Some(revoked.as_str()),
+                Caller::ReadToken => Some(read_token.as_str()),
+                Caller::WriteToken => Some(write_token.as_str()),
             };
             let header = token.map(|t| format!("Bearer {t}"));
             let (status, body) = send(call_for(&calls, op.operation_id()), header.as_deref().map(|h| ("authorization", h))).await;
-            if let Err(why) = judge(rule, op.requires_credential(), caller, status, &body) {
+            let verdict = match caller {
+                Caller::ReadToken | Caller::WriteToken => judge_token(rule, *op, caller, status, &body),
+                _ => judge(rule, op.requires_credential(), caller, status, &body),
+            };
+            if let Err(why) = verdict {
                 failures.push(format!("{} as {caller:?} ({rule:?}): {why}, got {status} {body}", op.operation_id()));
             }
+        }
+        // The super_admin's own calls may have revoked the walk's tokens.
+        if op.operation_id().starts_with("revoke_") {
+            read_token = mint(AccessTokenScope::Read).await;
+            write_token = mint(AccessTokenScope::Write).await;
         }
     }
 

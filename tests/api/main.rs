@@ -1,6 +1,7 @@
 //! Integration tests: the real server on 127.0.0.1:0 with its own database per test,
 //! called through the generated SDK (raw HTTP only for requests it cannot express).
 
+mod access_tokens;
 mod accounts;
 mod admin;
 mod alist_web;

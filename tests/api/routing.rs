@@ -231,6 +231,23 @@ pub fn rule_in_doc(operation_id: &str) -> Option<String> {
         .map(|cell| cell.trim().to_string())
 }
 
+/// The operations docs/authz.md says no personal access token reaches ("Never with a
+/// token: …").
+pub fn documented_token_refusals() -> Vec<String> {
+    let doc = include_str!("../../docs/authz.md");
+    let start = doc
+        .find("Never with a token:")
+        .expect("docs/authz.md lists the operations no token reaches");
+    let list = &doc[start..];
+    let end = list.find(".\n").expect("the list ends with a full stop");
+    list[..end]
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
 /// The console rule docs/authz.md states for an operation.
 pub fn documented_console_rule(operation_id: &str) -> Option<console_authz::Rule> {
     use console_authz::Rule::*;
@@ -254,6 +271,20 @@ pub fn documented_console_rule(operation_id: &str) -> Option<console_authz::Rule
     ]
     .into_iter()
     .find(|r| console_rule_text(*r) == text)
+}
+
+#[test]
+fn docs_authz_lists_exactly_the_operations_no_token_reaches() {
+    use console_server::domain::policy::TokenUse;
+    let mut documented = documented_token_refusals();
+    documented.sort();
+    let mut enforced: Vec<String> = console_api::Operation::ALL
+        .iter()
+        .filter(|op| console_authz::token_use(**op) == TokenUse::Never)
+        .map(|op| op.operation_id().to_string())
+        .collect();
+    enforced.sort();
+    assert_eq!(documented, enforced);
 }
 
 #[test]

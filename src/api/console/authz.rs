@@ -17,7 +17,9 @@ use uuid::Uuid;
 use super::ConsoleError;
 use crate::api::generated::console::{GroupScope, Operation, ScopeKind};
 pub use crate::domain::policy::Rule;
-use crate::domain::policy::{self, Decision, Facts, GroupRole, Scope, WorkspaceMembership};
+use crate::domain::policy::{
+    self, Decision, Facts, GroupRole, Scope, TokenUse, WorkspaceMembership,
+};
 use crate::domain::session::Session;
 use crate::domain::{groups, workspaces};
 use crate::state::AppState;
@@ -92,6 +94,50 @@ pub fn rule(op: Operation) -> Rule {
             Rule::WorkspaceAdmin
         }
         GetWorkspaceModelDefaults => Rule::WorkspaceMember,
+        // A token never reaches these (`token_use`).
+        ListAccessTokens | CreateAccessToken | RevokeAllAccessTokens | RevokeAccessToken => {
+            Rule::SignedIn
+        }
+        ListAccountAccessTokensEx | RevokeAccountAccessTokensEx => Rule::SystemAdmin,
+    }
+}
+
+/// What `op` asks of a personal access token: reads are the GET operations; tokens and
+/// the account's own credentials are never reached with one (`docs/authz.md` lists them).
+pub fn token_use(op: Operation) -> TokenUse {
+    use Operation::*;
+    match op {
+        ListAccessTokens
+        | CreateAccessToken
+        | RevokeAllAccessTokens
+        | RevokeAccessToken
+        | ListAccountAccessTokensEx
+        | RevokeAccountAccessTokensEx
+        | Logout
+        | LogoutPost
+        | ChangeAccountPassword
+        | ListAccountSessions
+        | EndAccountSession
+        | EndOtherAccountSessions
+        | SendChangeEmailCode
+        | CheckChangeEmailCode
+        | ResetAccountEmail
+        | CheckEmailUnique
+        | SendDeleteAccountCode
+        | DeleteAccount => TokenUse::Never,
+        _ if op.method() == "GET" => TokenUse::Read,
+        _ => TokenUse::Change,
+    }
+}
+
+/// Holds a request made with a personal access token to the token's scope (403
+/// `forbidden` beyond it). A sign-in's access token passes.
+pub fn admit_token(session: &Session, op: Operation) -> Result<(), ConsoleError> {
+    match session.token {
+        Some(grant) if !policy::token_admits(grant.scope, token_use(op)) => {
+            Err(ConsoleError::forbidden())
+        }
+        _ => Ok(()),
     }
 }
 

@@ -7,6 +7,7 @@ use sea_orm::DbErr;
 
 use crate::api::error_layer;
 use crate::db::is_unavailable;
+use crate::domain::access_tokens::AccessTokenError;
 use crate::domain::account_deletion::DeletionError;
 use crate::domain::accounts::AccountError;
 use crate::domain::datasets::DatasetError;
@@ -168,6 +169,30 @@ impl ConsoleError {
             "not_setup",
             "Dify has not been initialized and installed yet. Please proceed with the initialization and installation process first.",
         )
+    }
+}
+
+impl From<AccessTokenError> for ConsoleError {
+    fn from(err: AccessTokenError) -> Self {
+        match err {
+            AccessTokenError::Invalid(message) => Self::invalid_param(message),
+            AccessTokenError::TooMany => Self::new(
+                StatusCode::BAD_REQUEST,
+                "too_many_access_tokens",
+                "An account holds at most 50 personal access tokens; revoke one first.",
+            ),
+            AccessTokenError::NotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "access_token_not_found",
+                "Personal access token not found.",
+            ),
+            AccessTokenError::AccountNotFound => Self::new(
+                StatusCode::NOT_FOUND,
+                "account_not_found",
+                "Account not found.",
+            ),
+            AccessTokenError::Db(err) => err.into(),
+        }
     }
 }
 

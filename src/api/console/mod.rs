@@ -1,5 +1,6 @@
 //! The console surface (`openapi/console.yaml`): one file per tag implements its trait.
 
+mod access_token;
 mod account;
 mod auth;
 pub mod authz;
@@ -45,12 +46,20 @@ impl ConsoleHandlers {
     }
 
     /// What every operation with a credential does first: the setup check and the token.
-    async fn signed_in(&self, op: Operation, credential: &str) -> Result<Session, ConsoleError> {
+    /// A personal access token is held to its scope here, before any rule.
+    async fn signed_in(
+        &self,
+        ctx: &RequestContext,
+        op: Operation,
+        credential: &str,
+    ) -> Result<Session, ConsoleError> {
         if authz::rule(op) == Rule::NotBuilt {
             return Err(ConsoleError::not_implemented(op.operation_id()));
         }
         self.require_setup(op).await?;
-        Ok(session::authenticate(&self.state, credential).await?)
+        let session = session::authenticate(&self.state, credential, ctx.client_ip).await?;
+        authz::admit_token(&session, op)?;
+        Ok(session)
     }
 }
 
@@ -77,55 +86,55 @@ impl Surface for ConsoleHandlers {
 
     async fn authenticate(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         op: Operation,
         credential: &str,
     ) -> poem::Result<ConsolePrincipal> {
-        let session = self.signed_in(op, credential).await?;
+        let session = self.signed_in(ctx, op, credential).await?;
         authz::admit_caller(&self.state, &session, op).await?;
         Ok(session)
     }
 
     async fn authorize_group(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         op: Operation,
         credential: &str,
         scope: GroupScope,
     ) -> poem::Result<authz::GroupAccess> {
-        let session = self.signed_in(op, credential).await?;
+        let session = self.signed_in(ctx, op, credential).await?;
         Ok(authz::authorize_group(&self.state, session, op, scope).await?)
     }
 
     async fn authorize_current_group(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         op: Operation,
         credential: &str,
     ) -> poem::Result<authz::CurrentGroupAccess> {
-        let session = self.signed_in(op, credential).await?;
+        let session = self.signed_in(ctx, op, credential).await?;
         Ok(authz::authorize_current_group(&self.state, session, op).await?)
     }
 
     async fn authorize_account(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         op: Operation,
         credential: &str,
         account_id: uuid::Uuid,
     ) -> poem::Result<authz::AccountAccess> {
-        let session = self.signed_in(op, credential).await?;
+        let session = self.signed_in(ctx, op, credential).await?;
         Ok(authz::authorize_account(&self.state, session, op, account_id).await?)
     }
 
     async fn authorize_workspace(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         op: Operation,
         credential: &str,
         tenant_id: uuid::Uuid,
     ) -> poem::Result<authz::WorkspaceAccess> {
-        let session = self.signed_in(op, credential).await?;
+        let session = self.signed_in(ctx, op, credential).await?;
         Ok(authz::authorize_workspace(&self.state, session, op, tenant_id).await?)
     }
 }

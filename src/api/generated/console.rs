@@ -12,6 +12,87 @@ use std::future::Future;
 
 /// Types of `components/schemas`.
 pub mod schemas {
+    /// What a personal access token may do: `read` admits only GET operations; `write` every operation its owner may call except managing tokens and the account's own credentials.
+    #[derive(::poem_openapi::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum AccessTokenScope {
+        #[oai(rename = "read")]
+        Read,
+        #[oai(rename = "write")]
+        Write,
+    }
+
+    impl AccessTokenScope {
+        /// The value as sent on the wire.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Self::Read => "read",
+                Self::Write => "write",
+            }
+        }
+    }
+
+    /// CreateAccessTokenRequest
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct CreateAccessTokenRequest {
+        /// A name to recognise it by (what it is for).
+        #[oai(validator(min_length = 1, max_length = 64))]
+        pub name: String,
+        pub scope: AccessTokenScope,
+        /// Days until it stops working. Required unless the server's `PAT_MAX_DAYS` is 0, and at most `PAT_MAX_DAYS`.
+        #[oai(nullable, validator(minimum(value = "1"), maximum(value = "365")))]
+        pub expires_in_days: Option<i32>,
+    }
+
+    /// A personal access token, as its owner and administrators see it (never its secret).
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct AccessToken {
+        /// The token's id (not its secret).
+        pub id: ::uuid::Uuid,
+        /// The name its owner gave it.
+        pub name: String,
+        pub scope: AccessTokenScope,
+        /// When it was made, Unix seconds.
+        pub created_at: i64,
+        /// When it stops working, Unix seconds; null for never.
+        #[oai(nullable)]
+        pub expires_at: Option<i64>,
+        /// When it was last used, Unix seconds (recorded at most once a minute); null if never.
+        #[oai(nullable)]
+        pub last_used_at: Option<i64>,
+        /// The client address it was last used from, when known.
+        #[oai(nullable)]
+        pub last_used_ip: Option<String>,
+    }
+
+    /// A personal access token just made, with its secret, shown this once.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct CreatedAccessToken {
+        /// The token's id (not its secret).
+        pub id: ::uuid::Uuid,
+        /// The name its owner gave it.
+        pub name: String,
+        pub scope: AccessTokenScope,
+        /// When it was made, Unix seconds.
+        pub created_at: i64,
+        /// When it stops working, Unix seconds; null for never.
+        #[oai(nullable)]
+        pub expires_at: Option<i64>,
+        /// When it was last used, Unix seconds (recorded at most once a minute); null if never.
+        #[oai(nullable)]
+        pub last_used_at: Option<i64>,
+        /// The client address it was last used from, when known.
+        #[oai(nullable)]
+        pub last_used_ip: Option<String>,
+        /// The secret: `pat_` and 43 URL-safe characters. Send it as `Authorization: Bearer <token>`. It is not shown again.
+        pub token: String,
+    }
+
+    /// Personal access tokens, newest first.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct AccessTokenList {
+        pub data: Vec<AccessToken>,
+    }
+
     /// Which address a change-of-e-mail code goes to.
     #[derive(::poem_openapi::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub enum ChangeEmailPhase {
@@ -1857,6 +1938,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `check_manage_permission`.
@@ -1871,6 +1955,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Not found: `group_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -1885,6 +1972,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Not found: `group_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -1899,6 +1989,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Not found: `group_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -1916,6 +2009,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Not found: `group_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -1933,6 +2029,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Not found: `group_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -1950,6 +2049,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Not found: `group_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2024,6 +2126,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Not found: `group_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2041,6 +2146,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Not found: `group_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2095,6 +2203,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `get_account_ex_profile`.
@@ -2106,6 +2217,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `list_accounts_ex`.
@@ -2496,6 +2610,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `logout_post`.
@@ -2507,6 +2624,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `create_dataset`.
@@ -2538,6 +2658,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `switch_workspace`.
@@ -2595,6 +2718,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
         #[oai(status = 415)]
         Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2612,6 +2738,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
         #[oai(status = 415)]
         Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2629,6 +2758,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
         #[oai(status = 415)]
         Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2646,6 +2778,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
         #[oai(status = 415)]
         Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2663,6 +2798,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
         #[oai(status = 415)]
         Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2680,6 +2818,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
         #[oai(status = 415)]
         Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2697,6 +2838,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `end_account_session`.
@@ -2711,6 +2855,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Not found: `session_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2725,6 +2872,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `send_email_code_login`.
@@ -2782,6 +2932,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Not found: `tenant_not_found`
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2842,6 +2995,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
         #[oai(status = 415)]
         Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2862,6 +3018,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
         #[oai(status = 415)]
         Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2882,6 +3041,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
         #[oai(status = 415)]
         Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2899,6 +3061,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
         #[oai(status = 415)]
         Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2913,6 +3078,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Too many requests: `email_code_account_deletion_rate_limit_exceeded`, `email_send_ip_limit`
         #[oai(status = 429)]
         TooManyRequests(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -2930,6 +3098,9 @@ pub mod responses {
         /// Unauthorized: `unauthorized`, `not_setup`
         #[oai(status = 401)]
         Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
         /// Conflict: `conflict`
         #[oai(status = 409)]
         Conflict(::poem_openapi::payload::Json<schemas::ErrorResponse>),
@@ -3012,6 +3183,111 @@ pub mod responses {
         #[oai(status = 415)]
         Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
+
+    /// Responses of `list_access_tokens`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum ListAccessTokensResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::AccessTokenList>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `create_access_token`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum CreateAccessTokenResponse {
+        /// OK
+        #[oai(status = 201)]
+        Created(::poem_openapi::payload::Json<schemas::CreatedAccessToken>),
+        /// Bad request: `invalid_param`, `too_many_access_tokens`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `revoke_all_access_tokens`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum RevokeAllAccessTokensResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::ResultResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `revoke_access_token`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum RevokeAccessTokenResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::ResultResponse>),
+        /// Bad request: `invalid_param`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Not found: `access_token_not_found`
+        #[oai(status = 404)]
+        NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `list_account_access_tokens_ex`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum ListAccountAccessTokensExResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::AccessTokenList>),
+        /// Bad request: `invalid_param`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Not found: `account_not_found`
+        #[oai(status = 404)]
+        NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
+
+    /// Responses of `revoke_account_access_tokens_ex`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum RevokeAccountAccessTokensExResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::ResultResponse>),
+        /// Bad request: `invalid_param`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Not found: `account_not_found`, `access_token_not_found`
+        #[oai(status = 404)]
+        NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
 }
 
 /// The tags of the spec; each has a handler trait and a router.
@@ -3032,9 +3308,12 @@ pub enum Tag {
     /// The caller's workspaces, switching between them, datasets and model defaults (extensions).
     #[oai(rename = "Workspace")]
     Workspace,
+    /// Personal access tokens (extensions): for scripts, CI jobs and the SDK, in place of a person's sign-in.
+    #[oai(rename = "AccessToken")]
+    AccessToken,
 }
 
-/// The `access_token` (a JWT) from `POST /console/api/login` (`data.access_token`), or from activation, password reset, registration or `POST /console/api/refresh-token`. Paste the token alone; the header sent is `Authorization: Bearer <token>`. Access tokens last `ACCESS_TOKEN_EXPIRE_MINUTES` (60 by default); a refresh token is not accepted here.
+/// The `access_token` (a JWT) from `POST /console/api/login` (`data.access_token`), or from activation, password reset, registration or `POST /console/api/refresh-token`. Paste the token alone; the header sent is `Authorization: Bearer <token>`. Access tokens last `ACCESS_TOKEN_EXPIRE_MINUTES` (60 by default); a refresh token is not accepted here. A personal access token (`pat_…`, from `create_access_token`) is accepted in its place, narrowed by its scope.
 #[derive(::poem_openapi::SecurityScheme)]
 #[oai(rename = "bearerAuth", ty = "bearer", bearer_format = "JWT")]
 pub struct BearerAuth(pub ::poem_openapi::auth::Bearer);
@@ -3128,6 +3407,12 @@ pub enum Operation {
     SendOwnerTransferCode,
     CheckOwnerTransferCode,
     TransferWorkspaceOwner,
+    ListAccessTokens,
+    CreateAccessToken,
+    RevokeAllAccessTokens,
+    RevokeAccessToken,
+    ListAccountAccessTokensEx,
+    RevokeAccountAccessTokensEx,
 }
 
 impl Operation {
@@ -3212,6 +3497,12 @@ impl Operation {
         Self::SendOwnerTransferCode,
         Self::CheckOwnerTransferCode,
         Self::TransferWorkspaceOwner,
+        Self::ListAccessTokens,
+        Self::CreateAccessToken,
+        Self::RevokeAllAccessTokens,
+        Self::RevokeAccessToken,
+        Self::ListAccountAccessTokensEx,
+        Self::RevokeAccountAccessTokensEx,
     ];
 
     /// The `operationId`.
@@ -3296,6 +3587,12 @@ impl Operation {
             Self::SendOwnerTransferCode => "send_owner_transfer_code",
             Self::CheckOwnerTransferCode => "check_owner_transfer_code",
             Self::TransferWorkspaceOwner => "transfer_workspace_owner",
+            Self::ListAccessTokens => "list_access_tokens",
+            Self::CreateAccessToken => "create_access_token",
+            Self::RevokeAllAccessTokens => "revoke_all_access_tokens",
+            Self::RevokeAccessToken => "revoke_access_token",
+            Self::ListAccountAccessTokensEx => "list_account_access_tokens_ex",
+            Self::RevokeAccountAccessTokensEx => "revoke_account_access_tokens_ex",
         }
     }
 
@@ -3381,6 +3678,12 @@ impl Operation {
             Self::SendOwnerTransferCode => "POST",
             Self::CheckOwnerTransferCode => "POST",
             Self::TransferWorkspaceOwner => "POST",
+            Self::ListAccessTokens => "GET",
+            Self::CreateAccessToken => "POST",
+            Self::RevokeAllAccessTokens => "DELETE",
+            Self::RevokeAccessToken => "DELETE",
+            Self::ListAccountAccessTokensEx => "GET",
+            Self::RevokeAccountAccessTokensEx => "DELETE",
         }
     }
 
@@ -3496,6 +3799,12 @@ impl Operation {
             Self::TransferWorkspaceOwner => {
                 "/console/api/workspaces/current/members/{member_id}/owner-transfer"
             }
+            Self::ListAccessTokens => "/console/api/account/tokens",
+            Self::CreateAccessToken => "/console/api/account/tokens",
+            Self::RevokeAllAccessTokens => "/console/api/account/tokens",
+            Self::RevokeAccessToken => "/console/api/account/tokens/{token_id}",
+            Self::ListAccountAccessTokensEx => "/console/api/account-ex/tokens",
+            Self::RevokeAccountAccessTokensEx => "/console/api/account-ex/tokens",
         }
     }
 
@@ -3581,6 +3890,12 @@ impl Operation {
             Self::SendOwnerTransferCode => Tag::Workspace,
             Self::CheckOwnerTransferCode => Tag::Workspace,
             Self::TransferWorkspaceOwner => Tag::Workspace,
+            Self::ListAccessTokens => Tag::AccessToken,
+            Self::CreateAccessToken => Tag::AccessToken,
+            Self::RevokeAllAccessTokens => Tag::AccessToken,
+            Self::RevokeAccessToken => Tag::AccessToken,
+            Self::ListAccountAccessTokensEx => Tag::AccessToken,
+            Self::RevokeAccountAccessTokensEx => Tag::AccessToken,
         }
     }
 
@@ -3666,6 +3981,12 @@ impl Operation {
             Self::SendOwnerTransferCode => true,
             Self::CheckOwnerTransferCode => true,
             Self::TransferWorkspaceOwner => true,
+            Self::ListAccessTokens => true,
+            Self::CreateAccessToken => true,
+            Self::RevokeAllAccessTokens => true,
+            Self::RevokeAccessToken => true,
+            Self::ListAccountAccessTokensEx => true,
+            Self::RevokeAccountAccessTokensEx => true,
         }
     }
 
@@ -3751,6 +4072,12 @@ impl Operation {
             Self::SendOwnerTransferCode => None,
             Self::CheckOwnerTransferCode => None,
             Self::TransferWorkspaceOwner => None,
+            Self::ListAccessTokens => None,
+            Self::CreateAccessToken => None,
+            Self::RevokeAllAccessTokens => None,
+            Self::RevokeAccessToken => None,
+            Self::ListAccountAccessTokensEx => None,
+            Self::RevokeAccountAccessTokensEx => None,
         }
     }
 }
@@ -4616,6 +4943,58 @@ pub trait WorkspaceApi: Surface {
         member_id: ::uuid::Uuid,
         body: schemas::OwnerTransferRequest,
     ) -> impl Future<Output = ::poem::Result<responses::TransferWorkspaceOwnerResponse>> + Send;
+}
+
+/// Handlers of the `AccessToken` tag.
+///
+/// Personal access tokens (extensions): for scripts, CI jobs and the SDK, in place of a person's sign-in.
+pub trait AccessTokenApi: Surface {
+    /// `GET /console/api/account/tokens`: My personal access tokens
+    fn list_access_tokens(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+    ) -> impl Future<Output = ::poem::Result<responses::ListAccessTokensResponse>> + Send;
+
+    /// `POST /console/api/account/tokens`: Make a personal access token
+    fn create_access_token(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        body: schemas::CreateAccessTokenRequest,
+    ) -> impl Future<Output = ::poem::Result<responses::CreateAccessTokenResponse>> + Send;
+
+    /// `DELETE /console/api/account/tokens`: Revoke all my personal access tokens
+    fn revoke_all_access_tokens(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+    ) -> impl Future<Output = ::poem::Result<responses::RevokeAllAccessTokensResponse>> + Send;
+
+    /// `DELETE /console/api/account/tokens/{token_id}`: Revoke one of my personal access tokens
+    fn revoke_access_token(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        token_id: ::uuid::Uuid,
+    ) -> impl Future<Output = ::poem::Result<responses::RevokeAccessTokenResponse>> + Send;
+
+    /// `GET /console/api/account-ex/tokens`: An account's personal access tokens
+    fn list_account_access_tokens_ex(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        id: ::uuid::Uuid,
+    ) -> impl Future<Output = ::poem::Result<responses::ListAccountAccessTokensExResponse>> + Send;
+
+    /// `DELETE /console/api/account-ex/tokens`: Revoke an account's personal access tokens
+    fn revoke_account_access_tokens_ex(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        id: ::uuid::Uuid,
+        token_id: Option<::uuid::Uuid>,
+    ) -> impl Future<Output = ::poem::Result<responses::RevokeAccountAccessTokensExResponse>> + Send;
 }
 
 /// Routes the `Setup` operations to a [`SetupApi`] implementation.
@@ -6936,10 +7315,183 @@ impl<T: WorkspaceApi> WorkspaceRoutes<T> {
     }
 }
 
-/// The whole surface: every handler trait.
-pub trait Handlers: SetupApi + EnterpriseGroupApi + AccountApi + AuthApi + WorkspaceApi {}
+/// Routes the `AccessToken` operations to a [`AccessTokenApi`] implementation.
+pub struct AccessTokenRoutes<T>(pub ::std::sync::Arc<T>);
 
-impl<T: SetupApi + EnterpriseGroupApi + AccountApi + AuthApi + WorkspaceApi> Handlers for T {}
+#[::poem_openapi::OpenApi]
+impl<T: AccessTokenApi> AccessTokenRoutes<T> {
+    /// My personal access tokens
+    ///
+    /// Extension: the caller's personal access tokens that have not been revoked (expired ones included, until revoked), newest first: name, scope, when each was made, when it expires and when and from where it was last used. Never the secret, which is shown once, by `create_access_token`. Requires a signed-in account; a personal access token cannot call this (403 `forbidden`).
+    #[oai(
+        path = "/console/api/account/tokens",
+        method = "get",
+        operation_id = "list_access_tokens",
+        tag = "Tag::AccessToken"
+    )]
+    async fn list_access_tokens(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+    ) -> ::poem::Result<responses::ListAccessTokensResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::ListAccessTokens, credential.credential())
+            .await?;
+        self.0.list_access_tokens(ctx, principal).await
+    }
+
+    /// Make a personal access token
+    ///
+    /// Extension: a token for scripts, CI jobs and the SDK to call the console API without a person's password (GitHub's and GitLab's personal access tokens). Send it as `Authorization: Bearer pat_…` on any console operation in place of an access token; it acts as its owner, narrowed by its scope: `read` admits only GET operations, `write` every operation its owner may call, except managing personal access tokens and the account's own credentials (password, e-mail, sign-ins, deletion). The answer carries the secret (`token`, `pat_` and 43 characters) this once; only its SHA-256 is stored. `expires_in_days` is required when the server sets `PAT_MAX_DAYS` (1–365, default 365) and may be left out or null (never expires) only when `PAT_MAX_DAYS` is 0; more days than `PAT_MAX_DAYS` is 400 `invalid_param`. An account holds at most 50 unrevoked tokens (400 `too_many_access_tokens`). A banned, closed or deleted owner's tokens stop at once; a password change does not end them, `revoke_all_access_tokens` does. Requires a signed-in account; a personal access token cannot call this (403 `forbidden`).
+    #[oai(
+        path = "/console/api/account/tokens",
+        method = "post",
+        operation_id = "create_access_token",
+        tag = "Tag::AccessToken"
+    )]
+    async fn create_access_token(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        body: ::poem_openapi::payload::Json<schemas::CreateAccessTokenRequest>,
+    ) -> ::poem::Result<responses::CreateAccessTokenResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::CreateAccessToken, credential.credential())
+            .await?;
+        self.0.create_access_token(ctx, principal, body.0).await
+    }
+
+    /// Revoke all my personal access tokens
+    ///
+    /// Extension: ends every personal access token of the caller's account at once, on every instance (what to do when one may have leaked and it is not known which). Sign-ins are not ended (see `end_other_account_sessions`). Requires a signed-in account; a personal access token cannot call this (403 `forbidden`).
+    #[oai(
+        path = "/console/api/account/tokens",
+        method = "delete",
+        operation_id = "revoke_all_access_tokens",
+        tag = "Tag::AccessToken"
+    )]
+    async fn revoke_all_access_tokens(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+    ) -> ::poem::Result<responses::RevokeAllAccessTokensResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::RevokeAllAccessTokens,
+                credential.credential(),
+            )
+            .await?;
+        self.0.revoke_all_access_tokens(ctx, principal).await
+    }
+
+    /// Revoke one of my personal access tokens
+    ///
+    /// Extension: the token stops working at once, on every instance. 404 `access_token_not_found` for an id that is not an unrevoked token of the caller's. Requires a signed-in account; a personal access token cannot call this (403 `forbidden`).
+    #[oai(
+        path = "/console/api/account/tokens/:token_id",
+        method = "delete",
+        operation_id = "revoke_access_token",
+        tag = "Tag::AccessToken"
+    )]
+    async fn revoke_access_token(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        /// Token id (from `list_access_tokens`).
+        #[oai(name = "token_id")]
+        token_id: ::poem_openapi::param::Path<::uuid::Uuid>,
+    ) -> ::poem::Result<responses::RevokeAccessTokenResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::RevokeAccessToken, credential.credential())
+            .await?;
+        self.0.revoke_access_token(ctx, principal, token_id.0).await
+    }
+
+    /// An account's personal access tokens
+    ///
+    /// Extension: an administrator sees any account's unrevoked personal access tokens, as `list_access_tokens` shows its owner (never a secret). 404 `account_not_found` for an unknown account. Requires the system role super_admin or system_admin; a personal access token cannot call this (403 `forbidden`).
+    #[oai(
+        path = "/console/api/account-ex/tokens",
+        method = "get",
+        operation_id = "list_account_access_tokens_ex",
+        tag = "Tag::AccessToken"
+    )]
+    async fn list_account_access_tokens_ex(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        /// Account id.
+        #[oai(name = "id")]
+        id: ::poem_openapi::param::Query<::uuid::Uuid>,
+    ) -> ::poem::Result<responses::ListAccountAccessTokensExResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::ListAccountAccessTokensEx,
+                credential.credential(),
+            )
+            .await?;
+        self.0
+            .list_account_access_tokens_ex(ctx, principal, id.0)
+            .await
+    }
+
+    /// Revoke an account's personal access tokens
+    ///
+    /// Extension: an administrator revokes one personal access token of an account (`token_id`) or, without `token_id`, all of them, at once on every instance. 404 `account_not_found` for an unknown account, `access_token_not_found` for a `token_id` that is not an unrevoked token of that account. Requires the system role super_admin or system_admin; a personal access token cannot call this (403 `forbidden`).
+    #[oai(
+        path = "/console/api/account-ex/tokens",
+        method = "delete",
+        operation_id = "revoke_account_access_tokens_ex",
+        tag = "Tag::AccessToken"
+    )]
+    async fn revoke_account_access_tokens_ex(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        /// Account id.
+        #[oai(name = "id")]
+        id: ::poem_openapi::param::Query<::uuid::Uuid>,
+        /// The one token to revoke; all of the account's when left out.
+        #[oai(name = "token_id")]
+        token_id: ::poem_openapi::param::Query<Option<::uuid::Uuid>>,
+    ) -> ::poem::Result<responses::RevokeAccountAccessTokensExResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::RevokeAccountAccessTokensEx,
+                credential.credential(),
+            )
+            .await?;
+        self.0
+            .revoke_account_access_tokens_ex(ctx, principal, id.0, token_id.0)
+            .await
+    }
+}
+
+/// The whole surface: every handler trait.
+pub trait Handlers:
+    SetupApi + EnterpriseGroupApi + AccountApi + AuthApi + WorkspaceApi + AccessTokenApi
+{
+}
+
+impl<T: SetupApi + EnterpriseGroupApi + AccountApi + AuthApi + WorkspaceApi + AccessTokenApi>
+    Handlers for T
+{
+}
 
 /// All routers of the surface, ready for `OpenApiService::new`.
 pub fn routes<T: Handlers>(
@@ -6950,6 +7502,7 @@ pub fn routes<T: Handlers>(
     AccountRoutes<T>,
     AuthRoutes<T>,
     WorkspaceRoutes<T>,
+    AccessTokenRoutes<T>,
 ) {
     (
         SetupRoutes(imp.clone()),
@@ -6957,5 +7510,6 @@ pub fn routes<T: Handlers>(
         AccountRoutes(imp.clone()),
         AuthRoutes(imp.clone()),
         WorkspaceRoutes(imp.clone()),
+        AccessTokenRoutes(imp.clone()),
     )
 }
