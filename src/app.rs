@@ -16,6 +16,7 @@ use poem_openapi::OpenApiService;
 use tracing::Instrument;
 
 use crate::api::admin::{self, AdminHandlers};
+use crate::api::audit_layer::{AuditLayer, AuditedOp};
 use crate::api::body_guard::{BodyGuard, BodyRules};
 use crate::api::console::{self, ConsoleHandlers};
 use crate::api::context::RequestId;
@@ -34,6 +35,7 @@ type ConsoleRoutes = (
     generated::console::AccountRoutes<ConsoleHandlers>,
     generated::console::AuthRoutes<ConsoleHandlers>,
     generated::console::WorkspaceRoutes<ConsoleHandlers>,
+    generated::console::AuditRoutes<ConsoleHandlers>,
     generated::console::AccessTokenRoutes<ConsoleHandlers>,
 );
 
@@ -67,6 +69,7 @@ pub fn build(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let console_api = console_service(state.clone());
     let console_spec = console_api.spec();
     let console_api = console_api
+        .with(console_audit(state.clone()))
         .with(BodyGuard(body_rules(&console_spec)))
         .with(ErrorEnvelope {
             render: console::error::render,
@@ -75,6 +78,7 @@ pub fn build(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
     let admin_api = admin_service(state.clone());
     let admin_spec = admin_api.spec();
     let admin_api = admin_api
+        .with(admin_audit(state.clone()))
         .with(BodyGuard(body_rules(&admin_spec)))
         .with(ErrorEnvelope {
             render: admin::error::render,
@@ -90,6 +94,50 @@ pub fn build(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .with(ErrorEnvelope::without_paths(console::error::render))
         .with(CatchPanic::new().with_handler(panic_response))
         .with(RequestTracing)
+}
+
+fn console_audit(state: Arc<AppState>) -> AuditLayer {
+    use generated::console::Operation;
+    AuditLayer {
+        surface: "console",
+        state,
+        ops: Arc::new(
+            Operation::ALL
+                .iter()
+                .map(|op| AuditedOp {
+                    method: op.method(),
+                    path: op.path(),
+                    operation_id: op.operation_id(),
+                    success_status: op.success_status(),
+                    audited: console::authz::audited(*op),
+                })
+                .collect(),
+        ),
+        outcome: console::error::outcome,
+        answer_outcome: None,
+    }
+}
+
+fn admin_audit(state: Arc<AppState>) -> AuditLayer {
+    use generated::admin::Operation;
+    AuditLayer {
+        surface: "admin",
+        state,
+        ops: Arc::new(
+            Operation::ALL
+                .iter()
+                .map(|op| AuditedOp {
+                    method: op.method(),
+                    path: op.path(),
+                    operation_id: op.operation_id(),
+                    success_status: op.success_status(),
+                    audited: admin::authz::audited(*op),
+                })
+                .collect(),
+        ),
+        outcome: admin::error::outcome,
+        answer_outcome: Some(admin::error::answer_outcome),
+    }
 }
 
 /// The body rules of a surface, from its generated spec. That spec is produced by our own

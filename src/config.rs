@@ -294,6 +294,10 @@ pub struct ServeConfig {
     /// peer is the client and forwarded-for headers are ignored.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::api::context::parse_proxy)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Days audit events are kept; older ones are deleted in the background, in batches.
+    /// 0 keeps them for ever.
+    #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u32,
     /// Password of the admin-surface user `admin` created on first start (an empty users
     /// table); a random one is generated and logged once when unset.
     #[arg(long, env = "OPENLIST_ADMIN_PASSWORD", hide_env_values = true)]

@@ -120,6 +120,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         Ok(n) => tracing::info!("sealed {n} admin 2FA secret(s) stored in plain text"),
         Err(err) => return Err(ServeError::Bootstrap(err.to_string())),
     }
+    spawn_audit_retention(state.clone(), config.audit_retention_days);
     let running = start(config.listen, state).await?;
     tracing::info!(
         "console-server listening on http://{addr}; Swagger UI at http://{addr}/swagger-ui/",
@@ -129,6 +130,39 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     tracing::info!("shutting down");
     running.stop().await?;
     Ok(())
+}
+
+/// Deletes audit events older than `days` at start and hourly, 1000 at a time with a pause
+/// between batches, so the deletion never holds the database for long.
+fn spawn_audit_retention(state: Arc<AppState>, days: u32) {
+    if days == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            let before = state.clock.now() - i64::from(days) * 86_400;
+            let mut deleted = 0;
+            loop {
+                match crate::domain::audit_events::delete_older(&state.db, before, 1000).await {
+                    Ok(n) => {
+                        deleted += n;
+                        if n < 1000 {
+                            break;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "audit retention pass failed; retrying later");
+                        break;
+                    }
+                }
+            }
+            if deleted > 0 {
+                tracing::info!(deleted, days, "deleted audit events past their retention");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
+    });
 }
 
 async fn shutdown_signal() {

@@ -898,6 +898,70 @@ pub mod console {
                 value.parse()
             }
         }
+        ///One audited call.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct AuditEvent {
+            ///The actor's id; null for anonymous callers.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub actor_id: ::std::option::Option<::std::string::String>,
+            ///`account`, `admin_user` or `anonymous`.
+            pub actor_kind: ::std::string::String,
+            ///The e-mail or username the actor signed in with, or tried.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub actor_name: ::std::option::Option<::std::string::String>,
+            ///When, Unix seconds.
+            pub at: i64,
+            ///The fields the call sent or changed, secrets left out.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub changes: ::std::option::Option<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            >,
+            ///The client address, when known.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub client_ip: ::std::option::Option<::std::string::String>,
+            ///The group it belongs to, when known.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub group_id: ::std::option::Option<::uuid::Uuid>,
+            ///The event's id.
+            pub id: ::uuid::Uuid,
+            ///The operationId of the call.
+            pub operation_id: ::std::string::String,
+            ///`success`, or the error code the caller was answered with.
+            pub outcome: ::std::string::String,
+            ///The request's id (its `X-Request-Id` answer header).
+            pub request_id: ::std::string::String,
+            ///The HTTP status (the envelope's `code` on the admin surface).
+            pub status: i32,
+            ///`console` or `admin`.
+            pub surface: ::std::string::String,
+            ///Its id.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub target_id: ::std::option::Option<::std::string::String>,
+            ///What the call acted on, when it named something.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub target_kind: ::std::option::Option<::std::string::String>,
+            ///The user agent, when sent.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub user_agent: ::std::option::Option<::std::string::String>,
+        }
+        impl AuditEvent {
+            pub fn builder() -> builder::AuditEvent {
+                Default::default()
+            }
+        }
+        ///Audit events, newest first.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct AuditEventPage {
+            pub data: ::std::vec::Vec<AuditEvent>,
+            ///Pass as `cursor` for the next page; null on the last one.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub next_cursor: ::std::option::Option<::std::string::String>,
+        }
+        impl AuditEventPage {
+            pub fn builder() -> builder::AuditEventPage {
+                Default::default()
+            }
+        }
         ///Which address a change-of-e-mail code goes to.
         #[derive(
             ::serde::Deserialize,
@@ -3798,6 +3862,324 @@ pub mod console {
                 value: ::std::string::String,
             ) -> ::std::result::Result<Self, self::error::ConversionError> {
                 value.parse()
+            }
+        }
+        ///`ListAuditEventsActor`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ListAuditEventsActor(::std::string::String);
+        impl ::std::ops::Deref for ListAuditEventsActor {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ListAuditEventsActor> for ::std::string::String {
+            fn from(value: ListAuditEventsActor) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ListAuditEventsActor {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ListAuditEventsActor {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ListAuditEventsActor {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ListAuditEventsActor {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`ListAuditEventsCursor`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ListAuditEventsCursor(::std::string::String);
+        impl ::std::ops::Deref for ListAuditEventsCursor {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ListAuditEventsCursor> for ::std::string::String {
+            fn from(value: ListAuditEventsCursor) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ListAuditEventsCursor {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 64usize {
+                    return Err("longer than 64 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ListAuditEventsCursor {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ListAuditEventsCursor {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ListAuditEventsCursor {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`ListAuditEventsOperationId`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ListAuditEventsOperationId(::std::string::String);
+        impl ::std::ops::Deref for ListAuditEventsOperationId {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ListAuditEventsOperationId> for ::std::string::String {
+            fn from(value: ListAuditEventsOperationId) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ListAuditEventsOperationId {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 64usize {
+                    return Err("longer than 64 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ListAuditEventsOperationId {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ListAuditEventsOperationId {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ListAuditEventsOperationId {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`ListAuditEventsOutcome`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ListAuditEventsOutcome(::std::string::String);
+        impl ::std::ops::Deref for ListAuditEventsOutcome {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ListAuditEventsOutcome> for ::std::string::String {
+            fn from(value: ListAuditEventsOutcome) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ListAuditEventsOutcome {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 64usize {
+                    return Err("longer than 64 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ListAuditEventsOutcome {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ListAuditEventsOutcome {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ListAuditEventsOutcome {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`ListAuditEventsTargetId`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ListAuditEventsTargetId(::std::string::String);
+        impl ::std::ops::Deref for ListAuditEventsTargetId {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ListAuditEventsTargetId> for ::std::string::String {
+            fn from(value: ListAuditEventsTargetId) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ListAuditEventsTargetId {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 64usize {
+                    return Err("longer than 64 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ListAuditEventsTargetId {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ListAuditEventsTargetId {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ListAuditEventsTargetId {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`ListAuditEventsTargetKind`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ListAuditEventsTargetKind(::std::string::String);
+        impl ::std::ops::Deref for ListAuditEventsTargetKind {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ListAuditEventsTargetKind> for ::std::string::String {
+            fn from(value: ListAuditEventsTargetKind) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ListAuditEventsTargetKind {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 32usize {
+                    return Err("longer than 32 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ListAuditEventsTargetKind {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ListAuditEventsTargetKind {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ListAuditEventsTargetKind {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
             }
         }
         ///`ListGroupDatasetsSearch`
@@ -7952,6 +8334,346 @@ pub mod console {
                     Self {
                         data: Ok(value.data),
                         is_valid: Ok(value.is_valid),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct AuditEvent {
+                actor_id: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                actor_kind: ::std::result::Result<::std::string::String, ::std::string::String>,
+                actor_name: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                at: ::std::result::Result<i64, ::std::string::String>,
+                changes: ::std::result::Result<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                    ::std::string::String,
+                >,
+                client_ip: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                group_id: ::std::result::Result<
+                    ::std::option::Option<::uuid::Uuid>,
+                    ::std::string::String,
+                >,
+                id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+                operation_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+                outcome: ::std::result::Result<::std::string::String, ::std::string::String>,
+                request_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+                status: ::std::result::Result<i32, ::std::string::String>,
+                surface: ::std::result::Result<::std::string::String, ::std::string::String>,
+                target_id: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                target_kind: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                user_agent: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for AuditEvent {
+                fn default() -> Self {
+                    Self {
+                        actor_id: Err("no value supplied for actor_id".to_string()),
+                        actor_kind: Err("no value supplied for actor_kind".to_string()),
+                        actor_name: Err("no value supplied for actor_name".to_string()),
+                        at: Err("no value supplied for at".to_string()),
+                        changes: Err("no value supplied for changes".to_string()),
+                        client_ip: Err("no value supplied for client_ip".to_string()),
+                        group_id: Err("no value supplied for group_id".to_string()),
+                        id: Err("no value supplied for id".to_string()),
+                        operation_id: Err("no value supplied for operation_id".to_string()),
+                        outcome: Err("no value supplied for outcome".to_string()),
+                        request_id: Err("no value supplied for request_id".to_string()),
+                        status: Err("no value supplied for status".to_string()),
+                        surface: Err("no value supplied for surface".to_string()),
+                        target_id: Err("no value supplied for target_id".to_string()),
+                        target_kind: Err("no value supplied for target_kind".to_string()),
+                        user_agent: Err("no value supplied for user_agent".to_string()),
+                    }
+                }
+            }
+            impl AuditEvent {
+                pub fn actor_id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.actor_id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for actor_id: {e}"));
+                    self
+                }
+                pub fn actor_kind<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.actor_kind = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for actor_kind: {e}")
+                    });
+                    self
+                }
+                pub fn actor_name<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.actor_name = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for actor_name: {e}")
+                    });
+                    self
+                }
+                pub fn at<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i64>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.at = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for at: {e}"));
+                    self
+                }
+                pub fn changes<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<
+                            ::std::option::Option<
+                                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                            >,
+                        >,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.changes = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for changes: {e}"));
+                    self
+                }
+                pub fn client_ip<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.client_ip = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for client_ip: {e}"));
+                    self
+                }
+                pub fn group_id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.group_id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for group_id: {e}"));
+                    self
+                }
+                pub fn id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::uuid::Uuid>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for id: {e}"));
+                    self
+                }
+                pub fn operation_id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.operation_id = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for operation_id: {e}")
+                    });
+                    self
+                }
+                pub fn outcome<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.outcome = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for outcome: {e}"));
+                    self
+                }
+                pub fn request_id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.request_id = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                    self
+                }
+                pub fn status<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i32>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.status = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for status: {e}"));
+                    self
+                }
+                pub fn surface<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.surface = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for surface: {e}"));
+                    self
+                }
+                pub fn target_id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.target_id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for target_id: {e}"));
+                    self
+                }
+                pub fn target_kind<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.target_kind = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for target_kind: {e}")
+                    });
+                    self
+                }
+                pub fn user_agent<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.user_agent = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for user_agent: {e}")
+                    });
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<AuditEvent> for super::AuditEvent {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: AuditEvent,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        actor_id: value.actor_id?,
+                        actor_kind: value.actor_kind?,
+                        actor_name: value.actor_name?,
+                        at: value.at?,
+                        changes: value.changes?,
+                        client_ip: value.client_ip?,
+                        group_id: value.group_id?,
+                        id: value.id?,
+                        operation_id: value.operation_id?,
+                        outcome: value.outcome?,
+                        request_id: value.request_id?,
+                        status: value.status?,
+                        surface: value.surface?,
+                        target_id: value.target_id?,
+                        target_kind: value.target_kind?,
+                        user_agent: value.user_agent?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::AuditEvent> for AuditEvent {
+                fn from(value: super::AuditEvent) -> Self {
+                    Self {
+                        actor_id: Ok(value.actor_id),
+                        actor_kind: Ok(value.actor_kind),
+                        actor_name: Ok(value.actor_name),
+                        at: Ok(value.at),
+                        changes: Ok(value.changes),
+                        client_ip: Ok(value.client_ip),
+                        group_id: Ok(value.group_id),
+                        id: Ok(value.id),
+                        operation_id: Ok(value.operation_id),
+                        outcome: Ok(value.outcome),
+                        request_id: Ok(value.request_id),
+                        status: Ok(value.status),
+                        surface: Ok(value.surface),
+                        target_id: Ok(value.target_id),
+                        target_kind: Ok(value.target_kind),
+                        user_agent: Ok(value.user_agent),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct AuditEventPage {
+                data: ::std::result::Result<
+                    ::std::vec::Vec<super::AuditEvent>,
+                    ::std::string::String,
+                >,
+                next_cursor: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for AuditEventPage {
+                fn default() -> Self {
+                    Self {
+                        data: Err("no value supplied for data".to_string()),
+                        next_cursor: Err("no value supplied for next_cursor".to_string()),
+                    }
+                }
+            }
+            impl AuditEventPage {
+                pub fn data<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::vec::Vec<super::AuditEvent>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.data = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for data: {e}"));
+                    self
+                }
+                pub fn next_cursor<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.next_cursor = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<AuditEventPage> for super::AuditEventPage {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: AuditEventPage,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        data: value.data?,
+                        next_cursor: value.next_cursor?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::AuditEventPage> for AuditEventPage {
+                fn from(value: super::AuditEventPage) -> Self {
+                    Self {
+                        data: Ok(value.data),
+                        next_cursor: Ok(value.next_cursor),
                     }
                 }
             }
@@ -15152,6 +15874,39 @@ pub mod console {
         ```*/
         pub fn revoke_account_access_tokens_ex(&self) -> builder::RevokeAccountAccessTokensEx<'_> {
             builder::RevokeAccountAccessTokensEx::new(self)
+        }
+        /**The audit trail
+
+        Extension: who changed what, and when (Keycloak's admin events, GitHub's and GitLab's audit logs). One event per state-changing call of the console surface, and per sign-in attempt, success or not: when, who (account, or anonymous with the e-mail tried), from which address and user agent, the request id, the operationId, what it acted on, how it ended (`success` or the error code) and the fields it changed (never a password, token, code or secret). Newest first, paged by an opaque cursor. A system admin sees every event; a group's super_admin sees the events about its group (its workspaces, members and the group itself). Requires the system role super_admin or system_admin, or the group role super_admin in some group.
+
+        Sends a `GET` request to `/console/api/audit-events`
+
+        Arguments:
+        - `actor`: The actor's id (account id or admin user id) or the e-mail or username it signed in with or tried.
+        - `cursor`: `next_cursor` of the previous page; opaque. Pages stay put while events are added: new ones only ever come before the first page.
+        - `limit`: Events per page (1–100, default 20).
+        - `operation_id`: The operationId of the call.
+        - `outcome`: `success`, `failure` (any refusal or error), or one error code.
+        - `since`: Events at or after this time, Unix seconds.
+        - `target_id`: The id of what the call acted on.
+        - `target_kind`: What the call acted on: `account`, `group`, `workspace`, `access_token`, `session`, `admin_user`, `ssh_key`.
+        - `until`: Events before this time, Unix seconds.
+        ```ignore
+        let response = client.list_audit_events()
+            .actor(actor)
+            .cursor(cursor)
+            .limit(limit)
+            .operation_id(operation_id)
+            .outcome(outcome)
+            .since(since)
+            .target_id(target_id)
+            .target_kind(target_kind)
+            .until(until)
+            .send()
+            .await;
+        ```*/
+        pub fn list_audit_events(&self) -> builder::ListAuditEvents<'_> {
+            builder::ListAuditEvents::new(self)
         }
     }
     /// Types for composing operation parameters.
@@ -22405,6 +23160,199 @@ pub mod console {
                 }
             }
         }
+        /**Builder for [`Client::list_audit_events`]
+
+        [`Client::list_audit_events`]: super::Client::list_audit_events*/
+        #[derive(Debug, Clone)]
+        pub struct ListAuditEvents<'a> {
+            client: &'a super::Client,
+            actor: Result<Option<types::ListAuditEventsActor>, String>,
+            cursor: Result<Option<types::ListAuditEventsCursor>, String>,
+            limit: Result<Option<::std::num::NonZeroU32>, String>,
+            operation_id: Result<Option<types::ListAuditEventsOperationId>, String>,
+            outcome: Result<Option<types::ListAuditEventsOutcome>, String>,
+            since: Result<Option<i64>, String>,
+            target_id: Result<Option<types::ListAuditEventsTargetId>, String>,
+            target_kind: Result<Option<types::ListAuditEventsTargetKind>, String>,
+            until: Result<Option<i64>, String>,
+        }
+        impl<'a> ListAuditEvents<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    actor: Ok(None),
+                    cursor: Ok(None),
+                    limit: Ok(None),
+                    operation_id: Ok(None),
+                    outcome: Ok(None),
+                    since: Ok(None),
+                    target_id: Ok(None),
+                    target_kind: Ok(None),
+                    until: Ok(None),
+                }
+            }
+            pub fn actor<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ListAuditEventsActor>,
+            {
+                self.actor = value.try_into().map(Some).map_err(|_| {
+                    "conversion to `ListAuditEventsActor` for actor failed".to_string()
+                });
+                self
+            }
+            pub fn cursor<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ListAuditEventsCursor>,
+            {
+                self.cursor = value.try_into().map(Some).map_err(|_| {
+                    "conversion to `ListAuditEventsCursor` for cursor failed".to_string()
+                });
+                self
+            }
+            pub fn limit<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::std::num::NonZeroU32>,
+            {
+                self.limit = value.try_into().map(Some).map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed".to_string()
+                });
+                self
+            }
+            pub fn operation_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ListAuditEventsOperationId>,
+            {
+                self.operation_id = value.try_into().map(Some).map_err(|_| {
+                    "conversion to `ListAuditEventsOperationId` for operation_id failed".to_string()
+                });
+                self
+            }
+            pub fn outcome<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ListAuditEventsOutcome>,
+            {
+                self.outcome = value.try_into().map(Some).map_err(|_| {
+                    "conversion to `ListAuditEventsOutcome` for outcome failed".to_string()
+                });
+                self
+            }
+            pub fn since<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<i64>,
+            {
+                self.since = value
+                    .try_into()
+                    .map(Some)
+                    .map_err(|_| "conversion to `i64` for since failed".to_string());
+                self
+            }
+            pub fn target_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ListAuditEventsTargetId>,
+            {
+                self.target_id = value.try_into().map(Some).map_err(|_| {
+                    "conversion to `ListAuditEventsTargetId` for target_id failed".to_string()
+                });
+                self
+            }
+            pub fn target_kind<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ListAuditEventsTargetKind>,
+            {
+                self.target_kind = value.try_into().map(Some).map_err(|_| {
+                    "conversion to `ListAuditEventsTargetKind` for target_kind failed".to_string()
+                });
+                self
+            }
+            pub fn until<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<i64>,
+            {
+                self.until = value
+                    .try_into()
+                    .map(Some)
+                    .map_err(|_| "conversion to `i64` for until failed".to_string());
+                self
+            }
+            ///Sends a `GET` request to `/console/api/audit-events`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::AuditEventPage>, Error<types::ErrorResponse>>
+            {
+                let Self {
+                    client,
+                    actor,
+                    cursor,
+                    limit,
+                    operation_id,
+                    outcome,
+                    since,
+                    target_id,
+                    target_kind,
+                    until,
+                } = self;
+                let actor = actor.map_err(Error::InvalidRequest)?;
+                let cursor = cursor.map_err(Error::InvalidRequest)?;
+                let limit = limit.map_err(Error::InvalidRequest)?;
+                let operation_id = operation_id.map_err(Error::InvalidRequest)?;
+                let outcome = outcome.map_err(Error::InvalidRequest)?;
+                let since = since.map_err(Error::InvalidRequest)?;
+                let target_id = target_id.map_err(Error::InvalidRequest)?;
+                let target_kind = target_kind.map_err(Error::InvalidRequest)?;
+                let until = until.map_err(Error::InvalidRequest)?;
+                let url = format!("{}/console/api/audit-events", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new("actor", &actor))
+                    .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                    .query(&progenitor_client::QueryParam::new("limit", &limit))
+                    .query(&progenitor_client::QueryParam::new(
+                        "operation_id",
+                        &operation_id,
+                    ))
+                    .query(&progenitor_client::QueryParam::new("outcome", &outcome))
+                    .query(&progenitor_client::QueryParam::new("since", &since))
+                    .query(&progenitor_client::QueryParam::new("target_id", &target_id))
+                    .query(&progenitor_client::QueryParam::new(
+                        "target_kind",
+                        &target_kind,
+                    ))
+                    .query(&progenitor_client::QueryParam::new("until", &until))
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_audit_events",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    400u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    401u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    403u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
     }
     /// Items consumers will typically use such as the Client.
     pub mod prelude {
@@ -22438,6 +23386,85 @@ pub mod admin {
         }
         impl AddSshKeyRequest {
             pub fn builder() -> builder::AddSshKeyRequest {
+                Default::default()
+            }
+        }
+        ///One audited call.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct AuditEvent {
+            ///The actor's id; null for anonymous callers.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub actor_id: ::std::option::Option<::std::string::String>,
+            ///`account`, `admin_user` or `anonymous`.
+            pub actor_kind: ::std::string::String,
+            ///The e-mail or username the actor signed in with, or tried.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub actor_name: ::std::option::Option<::std::string::String>,
+            ///When, Unix seconds.
+            pub at: i64,
+            ///The fields the call sent or changed, secrets left out.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub changes: ::std::option::Option<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            >,
+            ///The client address, when known.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub client_ip: ::std::option::Option<::std::string::String>,
+            ///The group it belongs to, when known.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub group_id: ::std::option::Option<::uuid::Uuid>,
+            ///The event's id.
+            pub id: ::uuid::Uuid,
+            ///The operationId of the call.
+            pub operation_id: ::std::string::String,
+            ///`success`, or the error code the caller was answered with.
+            pub outcome: ::std::string::String,
+            ///The request's id (its `X-Request-Id` answer header).
+            pub request_id: ::std::string::String,
+            ///The HTTP status (the envelope's `code` on the admin surface).
+            pub status: i32,
+            ///`console` or `admin`.
+            pub surface: ::std::string::String,
+            ///Its id.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub target_id: ::std::option::Option<::std::string::String>,
+            ///What the call acted on, when it named something.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub target_kind: ::std::option::Option<::std::string::String>,
+            ///The user agent, when sent.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub user_agent: ::std::option::Option<::std::string::String>,
+        }
+        impl AuditEvent {
+            pub fn builder() -> builder::AuditEvent {
+                Default::default()
+            }
+        }
+        ///`AuditEventPage`
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct AuditEventPage {
+            pub content: ::std::vec::Vec<AuditEvent>,
+            ///Pass as `cursor` for the next page; null on the last one.
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub next_cursor: ::std::option::Option<::std::string::String>,
+        }
+        impl AuditEventPage {
+            pub fn builder() -> builder::AuditEventPage {
+                Default::default()
+            }
+        }
+        ///Envelope whose `data` is an `AuditEventPage` on success and null on failure.
+        #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+        pub struct AuditEventPageResponse {
+            ///200 on success; otherwise the error status (400, 401, 403, 500).
+            pub code: i32,
+            #[serde(deserialize_with = "::std::option::Option::deserialize")]
+            pub data: ::std::option::Option<AuditEventPage>,
+            ///`success`, or the error message.
+            pub message: ::std::string::String,
+        }
+        impl AuditEventPageResponse {
+            pub fn builder() -> builder::AuditEventPageResponse {
                 Default::default()
             }
         }
@@ -22752,6 +23779,324 @@ pub mod admin {
         impl FsObject {
             pub fn builder() -> builder::FsObject {
                 Default::default()
+            }
+        }
+        ///`ListAdminAuditEventsActor`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ListAdminAuditEventsActor(::std::string::String);
+        impl ::std::ops::Deref for ListAdminAuditEventsActor {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ListAdminAuditEventsActor> for ::std::string::String {
+            fn from(value: ListAdminAuditEventsActor) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ListAdminAuditEventsActor {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 255usize {
+                    return Err("longer than 255 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ListAdminAuditEventsActor {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ListAdminAuditEventsActor {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ListAdminAuditEventsActor {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`ListAdminAuditEventsCursor`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ListAdminAuditEventsCursor(::std::string::String);
+        impl ::std::ops::Deref for ListAdminAuditEventsCursor {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ListAdminAuditEventsCursor> for ::std::string::String {
+            fn from(value: ListAdminAuditEventsCursor) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ListAdminAuditEventsCursor {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 64usize {
+                    return Err("longer than 64 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ListAdminAuditEventsCursor {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ListAdminAuditEventsCursor {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ListAdminAuditEventsCursor {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`ListAdminAuditEventsOperationId`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ListAdminAuditEventsOperationId(::std::string::String);
+        impl ::std::ops::Deref for ListAdminAuditEventsOperationId {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ListAdminAuditEventsOperationId> for ::std::string::String {
+            fn from(value: ListAdminAuditEventsOperationId) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ListAdminAuditEventsOperationId {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 64usize {
+                    return Err("longer than 64 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ListAdminAuditEventsOperationId {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ListAdminAuditEventsOperationId {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ListAdminAuditEventsOperationId {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`ListAdminAuditEventsOutcome`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ListAdminAuditEventsOutcome(::std::string::String);
+        impl ::std::ops::Deref for ListAdminAuditEventsOutcome {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ListAdminAuditEventsOutcome> for ::std::string::String {
+            fn from(value: ListAdminAuditEventsOutcome) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ListAdminAuditEventsOutcome {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 64usize {
+                    return Err("longer than 64 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ListAdminAuditEventsOutcome {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ListAdminAuditEventsOutcome {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ListAdminAuditEventsOutcome {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`ListAdminAuditEventsTargetId`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ListAdminAuditEventsTargetId(::std::string::String);
+        impl ::std::ops::Deref for ListAdminAuditEventsTargetId {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ListAdminAuditEventsTargetId> for ::std::string::String {
+            fn from(value: ListAdminAuditEventsTargetId) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ListAdminAuditEventsTargetId {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 64usize {
+                    return Err("longer than 64 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ListAdminAuditEventsTargetId {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ListAdminAuditEventsTargetId {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ListAdminAuditEventsTargetId {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
+            }
+        }
+        ///`ListAdminAuditEventsTargetKind`
+        #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+        #[serde(transparent)]
+        pub struct ListAdminAuditEventsTargetKind(::std::string::String);
+        impl ::std::ops::Deref for ListAdminAuditEventsTargetKind {
+            type Target = ::std::string::String;
+            fn deref(&self) -> &::std::string::String {
+                &self.0
+            }
+        }
+        impl ::std::convert::From<ListAdminAuditEventsTargetKind> for ::std::string::String {
+            fn from(value: ListAdminAuditEventsTargetKind) -> Self {
+                value.0
+            }
+        }
+        impl ::std::str::FromStr for ListAdminAuditEventsTargetKind {
+            type Err = self::error::ConversionError;
+            fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                if value.chars().count() > 32usize {
+                    return Err("longer than 32 characters".into());
+                }
+                if value.chars().count() < 1usize {
+                    return Err("shorter than 1 characters".into());
+                }
+                Ok(Self(value.to_string()))
+            }
+        }
+        impl ::std::convert::TryFrom<&str> for ListAdminAuditEventsTargetKind {
+            type Error = self::error::ConversionError;
+            fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl ::std::convert::TryFrom<::std::string::String> for ListAdminAuditEventsTargetKind {
+            type Error = self::error::ConversionError;
+            fn try_from(
+                value: ::std::string::String,
+            ) -> ::std::result::Result<Self, self::error::ConversionError> {
+                value.parse()
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for ListAdminAuditEventsTargetKind {
+            fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+            where
+                D: ::serde::Deserializer<'de>,
+            {
+                ::std::string::String::deserialize(deserializer)?
+                    .parse()
+                    .map_err(|e: self::error::ConversionError| {
+                        <D::Error as ::serde::de::Error>::custom(e.to_string())
+                    })
             }
         }
         ///The issued token.
@@ -23321,6 +24666,417 @@ pub mod admin {
                     Self {
                         key: Ok(value.key),
                         title: Ok(value.title),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct AuditEvent {
+                actor_id: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                actor_kind: ::std::result::Result<::std::string::String, ::std::string::String>,
+                actor_name: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                at: ::std::result::Result<i64, ::std::string::String>,
+                changes: ::std::result::Result<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                    ::std::string::String,
+                >,
+                client_ip: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                group_id: ::std::result::Result<
+                    ::std::option::Option<::uuid::Uuid>,
+                    ::std::string::String,
+                >,
+                id: ::std::result::Result<::uuid::Uuid, ::std::string::String>,
+                operation_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+                outcome: ::std::result::Result<::std::string::String, ::std::string::String>,
+                request_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+                status: ::std::result::Result<i32, ::std::string::String>,
+                surface: ::std::result::Result<::std::string::String, ::std::string::String>,
+                target_id: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                target_kind: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+                user_agent: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for AuditEvent {
+                fn default() -> Self {
+                    Self {
+                        actor_id: Err("no value supplied for actor_id".to_string()),
+                        actor_kind: Err("no value supplied for actor_kind".to_string()),
+                        actor_name: Err("no value supplied for actor_name".to_string()),
+                        at: Err("no value supplied for at".to_string()),
+                        changes: Err("no value supplied for changes".to_string()),
+                        client_ip: Err("no value supplied for client_ip".to_string()),
+                        group_id: Err("no value supplied for group_id".to_string()),
+                        id: Err("no value supplied for id".to_string()),
+                        operation_id: Err("no value supplied for operation_id".to_string()),
+                        outcome: Err("no value supplied for outcome".to_string()),
+                        request_id: Err("no value supplied for request_id".to_string()),
+                        status: Err("no value supplied for status".to_string()),
+                        surface: Err("no value supplied for surface".to_string()),
+                        target_id: Err("no value supplied for target_id".to_string()),
+                        target_kind: Err("no value supplied for target_kind".to_string()),
+                        user_agent: Err("no value supplied for user_agent".to_string()),
+                    }
+                }
+            }
+            impl AuditEvent {
+                pub fn actor_id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.actor_id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for actor_id: {e}"));
+                    self
+                }
+                pub fn actor_kind<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.actor_kind = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for actor_kind: {e}")
+                    });
+                    self
+                }
+                pub fn actor_name<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.actor_name = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for actor_name: {e}")
+                    });
+                    self
+                }
+                pub fn at<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i64>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.at = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for at: {e}"));
+                    self
+                }
+                pub fn changes<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<
+                            ::std::option::Option<
+                                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                            >,
+                        >,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.changes = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for changes: {e}"));
+                    self
+                }
+                pub fn client_ip<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.client_ip = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for client_ip: {e}"));
+                    self
+                }
+                pub fn group_id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::uuid::Uuid>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.group_id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for group_id: {e}"));
+                    self
+                }
+                pub fn id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::uuid::Uuid>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for id: {e}"));
+                    self
+                }
+                pub fn operation_id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.operation_id = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for operation_id: {e}")
+                    });
+                    self
+                }
+                pub fn outcome<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.outcome = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for outcome: {e}"));
+                    self
+                }
+                pub fn request_id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.request_id = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for request_id: {e}")
+                    });
+                    self
+                }
+                pub fn status<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i32>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.status = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for status: {e}"));
+                    self
+                }
+                pub fn surface<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.surface = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for surface: {e}"));
+                    self
+                }
+                pub fn target_id<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.target_id = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for target_id: {e}"));
+                    self
+                }
+                pub fn target_kind<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.target_kind = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for target_kind: {e}")
+                    });
+                    self
+                }
+                pub fn user_agent<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.user_agent = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for user_agent: {e}")
+                    });
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<AuditEvent> for super::AuditEvent {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: AuditEvent,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        actor_id: value.actor_id?,
+                        actor_kind: value.actor_kind?,
+                        actor_name: value.actor_name?,
+                        at: value.at?,
+                        changes: value.changes?,
+                        client_ip: value.client_ip?,
+                        group_id: value.group_id?,
+                        id: value.id?,
+                        operation_id: value.operation_id?,
+                        outcome: value.outcome?,
+                        request_id: value.request_id?,
+                        status: value.status?,
+                        surface: value.surface?,
+                        target_id: value.target_id?,
+                        target_kind: value.target_kind?,
+                        user_agent: value.user_agent?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::AuditEvent> for AuditEvent {
+                fn from(value: super::AuditEvent) -> Self {
+                    Self {
+                        actor_id: Ok(value.actor_id),
+                        actor_kind: Ok(value.actor_kind),
+                        actor_name: Ok(value.actor_name),
+                        at: Ok(value.at),
+                        changes: Ok(value.changes),
+                        client_ip: Ok(value.client_ip),
+                        group_id: Ok(value.group_id),
+                        id: Ok(value.id),
+                        operation_id: Ok(value.operation_id),
+                        outcome: Ok(value.outcome),
+                        request_id: Ok(value.request_id),
+                        status: Ok(value.status),
+                        surface: Ok(value.surface),
+                        target_id: Ok(value.target_id),
+                        target_kind: Ok(value.target_kind),
+                        user_agent: Ok(value.user_agent),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct AuditEventPage {
+                content: ::std::result::Result<
+                    ::std::vec::Vec<super::AuditEvent>,
+                    ::std::string::String,
+                >,
+                next_cursor: ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    ::std::string::String,
+                >,
+            }
+            impl ::std::default::Default for AuditEventPage {
+                fn default() -> Self {
+                    Self {
+                        content: Err("no value supplied for content".to_string()),
+                        next_cursor: Err("no value supplied for next_cursor".to_string()),
+                    }
+                }
+            }
+            impl AuditEventPage {
+                pub fn content<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::vec::Vec<super::AuditEvent>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.content = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for content: {e}"));
+                    self
+                }
+                pub fn next_cursor<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.next_cursor = value.try_into().map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
+                    });
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<AuditEventPage> for super::AuditEventPage {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: AuditEventPage,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        content: value.content?,
+                        next_cursor: value.next_cursor?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::AuditEventPage> for AuditEventPage {
+                fn from(value: super::AuditEventPage) -> Self {
+                    Self {
+                        content: Ok(value.content),
+                        next_cursor: Ok(value.next_cursor),
+                    }
+                }
+            }
+            #[derive(Clone, Debug)]
+            pub struct AuditEventPageResponse {
+                code: ::std::result::Result<i32, ::std::string::String>,
+                data: ::std::result::Result<
+                    ::std::option::Option<super::AuditEventPage>,
+                    ::std::string::String,
+                >,
+                message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            }
+            impl ::std::default::Default for AuditEventPageResponse {
+                fn default() -> Self {
+                    Self {
+                        code: Err("no value supplied for code".to_string()),
+                        data: Err("no value supplied for data".to_string()),
+                        message: Err("no value supplied for message".to_string()),
+                    }
+                }
+            }
+            impl AuditEventPageResponse {
+                pub fn code<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<i32>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.code = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for code: {e}"));
+                    self
+                }
+                pub fn data<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::option::Option<super::AuditEventPage>>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.data = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for data: {e}"));
+                    self
+                }
+                pub fn message<T>(mut self, value: T) -> Self
+                where
+                    T: ::std::convert::TryInto<::std::string::String>,
+                    T::Error: ::std::fmt::Display,
+                {
+                    self.message = value
+                        .try_into()
+                        .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    self
+                }
+            }
+            impl ::std::convert::TryFrom<AuditEventPageResponse> for super::AuditEventPageResponse {
+                type Error = super::error::ConversionError;
+                fn try_from(
+                    value: AuditEventPageResponse,
+                ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                    Ok(Self {
+                        code: value.code?,
+                        data: value.data?,
+                        message: value.message?,
+                    })
+                }
+            }
+            impl ::std::convert::From<super::AuditEventPageResponse> for AuditEventPageResponse {
+                fn from(value: super::AuditEventPageResponse) -> Self {
+                    Self {
+                        code: Ok(value.code),
+                        data: Ok(value.data),
+                        message: Ok(value.message),
                     }
                 }
             }
@@ -27492,6 +29248,49 @@ pub mod admin {
         pub fn fs_dirs(&self) -> builder::FsDirs<'_> {
             builder::FsDirs::new(self)
         }
+        /**The admin surface's audit trail
+
+        Extension: one event per state-changing call of this surface and per sign-in
+        attempt, success or not — who (user, or anonymous with the username tried), from
+        where, which operation on what, how it ended (`success` or the error's message
+        code) and the fields sent (never a password, token, code or secret). Newest first,
+        paged by an opaque cursor (`next_cursor`).
+
+        Errors (HTTP 200; the status is in `code`, `data` is null):
+        - 400 — a parameter is malformed (the message names it).
+        - 401 — no, unknown, expired or stale token.
+        - 403 `You are not an admin` — the caller is a general user or the guest.
+
+
+        Sends a `GET` request to `/api/admin/audit/list`
+
+        Arguments:
+        - `actor`: The actor's id (account id or admin user id) or the e-mail or username it signed in with or tried.
+        - `cursor`: `next_cursor` of the previous page; opaque. Pages stay put while events are added: new ones only ever come before the first page.
+        - `limit`: Events per page (1–100, default 20).
+        - `operation_id`: The operationId of the call.
+        - `outcome`: `success`, `failure` (any refusal or error), or one error code.
+        - `since`: Events at or after this time, Unix seconds.
+        - `target_id`: The id of what the call acted on.
+        - `target_kind`: What the call acted on: `account`, `group`, `workspace`, `access_token`, `session`, `admin_user`, `ssh_key`.
+        - `until`: Events before this time, Unix seconds.
+        ```ignore
+        let response = client.list_admin_audit_events()
+            .actor(actor)
+            .cursor(cursor)
+            .limit(limit)
+            .operation_id(operation_id)
+            .outcome(outcome)
+            .since(since)
+            .target_id(target_id)
+            .target_kind(target_kind)
+            .until(until)
+            .send()
+            .await;
+        ```*/
+        pub fn list_admin_audit_events(&self) -> builder::ListAdminAuditEvents<'_> {
+            builder::ListAdminAuditEvents::new(self)
+        }
     }
     /// Types for composing operation parameters.
     #[allow(clippy::all)]
@@ -28999,6 +30798,191 @@ pub mod admin {
                     .build()?;
                 let info = OperationInfo {
                     operation_id: "fs_dirs",
+                };
+                client.pre(&mut request, &info).await?;
+                let result = client.exec(request, &info).await;
+                client.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    200u16 => ResponseValue::from_response(response).await,
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        }
+        /**Builder for [`Client::list_admin_audit_events`]
+
+        [`Client::list_admin_audit_events`]: super::Client::list_admin_audit_events*/
+        #[derive(Debug, Clone)]
+        pub struct ListAdminAuditEvents<'a> {
+            client: &'a super::Client,
+            actor: Result<Option<types::ListAdminAuditEventsActor>, String>,
+            cursor: Result<Option<types::ListAdminAuditEventsCursor>, String>,
+            limit: Result<Option<::std::num::NonZeroU32>, String>,
+            operation_id: Result<Option<types::ListAdminAuditEventsOperationId>, String>,
+            outcome: Result<Option<types::ListAdminAuditEventsOutcome>, String>,
+            since: Result<Option<i64>, String>,
+            target_id: Result<Option<types::ListAdminAuditEventsTargetId>, String>,
+            target_kind: Result<Option<types::ListAdminAuditEventsTargetKind>, String>,
+            until: Result<Option<i64>, String>,
+        }
+        impl<'a> ListAdminAuditEvents<'a> {
+            pub fn new(client: &'a super::Client) -> Self {
+                Self {
+                    client: client,
+                    actor: Ok(None),
+                    cursor: Ok(None),
+                    limit: Ok(None),
+                    operation_id: Ok(None),
+                    outcome: Ok(None),
+                    since: Ok(None),
+                    target_id: Ok(None),
+                    target_kind: Ok(None),
+                    until: Ok(None),
+                }
+            }
+            pub fn actor<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ListAdminAuditEventsActor>,
+            {
+                self.actor = value.try_into().map(Some).map_err(|_| {
+                    "conversion to `ListAdminAuditEventsActor` for actor failed".to_string()
+                });
+                self
+            }
+            pub fn cursor<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ListAdminAuditEventsCursor>,
+            {
+                self.cursor = value.try_into().map(Some).map_err(|_| {
+                    "conversion to `ListAdminAuditEventsCursor` for cursor failed".to_string()
+                });
+                self
+            }
+            pub fn limit<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<::std::num::NonZeroU32>,
+            {
+                self.limit = value.try_into().map(Some).map_err(|_| {
+                    "conversion to `:: std :: num :: NonZeroU32` for limit failed".to_string()
+                });
+                self
+            }
+            pub fn operation_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ListAdminAuditEventsOperationId>,
+            {
+                self.operation_id = value.try_into().map(Some).map_err(|_| {
+                    "conversion to `ListAdminAuditEventsOperationId` for operation_id failed"
+                        .to_string()
+                });
+                self
+            }
+            pub fn outcome<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ListAdminAuditEventsOutcome>,
+            {
+                self.outcome = value.try_into().map(Some).map_err(|_| {
+                    "conversion to `ListAdminAuditEventsOutcome` for outcome failed".to_string()
+                });
+                self
+            }
+            pub fn since<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<i64>,
+            {
+                self.since = value
+                    .try_into()
+                    .map(Some)
+                    .map_err(|_| "conversion to `i64` for since failed".to_string());
+                self
+            }
+            pub fn target_id<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ListAdminAuditEventsTargetId>,
+            {
+                self.target_id = value.try_into().map(Some).map_err(|_| {
+                    "conversion to `ListAdminAuditEventsTargetId` for target_id failed".to_string()
+                });
+                self
+            }
+            pub fn target_kind<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<types::ListAdminAuditEventsTargetKind>,
+            {
+                self.target_kind = value.try_into().map(Some).map_err(|_| {
+                    "conversion to `ListAdminAuditEventsTargetKind` for target_kind failed"
+                        .to_string()
+                });
+                self
+            }
+            pub fn until<V>(mut self, value: V) -> Self
+            where
+                V: std::convert::TryInto<i64>,
+            {
+                self.until = value
+                    .try_into()
+                    .map(Some)
+                    .map_err(|_| "conversion to `i64` for until failed".to_string());
+                self
+            }
+            ///Sends a `GET` request to `/api/admin/audit/list`
+            pub async fn send(
+                self,
+            ) -> Result<ResponseValue<types::AuditEventPageResponse>, Error<()>> {
+                let Self {
+                    client,
+                    actor,
+                    cursor,
+                    limit,
+                    operation_id,
+                    outcome,
+                    since,
+                    target_id,
+                    target_kind,
+                    until,
+                } = self;
+                let actor = actor.map_err(Error::InvalidRequest)?;
+                let cursor = cursor.map_err(Error::InvalidRequest)?;
+                let limit = limit.map_err(Error::InvalidRequest)?;
+                let operation_id = operation_id.map_err(Error::InvalidRequest)?;
+                let outcome = outcome.map_err(Error::InvalidRequest)?;
+                let since = since.map_err(Error::InvalidRequest)?;
+                let target_id = target_id.map_err(Error::InvalidRequest)?;
+                let target_kind = target_kind.map_err(Error::InvalidRequest)?;
+                let until = until.map_err(Error::InvalidRequest)?;
+                let url = format!("{}/api/admin/audit/list", client.baseurl,);
+                let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+                header_map.append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+                );
+                #[allow(unused_mut)]
+                let mut request = client
+                    .client
+                    .get(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .query(&progenitor_client::QueryParam::new("actor", &actor))
+                    .query(&progenitor_client::QueryParam::new("cursor", &cursor))
+                    .query(&progenitor_client::QueryParam::new("limit", &limit))
+                    .query(&progenitor_client::QueryParam::new(
+                        "operation_id",
+                        &operation_id,
+                    ))
+                    .query(&progenitor_client::QueryParam::new("outcome", &outcome))
+                    .query(&progenitor_client::QueryParam::new("since", &since))
+                    .query(&progenitor_client::QueryParam::new("target_id", &target_id))
+                    .query(&progenitor_client::QueryParam::new(
+                        "target_kind",
+                        &target_kind,
+                    ))
+                    .query(&progenitor_client::QueryParam::new("until", &until))
+                    .headers(header_map)
+                    .build()?;
+                let info = OperationInfo {
+                    operation_id: "list_admin_audit_events",
                 };
                 client.pre(&mut request, &info).await?;
                 let result = client.exec(request, &info).await;

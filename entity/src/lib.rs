@@ -9,6 +9,7 @@ pub mod account_role;
 pub mod admin_revoked_token;
 pub mod admin_ssh_key;
 pub mod admin_user;
+pub mod audit_event;
 pub mod dataset;
 pub mod dataset_permission;
 pub mod email_code;

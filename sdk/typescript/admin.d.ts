@@ -835,10 +835,104 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/audit/list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The admin surface's audit trail
+         * @description Extension: one event per state-changing call of this surface and per sign-in
+         *     attempt, success or not — who (user, or anonymous with the username tried), from
+         *     where, which operation on what, how it ended (`success` or the error's message
+         *     code) and the fields sent (never a password, token, code or secret). Newest first,
+         *     paged by an opaque cursor (`next_cursor`).
+         *
+         *     Errors (HTTP 200; the status is in `code`, `data` is null):
+         *     - 400 — a parameter is malformed (the message names it).
+         *     - 401 — no, unknown, expired or stale token.
+         *     - 403 `You are not an admin` — the caller is a general user or the guest.
+         */
+        get: operations["list_admin_audit_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description One audited call. */
+        AuditEvent: {
+            /**
+             * Format: uuid
+             * @description The event's id.
+             */
+            id: string;
+            /**
+             * Format: int64
+             * @description When, Unix seconds.
+             */
+            at: number;
+            /** @description `console` or `admin`. */
+            surface: string;
+            /** @description `account`, `admin_user` or `anonymous`. */
+            actor_kind: string;
+            /** @description The actor's id; null for anonymous callers. */
+            actor_id: string | null;
+            /** @description The e-mail or username the actor signed in with, or tried. */
+            actor_name: string | null;
+            /** @description The client address, when known. */
+            client_ip: string | null;
+            /** @description The user agent, when sent. */
+            user_agent: string | null;
+            /** @description The request's id (its `X-Request-Id` answer header). */
+            request_id: string;
+            /** @description The operationId of the call. */
+            operation_id: string;
+            /** @description What the call acted on, when it named something. */
+            target_kind: string | null;
+            /** @description Its id. */
+            target_id: string | null;
+            /**
+             * Format: uuid
+             * @description The group it belongs to, when known.
+             */
+            group_id: string | null;
+            /** @description `success`, or the error code the caller was answered with. */
+            outcome: string;
+            /**
+             * Format: int32
+             * @description The HTTP status (the envelope's `code` on the admin surface).
+             */
+            status: number;
+            /** @description The fields the call sent or changed, secrets left out. */
+            changes: {
+                [key: string]: unknown;
+            } | null;
+        };
+        AuditEventPage: {
+            content: components["schemas"]["AuditEvent"][];
+            /** @description Pass as `cursor` for the next page; null on the last one. */
+            next_cursor: string | null;
+        };
+        /** @description Envelope whose `data` is an `AuditEventPage` on success and null on failure. */
+        AuditEventPageResponse: {
+            /**
+             * Format: int32
+             * @description 200 on success; otherwise the error status (400, 401, 403, 500).
+             */
+            code: number;
+            /** @description `success`, or the error message. */
+            message: string;
+            data: components["schemas"]["AuditEventPage"] | null;
+        };
         /** @description A user as AList/OpenList returns it (`model.User`, hidden fields left out). */
         User: {
             /**
@@ -1971,6 +2065,45 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FsDirsResponse"];
+                };
+            };
+        };
+    };
+    list_admin_audit_events: {
+        parameters: {
+            query?: {
+                /** @description The actor's id (account id or admin user id) or the e-mail or username it signed in with or tried. */
+                actor?: string;
+                /** @description What the call acted on: `account`, `group`, `workspace`, `access_token`, `session`, `admin_user`, `ssh_key`. */
+                target_kind?: string;
+                /** @description The id of what the call acted on. */
+                target_id?: string;
+                /** @description The operationId of the call. */
+                operation_id?: string;
+                /** @description `success`, `failure` (any refusal or error), or one error code. */
+                outcome?: string;
+                /** @description Events at or after this time, Unix seconds. */
+                since?: number;
+                /** @description Events before this time, Unix seconds. */
+                until?: number;
+                /** @description `next_cursor` of the previous page; opaque. Pages stay put while events are added: new ones only ever come before the first page. */
+                cursor?: string;
+                /** @description Events per page (1–100, default 20). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Envelope; `code` 200 with an `AuditEventPage`, or an error code with `data` null. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventPageResponse"];
                 };
             };
         };

@@ -1529,10 +1529,85 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console/api/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail
+         * @description Extension: who changed what, and when (Keycloak's admin events, GitHub's and GitLab's audit logs). One event per state-changing call of the console surface, and per sign-in attempt, success or not: when, who (account, or anonymous with the e-mail tried), from which address and user agent, the request id, the operationId, what it acted on, how it ended (`success` or the error code) and the fields it changed (never a password, token, code or secret). Newest first, paged by an opaque cursor. A system admin sees every event; a group's super_admin sees the events about its group (its workspaces, members and the group itself). Requires the system role super_admin or system_admin, or the group role super_admin in some group.
+         */
+        get: operations["list_audit_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description One audited call. */
+        AuditEvent: {
+            /**
+             * Format: uuid
+             * @description The event's id.
+             */
+            id: string;
+            /**
+             * Format: int64
+             * @description When, Unix seconds.
+             */
+            at: number;
+            /** @description `console` or `admin`. */
+            surface: string;
+            /** @description `account`, `admin_user` or `anonymous`. */
+            actor_kind: string;
+            /** @description The actor's id; null for anonymous callers. */
+            actor_id: string | null;
+            /** @description The e-mail or username the actor signed in with, or tried. */
+            actor_name: string | null;
+            /** @description The client address, when known. */
+            client_ip: string | null;
+            /** @description The user agent, when sent. */
+            user_agent: string | null;
+            /** @description The request's id (its `X-Request-Id` answer header). */
+            request_id: string;
+            /** @description The operationId of the call. */
+            operation_id: string;
+            /** @description What the call acted on, when it named something. */
+            target_kind: string | null;
+            /** @description Its id. */
+            target_id: string | null;
+            /**
+             * Format: uuid
+             * @description The group it belongs to, when known.
+             */
+            group_id: string | null;
+            /** @description `success`, or the error code the caller was answered with. */
+            outcome: string;
+            /**
+             * Format: int32
+             * @description The HTTP status (the envelope's `code` on the admin surface).
+             */
+            status: number;
+            /** @description The fields the call sent or changed, secrets left out. */
+            changes: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /** @description Audit events, newest first. */
+        AuditEventPage: {
+            data: components["schemas"]["AuditEvent"][];
+            /** @description Pass as `cursor` for the next page; null on the last one. */
+            next_cursor: string | null;
+        };
         /**
          * @description What a personal access token may do: `read` admits only GET operations; `write` every operation its owner may call except managing tokens and the account's own credentials.
          * @enum {string}
@@ -8957,6 +9032,99 @@ export interface operations {
             };
             /** @description Not found: `account_not_found`, `access_token_not_found` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_audit_events: {
+        parameters: {
+            query?: {
+                /** @description The actor's id (account id or admin user id) or the e-mail or username it signed in with or tried. */
+                actor?: string;
+                /** @description What the call acted on: `account`, `group`, `workspace`, `access_token`, `session`, `admin_user`, `ssh_key`. */
+                target_kind?: string;
+                /** @description The id of what the call acted on. */
+                target_id?: string;
+                /** @description The operationId of the call. */
+                operation_id?: string;
+                /** @description `success`, `failure` (any refusal or error), or one error code. */
+                outcome?: string;
+                /** @description Events at or after this time, Unix seconds. */
+                since?: number;
+                /** @description Events before this time, Unix seconds. */
+                until?: number;
+                /** @description `next_cursor` of the previous page; opaque. Pages stay put while events are added: new ones only ever come before the first page. */
+                cursor?: string;
+                /** @description Events per page (1–100, default 20). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "01935c8e-7a1b-7c3d-9e4f-5a6b7c8d9e0f",
+                     *           "at": 1741083308,
+                     *           "surface": "console",
+                     *           "actor_kind": "account",
+                     *           "actor_id": "f65d9e29-06bf-4fbd-8e6a-c779c9f3ad17",
+                     *           "actor_name": "admin@example.com",
+                     *           "client_ip": "203.0.113.7",
+                     *           "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0",
+                     *           "request_id": "58b72f2165b54f2d81249515a34cb277",
+                     *           "operation_id": "update_account_name",
+                     *           "target_kind": "account",
+                     *           "target_id": "f65d9e29-06bf-4fbd-8e6a-c779c9f3ad17",
+                     *           "group_id": null,
+                     *           "outcome": "success",
+                     *           "status": 200,
+                     *           "changes": {
+                     *             "name": "Ada"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditEventPage"];
+                };
+            };
+            /** @description Bad request: `invalid_param` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unauthorized: `unauthorized`, `not_setup` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Forbidden: `forbidden` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -257,6 +257,11 @@ impl<E: Endpoint> Endpoint for BodyGuardEndpoint<E> {
                 self.rules
                     .check(req.method(), req.uri().path(), &value)
                     .map_err(InvalidBody)?;
+                // Parsed once: the audit layer takes the fields an event records from it.
+                req.extensions_mut()
+                    .insert(crate::api::audit_layer::ParsedBody(std::sync::Arc::new(
+                        value,
+                    )));
             }
         }
         req.set_body(Body::from_bytes(bytes));

@@ -21,8 +21,21 @@ impl PathTemplate {
 
     /// How many segments are literal: where two templates match a path
     /// (`/groups/current` and `/groups/{id}`), the more literal one is the route.
-    fn literals(&self) -> usize {
+    pub fn literals(&self) -> usize {
         self.0.iter().filter(|s| s.is_some()).count()
+    }
+
+    /// The `{parameter}` segments of a matching `path`, by their names in `template`.
+    pub fn captures<'a>(template: &'a str, path: &'a str) -> Vec<(&'a str, &'a str)> {
+        template
+            .split('/')
+            .zip(path.split('/'))
+            .filter_map(|(t, p)| {
+                t.strip_prefix('{')
+                    .and_then(|t| t.strip_suffix('}'))
+                    .map(|name| (name, p))
+            })
+            .collect()
     }
 
     pub fn matches(&self, path: &str) -> bool {

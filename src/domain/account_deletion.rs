@@ -147,7 +147,7 @@ pub async fn delete(
         .filter(group_member::Column::AccountId.eq(id))
         .exec(&txn)
         .await?;
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     session::end_all_sessions(state, id).await?;
     account_cache::forget(state, &[id]).await?;
     Ok(())

@@ -188,7 +188,8 @@ pub async fn register(
     }
     .insert(&txn)
     .await?;
-    txn.commit().await?;
+    crate::audit::target("account", id);
+    crate::audit::commit(txn).await?;
     Ok(id)
 }
 
@@ -403,7 +404,7 @@ pub async fn update(
     if demotes_super && active_super_admins(&txn).await? == 0 {
         return Err(last_super_admin());
     }
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     if ends_access {
         session::end_all_sessions(state, id).await?;
     }

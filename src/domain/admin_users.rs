@@ -447,7 +447,7 @@ pub async fn delete_user(db: &DatabaseConnection, id: i64) -> Result<String> {
         .exec(&txn)
         .await?;
     admin_user::Entity::delete_by_id(id).exec(&txn).await?;
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     Ok(old.username)
 }
 
@@ -626,6 +626,7 @@ pub async fn login(
     req: Login<'_>,
 ) -> Result<User> {
     let now = clock.now();
+    crate::audit::attempted(req.username);
     let (fail, lock) = (fail_key(req.client), lock_key(req.client));
     let Some(slot) =
         attempts::reserve(db, &fail, LOGIN_MAX_FAILURES, LOGIN_FAILURE_WINDOW, now).await?
@@ -692,6 +693,10 @@ async fn check_credentials(
             return Err(AdminUserError::LoginOtp);
         }
     }
+    crate::audit::actor(crate::audit::Actor::AdminUser {
+        id: model.id,
+        username: model.username.clone(),
+    });
     Ok(model.into())
 }
 

@@ -115,7 +115,8 @@ pub async fn create(
             .await?;
         }
     }
-    txn.commit().await?;
+    crate::audit::target("dataset", row.id);
+    crate::audit::commit(txn).await?;
     Ok(DatasetView {
         dataset: row,
         owner_name: Some(creator.name.clone()),

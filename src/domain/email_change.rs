@@ -141,7 +141,7 @@ pub async fn reset(
         Err(err) if is_unique_violation(&err) => return Err(EmailChangeError::InUse),
         Err(err) => return Err(err.into()),
     }
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     account_cache::forget(state, &[caller.account.id]).await?;
     email_codes::deliver(
         state,

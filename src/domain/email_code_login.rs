@@ -78,6 +78,7 @@ pub async fn sign_in(
     client: &Client,
 ) -> Result<TokenPair, CodeLoginError> {
     enabled(state)?;
+    crate::audit::attempted(email);
     let email = email_codes::check(state, Purpose::Login, email, code, token).await?;
     let row = email_codes::verified(state, Purpose::Login, &email, token).await?;
     let db = &state.db;
@@ -127,7 +128,7 @@ pub async fn sign_in(
         .filter(account::Column::Id.eq(account.id))
         .exec(&txn)
         .await?;
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     account_cache::forget(state, &[account.id]).await?;
     let origin = Origin::new(SignInMethod::EmailCode, client);
     Ok(session::start_session(state, &account, &origin).await?)

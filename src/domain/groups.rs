@@ -87,6 +87,21 @@ pub async fn administered_groups(
         .collect())
 }
 
+/// The groups where `account_id` is a super_admin (whose audit events it may read).
+pub async fn super_admin_groups(
+    db: &DatabaseConnection,
+    account_id: Uuid,
+) -> Result<Vec<Uuid>, DbErr> {
+    Ok(group_member::Entity::find()
+        .filter(group_member::Column::AccountId.eq(account_id))
+        .filter(group_member::Column::GroupRole.eq(GroupRole::SuperAdmin.as_str()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.group_id)
+        .collect())
+}
+
 pub async fn find(
     db: &DatabaseConnection,
     id: Uuid,
@@ -231,7 +246,9 @@ pub async fn create(
     .insert(&txn)
     .await?;
     join(&txn, id, creator, GroupRole::SuperAdmin.as_str(), now).await?;
-    txn.commit().await?;
+    crate::audit::target("group", id);
+    crate::audit::group(id);
+    crate::audit::commit(txn).await?;
     // The account views show the role in the current group, which may be this one now.
     account_cache::forget(state, &[creator]).await?;
     Ok(group)
@@ -266,7 +283,7 @@ pub async fn update(
         shadow.name = Set(name);
         shadow.update(&txn).await?;
     }
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     Ok(group)
 }
 
@@ -347,7 +364,7 @@ pub async fn delete(state: &AppState, id: Uuid) -> Result<(), GroupError> {
             other.update(&txn).await?;
         }
     }
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     account_cache::forget(state, &moved).await?;
     Ok(())
 }
@@ -675,7 +692,8 @@ pub async fn create_tenant(
     join(&txn, group_id, owner, "normal", now).await?;
     copy_missing::<tenant_model_provider::Model, _>(&txn, group_id, &[id], now).await?;
     copy_missing::<tenant_default_model::Model, _>(&txn, group_id, &[id], now).await?;
-    txn.commit().await?;
+    crate::audit::target("workspace", id);
+    crate::audit::commit(txn).await?;
     account_cache::forget(state, &[owner]).await?;
     Ok(created)
 }

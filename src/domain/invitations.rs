@@ -252,7 +252,7 @@ async fn invite_one(
     } else {
         None
     };
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     // An existing account may have joined a group, which its view shows.
     account_cache::forget(state, &[account.id]).await?;
     Ok(mail_invitation(state, actor, workspace, email, language, url.as_deref()).await)
@@ -440,7 +440,7 @@ pub async fn activate(
     row.initialized_at = Set(Some(now));
     row.updated_at = Set(now);
     let account = row.update(&txn).await?;
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     account_cache::forget(state, &[account.id]).await?;
     let origin = Origin::new(SignInMethod::Invitation, client);
     Ok(session::start_session(state, &account, &origin).await?)
@@ -492,7 +492,7 @@ pub async fn sign_in_with_invitation(
     row.last_login_at = Set(Some(now));
     row.updated_at = Set(now);
     let account = row.update(&txn).await?;
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     account_cache::forget(state, &[account.id]).await?;
     let origin = Origin::new(SignInMethod::Invitation, client);
     Ok(Some(

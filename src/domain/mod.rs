@@ -5,6 +5,7 @@ pub mod account_cache;
 pub mod account_deletion;
 pub mod accounts;
 pub mod admin_users;
+pub mod audit_events;
 pub mod datasets;
 pub mod email_change;
 pub mod email_code_login;

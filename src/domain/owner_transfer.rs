@@ -112,7 +112,7 @@ pub async fn transfer(
             .exec(&txn)
             .await?;
     }
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     account_cache::forget(state, &[caller.account.id, member]).await?;
     Ok(())
 }

@@ -109,7 +109,7 @@ pub async fn reset(
     changed.password_hash = Set(Some(hash));
     changed.updated_at = Set(now);
     changed.update(&txn).await?;
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     session::end_all_sessions(state, account.id).await?;
     session::clear_lockout(state, &account.email).await?;
     let account = account::Entity::find_by_id(account.id)

@@ -160,6 +160,9 @@ pub enum Rule {
     /// Members of the `{tenant_id}` workspace, super_admins and admins of its group, and
     /// system admins.
     WorkspaceMember,
+    /// System admins, and the super_admins of any group (the audit trail: a group's
+    /// super_admin reads only its group's events, `audit_view`).
+    AuditReader,
     /// Routed, but answers 501 `not_implemented` until its issue lands.
     NotBuilt,
 }
@@ -195,6 +198,7 @@ impl Rule {
             | Rule::SuperAdmin
             | Rule::WorkspaceAdmin
             | Rule::DatasetEditor
+            | Rule::AuditReader
             | Rule::NotBuilt => &[],
         }
     }
@@ -228,6 +232,8 @@ pub struct Facts<'a> {
     pub workspace_member: bool,
     /// The caller's membership of its current workspace, if any.
     pub current_workspace: Option<WorkspaceMembership<'a>>,
+    /// The groups where the caller is a super_admin.
+    pub super_admin_groups: usize,
 }
 
 impl Facts<'_> {
@@ -239,6 +245,7 @@ impl Facts<'_> {
             manages_account: false,
             workspace_member: false,
             current_workspace: None,
+            super_admin_groups: 0,
         }
     }
 }
@@ -278,11 +285,30 @@ pub fn decide(rule: Rule, f: Facts<'_>) -> Decision {
         Rule::AccountOrItsGroupAdmin => f.is_self || f.manages_account || system_admin,
         Rule::GroupSuperAdmin => f.group_role == Some(GroupRole::SuperAdmin) || system_admin,
         Rule::WorkspaceMember => f.workspace_member || group_admin || system_admin,
+        Rule::AuditReader => system_admin || f.super_admin_groups > 0,
     };
     match (allowed, rule) {
         (true, _) => Decision::Allow,
         (false, Rule::GroupMember) => Decision::Hide,
         (false, _) => Decision::Forbid,
+    }
+}
+
+/// Which audit events a reader the rules admitted sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditView {
+    All,
+    /// Those about these groups.
+    Groups(Vec<uuid::Uuid>),
+}
+
+/// SECURITY: a system admin reads the whole trail; a group's super_admin only the events
+/// about the groups it is super_admin of.
+pub fn audit_view(system_role: SystemRole, super_admin_groups: Vec<uuid::Uuid>) -> AuditView {
+    if system_role.is_system_admin() {
+        AuditView::All
+    } else {
+        AuditView::Groups(super_admin_groups)
     }
 }
 

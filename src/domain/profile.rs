@@ -152,7 +152,7 @@ pub async fn change_password(
         .ok_or(ProfileError::AccountGone)?;
     let pair =
         session::start_family(state, &txn, &account, caller.family, &origin, signed_in_at).await?;
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     account_cache::forget(state, &[account.id]).await?;
     Ok(pair)
 }

@@ -186,7 +186,9 @@ pub async fn finish(
         Err(err) if is_unique_violation(&err) => return Err(RegisterError::EmailInUse),
         Err(err) => return Err(err.into()),
     };
-    txn.commit().await?;
+    crate::audit::account(account.id, &account.email);
+    crate::audit::target("account", account.id);
+    crate::audit::commit(txn).await?;
     let origin = Origin::new(SignInMethod::Registration, client);
     Ok(session::start_session(state, &account, &origin).await?)
 }

@@ -281,6 +281,7 @@ pub async fn login(
         return Err(SessionError::PasswordLoginDisabled);
     }
     let email = validate::email(email).map_err(SessionError::InvalidEmail)?;
+    crate::audit::attempted(&email);
     let db = &state.db;
     let now = state.clock.now();
     let attempt = Attempt::reserve(state, &email, client_ip, now).await?;
@@ -319,7 +320,8 @@ pub async fn login(
         .await?;
     let origin = Origin::new(SignInMethod::Password, client);
     let pair = start_family(state, &txn, &account, Uuid::now_v7(), &origin, now).await?;
-    txn.commit().await?;
+    crate::audit::account(account.id, &account.email);
+    crate::audit::commit(txn).await?;
     account_cache::forget(state, &[account.id]).await?;
     Ok(pair)
 }
@@ -473,7 +475,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenPair, Ses
     // The successor carries the sign-in's details: the session stays what it was.
     let origin = origin_of(&row);
     let pair = start_family(state, &txn, &account, row.family, &origin, row.signed_in_at).await?;
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     Ok(pair)
 }
 
@@ -571,8 +573,30 @@ async fn authenticate_token(
         // Off the request's path: a lost write only delays what the list shows.
         let db = state.db.clone();
         let id = held.id;
+        let (owner, email) = (view.account.id, view.account.email.clone());
         tokio::spawn(async move {
-            if let Err(err) = access_tokens::record_use(&db, id, now, client_ip).await {
+            let noticed = match access_tokens::record_use(&db, id, now, client_ip).await {
+                Ok(Some(before)) => {
+                    let mut changes = serde_json::Map::new();
+                    changes.insert("previous_ip".into(), before.into());
+                    crate::audit::notice(
+                        &db,
+                        crate::audit::Noticed {
+                            at: now,
+                            operation_id: "use_access_token",
+                            account: (owner, &email),
+                            client_ip: client_ip.map(|ip| ip.to_string()),
+                            target: ("access_token", id.to_string()),
+                            outcome: "new_address",
+                            changes,
+                        },
+                    )
+                    .await
+                }
+                Ok(None) => Ok(()),
+                Err(err) => Err(err),
+            };
+            if let Err(err) = noticed {
                 tracing::warn!(error = %err, "recording a personal access token's use failed");
             }
         });

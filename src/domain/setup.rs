@@ -205,6 +205,7 @@ pub async fn run(
         now,
     )
     .await?;
-    txn.commit().await?;
+    crate::audit::target("account", account_id);
+    crate::audit::commit(txn).await?;
     Ok(account_id)
 }

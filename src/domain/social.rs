@@ -302,7 +302,7 @@ async fn find_or_create(
             let created = async {
                 let txn = db.begin().await?;
                 let account = registration::create_account(&txn, member).await?;
-                txn.commit().await?;
+                crate::audit::commit(txn).await?;
                 Ok::<_, DbErr>(account)
             }
             .await;

@@ -158,7 +158,7 @@ pub async fn remove(state: &AppState, caller: Uuid, member: Uuid) -> Result<Uuid
                 .await?;
         }
     }
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     account_cache::forget(state, &[member]).await?;
     Ok(mine.tenant_id)
 }

@@ -90,7 +90,7 @@ pub async fn switch(
         .ok_or(WorkspaceError::NotMember)?;
     let txn = db.begin().await?;
     crate::domain::groups::make_current(&txn, account_id, &tenant, state.clock.now()).await?;
-    txn.commit().await?;
+    crate::audit::commit(txn).await?;
     // The current group, whose role the account views show, may have changed.
     crate::domain::account_cache::forget(state, &[account_id]).await?;
     Ok((

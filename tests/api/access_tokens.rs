@@ -301,3 +301,49 @@ async fn a_revocation_through_one_instance_is_seen_by_the_other() {
         .expect("rows");
     assert!(left.is_empty());
 }
+
+async fn profile_from(app: &TestApp, token: &str, client: &str) -> u16 {
+    app.http
+        .get(app.url("/console/api/account/profile"))
+        .bearer_auth(token)
+        .header("x-forwarded-for", client)
+        .send()
+        .await
+        .expect("send")
+        .status()
+        .as_u16()
+}
+
+async fn last_used_ip(app: &TestApp, id: uuid::Uuid) -> Option<String> {
+    access_token::Entity::find_by_id(id)
+        .one(&app.state.db)
+        .await
+        .expect("q")
+        .and_then(|r| r.last_used_ip)
+}
+
+db_test!(async fn a_use_from_a_new_address_is_an_audit_event(app) using |state| state.with_trusted_proxies(vec!["127.0.0.1/32".parse().expect("net")]); {
+    let admin = signed_in_admin(&app).await;
+    let token = make(&admin, "ci", types::AccessTokenScope::Read).await;
+    assert_eq!(profile_from(&app, &token.token, "198.51.100.1").await, 200);
+    for _ in 0..100 {
+        if last_used_ip(&app, token.id).await.is_some() { break; }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(last_used_ip(&app, token.id).await.as_deref(), Some("198.51.100.1"));
+    assert_eq!(profile_from(&app, &token.token, "198.51.100.2").await, 200);
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        found = entity::audit_event::Entity::find()
+            .filter(entity::audit_event::Column::OperationId.eq("use_access_token"))
+            .all(&app.state.db)
+            .await
+            .expect("events");
+        if !found.is_empty() { break; }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(found.len(), 1, "one event for the new address");
+    assert_eq!(found[0].client_ip.as_deref(), Some("198.51.100.2"));
+    assert_eq!(found[0].target_id.as_deref(), Some(token.id.to_string().as_str()));
+    assert!(found[0].changes.as_deref().unwrap_or_default().contains("198.51.100.1"));
+});

@@ -46,6 +46,11 @@ async fn token(app: &TestApp, username: &str, password: &str) -> String {
     r.data.expect("data").token
 }
 
+/// The admin user's token, as the `Authorization` header carries it.
+pub async fn admin_token(app: &TestApp) -> String {
+    token(app, "admin", ADMIN_PASSWORD).await
+}
+
 async fn admin_client(app: &TestApp) -> Client {
     app.admin_as(&token(app, "admin", ADMIN_PASSWORD).await)
 }
@@ -745,6 +750,7 @@ fn request(op: Operation, me: &str) -> (String, Option<Value>) {
     let q = |s: &str| format!("{path}?{s}");
     match op {
         ListUsers
+        | ListAdminAuditEvents
         | GetMe
         | Logout
         | Generate2fa

@@ -126,7 +126,10 @@ fn judge(
             Caller::Normal | Caller::SystemAdmin,
         )
         | (
-            Rule::GroupAdminOrSystemAdmin | Rule::GroupSuperAdmin | Rule::WorkspaceMember,
+            Rule::GroupAdminOrSystemAdmin
+            | Rule::GroupSuperAdmin
+            | Rule::WorkspaceMember
+            | Rule::AuditReader,
             Caller::Normal,
         )
         | (Rule::GroupAdminOrSelf, Caller::SystemAdmin) => expect(refused, "403 forbidden"),

@@ -7,6 +7,7 @@ mod admin;
 mod alist_web;
 mod attacks;
 mod attempts;
+mod audit;
 mod authz;
 mod backup;
 mod browser;

@@ -357,8 +357,9 @@ async fn oauth_states_get_a_pkce_verifier(backend: Backend) {
         .expect("row");
     assert_eq!(stored.pkce_verifier, "v".repeat(43));
 
-    // Down past 000010 (and 000100, 000101, 000011 after it): the table of 000006 again.
-    Migrator::down(&db, Some(4)).await.expect("down four");
+    // Down past 000010 (and 000100, 000101, 000011, 000012, 000013 after it): the table
+    // of 000006 again.
+    Migrator::down(&db, Some(6)).await.expect("down six");
     assert!(
         rows("SELECT COUNT(pkce_verifier) FROM oauth_states")
             .await

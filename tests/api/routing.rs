@@ -99,6 +99,42 @@ pub fn call_for<'a>(calls: &'a [Call], operation_id: &str) -> &'a Call {
         .unwrap_or_else(|| panic!("{operation_id} has no call"))
 }
 
+/// Like [`send`], with the answer's `x-request-id`.
+pub async fn send_traced(call: &Call, auth: Option<(&str, &str)>) -> (u16, Value, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut req = client.request(call.method.clone(), &call.url);
+    if let Some((name, value)) = auth {
+        req = req.header(name, value);
+    }
+    if let Some(body) = &call.body {
+        req = req.json(body);
+    }
+    let resp = req.send().await.expect("send");
+    let status = resp.status().as_u16();
+    let id = resp
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let text = resp.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+        id,
+    )
+}
+
+impl Call {
+    /// The URL the call is made to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
 pub async fn send(call: &Call, auth: Option<(&str, &str)>) -> (u16, Value) {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -178,7 +214,8 @@ fn authz_tables_agree_with_the_specs_security() {
             | GroupAdminOrSelf
             | AccountOrItsGroupAdmin
             | GroupSuperAdmin
-            | WorkspaceMember => Some(true),
+            | WorkspaceMember
+            | AuditReader => Some(true),
             NotBuilt => None,
         };
         if let Some(needs) = needs {
@@ -218,6 +255,7 @@ fn console_rule_text(rule: console_authz::Rule) -> &'static str {
         AccountOrItsGroupAdmin => "the account itself, its group admins or system admin",
         GroupSuperAdmin => "group super admin or system admin",
         WorkspaceMember => "workspace member, its group admins or system admin",
+        AuditReader => "system admin or any group's super admin",
         NotBuilt => "not built",
     }
 }
@@ -267,6 +305,7 @@ pub fn documented_console_rule(operation_id: &str) -> Option<console_authz::Rule
         AccountOrItsGroupAdmin,
         GroupSuperAdmin,
         WorkspaceMember,
+        AuditReader,
         NotBuilt,
     ]
     .into_iter()

@@ -374,6 +374,20 @@ fn operations(api: &Api, out: &mut String) {
     });
     table(
         out,
+        "The status of the operation's first documented success answer.",
+        "success_status",
+        "u16",
+        &|op| {
+            op.responses
+                .iter()
+                .map(|r| r.status)
+                .find(|s| (200..300).contains(s))
+                .unwrap_or(200)
+                .to_string()
+        },
+    );
+    table(
+        out,
         "Whether the operation needs a credential (has a security requirement).",
         "requires_credential",
         "bool",

@@ -5,8 +5,75 @@ use poem_openapi::payload::Json;
 use super::{AdminError, AdminHandlers, empty_ok, ssh_key_page, user_out};
 use crate::api::generated::admin::{AdminUserApi, responses, schemas};
 use crate::domain::admin_users::{self as users, NewUser, UserChanges};
+use crate::domain::audit_events::{self, AuditQueryError, Filter};
+
+fn event_out(e: entity::audit_event::Model) -> schemas::AuditEvent {
+    let changes = audit_events::changes(&e).map(serde_json::Value::Object);
+    schemas::AuditEvent {
+        id: e.id,
+        at: e.at,
+        surface: e.surface,
+        actor_kind: e.actor_kind,
+        actor_id: e.actor_id,
+        actor_name: e.actor_name,
+        client_ip: e.client_ip,
+        user_agent: e.user_agent,
+        request_id: e.request_id,
+        operation_id: e.operation_id,
+        target_kind: e.target_kind,
+        target_id: e.target_id,
+        group_id: e.group_id,
+        outcome: e.outcome,
+        status: e.status,
+        changes,
+    }
+}
 
 impl AdminUserApi for AdminHandlers {
+    async fn list_admin_audit_events(
+        &self,
+        _ctx: Self::Context,
+        _principal: Self::Principal,
+        actor: Option<String>,
+        target_kind: Option<String>,
+        target_id: Option<String>,
+        operation_id: Option<String>,
+        outcome: Option<String>,
+        since: Option<i64>,
+        until: Option<i64>,
+        cursor: Option<String>,
+        limit: i32,
+    ) -> poem::Result<responses::ListAdminAuditEventsResponse> {
+        let filter = Filter {
+            surface: Some("admin"),
+            actor,
+            target_kind,
+            target_id,
+            operation_id,
+            outcome,
+            since,
+            until,
+            groups: None,
+        };
+        let limit = u64::try_from(limit.clamp(1, 100)).unwrap_or(20);
+        let page = audit_events::page(&self.state.db, &filter, cursor.as_deref(), limit)
+            .await
+            .map_err(|err| match err {
+                AuditQueryError::BadCursor => AdminError::new(400, err.to_string()),
+                AuditQueryError::Db(err) => AdminError::from(err),
+            })?;
+        Ok(responses::ListAdminAuditEventsResponse::Ok(Json(
+            schemas::AuditEventPageResponse {
+                code: 200,
+                message: "success".into(),
+                data: Some(schemas::AuditEventPage {
+                    content: page.events.into_iter().map(event_out).collect(),
+                    next_cursor: page.next_cursor,
+                }),
+            },
+        )))
+    }
+
     async fn list_users(
         &self,
         _ctx: Self::Context,
@@ -69,7 +136,8 @@ impl AdminUserApi for AdminHandlers {
             },
         )
         .await
-        .map_err(AdminError::from)?;
+        .map_err(AdminError::from)
+        .inspect(|user| crate::audit::target("admin_user", user.id))?;
         Ok(responses::CreateUserResponse::Ok(Json(empty_ok())))
     }
 

@@ -24,7 +24,9 @@ pub fn rule(op: Operation) -> Rule {
     use Operation::*;
     match op {
         ListUsers | GetUser | CreateUser | UpdateUser | DeleteUser | CancelUser2fa
-        | DeleteUserCache | ListUserSshKeys | DeleteUserSshKey => Rule::Admin,
+        | DeleteUserCache | ListUserSshKeys | DeleteUserSshKey | ListAdminAuditEvents => {
+            Rule::Admin
+        }
         Login | LoginHash | GetPublicSettings | ListOfflineDownloadTools => Rule::Public,
         Logout | GetMe | FsGet | FsList | FsDirs => Rule::AnyUser,
         UpdateMe => Rule::NotGuest {
@@ -39,6 +41,17 @@ pub fn rule(op: Operation) -> Rule {
             code: 401,
             message: "user invalid",
         },
+    }
+}
+
+/// Whether a call of `op` is written to the audit trail: every operation that changes
+/// state (sign-ins included), not the reads.
+pub fn audited(op: Operation) -> bool {
+    use Operation::*;
+    match op {
+        Logout => true,
+        FsGet | FsList | FsDirs => false,
+        _ => op.method() != "GET",
     }
 }
 

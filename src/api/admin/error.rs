@@ -52,6 +52,29 @@ impl ResponseError for AdminError {
     }
 }
 
+/// The outcome an audit event records for a call that failed with `err`: AList's message
+/// (its errors have no codes) and the envelope's code.
+pub fn outcome(err: &poem::Error) -> (String, u16) {
+    match err.downcast_ref::<AdminError>() {
+        Some(e) => (e.message.clone(), e.code),
+        None => {
+            let failure = error_layer::classify(err);
+            (failure.message, failure.status.as_u16())
+        }
+    }
+}
+
+/// The outcome of an answered call: the envelope's `code`, and its message when it is not
+/// 200 (AList answers errors with HTTP 200).
+pub fn answer_outcome(body: &serde_json::Value) -> Option<(String, u16)> {
+    let code = u16::try_from(body.get("code")?.as_u64()?).ok()?;
+    if code == 200 {
+        return Some(("success".to_string(), 200));
+    }
+    let message = body.get("message").and_then(|m| m.as_str()).unwrap_or("");
+    Some((message.to_string(), code))
+}
+
 /// Renders any error the admin endpoint returns in the AList envelope.
 pub fn render(err: poem::Error) -> Response {
     if err.is::<AdminError>() {

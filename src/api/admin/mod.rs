@@ -139,6 +139,10 @@ impl Surface for AdminHandlers {
     ) -> poem::Result<AdminPrincipal> {
         let rule = authz::rule(op);
         let principal = self.identify(credential).await?;
+        crate::audit::actor(crate::audit::Actor::AdminUser {
+            id: principal.user.id,
+            username: principal.user.username.clone(),
+        });
         authz::check(rule, &principal.user).map_err(|(code, msg)| AdminError::new(code, msg))?;
         Ok(principal)
     }

@@ -72,6 +72,7 @@ impl AccessTokenApi for ConsoleHandlers {
         )
         .await
         .map_err(ConsoleError::from)?;
+        crate::audit::target("access_token", row.id);
         let shown = view(row);
         Ok(responses::CreateAccessTokenResponse::Created(Json(
             schemas::CreatedAccessToken {

@@ -99,6 +99,7 @@ pub fn rule(op: Operation) -> Rule {
             Rule::SignedIn
         }
         ListAccountAccessTokensEx | RevokeAccountAccessTokensEx => Rule::SystemAdmin,
+        ListAuditEvents => Rule::AuditReader,
     }
 }
 
@@ -138,6 +139,20 @@ pub fn admit_token(session: &Session, op: Operation) -> Result<(), ConsoleError>
             Err(ConsoleError::forbidden())
         }
         _ => Ok(()),
+    }
+}
+
+/// Whether a call of `op` is written to the audit trail: every operation that changes
+/// state (sign-ins and code checks included: they spend attempts), not the reads.
+pub fn audited(op: Operation) -> bool {
+    use Operation::*;
+    match op {
+        // GETs with an effect: a sign-out, a social sign-in's callback and start, the
+        // deletion code mail.
+        Logout | OauthAuthorize | OauthLogin | SendDeleteAccountCode => true,
+        // POSTs that only read.
+        CheckEmailUnique => false,
+        _ => op.method() != "GET",
     }
 }
 
@@ -213,11 +228,19 @@ pub async fn admit_caller(
     } else {
         None
     };
+    let super_admin_groups = if rule == Rule::AuditReader && !session.is_system_admin() {
+        groups::super_admin_groups(&state.db, session.account.id)
+            .await?
+            .len()
+    } else {
+        0
+    };
     let facts = Facts {
         current_workspace: current.as_ref().map(|(_, m)| WorkspaceMembership {
             role: &m.role,
             permissions: &m.permissions,
         }),
+        super_admin_groups,
         ..Facts::of(session.system_role())
     };
     enforce(op, policy::decide(rule, facts))
@@ -265,6 +288,8 @@ pub async fn authorize_group(
         is_self: scope.account_id == Some(session.account.id),
         ..Facts::of(session.system_role())
     };
+    crate::audit::default_target("group", scope.group_id);
+    crate::audit::group(scope.group_id);
     enforce(op, policy::decide(rule(op), facts))?;
     let group = groups::find(&state.db, scope.group_id)
         .await
@@ -305,6 +330,9 @@ pub async fn authorize_current_group(
     let current = groups::current(&state.db, session.account.id)
         .await?
         .map(|(group, role)| (group, GroupRole::parse(&role)));
+    if let Some((group, _)) = &current {
+        crate::audit::group(group.id);
+    }
     let facts = Facts {
         group_role: current.as_ref().map(|(_, r)| *r),
         ..Facts::of(session.system_role())
@@ -408,6 +436,9 @@ pub async fn authorize_workspace(
             .map(|r| GroupRole::parse(&r)),
         None => None,
     };
+    if let Some(group_id) = found.as_ref().and_then(|t| t.group_id) {
+        crate::audit::group(group_id);
+    }
     let facts = Facts {
         group_role: role,
         workspace_member: member,

@@ -110,6 +110,17 @@ pub fn render(err: poem::Error) -> Response {
     envelope(failure.status, failure.code, &failure.message)
 }
 
+/// The outcome an audit event records for a call that failed with `err`: its code.
+pub fn outcome(err: &poem::Error) -> (String, u16) {
+    match err.downcast_ref::<ConsoleError>() {
+        Some(e) => (e.code.to_string(), e.status.as_u16()),
+        None => {
+            let failure = error_layer::classify(err);
+            (failure.code.to_string(), failure.status.as_u16())
+        }
+    }
+}
+
 impl From<DbErr> for ConsoleError {
     fn from(err: DbErr) -> Self {
         if is_unavailable(&err) {

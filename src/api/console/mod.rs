@@ -2,6 +2,7 @@
 
 mod access_token;
 mod account;
+mod audit;
 mod auth;
 pub mod authz;
 mod enterprise_group;
@@ -58,6 +59,10 @@ impl ConsoleHandlers {
         }
         self.require_setup(op).await?;
         let session = session::authenticate(&self.state, credential, ctx.client_ip).await?;
+        crate::audit::account(session.account.id, &session.account.email);
+        if let Some(grant) = session.token {
+            crate::audit::note("access_token", grant.id.to_string());
+        }
         authz::admit_token(&session, op)?;
         Ok(session)
     }

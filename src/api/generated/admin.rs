@@ -12,6 +12,71 @@ use std::future::Future;
 
 /// Types of `components/schemas`.
 pub mod schemas {
+    /// One audited call.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct AuditEvent {
+        /// The event's id.
+        pub id: ::uuid::Uuid,
+        /// When, Unix seconds.
+        pub at: i64,
+        /// `console` or `admin`.
+        pub surface: String,
+        /// `account`, `admin_user` or `anonymous`.
+        pub actor_kind: String,
+        /// The actor's id; null for anonymous callers.
+        #[oai(nullable)]
+        pub actor_id: Option<String>,
+        /// The e-mail or username the actor signed in with, or tried.
+        #[oai(nullable)]
+        pub actor_name: Option<String>,
+        /// The client address, when known.
+        #[oai(nullable)]
+        pub client_ip: Option<String>,
+        /// The user agent, when sent.
+        #[oai(nullable)]
+        pub user_agent: Option<String>,
+        /// The request's id (its `X-Request-Id` answer header).
+        pub request_id: String,
+        /// The operationId of the call.
+        pub operation_id: String,
+        /// What the call acted on, when it named something.
+        #[oai(nullable)]
+        pub target_kind: Option<String>,
+        /// Its id.
+        #[oai(nullable)]
+        pub target_id: Option<String>,
+        /// The group it belongs to, when known.
+        #[oai(nullable)]
+        pub group_id: Option<::uuid::Uuid>,
+        /// `success`, or the error code the caller was answered with.
+        pub outcome: String,
+        /// The HTTP status (the envelope's `code` on the admin surface).
+        pub status: i32,
+        /// The fields the call sent or changed, secrets left out.
+        #[oai(nullable)]
+        pub changes: Option<::serde_json::Value>,
+    }
+
+    /// AuditEventPage
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct AuditEventPage {
+        pub content: Vec<AuditEvent>,
+        /// Pass as `cursor` for the next page; null on the last one.
+        #[oai(nullable)]
+        pub next_cursor: Option<String>,
+    }
+
+    /// Envelope whose `data` is an `AuditEventPage` on success and null on failure.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct AuditEventPageResponse {
+        /// 200 on success; otherwise the error status (400, 401, 403, 500).
+        pub code: i32,
+        /// `success`, or the error message.
+        pub message: String,
+        #[oai(nullable)]
+        pub data: Option<AuditEventPage>,
+    }
+
     /// A user as AList/OpenList returns it (`model.User`, hidden fields left out).
     #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
     pub struct User {
@@ -766,6 +831,14 @@ pub mod responses {
         #[oai(status = 200)]
         Ok(::poem_openapi::payload::Json<schemas::FsDirsResponse>),
     }
+
+    /// Responses of `list_admin_audit_events`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum ListAdminAuditEventsResponse {
+        /// Envelope; `code` 200 with an `AuditEventPage`, or an error code with `data` null.
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::AuditEventPageResponse>),
+    }
 }
 
 /// The tags of the spec; each has a handler trait and a router.
@@ -856,6 +929,7 @@ pub enum Operation {
     FsGet,
     FsList,
     FsDirs,
+    ListAdminAuditEvents,
 }
 
 impl Operation {
@@ -885,6 +959,7 @@ impl Operation {
         Self::FsGet,
         Self::FsList,
         Self::FsDirs,
+        Self::ListAdminAuditEvents,
     ];
 
     /// The `operationId`.
@@ -914,6 +989,7 @@ impl Operation {
             Self::FsGet => "fs_get",
             Self::FsList => "fs_list",
             Self::FsDirs => "fs_dirs",
+            Self::ListAdminAuditEvents => "list_admin_audit_events",
         }
     }
 
@@ -944,6 +1020,7 @@ impl Operation {
             Self::FsGet => "POST",
             Self::FsList => "POST",
             Self::FsDirs => "POST",
+            Self::ListAdminAuditEvents => "GET",
         }
     }
 
@@ -974,6 +1051,7 @@ impl Operation {
             Self::FsGet => "/api/fs/get",
             Self::FsList => "/api/fs/list",
             Self::FsDirs => "/api/fs/dirs",
+            Self::ListAdminAuditEvents => "/api/admin/audit/list",
         }
     }
 
@@ -1004,6 +1082,38 @@ impl Operation {
             Self::FsGet => Tag::Fs,
             Self::FsList => Tag::Fs,
             Self::FsDirs => Tag::Fs,
+            Self::ListAdminAuditEvents => Tag::AdminUser,
+        }
+    }
+
+    /// The status of the operation's first documented success answer.
+    pub fn success_status(self) -> u16 {
+        match self {
+            Self::ListUsers => 200,
+            Self::GetUser => 200,
+            Self::CreateUser => 200,
+            Self::UpdateUser => 200,
+            Self::DeleteUser => 200,
+            Self::CancelUser2fa => 200,
+            Self::DeleteUserCache => 200,
+            Self::ListUserSshKeys => 200,
+            Self::DeleteUserSshKey => 200,
+            Self::Login => 200,
+            Self::LoginHash => 200,
+            Self::Logout => 200,
+            Self::GetMe => 200,
+            Self::UpdateMe => 200,
+            Self::Generate2fa => 200,
+            Self::Verify2fa => 200,
+            Self::ListMySshKeys => 200,
+            Self::AddMySshKey => 200,
+            Self::DeleteMySshKey => 200,
+            Self::GetPublicSettings => 200,
+            Self::ListOfflineDownloadTools => 200,
+            Self::FsGet => 200,
+            Self::FsList => 200,
+            Self::FsDirs => 200,
+            Self::ListAdminAuditEvents => 200,
         }
     }
 
@@ -1034,6 +1144,7 @@ impl Operation {
             Self::FsGet => true,
             Self::FsList => true,
             Self::FsDirs => true,
+            Self::ListAdminAuditEvents => true,
         }
     }
 
@@ -1064,6 +1175,7 @@ impl Operation {
             Self::FsGet => None,
             Self::FsList => None,
             Self::FsDirs => None,
+            Self::ListAdminAuditEvents => None,
         }
     }
 }
@@ -1136,6 +1248,10 @@ fn default_list_my_ssh_keys_page() -> i32 {
 
 fn default_list_my_ssh_keys_per_page() -> i32 {
     30
+}
+
+fn default_list_admin_audit_events_limit() -> i32 {
+    20
 }
 
 /// Handlers of the `AdminUser` tag.
@@ -1216,6 +1332,22 @@ pub trait AdminUserApi: Surface {
         principal: Self::Principal,
         id: i64,
     ) -> impl Future<Output = ::poem::Result<responses::DeleteUserSshKeyResponse>> + Send;
+
+    /// `GET /api/admin/audit/list`: The admin surface's audit trail
+    fn list_admin_audit_events(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        actor: Option<String>,
+        target_kind: Option<String>,
+        target_id: Option<String>,
+        operation_id: Option<String>,
+        outcome: Option<String>,
+        since: Option<i64>,
+        until: Option<i64>,
+        cursor: Option<String>,
+        limit: i32,
+    ) -> impl Future<Output = ::poem::Result<responses::ListAdminAuditEventsResponse>> + Send;
 }
 
 /// Handlers of the `Auth` tag.
@@ -1725,6 +1857,86 @@ impl<T: AdminUserApi> AdminUserRoutes<T> {
             .authenticate(&ctx, Operation::DeleteUserSshKey, credential.credential())
             .await?;
         self.0.delete_user_ssh_key(ctx, principal, id.0).await
+    }
+
+    /// The admin surface's audit trail
+    ///
+    /// Extension: one event per state-changing call of this surface and per sign-in
+    /// attempt, success or not — who (user, or anonymous with the username tried), from
+    /// where, which operation on what, how it ended (`success` or the error's message
+    /// code) and the fields sent (never a password, token, code or secret). Newest first,
+    /// paged by an opaque cursor (`next_cursor`).
+    ///
+    /// Errors (HTTP 200; the status is in `code`, `data` is null):
+    /// - 400 — a parameter is malformed (the message names it).
+    /// - 401 — no, unknown, expired or stale token.
+    /// - 403 `You are not an admin` — the caller is a general user or the guest.
+    #[oai(
+        path = "/api/admin/audit/list",
+        method = "get",
+        operation_id = "list_admin_audit_events",
+        tag = "Tag::AdminUser"
+    )]
+    async fn list_admin_audit_events(
+        &self,
+        http_request: &::poem::Request,
+        credential: OptionalAuthorizationHeader,
+        /// The actor's id (account id or admin user id) or the e-mail or username it signed in with or tried.
+        #[oai(name = "actor", validator(min_length = 1, max_length = 255))]
+        actor: ::poem_openapi::param::Query<Option<String>>,
+        /// What the call acted on: `account`, `group`, `workspace`, `access_token`, `session`, `admin_user`, `ssh_key`.
+        #[oai(name = "target_kind", validator(min_length = 1, max_length = 32))]
+        target_kind: ::poem_openapi::param::Query<Option<String>>,
+        /// The id of what the call acted on.
+        #[oai(name = "target_id", validator(min_length = 1, max_length = 64))]
+        target_id: ::poem_openapi::param::Query<Option<String>>,
+        /// The operationId of the call.
+        #[oai(name = "operation_id", validator(min_length = 1, max_length = 64))]
+        operation_id: ::poem_openapi::param::Query<Option<String>>,
+        /// `success`, `failure` (any refusal or error), or one error code.
+        #[oai(name = "outcome", validator(min_length = 1, max_length = 64))]
+        outcome: ::poem_openapi::param::Query<Option<String>>,
+        /// Events at or after this time, Unix seconds.
+        #[oai(name = "since")]
+        since: ::poem_openapi::param::Query<Option<i64>>,
+        /// Events before this time, Unix seconds.
+        #[oai(name = "until")]
+        until: ::poem_openapi::param::Query<Option<i64>>,
+        /// `next_cursor` of the previous page; opaque. Pages stay put while events are added: new ones only ever come before the first page.
+        #[oai(name = "cursor", validator(min_length = 1, max_length = 64))]
+        cursor: ::poem_openapi::param::Query<Option<String>>,
+        /// Events per page (1–100, default 20).
+        #[oai(
+            name = "limit",
+            default = "default_list_admin_audit_events_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: ::poem_openapi::param::Query<i32>,
+    ) -> ::poem::Result<responses::ListAdminAuditEventsResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(
+                &ctx,
+                Operation::ListAdminAuditEvents,
+                credential.credential(),
+            )
+            .await?;
+        self.0
+            .list_admin_audit_events(
+                ctx,
+                principal,
+                actor.0,
+                target_kind.0,
+                target_id.0,
+                operation_id.0,
+                outcome.0,
+                since.0,
+                until.0,
+                cursor.0,
+                limit.0,
+            )
+            .await
     }
 }
 

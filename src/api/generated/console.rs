@@ -12,6 +12,60 @@ use std::future::Future;
 
 /// Types of `components/schemas`.
 pub mod schemas {
+    /// One audited call.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct AuditEvent {
+        /// The event's id.
+        pub id: ::uuid::Uuid,
+        /// When, Unix seconds.
+        pub at: i64,
+        /// `console` or `admin`.
+        pub surface: String,
+        /// `account`, `admin_user` or `anonymous`.
+        pub actor_kind: String,
+        /// The actor's id; null for anonymous callers.
+        #[oai(nullable)]
+        pub actor_id: Option<String>,
+        /// The e-mail or username the actor signed in with, or tried.
+        #[oai(nullable)]
+        pub actor_name: Option<String>,
+        /// The client address, when known.
+        #[oai(nullable)]
+        pub client_ip: Option<String>,
+        /// The user agent, when sent.
+        #[oai(nullable)]
+        pub user_agent: Option<String>,
+        /// The request's id (its `X-Request-Id` answer header).
+        pub request_id: String,
+        /// The operationId of the call.
+        pub operation_id: String,
+        /// What the call acted on, when it named something.
+        #[oai(nullable)]
+        pub target_kind: Option<String>,
+        /// Its id.
+        #[oai(nullable)]
+        pub target_id: Option<String>,
+        /// The group it belongs to, when known.
+        #[oai(nullable)]
+        pub group_id: Option<::uuid::Uuid>,
+        /// `success`, or the error code the caller was answered with.
+        pub outcome: String,
+        /// The HTTP status (the envelope's `code` on the admin surface).
+        pub status: i32,
+        /// The fields the call sent or changed, secrets left out.
+        #[oai(nullable)]
+        pub changes: Option<::serde_json::Value>,
+    }
+
+    /// Audit events, newest first.
+    #[derive(::poem_openapi::Object, Debug, Clone, PartialEq)]
+    pub struct AuditEventPage {
+        pub data: Vec<AuditEvent>,
+        /// Pass as `cursor` for the next page; null on the last one.
+        #[oai(nullable)]
+        pub next_cursor: Option<String>,
+    }
+
     /// What a personal access token may do: `read` admits only GET operations; `write` every operation its owner may call except managing tokens and the account's own credentials.
     #[derive(::poem_openapi::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub enum AccessTokenScope {
@@ -3288,6 +3342,23 @@ pub mod responses {
         #[oai(status = 404)]
         NotFound(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
+
+    /// Responses of `list_audit_events`.
+    #[derive(::poem_openapi::ApiResponse, Debug)]
+    pub enum ListAuditEventsResponse {
+        /// OK
+        #[oai(status = 200)]
+        Ok(::poem_openapi::payload::Json<schemas::AuditEventPage>),
+        /// Bad request: `invalid_param`
+        #[oai(status = 400)]
+        BadRequest(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unauthorized: `unauthorized`, `not_setup`
+        #[oai(status = 401)]
+        Unauthorized(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Forbidden: `forbidden`
+        #[oai(status = 403)]
+        Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+    }
 }
 
 /// The tags of the spec; each has a handler trait and a router.
@@ -3308,6 +3379,9 @@ pub enum Tag {
     /// The caller's workspaces, switching between them, datasets and model defaults (extensions).
     #[oai(rename = "Workspace")]
     Workspace,
+    /// The audit trail (extension): who changed what, and when.
+    #[oai(rename = "Audit")]
+    Audit,
     /// Personal access tokens (extensions): for scripts, CI jobs and the SDK, in place of a person's sign-in.
     #[oai(rename = "AccessToken")]
     AccessToken,
@@ -3413,6 +3487,7 @@ pub enum Operation {
     RevokeAccessToken,
     ListAccountAccessTokensEx,
     RevokeAccountAccessTokensEx,
+    ListAuditEvents,
 }
 
 impl Operation {
@@ -3503,6 +3578,7 @@ impl Operation {
         Self::RevokeAccessToken,
         Self::ListAccountAccessTokensEx,
         Self::RevokeAccountAccessTokensEx,
+        Self::ListAuditEvents,
     ];
 
     /// The `operationId`.
@@ -3593,6 +3669,7 @@ impl Operation {
             Self::RevokeAccessToken => "revoke_access_token",
             Self::ListAccountAccessTokensEx => "list_account_access_tokens_ex",
             Self::RevokeAccountAccessTokensEx => "revoke_account_access_tokens_ex",
+            Self::ListAuditEvents => "list_audit_events",
         }
     }
 
@@ -3684,6 +3761,7 @@ impl Operation {
             Self::RevokeAccessToken => "DELETE",
             Self::ListAccountAccessTokensEx => "GET",
             Self::RevokeAccountAccessTokensEx => "DELETE",
+            Self::ListAuditEvents => "GET",
         }
     }
 
@@ -3805,6 +3883,7 @@ impl Operation {
             Self::RevokeAccessToken => "/console/api/account/tokens/{token_id}",
             Self::ListAccountAccessTokensEx => "/console/api/account-ex/tokens",
             Self::RevokeAccountAccessTokensEx => "/console/api/account-ex/tokens",
+            Self::ListAuditEvents => "/console/api/audit-events",
         }
     }
 
@@ -3896,6 +3975,99 @@ impl Operation {
             Self::RevokeAccessToken => Tag::AccessToken,
             Self::ListAccountAccessTokensEx => Tag::AccessToken,
             Self::RevokeAccountAccessTokensEx => Tag::AccessToken,
+            Self::ListAuditEvents => Tag::Audit,
+        }
+    }
+
+    /// The status of the operation's first documented success answer.
+    pub fn success_status(self) -> u16 {
+        match self {
+            Self::GetSetupStatus => 200,
+            Self::Setup => 201,
+            Self::GetSystemFeatures => 200,
+            Self::GetInitStatus => 200,
+            Self::ValidateInitPassword => 201,
+            Self::ListEnterpriseGroups => 200,
+            Self::UpdateEnterpriseGroup => 200,
+            Self::CreateEnterpriseGroup => 201,
+            Self::DeleteEnterpriseGroup => 200,
+            Self::GetEnterpriseGroupInfo => 200,
+            Self::ListGroupTenants => 200,
+            Self::CreateGroupTenant => 201,
+            Self::ListUnjoinedTenants => 200,
+            Self::ListJoinedTenants => 200,
+            Self::ListJoinedTenantRoles => 200,
+            Self::ListAccountJoinedGroups => 200,
+            Self::ListMyJoinedGroups => 200,
+            Self::CheckManagePermission => 200,
+            Self::GetCurrentGroup => 200,
+            Self::GetCurrentGroupDetail => 200,
+            Self::ListManagedTenants => 200,
+            Self::ListManagedAppTenants => 200,
+            Self::ListManagedDatasetTenants => 200,
+            Self::ListGroupMembers => 200,
+            Self::ListGroupDatasets => 200,
+            Self::RepairModelProviders => 200,
+            Self::CheckAppPermission => 200,
+            Self::CheckDatasetPermission => 200,
+            Self::RepairSystemDefault => 200,
+            Self::RegisterAccount => 200,
+            Self::GetAccountProfile => 200,
+            Self::GetAccountExProfile => 200,
+            Self::ListAccountsEx => 200,
+            Self::GetAccountExByEmail => 200,
+            Self::GetAccountExById => 200,
+            Self::UpdateAccountEx => 200,
+            Self::UpdateAccountRole => 200,
+            Self::InviteMembersByEmail => 201,
+            Self::Login => 200,
+            Self::CheckActivation => 200,
+            Self::Activate => 200,
+            Self::SendForgotPasswordEmail => 200,
+            Self::CheckForgotPasswordCode => 200,
+            Self::ResetPassword => 200,
+            Self::SendRegisterEmail => 200,
+            Self::CheckRegisterCode => 200,
+            Self::FinishRegister => 200,
+            Self::OauthLogin => 200,
+            Self::OauthAuthorize => 200,
+            Self::RefreshToken => 200,
+            Self::Logout => 200,
+            Self::LogoutPost => 200,
+            Self::CreateDataset => 201,
+            Self::ListWorkspaces => 200,
+            Self::SwitchWorkspace => 200,
+            Self::GetWorkspaceModelDefaults => 200,
+            Self::UpdateAccountName => 200,
+            Self::UpdateAccountAvatar => 200,
+            Self::UpdateAccountInterfaceLanguage => 200,
+            Self::UpdateAccountInterfaceTheme => 200,
+            Self::UpdateAccountTimezone => 200,
+            Self::ChangeAccountPassword => 200,
+            Self::ListAccountSessions => 200,
+            Self::EndAccountSession => 200,
+            Self::EndOtherAccountSessions => 200,
+            Self::SendEmailCodeLogin => 200,
+            Self::EmailCodeLogin => 200,
+            Self::ListWorkspaceMembers => 200,
+            Self::UpdateWorkspaceMemberRole => 200,
+            Self::RemoveWorkspaceMember => 200,
+            Self::SendChangeEmailCode => 200,
+            Self::CheckChangeEmailCode => 200,
+            Self::ResetAccountEmail => 200,
+            Self::CheckEmailUnique => 200,
+            Self::SendDeleteAccountCode => 200,
+            Self::DeleteAccount => 200,
+            Self::SendOwnerTransferCode => 200,
+            Self::CheckOwnerTransferCode => 200,
+            Self::TransferWorkspaceOwner => 200,
+            Self::ListAccessTokens => 200,
+            Self::CreateAccessToken => 201,
+            Self::RevokeAllAccessTokens => 200,
+            Self::RevokeAccessToken => 200,
+            Self::ListAccountAccessTokensEx => 200,
+            Self::RevokeAccountAccessTokensEx => 200,
+            Self::ListAuditEvents => 200,
         }
     }
 
@@ -3987,6 +4159,7 @@ impl Operation {
             Self::RevokeAccessToken => true,
             Self::ListAccountAccessTokensEx => true,
             Self::RevokeAccountAccessTokensEx => true,
+            Self::ListAuditEvents => true,
         }
     }
 
@@ -4078,6 +4251,7 @@ impl Operation {
             Self::RevokeAccessToken => None,
             Self::ListAccountAccessTokensEx => None,
             Self::RevokeAccountAccessTokensEx => None,
+            Self::ListAuditEvents => None,
         }
     }
 }
@@ -4280,6 +4454,10 @@ fn default_list_accounts_ex_page() -> i32 {
 }
 
 fn default_list_accounts_ex_limit() -> i32 {
+    20
+}
+
+fn default_list_audit_events_limit() -> i32 {
     20
 }
 
@@ -4943,6 +5121,27 @@ pub trait WorkspaceApi: Surface {
         member_id: ::uuid::Uuid,
         body: schemas::OwnerTransferRequest,
     ) -> impl Future<Output = ::poem::Result<responses::TransferWorkspaceOwnerResponse>> + Send;
+}
+
+/// Handlers of the `Audit` tag.
+///
+/// The audit trail (extension): who changed what, and when.
+pub trait AuditApi: Surface {
+    /// `GET /console/api/audit-events`: The audit trail
+    fn list_audit_events(
+        &self,
+        ctx: Self::Context,
+        principal: Self::Principal,
+        actor: Option<String>,
+        target_kind: Option<String>,
+        target_id: Option<String>,
+        operation_id: Option<String>,
+        outcome: Option<String>,
+        since: Option<i64>,
+        until: Option<i64>,
+        cursor: Option<String>,
+        limit: i32,
+    ) -> impl Future<Output = ::poem::Result<responses::ListAuditEventsResponse>> + Send;
 }
 
 /// Handlers of the `AccessToken` tag.
@@ -7315,6 +7514,79 @@ impl<T: WorkspaceApi> WorkspaceRoutes<T> {
     }
 }
 
+/// Routes the `Audit` operations to a [`AuditApi`] implementation.
+pub struct AuditRoutes<T>(pub ::std::sync::Arc<T>);
+
+#[::poem_openapi::OpenApi]
+impl<T: AuditApi> AuditRoutes<T> {
+    /// The audit trail
+    ///
+    /// Extension: who changed what, and when (Keycloak's admin events, GitHub's and GitLab's audit logs). One event per state-changing call of the console surface, and per sign-in attempt, success or not: when, who (account, or anonymous with the e-mail tried), from which address and user agent, the request id, the operationId, what it acted on, how it ended (`success` or the error code) and the fields it changed (never a password, token, code or secret). Newest first, paged by an opaque cursor. A system admin sees every event; a group's super_admin sees the events about its group (its workspaces, members and the group itself). Requires the system role super_admin or system_admin, or the group role super_admin in some group.
+    #[oai(
+        path = "/console/api/audit-events",
+        method = "get",
+        operation_id = "list_audit_events",
+        tag = "Tag::Audit"
+    )]
+    async fn list_audit_events(
+        &self,
+        http_request: &::poem::Request,
+        credential: BearerAuth,
+        /// The actor's id (account id or admin user id) or the e-mail or username it signed in with or tried.
+        #[oai(name = "actor", validator(min_length = 1, max_length = 255))]
+        actor: ::poem_openapi::param::Query<Option<String>>,
+        /// What the call acted on: `account`, `group`, `workspace`, `access_token`, `session`, `admin_user`, `ssh_key`.
+        #[oai(name = "target_kind", validator(min_length = 1, max_length = 32))]
+        target_kind: ::poem_openapi::param::Query<Option<String>>,
+        /// The id of what the call acted on.
+        #[oai(name = "target_id", validator(min_length = 1, max_length = 64))]
+        target_id: ::poem_openapi::param::Query<Option<String>>,
+        /// The operationId of the call.
+        #[oai(name = "operation_id", validator(min_length = 1, max_length = 64))]
+        operation_id: ::poem_openapi::param::Query<Option<String>>,
+        /// `success`, `failure` (any refusal or error), or one error code.
+        #[oai(name = "outcome", validator(min_length = 1, max_length = 64))]
+        outcome: ::poem_openapi::param::Query<Option<String>>,
+        /// Events at or after this time, Unix seconds.
+        #[oai(name = "since")]
+        since: ::poem_openapi::param::Query<Option<i64>>,
+        /// Events before this time, Unix seconds.
+        #[oai(name = "until")]
+        until: ::poem_openapi::param::Query<Option<i64>>,
+        /// `next_cursor` of the previous page; opaque. Pages stay put while events are added: new ones only ever come before the first page.
+        #[oai(name = "cursor", validator(min_length = 1, max_length = 64))]
+        cursor: ::poem_openapi::param::Query<Option<String>>,
+        /// Events per page (1–100, default 20).
+        #[oai(
+            name = "limit",
+            default = "default_list_audit_events_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: ::poem_openapi::param::Query<i32>,
+    ) -> ::poem::Result<responses::ListAuditEventsResponse> {
+        let ctx = self.0.context(http_request);
+        let principal = self
+            .0
+            .authenticate(&ctx, Operation::ListAuditEvents, credential.credential())
+            .await?;
+        self.0
+            .list_audit_events(
+                ctx,
+                principal,
+                actor.0,
+                target_kind.0,
+                target_id.0,
+                operation_id.0,
+                outcome.0,
+                since.0,
+                until.0,
+                cursor.0,
+                limit.0,
+            )
+            .await
+    }
+}
+
 /// Routes the `AccessToken` operations to a [`AccessTokenApi`] implementation.
 pub struct AccessTokenRoutes<T>(pub ::std::sync::Arc<T>);
 
@@ -7484,12 +7756,13 @@ impl<T: AccessTokenApi> AccessTokenRoutes<T> {
 
 /// The whole surface: every handler trait.
 pub trait Handlers:
-    SetupApi + EnterpriseGroupApi + AccountApi + AuthApi + WorkspaceApi + AccessTokenApi
+    SetupApi + EnterpriseGroupApi + AccountApi + AuthApi + WorkspaceApi + AuditApi + AccessTokenApi
 {
 }
 
-impl<T: SetupApi + EnterpriseGroupApi + AccountApi + AuthApi + WorkspaceApi + AccessTokenApi>
-    Handlers for T
+impl<
+    T: SetupApi + EnterpriseGroupApi + AccountApi + AuthApi + WorkspaceApi + AuditApi + AccessTokenApi,
+> Handlers for T
 {
 }
 
@@ -7502,6 +7775,7 @@ pub fn routes<T: Handlers>(
     AccountRoutes<T>,
     AuthRoutes<T>,
     WorkspaceRoutes<T>,
+    AuditRoutes<T>,
     AccessTokenRoutes<T>,
 ) {
     (
@@ -7510,6 +7784,7 @@ pub fn routes<T: Handlers>(
         AccountRoutes(imp.clone()),
         AuthRoutes(imp.clone()),
         WorkspaceRoutes(imp.clone()),
+        AuditRoutes(imp.clone()),
         AccessTokenRoutes(imp.clone()),
     )
 }

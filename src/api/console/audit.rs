@@ -1,0 +1,92 @@
+//! The `Audit` tag of the console surface: reading the audit trail.
+
+use poem_openapi::payload::Json;
+
+use super::{ConsoleError, ConsoleHandlers};
+use crate::api::generated::console::{AuditApi, responses, schemas};
+use crate::domain::audit_events::{self, AuditQueryError, Filter};
+use crate::domain::groups;
+use crate::domain::policy::{self, AuditView};
+
+impl From<AuditQueryError> for ConsoleError {
+    fn from(err: AuditQueryError) -> Self {
+        match err {
+            AuditQueryError::BadCursor => Self::invalid_param(err.to_string()),
+            AuditQueryError::Db(err) => err.into(),
+        }
+    }
+}
+
+/// An event as the API shows it.
+pub fn event_out(e: entity::audit_event::Model) -> schemas::AuditEvent {
+    let changes = audit_events::changes(&e).map(serde_json::Value::Object);
+    schemas::AuditEvent {
+        id: e.id,
+        at: e.at,
+        surface: e.surface,
+        actor_kind: e.actor_kind,
+        actor_id: e.actor_id,
+        actor_name: e.actor_name,
+        client_ip: e.client_ip,
+        user_agent: e.user_agent,
+        request_id: e.request_id,
+        operation_id: e.operation_id,
+        target_kind: e.target_kind,
+        target_id: e.target_id,
+        group_id: e.group_id,
+        outcome: e.outcome,
+        status: e.status,
+        changes,
+    }
+}
+
+impl AuditApi for ConsoleHandlers {
+    async fn list_audit_events(
+        &self,
+        _ctx: Self::Context,
+        principal: Self::Principal,
+        actor: Option<String>,
+        target_kind: Option<String>,
+        target_id: Option<String>,
+        operation_id: Option<String>,
+        outcome: Option<String>,
+        since: Option<i64>,
+        until: Option<i64>,
+        cursor: Option<String>,
+        limit: i32,
+    ) -> poem::Result<responses::ListAuditEventsResponse> {
+        let db = &self.state.db;
+        let super_admin_of = if principal.is_system_admin() {
+            Vec::new()
+        } else {
+            groups::super_admin_groups(db, principal.account.id)
+                .await
+                .map_err(ConsoleError::from)?
+        };
+        let groups = match policy::audit_view(principal.system_role(), super_admin_of) {
+            AuditView::All => None,
+            AuditView::Groups(ids) => Some(ids),
+        };
+        let filter = Filter {
+            surface: Some("console"),
+            actor,
+            target_kind,
+            target_id,
+            operation_id,
+            outcome,
+            since,
+            until,
+            groups,
+        };
+        let limit = u64::try_from(limit.clamp(1, 100)).unwrap_or(20);
+        let page = audit_events::page(db, &filter, cursor.as_deref(), limit)
+            .await
+            .map_err(ConsoleError::from)?;
+        Ok(responses::ListAuditEventsResponse::Ok(Json(
+            schemas::AuditEventPage {
+                data: page.events.into_iter().map(event_out).collect(),
+                next_cursor: page.next_cursor,
+            },
+        )))
+    }
+}
