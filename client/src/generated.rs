@@ -22864,6 +22864,9 @@ pub mod console {
                     403u16 => Err(Error::ErrorResponse(
                         ResponseValue::from_response(response).await?,
                     )),
+                    415u16 => Err(Error::ErrorResponse(
+                        ResponseValue::from_response(response).await?,
+                    )),
                     _ => Err(Error::UnexpectedResponse(response)),
                 }
             }

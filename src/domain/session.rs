@@ -465,6 +465,8 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenPair, Ses
         // ends now, its access tokens included, not only this family's refresh tokens.
         end_all_sessions(state, row.account_id).await?;
         tracing::warn!(account = %row.account_id, "refresh token reused; every session of the account is ended");
+        crate::audit::note("reuse_detected", true);
+        crate::audit::default_target("account", row.account_id);
         return Err(SessionError::InvalidRefreshToken);
     }
     let account = account::Entity::find_by_id(row.account_id)

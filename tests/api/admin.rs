@@ -51,6 +51,13 @@ pub async fn admin_token(app: &TestApp) -> String {
     token(app, "admin", ADMIN_PASSWORD).await
 }
 
+/// A general (non-admin) user's token.
+pub async fn general_user_token(app: &TestApp) -> String {
+    let admin = admin_client(app).await;
+    create(app, &admin, "general", "general-pw").await;
+    token(app, "general", "general-pw").await
+}
+
 async fn admin_client(app: &TestApp) -> Client {
     app.admin_as(&token(app, "admin", ADMIN_PASSWORD).await)
 }

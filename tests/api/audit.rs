@@ -70,6 +70,20 @@ async fn snapshot(app: &TestApp) -> Vec<(String, Vec<JsonValue>)> {
     out
 }
 
+/// Account `email` with `password`, made by the signed-in system admin `admin`.
+async fn register(admin: &console_client::console::Client, email: &str, password: &str) {
+    admin
+        .register_account()
+        .body(console_client::console::types::RegisterAccountRequest {
+            email: email.try_into().expect("email"),
+            name: "Someone".try_into().expect("name"),
+            password: password.try_into().expect("pw"),
+        })
+        .send()
+        .await
+        .expect("register");
+}
+
 fn code_of(body: &Value) -> String {
     body["code"]
         .as_str()
@@ -81,16 +95,7 @@ db_test!(async fn every_console_change_writes_one_event_and_a_refusal_changes_no
     setup(&app).await;
     let admin = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("admin").access_token;
     let admin_client = app.console_as(&admin);
-    admin_client
-        .register_account()
-        .body(console_client::console::types::RegisterAccountRequest {
-            email: "plain@example.com".try_into().expect("email"),
-            name: "Plain".try_into().expect("name"),
-            password: "plainpw12".try_into().expect("pw"),
-        })
-        .send()
-        .await
-        .expect("register");
+    register(&admin_client, "plain@example.com", "plainpw12").await;
     let plain = login(&app.console, "plain@example.com", "plainpw12").await.expect("plain").access_token;
     let admin_id = admin_client.get_account_profile().send().await.expect("me").into_inner().id;
     let plain_id = app.console_as(&plain).get_account_profile().send().await.expect("me").into_inner().id;
@@ -193,9 +198,33 @@ db_test!(async fn every_console_change_writes_one_event_and_a_refusal_changes_no
 
 db_test!(async fn every_admin_change_writes_one_event(app) {
     let token = crate::admin::admin_token(&app).await;
+    let general = crate::admin::general_user_token(&app).await;
     let doc: Value = serde_yaml::from_str(ADMIN_SPEC).expect("yaml");
     let calls = calls_with(&app, &doc, &[]);
     let mut failures = Vec::new();
+    // A general user's refused calls (AList answers them with HTTP 200 and `code` 403)
+    // write their refusal and change nothing.
+    let mut refusals = 0;
+    for op in admin_api::Operation::ALL.iter().filter(|op| console_server::api::admin::authz::audited(**op)) {
+        let call = call_for(&calls, op.operation_id());
+        let before = snapshot(&app).await;
+        let (_, body, request_id) = send_traced(call, Some(("authorization", general.as_str()))).await;
+        let events = events_of(&app, &request_id).await;
+        if events.len() != 1 {
+            failures.push(format!("{} as a general user: {} events", op.operation_id(), events.len()));
+            continue;
+        }
+        if body["code"] == 403 {
+            refusals += 1;
+            if events[0].outcome == "success" || events[0].actor_name.as_deref() != Some("general") {
+                failures.push(format!("{}: refusal recorded as {:?} by {:?}", op.operation_id(), events[0].outcome, events[0].actor_name));
+            }
+            if snapshot(&app).await != before {
+                failures.push(format!("{}: a refused call changed the database", op.operation_id()));
+            }
+        }
+    }
+    assert!(refusals >= 6, "only {refusals} admin-only calls were refused to a general user");
     for op in admin_api::Operation::ALL {
         let call = call_for(&calls, op.operation_id());
         let (status, body, request_id) = send_traced(call, Some(("authorization", token.as_str()))).await;
@@ -313,16 +342,7 @@ db_test!(async fn the_trail_reads_back_filtered_and_paged_and_a_group_sees_its_o
     let bad = admin.list_audit_events().cursor("not-a-cursor").send().await;
     assert_eq!(crate::email_codes::refused(bad).0, 400);
     // A plain account reads nothing.
-    admin
-        .register_account()
-        .body(console_client::console::types::RegisterAccountRequest {
-            email: "plain@example.com".try_into().expect("email"),
-            name: "Plain".try_into().expect("name"),
-            password: "plainpw12".try_into().expect("pw"),
-        })
-        .send()
-        .await
-        .expect("register");
+    register(&admin, "plain@example.com", "plainpw12").await;
     let plain = app.console_as(&login(&app.console, "plain@example.com", "plainpw12").await.expect("plain").access_token);
     assert_eq!(crate::email_codes::refused(plain.list_audit_events().send().await), (403, "forbidden".to_string()));
 });
@@ -361,4 +381,33 @@ db_test!(async fn the_export_writes_every_event_as_a_json_line_and_retention_del
         }
     }
     assert_eq!(deleted as usize, total);
+});
+
+db_test!(async fn a_group_super_admin_reads_only_its_groups_events(app) {
+    setup(&app).await;
+    let admin_token = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("admin").access_token;
+    let admin = app.console_as(&admin_token);
+    register(&admin, "lead@example.com", "leadpw123").await;
+    let lead_token = login(&app.console, "lead@example.com", "leadpw123").await.expect("lead").access_token;
+    let lead = app.console_as(&lead_token);
+    let lead_id = lead.get_account_profile().send().await.expect("me").into_inner().id;
+    let admin_id = admin.get_account_profile().send().await.expect("me").into_inner().id;
+    let theirs = console_server::domain::groups::create(&app.state, lead_id, "Lead's Group", None).await.expect("group");
+    let (workspace, _) = console_server::domain::workspaces::current(&app.state.db, admin_id).await.expect("q").expect("ws");
+    let default_group = workspace.group_id.expect("default group");
+    let rename = |token: String, id: uuid::Uuid, name: &'static str| {
+        let app = &app;
+        async move {
+            app.raw_as(&token, reqwest::Method::PUT, "/console/api/enterprise-groups", serde_json::json!({"id": id, "name": name, "short_name": "s"})).await
+        }
+    };
+    assert_eq!(rename(lead_token.clone(), theirs.id, "Renamed by lead").await.0, 200);
+    assert_eq!(rename(admin_token.clone(), default_group, "Renamed by admin").await.0, 200);
+    let seen = lead.list_audit_events().limit(100).send().await.expect("the lead reads").into_inner().data;
+    assert!(!seen.is_empty());
+    assert!(seen.iter().all(|e| e.group_id == Some(theirs.id)), "only its group's: {seen:?}");
+    assert!(seen.iter().any(|e| e.operation_id == "update_enterprise_group"));
+    let all = admin.list_audit_events().operation_id("update_enterprise_group").send().await.expect("admin reads").into_inner().data;
+    let groups: Vec<_> = all.iter().filter_map(|e| e.group_id).collect();
+    assert!(groups.contains(&theirs.id) && groups.contains(&default_group), "{groups:?}");
 });

@@ -7,26 +7,11 @@ use crate::api::generated::admin::{AdminUserApi, responses, schemas};
 use crate::domain::admin_users::{self as users, NewUser, UserChanges};
 use crate::domain::audit_events::{self, AuditQueryError, Filter};
 
-fn event_out(e: entity::audit_event::Model) -> schemas::AuditEvent {
-    let changes = audit_events::changes(&e).map(serde_json::Value::Object);
-    schemas::AuditEvent {
-        id: e.id,
-        at: e.at,
-        surface: e.surface,
-        actor_kind: e.actor_kind,
-        actor_id: e.actor_id,
-        actor_name: e.actor_name,
-        client_ip: e.client_ip,
-        user_agent: e.user_agent,
-        request_id: e.request_id,
-        operation_id: e.operation_id,
-        target_kind: e.target_kind,
-        target_id: e.target_id,
-        group_id: e.group_id,
-        outcome: e.outcome,
-        status: e.status,
-        changes,
-    }
+/// An event as the export writes it, in this surface's schema (one JSON form for all).
+fn event_out(e: &entity::audit_event::Model) -> Result<schemas::AuditEvent, AdminError> {
+    use poem_openapi::types::ParseFromJSON;
+    schemas::AuditEvent::parse_from_json(Some(audit_events::to_json(e)))
+        .map_err(|err| AdminError::internal(&err.into_message()))
 }
 
 impl AdminUserApi for AdminHandlers {
@@ -67,7 +52,11 @@ impl AdminUserApi for AdminHandlers {
                 code: 200,
                 message: "success".into(),
                 data: Some(schemas::AuditEventPage {
-                    content: page.events.into_iter().map(event_out).collect(),
+                    content: page
+                        .events
+                        .iter()
+                        .map(event_out)
+                        .collect::<Result<_, _>>()?,
                     next_cursor: page.next_cursor,
                 }),
             },

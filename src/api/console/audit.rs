@@ -2,7 +2,7 @@
 
 use poem_openapi::payload::Json;
 
-use super::{ConsoleError, ConsoleHandlers};
+use super::{ConsoleError, ConsoleHandlers, views};
 use crate::api::generated::console::{AuditApi, responses, schemas};
 use crate::domain::audit_events::{self, AuditQueryError, Filter};
 use crate::domain::groups;
@@ -14,29 +14,6 @@ impl From<AuditQueryError> for ConsoleError {
             AuditQueryError::BadCursor => Self::invalid_param(err.to_string()),
             AuditQueryError::Db(err) => err.into(),
         }
-    }
-}
-
-/// An event as the API shows it.
-pub fn event_out(e: entity::audit_event::Model) -> schemas::AuditEvent {
-    let changes = audit_events::changes(&e).map(serde_json::Value::Object);
-    schemas::AuditEvent {
-        id: e.id,
-        at: e.at,
-        surface: e.surface,
-        actor_kind: e.actor_kind,
-        actor_id: e.actor_id,
-        actor_name: e.actor_name,
-        client_ip: e.client_ip,
-        user_agent: e.user_agent,
-        request_id: e.request_id,
-        operation_id: e.operation_id,
-        target_kind: e.target_kind,
-        target_id: e.target_id,
-        group_id: e.group_id,
-        outcome: e.outcome,
-        status: e.status,
-        changes,
     }
 }
 
@@ -84,7 +61,11 @@ impl AuditApi for ConsoleHandlers {
             .map_err(ConsoleError::from)?;
         Ok(responses::ListAuditEventsResponse::Ok(Json(
             schemas::AuditEventPage {
-                data: page.events.into_iter().map(event_out).collect(),
+                data: page
+                    .events
+                    .iter()
+                    .map(|e| views::wire(audit_events::to_json(e)))
+                    .collect::<Result<_, _>>()?,
                 next_cursor: page.next_cursor,
             },
         )))

@@ -3267,6 +3267,9 @@ pub mod responses {
         /// Forbidden: `forbidden`
         #[oai(status = 403)]
         Forbidden(::poem_openapi::payload::Json<schemas::ErrorResponse>),
+        /// Unsupported media type: `unsupported_media_type`; the body was not sent as `Content-Type: application/json`
+        #[oai(status = 415)]
+        Status415(::poem_openapi::payload::Json<schemas::ErrorResponse>),
     }
 
     /// Responses of `revoke_all_access_tokens`.
