@@ -61,7 +61,7 @@ impl ConsoleHandlers {
         let session = session::authenticate(&self.state, credential, ctx.client_ip).await?;
         crate::audit::account(session.account.id, &session.account.email);
         if let Some(grant) = session.token {
-            crate::audit::note("access_token", grant.id.to_string());
+            crate::audit::note("via_access_token_id", grant.id.to_string());
         }
         authz::admit_token(&session, op)?;
         Ok(session)
