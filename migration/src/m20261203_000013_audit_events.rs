@@ -95,6 +95,10 @@ impl MigrationTrait for Migration {
                 vec![AuditEvents::ActorId, AuditEvents::Id],
             ),
             (
+                "idx_audit_actor_name",
+                vec![AuditEvents::ActorName, AuditEvents::Id],
+            ),
+            (
                 "idx_audit_target",
                 vec![AuditEvents::TargetId, AuditEvents::Id],
             ),
