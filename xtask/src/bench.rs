@@ -90,6 +90,8 @@ struct Figures {
     peak_rss_kib: Option<u64>,
     health: load::Outcome,
     profile: load::Outcome,
+    /// The same profile call made with personal access tokens.
+    pat_profile: load::Outcome,
     login: load::Outcome,
     storm_login: load::Outcome,
     storm_profile: load::Outcome,
@@ -408,12 +410,30 @@ async fn measure(
         emails.push(email);
     }
     let mut profile_requests = Vec::new();
+    let mut pat_profile_requests = Vec::new();
     for email in &emails {
         let token = server.login(email).await?;
         profile_requests.push(load::request(
             "GET",
             "/console/api/account/profile",
             Some(&token),
+            None,
+        ));
+        let made = server
+            .call(
+                "POST",
+                "/console/api/account/tokens",
+                Some(&token),
+                json!({ "name": "bench", "scope": "read", "expires_in_days": 1 }),
+            )
+            .await?;
+        let pat = made["token"]
+            .as_str()
+            .context("create_access_token answered without a token")?;
+        pat_profile_requests.push(load::request(
+            "GET",
+            "/console/api/account/profile",
+            Some(pat),
             None,
         ));
     }
@@ -446,6 +466,8 @@ async fn measure(
     .await?;
     eprintln!("bench: {backend}: GET /console/api/account/profile");
     let profile = load::run(addr, CONNECTIONS, duration, profile_requests.clone(), 200).await?;
+    eprintln!("bench: {backend}: GET /console/api/account/profile with personal access tokens");
+    let pat_profile = load::run(addr, CONNECTIONS, duration, pat_profile_requests, 200).await?;
     eprintln!("bench: {backend}: raw password verification rate, then POST /console/api/login");
     let before = hash_rate(hash_rate_tool, duration.as_secs_f64()).await?;
     let login = load::run(addr, CONNECTIONS, duration, login_requests.clone(), 200).await?;
@@ -472,6 +494,7 @@ async fn measure(
         peak_rss_kib,
         health,
         profile,
+        pat_profile,
         login,
         storm_login: storm_login?,
         storm_profile: storm_profile?,
@@ -580,6 +603,7 @@ fn report(root: &Path, options: &Options, all: &mut [Figures]) -> Result<String>
         for (name, o) in [
             ("`GET /health`", &mut f.health),
             ("`GET /console/api/account/profile`", &mut f.profile),
+            ("profile with a personal access token", &mut f.pat_profile),
             ("`POST /console/api/login`", &mut f.login),
             ("login, during the storm", &mut f.storm_login),
             (
@@ -604,6 +628,13 @@ fn report(root: &Path, options: &Options, all: &mut [Figures]) -> Result<String>
             "| profile ≥ 40% of `/health` req/s | {:.0}% | {} |",
             profile_share * 100.0,
             verdict(profile_share >= 0.4)
+        )?;
+        let pat_share = f.pat_profile.rate() / profile_rate;
+        writeln!(
+            r,
+            "| profile with a PAT ≥ 90% of the JWT rate | {:.0}% | {} |",
+            pat_share * 100.0,
+            verdict(pat_share >= 0.9)
         )?;
         writeln!(
             r,
