@@ -63,6 +63,7 @@ pub fn admin_service(state: Arc<AppState>) -> OpenApiService<AdminRoutes, ()> {
 }
 
 pub fn build(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
+    let state_for_gate = state.clone();
     let console_api = console_service(state.clone());
     let console_spec = console_api.spec();
     let console_api = console_api
@@ -87,8 +88,63 @@ pub fn build(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/health", get(health))
         .at("/ready", get(ready.data(state)))
         .with(ErrorEnvelope::without_paths(console::error::render))
+        .with(PhaseGate(state_for_gate))
         .with(CatchPanic::new().with_handler(panic_response))
         .with(RequestTracing)
+}
+
+/// The server's phase applied to every request: while starting (migrating) the API
+/// surfaces answer 503 in their envelopes (health, readiness, specs and Swagger UI need no
+/// database and are served); while draining every answer closes its connection, so no
+/// client is left holding a kept-alive connection the server is about to close.
+pub struct PhaseGate(Arc<AppState>);
+
+impl<E: Endpoint> Middleware<E> for PhaseGate {
+    type Output = PhaseGateEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        PhaseGateEndpoint {
+            inner,
+            state: self.0.clone(),
+        }
+    }
+}
+
+pub struct PhaseGateEndpoint<E> {
+    inner: E,
+    state: Arc<AppState>,
+}
+
+impl<E: Endpoint> Endpoint for PhaseGateEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        use crate::state::PhaseKind;
+        match self.state.phase.get() {
+            PhaseKind::Serving => self.inner.call(req).await.map(IntoResponse::into_response),
+            PhaseKind::Starting => {
+                let path = req.uri().path();
+                if path.starts_with("/console/api") {
+                    Ok(console::ConsoleError::unavailable().as_response())
+                } else if path.starts_with("/api/") || path == "/api" {
+                    Ok(
+                        admin::AdminError::new(503, "service temporarily unavailable")
+                            .as_response(),
+                    )
+                } else {
+                    self.inner.call(req).await.map(IntoResponse::into_response)
+                }
+            }
+            PhaseKind::Draining => {
+                let mut resp = self.inner.call(req).await?.into_response();
+                resp.headers_mut().insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
+                Ok(resp)
+            }
+        }
+    }
 }
 
 /// The body rules of a surface, from its generated spec. That spec is produced by our own
@@ -138,12 +194,26 @@ fn health() -> Response {
     json_status(StatusCode::OK, "ok")
 }
 
+/// How long `/ready` waits for the database's answer: well under the 1–2 s a load
+/// balancer's probe allows, so a database that is down reads "not ready", not a timeout.
+pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
 #[handler]
 async fn ready(state: poem::web::Data<&Arc<AppState>>) -> Response {
-    match state.db.ping().await {
-        Ok(()) => json_status(StatusCode::OK, "ok"),
-        Err(err) => {
+    use crate::state::PhaseKind;
+    match state.phase.get() {
+        PhaseKind::Starting => return json_status(StatusCode::SERVICE_UNAVAILABLE, "starting"),
+        PhaseKind::Draining => return json_status(StatusCode::SERVICE_UNAVAILABLE, "draining"),
+        PhaseKind::Serving => {}
+    }
+    match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
+        Ok(Ok(())) => json_status(StatusCode::OK, "ok"),
+        Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness: database unreachable");
+            json_status(StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+        Err(_) => {
+            tracing::warn!("readiness: the database did not answer in time");
             json_status(StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
         }
     }
@@ -270,11 +340,18 @@ impl<E: Endpoint> Endpoint for RequestTracingEndpoint<E> {
             path = %req.uri().path(),
             operation = tracing::field::Empty
         );
-        // Naming the operation walks the route table: only for a span that is logged.
+        // Naming the operation walks the route table: only for a span that is logged, or
+        // for the metrics when they are on.
+        let metrics = crate::metrics::enabled();
+        let operation = if metrics || !span.is_disabled() {
+            OPERATIONS.find(req.method(), req.uri().path())
+        } else {
+            None
+        };
         if !span.is_disabled() {
-            let operation = OPERATIONS.find(req.method(), req.uri().path());
             span.record("operation", operation.unwrap_or("-"));
         }
+        let surface = crate::metrics::surface_of(req.uri().path());
         let started = Instant::now();
         async move {
             let mut resp = match self.0.call(req).await {
@@ -282,7 +359,11 @@ impl<E: Endpoint> Endpoint for RequestTracingEndpoint<E> {
                 Err(err) => err.into_response(),
             };
             let status = resp.status();
-            let micros = started.elapsed().as_micros() as u64;
+            let took = started.elapsed();
+            if metrics {
+                crate::metrics::request(surface, operation.unwrap_or("-"), status.as_u16(), took);
+            }
+            let micros = took.as_micros() as u64;
             if status.is_server_error() {
                 tracing::warn!(status = status.as_u16(), micros, "request failed");
             } else {

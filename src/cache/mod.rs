@@ -24,6 +24,9 @@ use crate::clock::Clock;
 /// How long `invalidate` waits for its own notification to come back.
 const ECHO_WAIT: Duration = Duration::from_secs(2);
 
+/// The pause before listening again after the listening connection was lost.
+const RELISTEN_PAUSE: Duration = Duration::from_millis(250);
+
 pub struct KeyedCache<V: Clone + Send + 'static> {
     channel: &'static str,
     ttl: i64,
@@ -68,18 +71,27 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
     /// The cached value of `key`, unless absent, expired, or the cache is not usable.
     pub fn get(&self, key: &str) -> Option<V> {
         if !self.usable.load(Ordering::SeqCst) {
+            metrics::counter!("cache_misses_total", "cache" => self.channel).increment(1);
             return None;
         }
         let now = self.clock.now();
         let mut entries = self.lock();
-        match entries.get(key) {
+        let found = match entries.get(key) {
             Some((v, at)) if at + self.ttl > now => Some(v.clone()),
             Some(_) => {
                 entries.remove(key);
                 None
             }
             None => None,
-        }
+        };
+        drop(entries);
+        let counter = if found.is_some() {
+            "cache_hits_total"
+        } else {
+            "cache_misses_total"
+        };
+        metrics::counter!(counter, "cache" => self.channel).increment(1);
+        found
     }
 
     /// Take this before reading the value from the database, and hand it to
@@ -119,6 +131,8 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
         for key in keys {
             self.remove_local(key);
         }
+        metrics::counter!("cache_invalidations_total", "cache" => self.channel, "origin" => "local")
+            .increment(keys.len() as u64);
         if db.get_database_backend() != DbBackend::Postgres || keys.is_empty() {
             return Ok(());
         }
@@ -157,8 +171,12 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
     }
 
     fn received(&self, payload: &str) {
-        if let Some((_, key)) = payload.split_once(':') {
+        if let Some((from, key)) = payload.split_once(':') {
             self.remove_local(key);
+            if !from.starts_with(self.instance.as_str()) {
+                metrics::counter!("cache_invalidations_total", "cache" => self.channel, "origin" => "remote")
+                    .increment(1);
+            }
         }
         let _ = self.echoes.send(payload.to_string());
     }
@@ -216,6 +234,9 @@ pub async fn listen(
     let pool = db.get_postgres_connection_pool().clone();
     let to_db = |e: sea_orm::sqlx::Error| DbErr::Custom(format!("cache listener: {e}"));
     let mut listener = PgListener::connect_with(&pool).await.map_err(to_db)?;
+    // A lost connection must reach the caches at once (they stop serving), not after
+    // sqlx has tried to reconnect for up to the pool's timeout: reconnecting is ours.
+    listener.eager_reconnect(false);
     listener
         .listen_all(channels.iter().copied())
         .await
@@ -229,21 +250,24 @@ pub async fn listen(
             let Some(active) = listener.as_mut() else {
                 // Listening failed: hand the connection back (so the pool can close), wait,
                 // and listen again; the caches stay bypassed meanwhile.
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(RELISTEN_PAUSE).await;
                 if live(&caches).is_empty() || pool.is_closed() {
                     return;
                 }
                 if let Ok(mut l) = PgListener::connect_with(&pool).await
                     && l.listen_all(channels.iter().copied()).await.is_ok()
                 {
+                    l.eager_reconnect(false);
                     listener = Some(l);
+                    tracing::info!("cache listener listening again");
                     for cache in live(&caches) {
                         cache.resume();
                     }
                 }
                 continue;
             };
-            // `try_recv` reports a lost connection as `Ok(None)`, reconnected before it returns.
+            // `try_recv` reports a lost connection as `Ok(None)` (not reconnected: see
+            // `eager_reconnect` above).
             let event = active.try_recv().await;
             let caches_now = live(&caches);
             if caches_now.is_empty() {
@@ -256,11 +280,16 @@ pub async fn listen(
                     }
                 }
                 Ok(None) => {
-                    // Notifications may have been missed: start empty.
-                    tracing::warn!("cache listener reconnected");
+                    // Notifications may be missed from now on: stop serving cached values
+                    // until listening again (which starts the caches empty).
                     for cache in &caches_now {
-                        cache.resume();
+                        cache.suspend();
                     }
+                    listener = None;
+                    if pool.is_closed() {
+                        return;
+                    }
+                    tracing::warn!("cache listener lost its connection");
                 }
                 Err(err) => {
                     for cache in &caches_now {
