@@ -93,10 +93,12 @@ pub fn build(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .with(RequestTracing)
 }
 
-/// The server's phase applied to every request: while starting (migrating) the API
-/// surfaces answer 503 in their envelopes (health, readiness, specs and Swagger UI need no
-/// database and are served); while draining every answer closes its connection, so no
-/// client is left holding a kept-alive connection the server is about to close.
+/// The server's phase applied to every request: while starting (migrating), or while the
+/// database is known to be down (`db::Health`), the API surfaces answer 503 in their
+/// envelopes at once (health, readiness, specs and Swagger UI need no database and are
+/// served); a 503 makes the database suspect; while draining every answer closes its
+/// connection, so no client is left holding a kept-alive connection the server is about to
+/// close.
 pub struct PhaseGate(Arc<AppState>);
 
 impl<E: Endpoint> Middleware<E> for PhaseGate {
@@ -120,20 +122,24 @@ impl<E: Endpoint> Endpoint for PhaseGateEndpoint<E> {
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
         use crate::state::PhaseKind;
-        match self.state.phase.get() {
-            PhaseKind::Serving => self.inner.call(req).await.map(IntoResponse::into_response),
-            PhaseKind::Starting => {
-                let path = req.uri().path();
-                if path.starts_with("/console/api") {
-                    Ok(console::ConsoleError::unavailable().as_response())
-                } else if path.starts_with("/api/") || path == "/api" {
-                    Ok(
-                        admin::AdminError::new(503, "service temporarily unavailable")
-                            .as_response(),
-                    )
-                } else {
-                    self.inner.call(req).await.map(IntoResponse::into_response)
+        let phase = self.state.phase.get();
+        if phase == PhaseKind::Starting || self.state.database.is_down() {
+            let path = req.uri().path();
+            if path.starts_with("/console/api") {
+                return Ok(console::ConsoleError::unavailable().as_response());
+            } else if path.starts_with("/api/") || path == "/api" {
+                return Ok(
+                    admin::AdminError::new(503, "service temporarily unavailable").as_response(),
+                );
+            }
+        }
+        match phase {
+            PhaseKind::Serving | PhaseKind::Starting => {
+                let resp = self.inner.call(req).await?.into_response();
+                if phase == PhaseKind::Serving && resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+                    self.state.database.suspect(&self.state.db);
                 }
+                Ok(resp)
             }
             PhaseKind::Draining => {
                 let mut resp = self.inner.call(req).await?.into_response();
@@ -206,13 +212,18 @@ async fn ready(state: poem::web::Data<&Arc<AppState>>) -> Response {
         PhaseKind::Draining => return json_status(StatusCode::SERVICE_UNAVAILABLE, "draining"),
         PhaseKind::Serving => {}
     }
+    if state.database.is_down() {
+        return json_status(StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
+    }
     match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
         Ok(Ok(())) => json_status(StatusCode::OK, "ok"),
         Ok(Err(err)) => {
+            state.database.suspect(&state.db);
             tracing::warn!(error = %err, "readiness: database unreachable");
             json_status(StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
         }
         Err(_) => {
+            state.database.suspect(&state.db);
             tracing::warn!("readiness: the database did not answer in time");
             json_status(StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
         }

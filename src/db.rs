@@ -318,6 +318,59 @@ pub fn unavailable_cause(err: &DbErr) -> &'static str {
     }
 }
 
+/// Whether the database can be reached, as far as this instance knows. A connection-level
+/// failure (the cache listener losing its connection, a request answered 503) makes it
+/// *suspect*: one task then pings until the database answers, and while those pings fail
+/// the database is *down*, so requests are answered 503 at once instead of each waiting
+/// `DATABASE_TIMEOUT` for a connection, and — the point — none of them piles up in the
+/// pool, which then serves again as soon as a ping answers.
+#[derive(Debug, Default)]
+pub struct Health {
+    down: std::sync::atomic::AtomicBool,
+    probing: std::sync::atomic::AtomicBool,
+}
+
+/// How long one ping of the prober may take, and the pause between two.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+const PROBE_PAUSE: Duration = Duration::from_millis(200);
+
+impl Health {
+    pub fn is_down(&self) -> bool {
+        self.down.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Starts the prober unless it runs already.
+    pub fn suspect(self: &std::sync::Arc<Self>, db: &DatabaseConnection) {
+        use std::sync::atomic::Ordering;
+        if self.probing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let health = self.clone();
+        let db = db.clone();
+        tokio::spawn(async move {
+            loop {
+                match tokio::time::timeout(PROBE_TIMEOUT, db.ping()).await {
+                    Ok(Ok(())) => {
+                        if health.down.swap(false, Ordering::SeqCst) {
+                            tracing::info!("the database answers again");
+                        }
+                        break;
+                    }
+                    _ => {
+                        if !health.down.swap(true, Ordering::SeqCst) {
+                            tracing::error!(
+                                "the database does not answer; requests that need it get 503 until it does"
+                            );
+                        }
+                    }
+                }
+                tokio::time::sleep(PROBE_PAUSE).await;
+            }
+            health.probing.store(false, Ordering::SeqCst);
+        });
+    }
+}
+
 /// True when an insert or update hit a unique index (a taken email, username, key title…).
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))

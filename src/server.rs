@@ -110,7 +110,7 @@ pub async fn bind(
 /// The last step of starting: the caches hear other instances' invalidations
 /// (PostgreSQL), then the API surfaces and `/ready` open.
 pub async fn open(state: &AppState) -> Result<(), ServeError> {
-    crate::cache::listen(state.cache_subscribers(), &state.db).await?;
+    crate::cache::listen(state.cache_subscribers(), &state.db, state.database.clone()).await?;
     state.phase.set(PhaseKind::Serving);
     Ok(())
 }

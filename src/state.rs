@@ -37,6 +37,8 @@ pub struct AppState {
     /// Starting (migrating), serving or draining: what `/ready` says and whether the API
     /// surfaces take requests yet.
     pub phase: Phase,
+    /// Whether the database answers (see `db::Health`).
+    pub database: Arc<crate::db::Health>,
 }
 
 /// Where the server is in its life. A server made by `AppState::new` is serving; `serve`
@@ -127,6 +129,7 @@ impl AppState {
             trusted_proxies: Vec::new(),
             oauth: OAuthConfig::defaults(),
             phase: Phase::new(PhaseKind::Serving),
+            database: Arc::new(crate::db::Health::default()),
         }
     }
 

@@ -308,6 +308,7 @@ impl<V: Clone + Send + Sync + 'static> Subscriber for KeyedCache<V> {
 pub async fn listen(
     caches: Vec<std::sync::Weak<dyn Subscriber>>,
     db: &DatabaseConnection,
+    health: Arc<crate::db::Health>,
 ) -> Result<(), DbErr> {
     if db.get_database_backend() != DbBackend::Postgres || caches.is_empty() {
         return Ok(());
@@ -335,6 +336,7 @@ pub async fn listen(
         cache.set_listener(id);
         cache.resume();
     }
+    let db = db.clone();
     tokio::spawn(async move {
         let mut listener = Some((listener, id));
         loop {
@@ -396,6 +398,7 @@ pub async fn listen(
                         return;
                     }
                     tracing::warn!("cache listener lost its connection");
+                    health.suspect(&db);
                 }
                 Err(err) => {
                     for cache in &caches_now {
@@ -406,6 +409,7 @@ pub async fn listen(
                         return;
                     }
                     tracing::warn!(error = %err, "cache listener failed");
+                    health.suspect(&db);
                 }
             }
         }
