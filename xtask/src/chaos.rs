@@ -322,7 +322,12 @@ impl Drop for Pg {
             "pg_ctl",
             &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
         );
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // CHAOS_KEEP=1 keeps the server logs (and the cluster) for a look afterwards.
+        if std::env::var_os("CHAOS_KEEP").is_some() {
+            eprintln!("chaos: kept {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
