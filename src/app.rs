@@ -66,6 +66,7 @@ pub fn admin_service(state: Arc<AppState>) -> OpenApiService<AdminRoutes, ()> {
 }
 
 pub fn build(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
+    let state_for_gate = state.clone();
     let console_api = console_service(state.clone());
     let console_spec = console_api.spec();
     let console_api = console_api
@@ -92,6 +93,7 @@ pub fn build(state: Arc<AppState>) -> impl Endpoint<Output = Response> {
         .at("/health", get(health))
         .at("/ready", get(ready.data(state)))
         .with(ErrorEnvelope::without_paths(console::error::render))
+        .with(PhaseGate(state_for_gate))
         .with(CatchPanic::new().with_handler(panic_response))
         .with(RequestTracing)
 }
@@ -137,6 +139,66 @@ fn admin_audit(state: Arc<AppState>) -> AuditLayer {
         ),
         outcome: admin::error::outcome,
         answer_outcome: Some(admin::error::answer_outcome),
+    }
+}
+
+/// The server's phase applied to every request: while starting (migrating), or while the
+/// database is known to be down (`db::Health`), the API surfaces answer 503 in their
+/// envelopes at once (health, readiness, specs and Swagger UI need no database and are
+/// served); a 503 makes the database suspect; while draining every answer closes its
+/// connection, so no client is left holding a kept-alive connection the server is about to
+/// close.
+pub struct PhaseGate(Arc<AppState>);
+
+impl<E: Endpoint> Middleware<E> for PhaseGate {
+    type Output = PhaseGateEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        PhaseGateEndpoint {
+            inner,
+            state: self.0.clone(),
+        }
+    }
+}
+
+pub struct PhaseGateEndpoint<E> {
+    inner: E,
+    state: Arc<AppState>,
+}
+
+impl<E: Endpoint> Endpoint for PhaseGateEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        use crate::state::PhaseKind;
+        let phase = self.state.phase.get();
+        if phase == PhaseKind::Starting || self.state.database.is_down() {
+            let path = req.uri().path();
+            if path.starts_with("/console/api") {
+                return Ok(console::ConsoleError::unavailable().as_response());
+            } else if path.starts_with("/api/") || path == "/api" {
+                return Ok(
+                    admin::AdminError::new(503, "service temporarily unavailable").as_response(),
+                );
+            }
+        }
+        match phase {
+            PhaseKind::Serving | PhaseKind::Starting => {
+                let resp = self.inner.call(req).await?.into_response();
+                if phase == PhaseKind::Serving && resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+                    self.state.database.suspect(&self.state.db);
+                }
+                Ok(resp)
+            }
+            PhaseKind::Draining => {
+                let mut resp = self.inner.call(req).await?.into_response();
+                resp.headers_mut().insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
+                Ok(resp)
+            }
+        }
     }
 }
 
@@ -187,12 +249,31 @@ fn health() -> Response {
     json_status(StatusCode::OK, "ok")
 }
 
+/// How long `/ready` waits for the database's answer: well under the 1–2 s a load
+/// balancer's probe allows, so a database that is down reads "not ready", not a timeout.
+pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
 #[handler]
 async fn ready(state: poem::web::Data<&Arc<AppState>>) -> Response {
-    match state.db.ping().await {
-        Ok(()) => json_status(StatusCode::OK, "ok"),
-        Err(err) => {
+    use crate::state::PhaseKind;
+    match state.phase.get() {
+        PhaseKind::Starting => return json_status(StatusCode::SERVICE_UNAVAILABLE, "starting"),
+        PhaseKind::Draining => return json_status(StatusCode::SERVICE_UNAVAILABLE, "draining"),
+        PhaseKind::Serving => {}
+    }
+    if state.database.is_down() {
+        return json_status(StatusCode::SERVICE_UNAVAILABLE, "database unreachable");
+    }
+    match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
+        Ok(Ok(())) => json_status(StatusCode::OK, "ok"),
+        Ok(Err(err)) => {
+            state.database.suspect(&state.db);
             tracing::warn!(error = %err, "readiness: database unreachable");
+            json_status(StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+        Err(_) => {
+            state.database.suspect(&state.db);
+            tracing::warn!("readiness: the database did not answer in time");
             json_status(StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
         }
     }
@@ -319,11 +400,18 @@ impl<E: Endpoint> Endpoint for RequestTracingEndpoint<E> {
             path = %req.uri().path(),
             operation = tracing::field::Empty
         );
-        // Naming the operation walks the route table: only for a span that is logged.
+        // Naming the operation walks the route table: only for a span that is logged, or
+        // for the metrics when they are on.
+        let metrics = crate::metrics::enabled();
+        let operation = if metrics || !span.is_disabled() {
+            OPERATIONS.find(req.method(), req.uri().path())
+        } else {
+            None
+        };
         if !span.is_disabled() {
-            let operation = OPERATIONS.find(req.method(), req.uri().path());
             span.record("operation", operation.unwrap_or("-"));
         }
+        let surface = crate::metrics::surface_of(req.uri().path());
         let started = Instant::now();
         async move {
             let mut resp = match self.0.call(req).await {
@@ -331,7 +419,11 @@ impl<E: Endpoint> Endpoint for RequestTracingEndpoint<E> {
                 Err(err) => err.into_response(),
             };
             let status = resp.status();
-            let micros = started.elapsed().as_micros() as u64;
+            let took = started.elapsed();
+            if metrics {
+                crate::metrics::request(surface, operation.unwrap_or("-"), status.as_u16(), took);
+            }
+            let micros = took.as_micros() as u64;
             if status.is_server_error() {
                 tracing::warn!(status = status.as_u16(), micros, "request failed");
             } else {

@@ -21,6 +21,17 @@ pub struct StorageConfig {
     /// when unset.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Seconds a request waits for the database (a connection to open or come free)
+    /// before it is answered 503 (`/ready` waits at most a second, whatever this is).
+    #[arg(long, env = "DATABASE_TIMEOUT", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub database_timeout: u64,
+}
+
+impl StorageConfig {
+    /// `DATABASE_TIMEOUT` as a duration.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.database_timeout)
+    }
 }
 
 /// The public feature switches reported by `GET /console/api/system-features`.
@@ -302,6 +313,19 @@ pub struct ServeConfig {
     /// table); a random one is generated and logged once when unset.
     #[arg(long, env = "OPENLIST_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+    /// On SIGTERM or Ctrl-C: how long requests already started may take to finish before
+    /// the server stops anyway.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    pub shutdown_grace_seconds: u64,
+    /// On SIGTERM or Ctrl-C: how long the server keeps accepting and serving while `/ready`
+    /// answers 503, so load balancers stop sending before the listener closes (set it to
+    /// the balancer's probe interval times its failure threshold).
+    #[arg(long, env = "SHUTDOWN_DELAY_SECONDS", default_value_t = 2)]
+    pub shutdown_delay_seconds: u64,
+    /// Serve Prometheus metrics at `http://METRICS_ADDR/metrics`, on a listener of their
+    /// own (never on the API's); off when unset.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl FeatureConfig {

@@ -90,14 +90,28 @@ fn warn_if_readable_by_others(dir: &std::path::Path, file: &std::path::Path) {
     let _ = (dir, file);
 }
 
+/// `DATABASE_TIMEOUT`'s default: how long a request waits for a database connection.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connects with the default `DATABASE_TIMEOUT` (the commands other than `serve`).
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_with_timeout(url, DEFAULT_TIMEOUT).await
+}
+
+/// Connects; `timeout` bounds how long anything waits for a connection (opening one, or
+/// one of the pool's to come free), so a request that needs a database that is down
+/// fails after at most that long (503) instead of hanging.
+pub async fn connect_with_timeout(
+    url: &str,
+    timeout: Duration,
+) -> Result<DatabaseConnection, DbErr> {
     let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.to_string());
     options
         .max_connections(if sqlite { SQLITE_POOL } else { POSTGRES_POOL })
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
+        .connect_timeout(timeout)
+        .acquire_timeout(timeout)
         .sqlx_logging(false)
         // PostgreSQL's first connections are opened together by `warm_up`.
         .connect_lazy(!sqlite);
@@ -146,13 +160,215 @@ async fn warm_up(db: &DatabaseConnection) -> Result<(), DbErr> {
     Err(DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into())))
 }
 
+/// The advisory lock key under which migrations run on PostgreSQL (any fixed number no
+/// other lock of this program uses; these are its bytes: "cs-migr").
+pub const MIGRATION_LOCK: i64 = 0x0063_732d_6d69_6772;
+
+/// Applies pending migrations one at a time, logging each. On PostgreSQL the whole run
+/// holds a session advisory lock, so instances starting together against one database
+/// take turns: the first migrates, the others then find nothing pending.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    if db.get_database_backend() != DbBackend::Postgres {
+        return migrate_unlocked(db).await;
+    }
+    use sea_orm::sqlx;
+    let to_db = |e: sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
+    // The lock belongs to a session: hold one connection for the lock and its release.
+    let mut lock = db
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .map_err(to_db)?;
+    let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .fetch_one(&mut *lock)
+        .await
+        .map_err(to_db)?;
+    if !taken {
+        tracing::info!("another instance is migrating the database; waiting for it");
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *lock)
+            .await
+            .map_err(to_db)?;
+    }
+    let result = migrate_unlocked(db).await;
+    let released = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *lock)
+        .await;
+    if released.is_err() {
+        // Ending the session releases it: do not give this connection back to the pool.
+        lock.detach();
+    }
+    result
 }
 
-/// True for failures that mean the database cannot be reached (answered 503, not 500).
+async fn migrate_unlocked(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let pending = Migrator::get_pending_migrations(db).await?;
+    if pending.is_empty() {
+        tracing::debug!("database schema up to date");
+        return Ok(());
+    }
+    tracing::info!(pending = pending.len(), "migrating the database");
+    for migration in &pending {
+        let started = std::time::Instant::now();
+        tracing::info!(migration = migration.name(), "applying migration");
+        Migrator::up(db, Some(1)).await?;
+        tracing::info!(
+            migration = migration.name(),
+            millis = started.elapsed().as_millis() as u64,
+            "migration applied"
+        );
+    }
+    tracing::info!("migrations done");
+    Ok(())
+}
+
+/// True for failures that mean the database cannot be reached or cannot take the request
+/// now (answered 503, not 500): no connection to be had, a connection that died under a
+/// query (reset, closed, shut down by the server), a server that is starting or stopping
+/// or out of connections, and on SQLite a database that is busy, read-only or whose disk
+/// is full or failing. Everything else (a bug, a constraint) stays a 500.
 pub fn is_unavailable(err: &DbErr) -> bool {
-    matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => match runtime {
+            sea_orm::RuntimeErr::SqlxError(sqlx) => sqlx_unavailable(sqlx),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn sqlx_unavailable(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error as E;
+    match err {
+        E::Io(_) | E::Tls(_) | E::Protocol(_) | E::PoolTimedOut | E::PoolClosed => true,
+        E::WorkerCrashed => true,
+        E::Database(db) => match db.code() {
+            Some(code) if is_sqlite(&**db) => sqlite_unavailable(&code),
+            Some(code) => sqlstate_unavailable(&code),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+fn is_sqlite(err: &dyn sea_orm::sqlx::error::DatabaseError) -> bool {
+    err.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+        .is_some()
+}
+
+/// SQLite's primary result code (the low byte of the extended one): BUSY 5, LOCKED 6,
+/// READONLY 8, IOERR 10, FULL 13, CANTOPEN 14.
+fn sqlite_primary(code: &str) -> Option<u32> {
+    code.parse::<u32>().ok().map(|c| c & 0xff)
+}
+
+/// SQLite result codes that mean "not now" (busy, read-only, disk full or failing), not
+/// "wrong".
+fn sqlite_unavailable(code: &str) -> bool {
+    matches!(sqlite_primary(code), Some(5 | 6 | 8 | 10 | 13 | 14))
+}
+
+/// PostgreSQL SQLSTATEs that mean "not now": class 08 (connection exception), class 53
+/// (insufficient resources: too many connections, disk full, out of memory), 57P01–57P03
+/// (shutting down, crashed, starting up).
+fn sqlstate_unavailable(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("53") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
+/// Why the database is unavailable, in a few words for the log line (`cause`), so an
+/// operator reading it knows where to look: the disk, the server, the pool.
+pub fn unavailable_cause(err: &DbErr) -> &'static str {
+    use sea_orm::sqlx::Error as E;
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) => return "no database connection free or to be opened in time",
+        DbErr::Conn(_) => return "cannot connect to the database",
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => e,
+        _ => return "database error",
+    };
+    match &**sqlx {
+        E::Io(_) | E::Tls(_) | E::Protocol(_) => "the database connection was lost",
+        E::PoolTimedOut => "no database connection free or to be opened in time",
+        E::PoolClosed | E::WorkerCrashed => "the database pool is closed",
+        E::Database(db) if is_sqlite(&**db) => {
+            match db.code().as_deref().and_then(sqlite_primary) {
+                Some(13) => "the database's disk is full",
+                Some(8) => {
+                    "the database is read-only (file or directory permissions, or a read-only file system)"
+                }
+                Some(10 | 14) => "the database file cannot be read or written (I/O error)",
+                Some(5 | 6) => "the database is busy",
+                _ => "database error",
+            }
+        }
+        E::Database(db) => match db.code().as_deref() {
+            Some("53100") => "the database server's disk is full",
+            Some(code) if code.starts_with("53") => "the database server is out of resources",
+            Some(code) if code.starts_with("57P") => {
+                "the database server is shutting down or starting"
+            }
+            Some(code) if code.starts_with("08") => "the database connection was lost",
+            _ => "database error",
+        },
+        _ => "database error",
+    }
+}
+
+/// Whether the database can be reached, as far as this instance knows. A connection-level
+/// failure (the cache listener losing its connection, a request answered 503) makes it
+/// *suspect*: one task then pings until the database answers, and while those pings fail
+/// the database is *down*, so requests are answered 503 at once instead of each waiting
+/// `DATABASE_TIMEOUT` for a connection, and — the point — none of them piles up in the
+/// pool, which then serves again as soon as a ping answers.
+#[derive(Debug, Default)]
+pub struct Health {
+    down: std::sync::atomic::AtomicBool,
+    probing: std::sync::atomic::AtomicBool,
+}
+
+/// How long one ping of the prober may take, and the pause between two.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+const PROBE_PAUSE: Duration = Duration::from_millis(200);
+
+impl Health {
+    pub fn is_down(&self) -> bool {
+        self.down.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Starts the prober unless it runs already.
+    pub fn suspect(self: &std::sync::Arc<Self>, db: &DatabaseConnection) {
+        use std::sync::atomic::Ordering;
+        if self.probing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let health = self.clone();
+        let db = db.clone();
+        tokio::spawn(async move {
+            loop {
+                match tokio::time::timeout(PROBE_TIMEOUT, db.ping()).await {
+                    Ok(Ok(())) => {
+                        if health.down.swap(false, Ordering::SeqCst) {
+                            tracing::info!("the database answers again");
+                        }
+                        break;
+                    }
+                    _ => {
+                        if !health.down.swap(true, Ordering::SeqCst) {
+                            tracing::error!(
+                                "the database does not answer; requests that need it get 503 until it does"
+                            );
+                        }
+                    }
+                }
+                tokio::time::sleep(PROBE_PAUSE).await;
+            }
+            health.probing.store(false, Ordering::SeqCst);
+        });
+    }
 }
 
 /// True when an insert or update hit a unique index (a taken email, username, key title…).
@@ -180,4 +396,49 @@ pub async fn lock_for_transaction<C: sea_orm::ConnectionTrait>(
     ))
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as SqlxError;
+    use std::sync::Arc;
+
+    fn query(err: SqlxError) -> DbErr {
+        DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
+    }
+
+    #[test]
+    fn a_connection_lost_under_a_query_is_unavailable_not_a_bug() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(is_unavailable(&query(SqlxError::Io(reset))));
+        assert!(is_unavailable(&query(SqlxError::PoolTimedOut)));
+        assert!(is_unavailable(&query(SqlxError::PoolClosed)));
+        assert!(is_unavailable(&DbErr::Exec(RuntimeErr::SqlxError(
+            Arc::new(SqlxError::Protocol("unexpected end".into()))
+        ))));
+        assert!(!is_unavailable(&query(SqlxError::RowNotFound)));
+        assert!(!is_unavailable(&DbErr::RecordNotFound("x".into())));
+        assert!(!is_unavailable(&DbErr::Custom("bug".into())));
+    }
+
+    #[test]
+    fn server_and_disk_codes_that_mean_not_now() {
+        for code in ["08006", "08001", "57P01", "57P03", "53300", "53100"] {
+            assert!(sqlstate_unavailable(code), "{code}");
+        }
+        // Unique and foreign-key violations, a syntax error, a statement timeout.
+        for code in ["23505", "23503", "42601", "57014"] {
+            assert!(!sqlstate_unavailable(code), "{code}");
+        }
+        // SQLite: BUSY, READONLY (and READONLY_DIRECTORY, 1544), IOERR_WRITE (778), FULL.
+        for code in ["5", "8", "1544", "778", "13"] {
+            assert!(sqlite_unavailable(code), "{code}");
+        }
+        // Constraint (19; UNIQUE 2067), a generic error (1).
+        for code in ["19", "2067", "1"] {
+            assert!(!sqlite_unavailable(code), "{code}");
+        }
+    }
 }

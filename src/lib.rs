@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod mail;
+pub mod metrics;
 pub mod oauth;
 pub mod server;
 pub mod state;

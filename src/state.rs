@@ -39,6 +39,46 @@ pub struct AppState {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Social sign-in providers.
     pub oauth: OAuthConfig,
+    /// Starting (migrating), serving or draining: what `/ready` says and whether the API
+    /// surfaces take requests yet.
+    pub phase: Phase,
+    /// Whether the database answers (see `db::Health`).
+    pub database: Arc<crate::db::Health>,
+}
+
+/// Where the server is in its life. A server made by `AppState::new` is serving; `serve`
+/// starts it at `Starting` (listening, migrating) and moves it on.
+#[derive(Debug)]
+pub struct Phase(std::sync::atomic::AtomicU8);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseKind {
+    /// Listening, but migrations (or the start-up that follows them) are not done: `/ready`
+    /// answers 503 and the API surfaces 503.
+    Starting,
+    Serving,
+    /// Asked to stop: `/ready` answers 503 so load balancers send no more, requests are
+    /// still served (each answer closes its connection) until the listener stops.
+    Draining,
+}
+
+impl Phase {
+    pub fn new(kind: PhaseKind) -> Self {
+        Self(std::sync::atomic::AtomicU8::new(kind as u8))
+    }
+
+    pub fn get(&self) -> PhaseKind {
+        match self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => PhaseKind::Starting,
+            1 => PhaseKind::Serving,
+            _ => PhaseKind::Draining,
+        }
+    }
+
+    pub fn set(&self, kind: PhaseKind) {
+        self.0
+            .store(kind as u8, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 pub struct AdminState {
@@ -95,6 +135,8 @@ impl AppState {
             setup_done: std::sync::atomic::AtomicBool::new(false),
             trusted_proxies: Vec::new(),
             oauth: OAuthConfig::defaults(),
+            phase: Phase::new(PhaseKind::Serving),
+            database: Arc::new(crate::db::Health::default()),
         }
     }
 

@@ -51,6 +51,8 @@ pub struct PasswordHasher {
     jobs: mpsc::Sender<Job>,
     /// Hashes computed so far (verifications included).
     computed: Arc<AtomicU64>,
+    /// Jobs sent and not yet taken by a thread.
+    queued: Arc<AtomicU64>,
 }
 
 impl Default for PasswordHasher {
@@ -90,7 +92,13 @@ impl PasswordHasher {
         Self {
             jobs,
             computed: Arc::new(AtomicU64::new(0)),
+            queued: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Hashes and checks waiting for a thread (the metrics' `password_hash_queue_depth`).
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// How many hashes this hasher has computed, verifications included: lets tests
@@ -107,16 +115,26 @@ impl PasswordHasher {
     ) -> Result<T, HashError> {
         let (done, result) = oneshot::channel();
         let computed = self.computed.clone();
+        let queued = self.queued.clone();
         let job: Job = Box::new(move |scratch| {
+            queued.fetch_sub(1, Ordering::Relaxed);
             if done.is_closed() {
                 return;
             }
             computed.fetch_add(1, Ordering::SeqCst);
-            if let Ok(value) = std::panic::catch_unwind(AssertUnwindSafe(|| work(scratch))) {
+            let started = std::time::Instant::now();
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| work(scratch)));
+            metrics::histogram!("password_hash_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
+            if let Ok(value) = outcome {
                 let _ = done.send(value);
             }
         });
-        self.jobs.send(job).map_err(|_| HashError::Task)?;
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        if self.jobs.send(job).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(HashError::Task);
+        }
         result.await.map_err(|_| HashError::Task)
     }
 

@@ -3,17 +3,22 @@
 //!
 //! Invalidation drops the entry here at once. On PostgreSQL it is also published with
 //! `NOTIFY` on the cache's channel; every instance (this one included) `LISTEN`s and drops
-//! the key when the notification arrives. The caller waits (briefly, bounded) for its own
-//! notification to come back, and PostgreSQL delivers a notification to all listeners at
-//! the same commit, so by the time the call that invalidated returns, the other instances
-//! have been told. If the listening connection is lost, the whole cache is dropped (and
-//! bypassed until listening resumes), so a missed notification cannot leave a stale entry
-//! behind. On SQLite (one instance per file) invalidation is local only.
+//! the key when the notification arrives. PostgreSQL hands a notification to every
+//! listener at the same commit, but each instance reads and applies it when its listening
+//! task next runs, so "told" is not "applied": the caller therefore waits (bounded by
+//! `ECHO_WAIT`) for its own echo *and* for an acknowledgement from every other instance
+//! listening, which each sends, on its listening connection, once it has dropped the key.
+//! The live instances are read from `pg_locks`: each holds an advisory lock of its own on
+//! its listening connection for as long as it listens. By the time the call that
+//! invalidated returns, every live instance has applied it. If the listening connection
+//! is lost, the whole cache is dropped (and bypassed until listening resumes), so a missed
+//! notification cannot leave a stale entry behind. On SQLite (one instance per file)
+//! invalidation is local only.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
@@ -23,6 +28,9 @@ use crate::clock::Clock;
 
 /// How long `invalidate` waits for its own notification to come back.
 const ECHO_WAIT: Duration = Duration::from_secs(2);
+
+/// The pause before listening again after the listening connection was lost.
+const RELISTEN_PAUSE: Duration = Duration::from_millis(250);
 
 pub struct KeyedCache<V: Clone + Send + 'static> {
     channel: &'static str,
@@ -37,6 +45,9 @@ pub struct KeyedCache<V: Clone + Send + 'static> {
     instance: String,
     /// Whether `listen` runs in this process (only then is there an echo to wait for).
     listening: AtomicBool,
+    /// The number under which this process's listener is known to the other instances
+    /// (its advisory lock, see `listen`); 0 while not listening.
+    listener: AtomicI64,
     /// Moves on with every removal, under the entries' lock, so a value read from the
     /// database before an invalidation is not inserted after it (`insert_if_unchanged`).
     generation: AtomicU64,
@@ -56,6 +67,7 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
             nonce: AtomicU64::new(0),
             instance: uuid::Uuid::new_v4().simple().to_string(),
             listening: AtomicBool::new(false),
+            listener: AtomicI64::new(0),
             generation: AtomicU64::new(0),
         }
     }
@@ -68,18 +80,27 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
     /// The cached value of `key`, unless absent, expired, or the cache is not usable.
     pub fn get(&self, key: &str) -> Option<V> {
         if !self.usable.load(Ordering::SeqCst) {
+            metrics::counter!("cache_misses_total", "cache" => self.channel).increment(1);
             return None;
         }
         let now = self.clock.now();
         let mut entries = self.lock();
-        match entries.get(key) {
+        let found = match entries.get(key) {
             Some((v, at)) if at + self.ttl > now => Some(v.clone()),
             Some(_) => {
                 entries.remove(key);
                 None
             }
             None => None,
-        }
+        };
+        drop(entries);
+        let counter = if found.is_some() {
+            "cache_hits_total"
+        } else {
+            "cache_misses_total"
+        };
+        metrics::counter!(counter, "cache" => self.channel).increment(1);
+        found
     }
 
     /// Take this before reading the value from the database, and hand it to
@@ -119,10 +140,26 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
         for key in keys {
             self.remove_local(key);
         }
+        metrics::counter!("cache_invalidations_total", "cache" => self.channel, "origin" => "local")
+            .increment(keys.len() as u64);
         if db.get_database_backend() != DbBackend::Postgres || keys.is_empty() {
             return Ok(());
         }
         let mut echoes = self.echoes.subscribe();
+        // The other instances listening now, asked before publishing: one that starts
+        // listening later has started with an empty cache after this write committed.
+        let own = self.listener.load(Ordering::SeqCst);
+        let others = if own != 0 && self.usable.load(Ordering::SeqCst) {
+            match live_listeners(db).await {
+                Ok(all) => all.into_iter().filter(|id| *id != own).collect(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot list the instances listening");
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
         let mut waiting = Vec::new();
         for key in keys {
             let n = self.nonce.fetch_add(1, Ordering::SeqCst);
@@ -133,6 +170,9 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
                 [self.channel.into(), payload.clone().into()],
             ))
             .await?;
+            for other in &others {
+                waiting.push(ack_payload(*other, &payload));
+            }
             waiting.push(payload);
         }
         if !self.listening.load(Ordering::SeqCst) || !self.usable.load(Ordering::SeqCst) {
@@ -150,17 +190,77 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
         if tokio::time::timeout(ECHO_WAIT, wait).await.is_err() {
             tracing::warn!(
                 channel = self.channel,
-                "cache invalidation echo not received in time"
+                instances = others.len(),
+                "cache invalidation not confirmed by every instance in time"
             );
         }
         Ok(())
     }
 
-    fn received(&self, payload: &str) {
-        if let Some((_, key)) = payload.split_once(':') {
+    /// Applies a notification; true when it came from another instance, which then waits
+    /// for this one's acknowledgement.
+    fn received(&self, payload: &str) -> bool {
+        let mut foreign = false;
+        if !payload.starts_with(ACK_PREFIX)
+            && let Some((from, key)) = payload.split_once(':')
+        {
             self.remove_local(key);
+            if !from.starts_with(self.instance.as_str()) {
+                foreign = true;
+                metrics::counter!("cache_invalidations_total", "cache" => self.channel, "origin" => "remote")
+                    .increment(1);
+            }
         }
         let _ = self.echoes.send(payload.to_string());
+        foreign
+    }
+}
+
+/// Acknowledgements travel on the cache's own channel: `ack|<listener>|<payload>`.
+const ACK_PREFIX: &str = "ack|";
+
+fn ack_payload(listener: i64, payload: &str) -> String {
+    format!("{ACK_PREFIX}{listener}|{payload}")
+}
+
+/// The advisory lock class under which each listening instance holds a lock of its own
+/// (`pg_advisory_lock(LISTENER_CLASS, id)`) on its listening connection for as long as it
+/// listens: `pg_locks` then names every live listener, and one whose connection is gone
+/// is gone from it too.
+const LISTENER_CLASS: i32 = 0x6361_6368; // "cach"
+
+/// The ids of the instances listening on this database now.
+async fn live_listeners(db: &DatabaseConnection) -> Result<Vec<i64>, DbErr> {
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT objid::int8 AS id FROM pg_locks \
+             WHERE locktype = 'advisory' AND objsubid = 2 AND granted \
+             AND classid = $1::int8::oid \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            [i64::from(LISTENER_CLASS).into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get::<i64>("", "id"))
+        .collect()
+}
+
+/// Takes a listener id of this database's own on `listener`'s connection.
+async fn claim_listener_id(
+    listener: &mut sea_orm::sqlx::postgres::PgListener,
+) -> Result<i64, sea_orm::sqlx::Error> {
+    use rand::Rng;
+    loop {
+        let id: i32 = rand::thread_rng().gen_range(1..i32::MAX);
+        let taken: bool = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+            .bind(LISTENER_CLASS)
+            .bind(id)
+            .fetch_one(&mut *listener)
+            .await?;
+        if taken {
+            return Ok(i64::from(id));
+        }
     }
 }
 
@@ -171,7 +271,10 @@ pub trait Subscriber: Send + Sync {
     fn resume(&self);
     /// Listening stopped: the cache must not be used until it resumes.
     fn suspend(&self);
-    fn received(&self, payload: &str);
+    /// Applies a notification; true when it came from another instance (acknowledge it).
+    fn received(&self, payload: &str) -> bool;
+    /// The id this process's listener holds (0: none).
+    fn set_listener(&self, id: i64);
 }
 
 impl<V: Clone + Send + Sync + 'static> Subscriber for KeyedCache<V> {
@@ -190,8 +293,12 @@ impl<V: Clone + Send + Sync + 'static> Subscriber for KeyedCache<V> {
         self.clear_local();
     }
 
-    fn received(&self, payload: &str) {
-        KeyedCache::received(self, payload);
+    fn received(&self, payload: &str) -> bool {
+        KeyedCache::received(self, payload)
+    }
+
+    fn set_listener(&self, id: i64) {
+        self.listener.store(id, Ordering::SeqCst);
     }
 }
 
@@ -201,6 +308,7 @@ impl<V: Clone + Send + Sync + 'static> Subscriber for KeyedCache<V> {
 pub async fn listen(
     caches: Vec<std::sync::Weak<dyn Subscriber>>,
     db: &DatabaseConnection,
+    health: Arc<crate::db::Health>,
 ) -> Result<(), DbErr> {
     if db.get_database_backend() != DbBackend::Postgres || caches.is_empty() {
         return Ok(());
@@ -216,34 +324,46 @@ pub async fn listen(
     let pool = db.get_postgres_connection_pool().clone();
     let to_db = |e: sea_orm::sqlx::Error| DbErr::Custom(format!("cache listener: {e}"));
     let mut listener = PgListener::connect_with(&pool).await.map_err(to_db)?;
+    // A lost connection must reach the caches at once (they stop serving), not after
+    // sqlx has tried to reconnect for up to the pool's timeout: reconnecting is ours.
+    listener.eager_reconnect(false);
     listener
         .listen_all(channels.iter().copied())
         .await
         .map_err(to_db)?;
+    let id = claim_listener_id(&mut listener).await.map_err(to_db)?;
     for cache in live(&caches) {
+        cache.set_listener(id);
         cache.resume();
     }
+    let db = db.clone();
     tokio::spawn(async move {
-        let mut listener = Some(listener);
+        let mut listener = Some((listener, id));
         loop {
             let Some(active) = listener.as_mut() else {
                 // Listening failed: hand the connection back (so the pool can close), wait,
                 // and listen again; the caches stay bypassed meanwhile.
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(RELISTEN_PAUSE).await;
                 if live(&caches).is_empty() || pool.is_closed() {
                     return;
                 }
                 if let Ok(mut l) = PgListener::connect_with(&pool).await
                     && l.listen_all(channels.iter().copied()).await.is_ok()
+                    && let Ok(id) = claim_listener_id(&mut l).await
                 {
-                    listener = Some(l);
+                    l.eager_reconnect(false);
+                    tracing::info!("cache listener listening again");
                     for cache in live(&caches) {
+                        cache.set_listener(id);
                         cache.resume();
                     }
+                    listener = Some((l, id));
                 }
                 continue;
             };
-            // `try_recv` reports a lost connection as `Ok(None)`, reconnected before it returns.
+            let (active, id) = (&mut active.0, active.1);
+            // `try_recv` reports a lost connection as `Ok(None)` (not reconnected: see
+            // `eager_reconnect` above).
             let event = active.try_recv().await;
             let caches_now = live(&caches);
             if caches_now.is_empty() {
@@ -251,16 +371,34 @@ pub async fn listen(
             }
             match event {
                 Ok(Some(n)) => {
+                    let mut foreign = false;
                     for cache in caches_now.iter().filter(|c| c.channel() == n.channel()) {
-                        cache.received(n.payload());
+                        foreign |= cache.received(n.payload());
+                    }
+                    // Applied: tell the writer, which waits for every live instance. On
+                    // the listening connection, so a busy pool cannot hold it up.
+                    if foreign
+                        && let Err(err) = sea_orm::sqlx::query("SELECT pg_notify($1, $2)")
+                            .bind(n.channel())
+                            .bind(ack_payload(id, n.payload()))
+                            .execute(&mut *active)
+                            .await
+                    {
+                        tracing::warn!(error = %err, "cannot acknowledge a cache invalidation");
                     }
                 }
                 Ok(None) => {
-                    // Notifications may have been missed: start empty.
-                    tracing::warn!("cache listener reconnected");
+                    // Notifications may be missed from now on: stop serving cached values
+                    // until listening again (which starts the caches empty).
                     for cache in &caches_now {
-                        cache.resume();
+                        cache.suspend();
                     }
+                    listener = None;
+                    if pool.is_closed() {
+                        return;
+                    }
+                    tracing::warn!("cache listener lost its connection");
+                    health.suspect(&db);
                 }
                 Err(err) => {
                     for cache in &caches_now {
@@ -271,6 +409,7 @@ pub async fn listen(
                         return;
                     }
                     tracing::warn!(error = %err, "cache listener failed");
+                    health.suspect(&db);
                 }
             }
         }

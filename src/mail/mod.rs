@@ -96,10 +96,10 @@ impl Mailer for SmtpMailer {
                 .subject(mail.subject.clone())
                 .body(mail.body.clone())
                 .map_err(|e| MailError::Send(e.to_string()))?;
-            self.transport
-                .send(message)
-                .await
-                .map_err(|e| MailError::Send(e.to_string()))?;
+            self.transport.send(message).await.map_err(|e| {
+                metrics::counter!("mail_send_failures_total").increment(1);
+                MailError::Send(e.to_string())
+            })?;
             Ok(())
         })
     }

@@ -700,6 +700,58 @@ async fn two_instances_on_postgres_share_invalidations() {
     assert!(b.state.admin.users.get("ivan").is_none());
 }
 
+/// Issue 18: a ban (or its lifting) through one instance is applied by every other before
+/// the writer answers, so the next request anywhere sees it — every round, not most: the
+/// writer waits for each live instance's acknowledgement, not only for its own echo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_through_one_instance_holds_on_the_other_every_round() {
+    let Some(a) = TestApp::spawn(Backend::Postgres).await else {
+        eprintln!("TEST_DATABASE_URL is not set: PostgreSQL run skipped");
+        return;
+    };
+    let b = a.second_instance().await;
+    let admin_a = admin_client(&a).await;
+    let id = create(&a, &admin_a, "rounds", "rounds-pw").await;
+    let t = token(&a, "rounds", "rounds-pw").await;
+    let user_b = b.admin_as(&t);
+    assert_eq!(me(&user_b).await.code, 200);
+    let set_disabled = |disabled: bool| {
+        let mut c = changes(id, "rounds");
+        c.disabled = Some(disabled);
+        let admin_a = &admin_a;
+        async move {
+            admin_a
+                .update_user()
+                .body(c)
+                .send()
+                .await
+                .expect("update")
+                .into_inner()
+                .code
+        }
+    };
+    let mut stale = Vec::new();
+    let mut slowest = std::time::Duration::ZERO;
+    for round in 0..150 {
+        let t = std::time::Instant::now();
+        assert_eq!(set_disabled(true).await, 200);
+        slowest = slowest.max(t.elapsed());
+        let banned = me(&user_b).await.code;
+        let t = std::time::Instant::now();
+        assert_eq!(set_disabled(false).await, 200);
+        slowest = slowest.max(t.elapsed());
+        let back = me(&user_b).await.code;
+        if (banned, back) != (401, 200) {
+            stale.push((round, banned, back));
+        }
+    }
+    eprintln!("slowest acknowledged write: {slowest:?}");
+    assert!(
+        stale.is_empty(),
+        "stale rounds (round, banned, back): {stale:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_password_command_sets_the_admin_password() {
     let app = TestApp::spawn(Backend::Sqlite).await.expect("app");

@@ -62,6 +62,7 @@ async fn a_backup_taken_under_load_restores_and_signs_in() {
     let storage = StorageConfig {
         data_dir: dir.path().join("restored"),
         database_url: None,
+        database_timeout: 5,
     };
     backup::restore(&storage, &copy).await.expect("restore");
     // Never over a database that is there.
@@ -103,6 +104,7 @@ async fn restore_refuses_what_is_not_a_database() {
     let storage = StorageConfig {
         data_dir: dir.path().join("data"),
         database_url: None,
+        database_timeout: 5,
     };
     assert!(matches!(
         backup::restore(&storage, &junk).await,
@@ -111,6 +113,7 @@ async fn restore_refuses_what_is_not_a_database() {
     let postgres = StorageConfig {
         data_dir: dir.path().join("data"),
         database_url: Some("postgres://x/y".into()),
+        database_timeout: 5,
     };
     assert!(matches!(
         backup::restore(&postgres, &junk).await,

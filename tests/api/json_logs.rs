@@ -39,7 +39,13 @@ async fn json_logs_name_each_request_and_hold_no_secret() {
     let http = reqwest::Client::new();
     let mut up = false;
     for _ in 0..200 {
-        if http.get(format!("{base}/health")).send().await.is_ok() {
+        // Ready, not merely alive: the API surfaces answer 503 until migrations are done.
+        if http
+            .get(format!("{base}/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
             up = true;
             break;
         }

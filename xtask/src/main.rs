@@ -1,7 +1,8 @@
-//! Developer tasks: `cargo xtask codegen [--check]`, `cargo xtask bench`.
+//! Developer tasks: `cargo xtask codegen [--check]`, `cargo xtask bench`, `cargo xtask chaos`.
 
 mod bench;
 mod bench_scale;
+mod chaos;
 mod client;
 mod load;
 mod rustfmt;
@@ -42,10 +43,13 @@ fn main() -> ExitCode {
         Some("bench") => {
             bench::Options::parse(&args[1..]).and_then(|o| bench::run(&workspace_root(), &o))
         }
+        Some("chaos") => {
+            chaos::Options::parse(&args[1..]).and_then(|o| chaos::run(&workspace_root(), &o))
+        }
         Some("seed-examples") => seed_examples::run(&workspace_root(), &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask codegen [--check]\n       cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build] [--scale]"
+                "usage: cargo xtask codegen [--check]\n       cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build] [--scale]\n       cargo xtask chaos [--binary PATH] [--out FILE] [--only outage,slow]"
             );
             return ExitCode::from(2);
         }

@@ -98,7 +98,7 @@ pub fn render(err: poem::Error) -> Response {
 impl From<DbErr> for AdminError {
     fn from(err: DbErr) -> Self {
         if is_unavailable(&err) {
-            tracing::error!(error = %err, "database unavailable");
+            tracing::error!(error = %err, cause = crate::db::unavailable_cause(&err), "database unavailable");
             Self::new(503, "service temporarily unavailable")
         } else {
             Self::internal(&err)
@@ -109,6 +109,15 @@ impl From<DbErr> for AdminError {
 impl From<AdminUserError> for AdminError {
     fn from(err: AdminUserError) -> Self {
         use AdminUserError as E;
+        match &err {
+            E::InvalidCredentials => {
+                metrics::counter!("sign_in_failures_total", "surface" => "admin").increment(1)
+            }
+            E::LockedOut => {
+                metrics::counter!("sign_in_locked_total", "surface" => "admin").increment(1)
+            }
+            _ => {}
+        }
         let code = match &err {
             E::NotFound | E::UserInvalid | E::KeyNotFound => 404,
             E::UsernameTaken
@@ -126,7 +135,7 @@ impl From<AdminUserError> for AdminError {
             E::LoginOtp => 402,
             E::LockedOut => 429,
             E::Db(db) if is_unavailable(db) => {
-                tracing::error!(error = %db, "database unavailable");
+                tracing::error!(error = %db, cause = crate::db::unavailable_cause(db), "database unavailable");
                 return Self::new(503, "service temporarily unavailable");
             }
             E::Db(_) | E::Token(_) | E::Totp(_) | E::Hash(_) => return Self::internal(&err),

@@ -124,7 +124,7 @@ pub fn outcome(err: &poem::Error) -> (String, u16) {
 impl From<DbErr> for ConsoleError {
     fn from(err: DbErr) -> Self {
         if is_unavailable(&err) {
-            tracing::error!(error = %err, "database unavailable");
+            tracing::error!(error = %err, cause = crate::db::unavailable_cause(&err), "database unavailable");
             Self::unavailable()
         } else {
             Self::internal(&err)
@@ -209,6 +209,15 @@ impl From<AccessTokenError> for ConsoleError {
 
 impl From<SessionError> for ConsoleError {
     fn from(err: SessionError) -> Self {
+        match &err {
+            SessionError::BadCredentials => {
+                metrics::counter!("sign_in_failures_total", "surface" => "console").increment(1)
+            }
+            SessionError::EmailLocked | SessionError::AddressLocked => {
+                metrics::counter!("sign_in_locked_total", "surface" => "console").increment(1)
+            }
+            _ => {}
+        }
         match err {
             SessionError::PasswordLoginDisabled => Self::new(
                 StatusCode::FORBIDDEN,

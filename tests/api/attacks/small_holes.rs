@@ -159,6 +159,7 @@ async fn the_sqlite_files_are_private_to_the_server_user() {
     let storage = console_server::config::StorageConfig {
         data_dir: data_dir.clone(),
         database_url: None,
+        database_timeout: 5,
     };
     let url = console_server::db::database_url(&storage).expect("url");
     let db = console_server::db::connect(&url).await.expect("connect");

@@ -1,0 +1,302 @@
+//! Issue 18's faults, the quick versions: the real binary against a database that goes
+//! away (a throwaway PostgreSQL stopped and started), a shutdown under way, the metrics
+//! listener, migrations behind their lock. `cargo xtask chaos` runs the long versions.
+
+mod drain;
+mod metrics;
+mod migration_lock;
+mod outage;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A free port on 127.0.0.1 (bound, then released for the server to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// The real `console-server serve`, its log lines kept.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub base: String,
+    log: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts the binary with `env` on a fresh data directory and waits until it answers
+    /// `/health` (not `/ready`: tests of start-up look at that themselves).
+    pub async fn start(env: &[(&str, String)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_console-server"));
+        command
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(dir.path().join("data"))
+            .env_remove("DATABASE_URL")
+            .env_remove("CONFIG_FILE")
+            .env_remove("METRICS_ADDR")
+            .env("RUST_LOG", "info")
+            .env("LOG_FORMAT", "text")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start console-server");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    log.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+                }
+            });
+        }
+        let server = Self {
+            child,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            _dir: dir,
+        };
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            if http
+                .get(format!("{}/health", server.base))
+                .send()
+                .await
+                .is_ok()
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server did not start; log:\n{}", server.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .join("\n")
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to end, at most `limit`; its exit status.
+    pub async fn exited(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    /// Polls `/ready` until it answers 200, at most `limit`; how long that took.
+    pub async fn ready_within(&self, limit: Duration) -> Option<Duration> {
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(resp) = http
+                .get(format!("{}/ready", self.base))
+                .timeout(Duration::from_secs(1))
+                .send()
+                .await
+                && resp.status() == 200
+            {
+                return Some(started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A PostgreSQL server of the test's own (the machine's `initdb` and `pg_ctl`, a temporary
+/// directory, a free port), which the test may stop and start. Never the shared one.
+pub struct ThrowawayPg {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    pub port: u16,
+    /// `initdb` refuses to run as root: then the cluster belongs to `postgres`.
+    run_as: Option<&'static str>,
+}
+
+impl ThrowawayPg {
+    /// `None` (the test is skipped) when this machine has no PostgreSQL binaries.
+    pub fn new() -> Option<Self> {
+        let bin = pg_bindir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("cs-pg-")
+            .tempdir()
+            .expect("tempdir");
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        let run_as = root.then_some("postgres");
+        if let Some(user) = run_as {
+            let ok = Command::new("chown")
+                .args([user, &dir.path().display().to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "chown the throwaway cluster's directory to {user}");
+        }
+        let pg = Self {
+            dir,
+            bin,
+            port: free_port(),
+            run_as,
+        };
+        let data = pg.data().display().to_string();
+        pg.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        pg.start();
+        Some(pg)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let program = self.bin.join(tool);
+        let mut command = match self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(&program);
+                c
+            }
+            None => Command::new(&program),
+        };
+        let out = command
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        assert!(
+            out.status.success(),
+            "{tool} {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn start(&self) {
+        let data = self.data().display().to_string();
+        let log = self.dir.path().join("log").display().to_string();
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=60",
+            self.port,
+            self.dir.path().display()
+        );
+        self.run(
+            "pg_ctl",
+            &["-D", &data, "-l", &log, "-o", &options, "-w", "start"],
+        );
+    }
+
+    /// A fast shutdown: sessions are ended at once, as when a database server goes down.
+    pub fn stop(&self) {
+        let data = self.data().display().to_string();
+        self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"]);
+    }
+}
+
+impl Drop for ThrowawayPg {
+    fn drop(&mut self) {
+        let program = self.bin.join("pg_ctl");
+        let data = self.data().display().to_string();
+        let mut command = match self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(&program);
+                c
+            }
+            None => Command::new(&program),
+        };
+        let _ = command
+            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Where `initdb` and `pg_ctl` are: `pg_config --bindir`, else Debian's layout.
+fn pg_bindir() -> Option<PathBuf> {
+    let has_tools = |dir: &Path| dir.join("initdb").exists() && dir.join("pg_ctl").exists();
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if has_tools(&dir) {
+            return Some(dir);
+        }
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|d| has_tools(d))
+        .collect();
+    found.sort();
+    found.pop()
+}
