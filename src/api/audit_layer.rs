@@ -191,6 +191,16 @@ impl<E: Endpoint> Endpoint for AuditEndpoint<E> {
                 }
             },
         };
+        // With the database unreachable the call changed nothing, and writing its event
+        // would only hold the answer up for another DATABASE_TIMEOUT: it is logged instead.
+        if status == 503 || self.state.database.is_down() {
+            tracing::warn!(
+                operation = op.operation_id,
+                outcome,
+                "audit event not written: the database is unreachable"
+            );
+            return result;
+        }
         // A lost event must not turn an answered call into a failure; it is logged loudly.
         if let Err(err) = scope.finish(&self.state.db, &outcome, status).await {
             tracing::error!(error = %err, operation = op.operation_id, "writing an audit event failed");
