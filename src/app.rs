@@ -161,6 +161,34 @@ impl<E: Endpoint> Middleware<E> for PhaseGate {
     }
 }
 
+/// The API surface a path belongs to, for answering 503 in its envelope.
+#[derive(Clone, Copy)]
+enum Surface {
+    Console,
+    Admin,
+}
+
+impl Surface {
+    fn of(path: &str) -> Option<Self> {
+        if path.starts_with("/console/api") {
+            Some(Self::Console)
+        } else if path.starts_with("/api/") || path == "/api" {
+            Some(Self::Admin)
+        } else {
+            None
+        }
+    }
+
+    fn unavailable(self) -> Response {
+        match self {
+            Self::Console => console::ConsoleError::unavailable().as_response(),
+            Self::Admin => {
+                admin::AdminError::new(503, "service temporarily unavailable").as_response()
+            }
+        }
+    }
+}
+
 pub struct PhaseGateEndpoint<E> {
     inner: E,
     state: Arc<AppState>,
@@ -172,19 +200,22 @@ impl<E: Endpoint> Endpoint for PhaseGateEndpoint<E> {
     async fn call(&self, req: Request) -> poem::Result<Response> {
         use crate::state::PhaseKind;
         let phase = self.state.phase.get();
-        if phase == PhaseKind::Starting || self.state.database.is_down() {
-            let path = req.uri().path();
-            if path.starts_with("/console/api") {
-                return Ok(console::ConsoleError::unavailable().as_response());
-            } else if path.starts_with("/api/") || path == "/api" {
-                return Ok(
-                    admin::AdminError::new(503, "service temporarily unavailable").as_response(),
-                );
-            }
+        if (phase == PhaseKind::Starting || self.state.database.is_down())
+            && let Some(surface) = Surface::of(req.uri().path())
+        {
+            return Ok(surface.unavailable());
         }
         match phase {
             PhaseKind::Serving | PhaseKind::Starting => {
-                let resp = self.inner.call(req).await?.into_response();
+                let surface = Surface::of(req.uri().path());
+                let resp = match surface {
+                    Some(surface) => tokio::select! {
+                        biased;
+                        resp = self.inner.call(req) => resp?.into_response(),
+                        () = self.state.database.went_down() => surface.unavailable(),
+                    },
+                    None => self.inner.call(req).await?.into_response(),
+                };
                 if phase == PhaseKind::Serving && resp.status() == StatusCode::SERVICE_UNAVAILABLE {
                     self.state.database.suspect(&self.state.db);
                 }

@@ -328,6 +328,8 @@ pub fn unavailable_cause(err: &DbErr) -> &'static str {
 pub struct Health {
     down: std::sync::atomic::AtomicBool,
     probing: std::sync::atomic::AtomicBool,
+    /// Woken when the database is found down, for the requests waiting on it (`went_down`).
+    fell: tokio::sync::Notify,
 }
 
 /// How long one ping of the prober may take, and the pause between two.
@@ -337,6 +339,20 @@ const PROBE_PAUSE: Duration = Duration::from_millis(200);
 impl Health {
     pub fn is_down(&self) -> bool {
         self.down.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Resolves once the database is found down (at once if it is). A request races its
+    /// work against this: one that is waiting for a connection when the outage is noticed
+    /// is answered 503 then, rather than after its own `DATABASE_TIMEOUT` (and a sign-in,
+    /// which hashes between its read and its write, after more than that).
+    pub async fn went_down(&self) {
+        let fell = self.fell.notified();
+        tokio::pin!(fell);
+        fell.as_mut().enable();
+        if self.is_down() {
+            return;
+        }
+        fell.await;
     }
 
     /// Starts the prober unless it runs already.
@@ -349,7 +365,7 @@ impl Health {
         let db = db.clone();
         tokio::spawn(async move {
             loop {
-                match tokio::time::timeout(PROBE_TIMEOUT, db.ping()).await {
+                match tokio::time::timeout(PROBE_TIMEOUT, reachable(&db)).await {
                     Ok(Ok(())) => {
                         if health.down.swap(false, Ordering::SeqCst) {
                             tracing::info!("the database answers again");
@@ -358,6 +374,7 @@ impl Health {
                     }
                     _ => {
                         if !health.down.swap(true, Ordering::SeqCst) {
+                            health.fell.notify_waiters();
                             tracing::error!(
                                 "the database does not answer; requests that need it get 503 until it does"
                             );
@@ -369,6 +386,24 @@ impl Health {
             health.probing.store(false, Ordering::SeqCst);
         });
     }
+}
+
+/// Whether the database server answers. On PostgreSQL through a connection of its own,
+/// not the pool's: a pool that is busy (every connection in a slow query) is not a
+/// database that is down, and must not make every request answer 503.
+async fn reachable(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return db.ping().await;
+    }
+    use sea_orm::sqlx::Connection as _;
+    let options = db.get_postgres_connection_pool().connect_options();
+    let to_db = |e: sea_orm::sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
+    let mut conn = sea_orm::sqlx::PgConnection::connect_with(&options)
+        .await
+        .map_err(to_db)?;
+    let pinged = conn.ping().await.map_err(to_db);
+    let _ = conn.close().await;
+    pinged
 }
 
 /// True when an insert or update hit a unique index (a taken email, username, key title…).

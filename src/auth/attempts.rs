@@ -12,7 +12,7 @@
 //! not to count (a successful sign-in, say) gives its place back with [`release`].
 
 use entity::rate_counter::{self, Column, Entity};
-use sea_orm::sea_query::{Cond, Expr, ExprTrait, Func, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 /// Failures (or sends) of `key` in its current window; 0 once the window has passed.
@@ -96,30 +96,28 @@ pub async fn reserve<C: ConnectionTrait>(
         }))
 }
 
-/// Gives back places taken by [`reserve`], each to its own window, in one statement: an
-/// attempt that turned out not to count. A place whose window has since passed or been
-/// cleared is not given back to its successor.
+/// Gives back places taken by [`reserve`], each to its own window: an attempt that turned
+/// out not to count. A place whose window has since passed or been cleared is not given
+/// back to its successor.
+///
+/// One statement per key, in the order given (the order they were reserved in): one
+/// `UPDATE … WHERE key IN (…)` locks its rows in the table's order, so two sign-ins of one
+/// account — one reserving its places, the other giving them back — could each hold the
+/// row the other wants next, and PostgreSQL broke that deadlock by failing one (a 500,
+/// found under `cargo xtask chaos`'s sign-in load).
 pub async fn release<C: ConnectionTrait>(
     db: &C,
     held: &[(&str, Reservation)],
 ) -> Result<(), DbErr> {
-    if held.is_empty() {
-        return Ok(());
-    }
-    let mut which = Cond::any();
     for (key, r) in held {
-        which = which.add(
-            Cond::all()
-                .add(Column::Key.eq(*key))
-                .add(Column::WindowStart.eq(r.window_start)),
-        );
+        Entity::update_many()
+            .col_expr(Column::Count, Expr::col(Column::Count).sub(1))
+            .filter(Column::Count.gt(0))
+            .filter(Column::Key.eq(*key))
+            .filter(Column::WindowStart.eq(r.window_start))
+            .exec(db)
+            .await?;
     }
-    Entity::update_many()
-        .col_expr(Column::Count, Expr::col(Column::Count).sub(1))
-        .filter(Column::Count.gt(0))
-        .filter(which)
-        .exec(db)
-        .await?;
     Ok(())
 }
 

@@ -36,7 +36,7 @@ pub struct KeyedCache<V: Clone + Send + 'static> {
     channel: &'static str,
     ttl: i64,
     clock: Arc<dyn Clock>,
-    entries: Mutex<HashMap<String, (V, i64)>>,
+    inner: Mutex<Inner<V>>,
     /// False on PostgreSQL until the listener runs, and again while it reconnects.
     usable: AtomicBool,
     /// Payloads received on the channel, for `invalidate` to wait on its own.
@@ -48,9 +48,62 @@ pub struct KeyedCache<V: Clone + Send + 'static> {
     /// The number under which this process's listener is known to the other instances
     /// (its advisory lock, see `listen`); 0 while not listening.
     listener: AtomicI64,
-    /// Moves on with every removal, under the entries' lock, so a value read from the
-    /// database before an invalidation is not inserted after it (`insert_if_unchanged`).
-    generation: AtomicU64,
+}
+
+struct Inner<V> {
+    entries: HashMap<String, (V, i64)>,
+    /// Loads under way (`start_load`), by number: the key and whether it was invalidated
+    /// since the load began. Per key, so a write to one record does not keep every other
+    /// record that was being read at that moment out of the cache (under a slow database
+    /// a cache-wide counter meant a busy instance cached almost nothing).
+    loads: HashMap<u64, (String, bool)>,
+    next_load: u64,
+}
+
+impl<V> Inner<V> {
+    fn remove(&mut self, key: &str) {
+        self.entries.remove(key);
+        for (loading, stale) in self.loads.values_mut() {
+            if loading == key {
+                *stale = true;
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        for (_, stale) in self.loads.values_mut() {
+            *stale = true;
+        }
+    }
+}
+
+/// A value of `key` being read from the database, to be cached with `finish` unless the
+/// key was invalidated meanwhile: the value may then have been read before that write,
+/// and caching it would bring the old value back.
+pub struct Load<'a, V: Clone + Send + 'static> {
+    cache: &'a KeyedCache<V>,
+    id: u64,
+}
+
+impl<V: Clone + Send + 'static> Load<'_, V> {
+    pub fn finish(self, value: V) {
+        let cache = self.cache;
+        if !cache.usable.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = cache.clock.now();
+        let mut inner = cache.lock();
+        if let Some((key, false)) = inner.loads.remove(&self.id) {
+            inner.entries.insert(key, (value, now));
+        }
+    }
+}
+
+impl<V: Clone + Send + 'static> Drop for Load<'_, V> {
+    fn drop(&mut self) {
+        self.cache.lock().loads.remove(&self.id);
+    }
 }
 
 impl<V: Clone + Send + 'static> KeyedCache<V> {
@@ -61,20 +114,23 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
             channel,
             ttl: ttl_seconds,
             clock,
-            entries: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Inner {
+                entries: HashMap::new(),
+                loads: HashMap::new(),
+                next_load: 0,
+            }),
             usable: AtomicBool::new(true),
             echoes,
             nonce: AtomicU64::new(0),
             instance: uuid::Uuid::new_v4().simple().to_string(),
             listening: AtomicBool::new(false),
             listener: AtomicI64::new(0),
-            generation: AtomicU64::new(0),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (V, i64)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<V>> {
         // A panic while holding the lock cannot leave a half-written map: recover it.
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The cached value of `key`, unless absent, expired, or the cache is not usable.
@@ -84,16 +140,16 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
             return None;
         }
         let now = self.clock.now();
-        let mut entries = self.lock();
-        let found = match entries.get(key) {
+        let mut inner = self.lock();
+        let found = match inner.entries.get(key) {
             Some((v, at)) if at + self.ttl > now => Some(v.clone()),
             Some(_) => {
-                entries.remove(key);
+                inner.entries.remove(key);
                 None
             }
             None => None,
         };
-        drop(entries);
+        drop(inner);
         let counter = if found.is_some() {
             "cache_hits_total"
         } else {
@@ -103,36 +159,22 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
         found
     }
 
-    /// Take this before reading the value from the database, and hand it to
-    /// `insert_if_unchanged` afterwards.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-
-    /// Caches `value` unless something was invalidated since `generation` was taken: the
-    /// value may have been read before that write, and caching it would bring it back.
-    pub fn insert_if_unchanged(&self, key: &str, value: V, generation: u64) {
-        if !self.usable.load(Ordering::SeqCst) {
-            return;
-        }
-        let now = self.clock.now();
-        let mut entries = self.lock();
-        if self.generation.load(Ordering::SeqCst) == generation {
-            entries.insert(key.to_string(), (value, now));
-        }
+    /// Call before reading `key`'s value from the database, and `finish` the load with it.
+    pub fn start_load(&self, key: &str) -> Load<'_, V> {
+        let mut inner = self.lock();
+        let id = inner.next_load;
+        inner.next_load = id.wrapping_add(1);
+        inner.loads.insert(id, (key.to_string(), false));
+        Load { cache: self, id }
     }
 
     /// Drops `key` in this process only.
     pub fn remove_local(&self, key: &str) {
-        let mut entries = self.lock();
-        entries.remove(key);
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.lock().remove(key);
     }
 
     pub fn clear_local(&self) {
-        let mut entries = self.lock();
-        entries.clear();
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.lock().clear();
     }
 
     /// Drops `keys` here and on every instance sharing `db`.
@@ -415,4 +457,41 @@ pub async fn listen(
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn cache() -> KeyedCache<u32> {
+        KeyedCache::new("test_cache", 60, ManualClock::new(1_000))
+    }
+
+    #[test]
+    fn a_load_is_cached_unless_its_own_key_was_invalidated_meanwhile() {
+        let cache = cache();
+        let a = cache.start_load("a");
+        let b = cache.start_load("b");
+        // A write to another record must not keep this one out of the cache.
+        cache.remove_local("b");
+        a.finish(1);
+        b.finish(2);
+        assert_eq!(cache.get("a"), Some(1));
+        assert_eq!(cache.get("b"), None, "read before its invalidation");
+        let b = cache.start_load("b");
+        b.finish(3);
+        assert_eq!(cache.get("b"), Some(3));
+    }
+
+    #[test]
+    fn clearing_the_cache_stales_every_load_and_an_abandoned_load_leaves_nothing() {
+        let cache = cache();
+        let a = cache.start_load("a");
+        cache.clear_local();
+        a.finish(1);
+        assert_eq!(cache.get("a"), None);
+        drop(cache.start_load("c"));
+        assert!(cache.lock().loads.is_empty());
+    }
 }

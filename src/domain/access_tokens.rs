@@ -251,7 +251,7 @@ pub async fn find_live(
     let held = match cache.get(&hash) {
         Some(held) => held,
         None => {
-            let generation = cache.generation();
+            let load = cache.start_load(&hash);
             let Some(row) = access_token::Entity::find()
                 .filter(access_token::Column::TokenHash.eq(&hash))
                 .filter(access_token::Column::RevokedAt.is_null())
@@ -267,7 +267,7 @@ pub async fn find_live(
                 expires_at: row.expires_at,
                 token_hash: row.token_hash,
             });
-            cache.insert_if_unchanged(&hash, held.clone(), generation);
+            load.finish(held.clone());
             held
         }
     };

@@ -36,7 +36,7 @@ pub async fn get(state: &AppState, id: Uuid) -> Result<Option<Arc<AccountView>>,
     if let Some(view) = cache.get(&key) {
         return Ok(Some(view));
     }
-    let generation = cache.generation();
+    let load = cache.start_load(&key);
     let Some(row) = account::Entity::find_by_id(id).one(&state.db).await? else {
         return Ok(None);
     };
@@ -46,7 +46,7 @@ pub async fn get(state: &AppState, id: Uuid) -> Result<Option<Arc<AccountView>>,
     let since = state.clock.now() - state.auth.access_token_expire_minutes * 60;
     view.ended_sessions = sign_ins::ended_since(&state.db, id, since).await?;
     let view = Arc::new(view);
-    cache.insert_if_unchanged(&key, view.clone(), generation);
+    load.finish(view.clone());
     Ok(Some(view))
 }
 

@@ -587,10 +587,10 @@ pub async fn cached_user(
     if let Some(u) = cache.get(username) {
         return Ok(Some(u));
     }
-    let generation = cache.generation();
+    let load = cache.start_load(username);
     let user = find_by_username(db, username).await?;
     if let Some(u) = &user {
-        cache.insert_if_unchanged(username, u.clone(), generation);
+        load.finish(u.clone());
     }
     Ok(user)
 }

@@ -685,16 +685,19 @@ async fn outage(binary: &Path) -> Result<Section> {
         .filter(|s| s.at < up_at && s.at + s.took > down_at)
         .collect();
     // Recovered: from the database's return to the first success of an operation that
-    // needs it (a sign-in writes), after which none fails.
+    // needs it (a sign-in writes), after which none fails. A 429 is not a failure: the
+    // load signs in to one account from 16 clients, and the sign-in limit answers some.
     let after: Vec<&Sample> = samples.iter().filter(|s| s.at >= up_at).collect();
     let last_failure_after = after
         .iter()
-        .filter(|s| !(200..300).contains(&s.status))
+        .filter(|s| s.status == 0 || s.status >= 500)
         .map(|s| s.at + s.took)
         .max();
+    // Any write will do: with 16 clients signing in to one account from one address, the
+    // sign-in limit may answer every sign-in right after the outage with 429.
     let first_sign_in = after
         .iter()
-        .find(|s| s.op == Op::SignIn && s.status == 200)
+        .find(|s| s.op != Op::Profile && s.op != Op::Members && (200..300).contains(&s.status))
         .map(|s| s.at + s.took);
     let recovery = match (first_sign_in, last_failure_after) {
         (Some(ok), Some(bad)) => Some(ok.max(bad).saturating_sub(up_at)),
@@ -784,7 +787,7 @@ async fn outage(binary: &Path) -> Result<Section> {
     );
     let _ = writeln!(
         md,
-        "| recovery (database back → sign-ins succeed, no failure after) | {} |",
+        "| recovery (database back → writes succeed, no 5xx after) | {} |",
         recovery.map_or("never".to_string(), ms)
     );
     let _ = writeln!(
@@ -873,7 +876,25 @@ async fn slow(binary: &Path) -> Result<Section> {
         .as_str()
         .map(Arc::<str>::from)
         .context("login answered without an access token")?;
-    let samples = mixed_load(server.addr, token, Instant::now(), LOAD, &SLOW_OPS).await?;
+    // The profile read is measured warm: the sign-in above dropped the account's cached
+    // view, and the first reads after it load it through the slow database like any read.
+    server
+        .call(
+            "GET",
+            "/console/api/account/profile",
+            Some(&token),
+            Value::Null,
+        )
+        .await?;
+    // Profile readers of their own beside the mix, so the cached read is sampled while the
+    // slow queries run, not only between a client's invitations.
+    let start = Instant::now();
+    let (mixed, readers) = tokio::join!(
+        mixed_load(server.addr, token.clone(), start, LOAD, &SLOW_OPS),
+        mixed_load(server.addr, token, start, LOAD, &[Op::Profile]),
+    );
+    let mut samples = mixed?;
+    samples.extend(readers?);
     let longest = samples.iter().map(|s| s.took).max().unwrap_or_default();
     let bad = samples
         .iter()
@@ -895,7 +916,8 @@ async fn slow(binary: &Path) -> Result<Section> {
         "## 5. Slow database (PostgreSQL)\n\n\
          A proxy of the task's own holds every chunk sent to PostgreSQL for {} ms; {CLIENTS} clients \
          for {} s of profile reads, member pages and invitations (sign-ins and account edits drop \
-         the cached view of the load's one account, so they are left out); `DATABASE_TIMEOUT` = {} s.\n",
+         the cached view of the load's one account, so they are left out), and {CLIENTS} more \
+         clients reading the profile (cached: read once before the load); `DATABASE_TIMEOUT` = {} s.\n",
         DELAY.as_millis(),
         LOAD.as_secs(),
         DATABASE_TIMEOUT.as_secs()
