@@ -411,3 +411,34 @@ db_test!(async fn a_group_super_admin_reads_only_its_groups_events(app) {
     let groups: Vec<_> = all.iter().filter_map(|e| e.group_id).collect();
     assert!(groups.contains(&theirs.id) && groups.contains(&default_group), "{groups:?}");
 });
+
+db_test!(async fn with_the_trail_off_changes_and_sign_ins_write_no_event(app) using |state| state.with_audit_trail(false); {
+    use console_client::console::types;
+    setup(&app).await;
+    assert!(login(&app.console, ADMIN_EMAIL, "not-the-password").await.is_err());
+    let admin = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("admin").access_token;
+    let admin_client = app.console_as(&admin);
+    register(&admin_client, "plain@example.com", "plainpw12").await;
+    let plain = login(&app.console, "plain@example.com", "plainpw12").await.expect("plain").access_token;
+    let plain_id = app.console_as(&plain).get_account_profile().send().await.expect("me").into_inner().id;
+    let updated = admin_client
+        .update_account_ex()
+        .id(plain_id)
+        .body(types::UpdateAccountExRequest {
+            name: Some("Renamed".try_into().expect("name")),
+            avatar: None,
+            status: None,
+            mobile: None,
+            role_type: None,
+            group_role: None,
+        })
+        .send()
+        .await
+        .expect("update")
+        .into_inner();
+    // The change itself is made; only its event is not.
+    assert_eq!(updated.name, "Renamed");
+    let events = audit_event::Entity::find().all(&app.state.db).await.expect("events");
+    let ops: Vec<&str> = events.iter().map(|e| e.operation_id.as_str()).collect();
+    assert!(ops.is_empty(), "AUDIT_TRAIL=off wrote events: {ops:?}");
+});
