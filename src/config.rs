@@ -210,6 +210,15 @@ pub enum TokenDelivery {
     Fragment,
 }
 
+/// Whether audited calls write their events (`AUDIT_TRAIL`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuditTrail {
+    #[default]
+    On,
+    /// No events: for measuring what the trail costs, not for production.
+    Off,
+}
+
 pub const GITHUB_AUTHORIZE_URL: &str = "https://github.com/login/oauth/authorize";
 pub const GITHUB_TOKEN_URL: &str = "https://github.com/login/oauth/access_token";
 pub const GITHUB_API_URL: &str = "https://api.github.com";
@@ -309,6 +318,11 @@ pub struct ServeConfig {
     /// 0 keeps them for ever.
     #[arg(long, env = "AUDIT_RETENTION_DAYS", default_value_t = 365)]
     pub audit_retention_days: u32,
+    /// `off` writes no audit events at all: a measurement switch (the benchmark compares
+    /// audited writes and sign-ins with and without their events), never for production.
+    /// The server logs a warning at start while it is off.
+    #[arg(long, env = "AUDIT_TRAIL", value_enum, default_value_t = AuditTrail::On)]
+    pub audit_trail: AuditTrail,
     /// Password of the admin-surface user `admin` created on first start (an empty users
     /// table); a random one is generated and logged once when unset.
     #[arg(long, env = "OPENLIST_ADMIN_PASSWORD", hide_env_values = true)]
@@ -501,6 +515,30 @@ mod tests {
             Some(TokenDelivery::Query)
         );
         assert!(parse(&["cs", "--oauth-token-delivery", "cookie"]).is_err());
+    }
+
+    #[test]
+    fn the_audit_trail_is_on_unless_set_off() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeConfig,
+        }
+        use clap::Parser as _;
+        let parse = |args: &[&str]| Cli::try_parse_from(args).map(|c| c.serve.audit_trail);
+        // The default: unless AUDIT_TRAIL is set in the environment running the tests.
+        if std::env::var_os("AUDIT_TRAIL").is_none() {
+            assert_eq!(parse(&["cs"]).ok(), Some(AuditTrail::On));
+        }
+        assert_eq!(
+            parse(&["cs", "--audit-trail", "off"]).ok(),
+            Some(AuditTrail::Off)
+        );
+        assert_eq!(
+            parse(&["cs", "--audit-trail=on"]).ok(),
+            Some(AuditTrail::On)
+        );
+        assert!(parse(&["cs", "--audit-trail", "false"]).is_err());
     }
 
     #[test]

@@ -140,7 +140,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         .with_init_password(config.init_password.clone())
         .with_trusted_proxies(config.trusted_proxies.clone())
         .with_oauth(config.oauth.clone())
-        .with_admin_web(&config.admin_web);
+        .with_admin_web(&config.admin_web)
+        .with_audit_trail(config.audit_trail == crate::config::AuditTrail::On);
+    if !state.audit_trail {
+        tracing::warn!(
+            "AUDIT_TRAIL=off: no audit events are written; this is a measurement switch, not for production"
+        );
+    }
     state.phase.set(PhaseKind::Starting);
     let state = Arc::new(state);
     let metrics = match config.metrics_addr {

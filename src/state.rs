@@ -44,6 +44,8 @@ pub struct AppState {
     pub phase: Phase,
     /// Whether the database answers (see `db::Health`).
     pub database: Arc<crate::db::Health>,
+    /// `AUDIT_TRAIL`: `false` writes no audit events (a measurement switch).
+    pub audit_trail: bool,
 }
 
 /// Where the server is in its life. A server made by `AppState::new` is serving; `serve`
@@ -137,6 +139,7 @@ impl AppState {
             oauth: OAuthConfig::defaults(),
             phase: Phase::new(PhaseKind::Serving),
             database: Arc::new(crate::db::Health::default()),
+            audit_trail: true,
         }
     }
 
@@ -174,6 +177,12 @@ impl AppState {
 
     pub fn with_init_password(mut self, password: Option<String>) -> Self {
         self.init_password = password.filter(|p| !p.is_empty());
+        self
+    }
+
+    /// `AUDIT_TRAIL=off` (`false`): audited calls run without writing their events.
+    pub fn with_audit_trail(mut self, on: bool) -> Self {
+        self.audit_trail = on;
         self
     }
 

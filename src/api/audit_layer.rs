@@ -156,7 +156,11 @@ impl<E: Endpoint> Endpoint for AuditEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        let Some(op) = self.find(&req).filter(|op| op.audited) else {
+        // `AUDIT_TRAIL=off`: no scope, so `audit::commit` only commits and nothing records.
+        let Some(op) = self
+            .find(&req)
+            .filter(|op| op.audited && self.state.audit_trail)
+        else {
             return self.inner.call(req).await.map(IntoResponse::into_response);
         };
         let scope = Scope::new(self.start(&req, op));

@@ -96,16 +96,28 @@ pub async fn page<C: ConnectionTrait>(
     cursor: Option<&str>,
     limit: u64,
 ) -> Result<Page, AuditQueryError> {
-    let mut cond = condition(filter);
-    if let Some(cursor) = cursor {
-        cond = cond.add(audit_event::Column::Id.lt(parse_cursor(cursor)?));
-    }
-    let mut events = audit_event::Entity::find()
-        .filter(cond)
-        .order_by_desc(audit_event::Column::Id)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
+    use audit_event::Column as C;
+    let after = cursor.map(parse_cursor).transpose()?;
+    let mut events = match &filter.actor {
+        // `actor` matches the actor's id or its name: one read of each, newest first along
+        // its own index (actor, id), merged. One statement with `actor_id = ? OR
+        // actor_name = ?` cannot walk either index in order, so for a busy actor it read
+        // and sorted every one of their events (PostgreSQL's generic plan of it took 94 ms
+        // for an actor of 10k events in 1M).
+        Some(actor) => {
+            let rest = Filter {
+                actor: None,
+                ..filter.clone()
+            };
+            let mut events = newest(db, &rest, after, C::ActorId.eq(actor.as_str()), limit).await?;
+            events.extend(newest(db, &rest, after, C::ActorName.eq(actor.as_str()), limit).await?);
+            events.sort_by_key(|e| std::cmp::Reverse(e.id));
+            events.dedup_by_key(|e| e.id);
+            events.truncate(limit as usize + 1);
+            events
+        }
+        None => newest(db, filter, after, Condition::all(), limit).await?,
+    };
     let more = events.len() as u64 > limit;
     events.truncate(limit as usize);
     let next_cursor = if more {
@@ -117,6 +129,26 @@ pub async fn page<C: ConnectionTrait>(
         events,
         next_cursor,
     })
+}
+
+/// Up to `limit + 1` events matching `filter` and `extra`, older than `after`, newest first.
+async fn newest<C: ConnectionTrait>(
+    db: &C,
+    filter: &Filter,
+    after: Option<Uuid>,
+    extra: impl sea_orm::sea_query::IntoCondition,
+    limit: u64,
+) -> Result<Vec<audit_event::Model>, DbErr> {
+    let mut cond = condition(filter).add(extra);
+    if let Some(after) = after {
+        cond = cond.add(audit_event::Column::Id.lt(after));
+    }
+    audit_event::Entity::find()
+        .filter(cond)
+        .order_by_desc(audit_event::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await
 }
 
 /// Every event between `since` and `until`, oldest first, `batch` at a time, each handed

@@ -574,10 +574,12 @@ async fn authenticate_token(
     if state.token_usage.note(held.id, now, client_ip) != UseNoted::Quiet {
         // Off the request's path: a lost write only delays what the list shows.
         let db = state.db.clone();
+        let audited = state.audit_trail;
         let id = held.id;
         let (owner, email) = (view.account.id, view.account.email.clone());
         tokio::spawn(async move {
             let noticed = match access_tokens::record_use(&db, id, now, client_ip).await {
+                Ok(Some(_)) if !audited => Ok(()),
                 Ok(Some(before)) => {
                     let mut changes = serde_json::Map::new();
                     changes.insert("previous_ip".into(), before.into());

@@ -411,3 +411,86 @@ db_test!(async fn a_group_super_admin_reads_only_its_groups_events(app) {
     let groups: Vec<_> = all.iter().filter_map(|e| e.group_id).collect();
     assert!(groups.contains(&theirs.id) && groups.contains(&default_group), "{groups:?}");
 });
+
+db_test!(async fn with_the_trail_off_changes_and_sign_ins_write_no_event(app) using |state| state.with_audit_trail(false); {
+    use console_client::console::types;
+    setup(&app).await;
+    assert!(login(&app.console, ADMIN_EMAIL, "not-the-password").await.is_err());
+    let admin = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("admin").access_token;
+    let admin_client = app.console_as(&admin);
+    register(&admin_client, "plain@example.com", "plainpw12").await;
+    let plain = login(&app.console, "plain@example.com", "plainpw12").await.expect("plain").access_token;
+    let plain_id = app.console_as(&plain).get_account_profile().send().await.expect("me").into_inner().id;
+    let updated = admin_client
+        .update_account_ex()
+        .id(plain_id)
+        .body(types::UpdateAccountExRequest {
+            name: Some("Renamed".try_into().expect("name")),
+            avatar: None,
+            status: None,
+            mobile: None,
+            role_type: None,
+            group_role: None,
+        })
+        .send()
+        .await
+        .expect("update")
+        .into_inner();
+    // The change itself is made; only its event is not.
+    assert_eq!(updated.name, "Renamed");
+    let events = audit_event::Entity::find().all(&app.state.db).await.expect("events");
+    let ops: Vec<&str> = events.iter().map(|e| e.operation_id.as_str()).collect();
+    assert!(ops.is_empty(), "AUDIT_TRAIL=off wrote events: {ops:?}");
+});
+
+db_test!(async fn the_actor_filter_matches_id_or_name_newest_first_across_pages(app) {
+    setup(&app).await;
+    // A failed sign-in names the admin's e-mail without its id; the rest carry both.
+    assert!(login(&app.console, ADMIN_EMAIL, "not-the-password").await.is_err());
+    let admin = app.console_as(&login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("admin").access_token);
+    let admin_id = admin.get_account_profile().send().await.expect("me").into_inner().id.to_string();
+    for i in 0..4 {
+        admin
+            .update_account_name()
+            .body(console_client::console::types::AccountNameRequest { name: format!("Name {i}").try_into().expect("name") })
+            .send()
+            .await
+            .expect("rename");
+    }
+    register(&admin, "plain@example.com", "plainpw12").await;
+    login(&app.console, "plain@example.com", "plainpw12").await.expect("plain");
+    for actor in [admin_id.as_str(), ADMIN_EMAIL] {
+        // What the filter means, asked of the table directly: newest first.
+        let mut expected: Vec<uuid::Uuid> = audit_event::Entity::find()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(audit_event::Column::ActorId.eq(actor))
+                    .add(audit_event::Column::ActorName.eq(actor)),
+            )
+            .filter(audit_event::Column::Surface.eq("console"))
+            .all(&app.state.db)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        expected.sort_by_key(|id| std::cmp::Reverse(*id));
+        assert!(expected.len() >= 6, "{actor}: {expected:?}");
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut call = admin.list_audit_events().actor(actor).limit(2);
+            if let Some(c) = cursor {
+                call = call.cursor(c);
+            }
+            let page = call.send().await.expect("page").into_inner();
+            assert!(page.data.len() <= 2);
+            seen.extend(page.data.iter().map(|e| e.id));
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen, expected, "{actor}");
+    }
+});

@@ -4,7 +4,9 @@
 //! PostgreSQL when `--database-url` names a server; a fresh database is created on it and
 //! dropped afterwards), seeds an administrator and one account per load connection, and
 //! measures, one phase after another: `/health`, the profile call, logins, the profile
-//! call while every connection logs in non-stop, idle RSS and start-to-ready time. The
+//! call while every connection logs in non-stop, an audited write and logins with and
+//! without the audit trail (a second server with `AUDIT_TRAIL=off`), idle RSS and
+//! start-to-ready time. The
 //! figures, their ratios and the targets go to BENCHMARKS.md. `--scale` adds, per backend
 //! and on a server of its own, the group pages on a large generated data set
 //! (`bench_scale.rs`).
@@ -95,6 +97,42 @@ struct Figures {
     login: load::Outcome,
     storm_login: load::Outcome,
     storm_profile: load::Outcome,
+    /// The same calls on a server with the audit trail and one with `AUDIT_TRAIL=off`.
+    audit_cost: AuditCost,
+}
+
+/// Audited calls with and without their events.
+struct AuditCost {
+    write: [load::Outcome; 2],
+    login: [load::Outcome; 2],
+}
+
+/// Slices each side of an on/off comparison is cut into, run alternately (on, off, off,
+/// on, …) so the machine's drift (a shared VM) weighs on both sides alike.
+const AUDIT_SLICES: u32 = 4;
+
+/// Runs `requests` against `on` and `off` alternately, `duration` in all on each; returns
+/// what each measured, on first.
+async fn on_and_off(
+    on: SocketAddr,
+    off: SocketAddr,
+    requests: &[Vec<u8>],
+    duration: Duration,
+) -> Result<[load::Outcome; 2]> {
+    let slice = duration / AUDIT_SLICES;
+    let mut sides = [load::Outcome::default(), load::Outcome::default()];
+    for round in 0..AUDIT_SLICES {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for side in order {
+            let addr = if side == 0 { on } else { off };
+            let o = load::run(addr, CONNECTIONS, slice, requests.to_vec(), 200).await?;
+            let total = &mut sides[side];
+            total.latencies_us.extend(o.latencies_us);
+            total.errors += o.errors;
+            total.elapsed += o.elapsed;
+        }
+    }
+    Ok(sides)
 }
 
 pub fn run(root: &Path, options: &Options) -> Result<()> {
@@ -195,8 +233,23 @@ impl Server {
         data_dir: &Path,
         database_url: Option<&str>,
     ) -> Result<(Self, Duration)> {
+        Self::start_with(binary, data_dir, database_url, true).await
+    }
+
+    /// `start`, with the audit trail on or (`AUDIT_TRAIL=off`, a server of its own log) off.
+    async fn start_with(
+        binary: &Path,
+        data_dir: &Path,
+        database_url: Option<&str>,
+        audit_trail: bool,
+    ) -> Result<(Self, Duration)> {
         let addr = free_port()?;
-        let log = std::fs::File::create(data_dir.join("server.log"))?;
+        let log_name = if audit_trail {
+            "server.log"
+        } else {
+            "server-audit-off.log"
+        };
+        let log = std::fs::File::create(data_dir.join(log_name))?;
         let mut command = Command::new(binary);
         command
             .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
@@ -205,6 +258,7 @@ impl Server {
             .env("OPENLIST_ADMIN_PASSWORD", ADMIN_SURFACE_PASSWORD)
             .env_remove("DATABASE_URL")
             .env_remove("CONFIG_FILE")
+            .env("AUDIT_TRAIL", if audit_trail { "on" } else { "off" })
             .stdout(Stdio::null())
             .stderr(log);
         if let Some(url) = database_url {
@@ -223,7 +277,7 @@ impl Server {
             if let Some(status) = server.child.try_wait()? {
                 bail!(
                     "the server exited with {status}; see {}",
-                    data_dir.join("server.log").display()
+                    data_dir.join(log_name).display()
                 );
             }
             if started.elapsed() > Duration::from_secs(30) {
@@ -411,8 +465,27 @@ async fn measure(
     }
     let mut profile_requests = Vec::new();
     let mut pat_profile_requests = Vec::new();
-    for email in &emails {
+    let mut write_requests = Vec::new();
+    for (i, email) in emails.iter().enumerate() {
         let token = server.login(email).await?;
+        let me = server
+            .call(
+                "GET",
+                "/console/api/account/profile",
+                Some(&token),
+                Value::Null,
+            )
+            .await?;
+        let id = me["id"]
+            .as_str()
+            .context("the profile answered without an id")?;
+        let body = json!({ "name": format!("Bench User {i}") }).to_string();
+        write_requests.push(load::request(
+            "PUT",
+            &format!("/console/api/account-ex/id?id={id}"),
+            Some(&admin_token),
+            Some(&body),
+        ));
         profile_requests.push(load::request(
             "GET",
             "/console/api/account/profile",
@@ -472,6 +545,8 @@ async fn measure(
     let before = hash_rate(hash_rate_tool, duration.as_secs_f64()).await?;
     let login = load::run(addr, CONNECTIONS, duration, login_requests.clone(), 200).await?;
     let after = hash_rate(hash_rate_tool, duration.as_secs_f64()).await?;
+    let login_requests_cost = login_requests.clone();
+    let profile_requests_warm = profile_requests.clone();
     eprintln!("bench: {backend}: profile during a login storm");
     let (storm_login, storm_profile) = tokio::join!(
         load::run(addr, CONNECTIONS, duration, login_requests, 200),
@@ -484,6 +559,22 @@ async fn measure(
         ),
     );
     let peak_rss_kib = server.rss_kib("VmHWM:");
+    eprintln!(
+        "bench: {backend}: PUT /console/api/account-ex/id and POST /console/api/login, with and without the audit trail"
+    );
+    // A second server on the same database and secret, with AUDIT_TRAIL=off.
+    let (off, _) = Server::start_with(binary, &scratch.dir, url.as_deref(), false).await?;
+    load::run(
+        off.addr,
+        CONNECTIONS,
+        Duration::from_secs(1),
+        profile_requests_warm.clone(),
+        200,
+    )
+    .await?;
+    let write = on_and_off(addr, off.addr, &write_requests, duration).await?;
+    let login_cost = on_and_off(addr, off.addr, &login_requests_cost, duration).await?;
+    drop(off);
     drop(server);
     Ok(Figures {
         backend,
@@ -498,6 +589,10 @@ async fn measure(
         login,
         storm_login: storm_login?,
         storm_profile: storm_profile?,
+        audit_cost: AuditCost {
+            write,
+            login: login_cost,
+        },
     })
 }
 
@@ -667,6 +762,7 @@ fn report(root: &Path, options: &Options, all: &mut [Figures]) -> Result<String>
             verdict(ready < Duration::from_millis(300))
         )?;
         writeln!(r)?;
+        audit_cost_report(&mut r, &mut f.audit_cost)?;
         writeln!(
             r,
             "First start, creating the database and running every migration: {:.0} ms. Peak \
@@ -680,6 +776,58 @@ fn report(root: &Path, options: &Options, all: &mut [Figures]) -> Result<String>
         )?;
     }
     Ok(r)
+}
+
+/// The with/without table and its two targets.
+fn audit_cost_report(r: &mut String, cost: &mut AuditCost) -> Result<()> {
+    writeln!(
+        r,
+        "The audit trail's cost: the same calls on this server and on a second one on the same \
+         database with `AUDIT_TRAIL=off` (no events written), {} slices each, alternately, \
+         {} connections. The write is an administrator's `PUT /console/api/account-ex/id` \
+         renaming one account per connection; cost = 1 − rate with / rate without.\n",
+        AUDIT_SLICES, CONNECTIONS
+    )?;
+    writeln!(
+        r,
+        "| measure | with: req/s | p50 ms | without: req/s | p50 ms | errors | cost |"
+    )?;
+    writeln!(r, "|---|---:|---:|---:|---:|---:|---:|")?;
+    let mut costs = Vec::new();
+    for (name, [on, off]) in [
+        ("`PUT /console/api/account-ex/id`", &mut cost.write),
+        ("`POST /console/api/login`", &mut cost.login),
+    ] {
+        let share = 1.0 - on.rate() / off.rate();
+        writeln!(
+            r,
+            "| {name} | {:.0} | {:.2} | {:.0} | {:.2} | {} | {:.1}% |",
+            on.rate(),
+            on.quantile_ms(0.5),
+            off.rate(),
+            off.quantile_ms(0.5),
+            on.errors + off.errors,
+            share * 100.0
+        )?;
+        costs.push(share);
+    }
+    writeln!(r)?;
+    writeln!(r, "| target | figure | |")?;
+    writeln!(r, "|---|---:|---|")?;
+    writeln!(
+        r,
+        "| an audited write within 10% of the same write without its event | {:.1}% | {} |",
+        costs[0] * 100.0,
+        verdict(costs[0] <= 0.10)
+    )?;
+    writeln!(
+        r,
+        "| sign-in throughput within 5% with and without auditing | {:.1}% | {} |",
+        costs[1] * 100.0,
+        verdict(costs[1] <= 0.05)
+    )?;
+    writeln!(r)?;
+    Ok(())
 }
 
 fn command_line(options: &Options) -> String {

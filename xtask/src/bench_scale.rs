@@ -1,7 +1,8 @@
 //! The scale part of `cargo xtask bench --scale` (issue 7): bulk-seeds a generated data
-//! set (100k accounts, 1k groups, ~10k workspaces, 100k datasets, 10k admin-surface users)
-//! straight into the database of a running release server, measures the group pages and
-//! the unpaged admin user list (at its cap) through the API, and
+//! set (100k accounts, 1k groups, ~10k workspaces, 100k datasets, 10k admin-surface users,
+//! 1M audit events) straight into the database of a running release server, measures the
+//! group pages, the audit trail's pages and the unpaged admin user list (at its cap)
+//! through the API, and
 //! checks the query plans of the page queries for full scans of the big tables.
 //!
 //! Everything inserted is generated from integers and bound as parameters.
@@ -42,8 +43,44 @@ const CONNECTIONS: usize = 1;
 const ADMIN_USERS: u64 = 10_000;
 const PAGE_LIMIT: u64 = 20;
 const BASE_TIME: i64 = 1_750_000_000;
+/// Audit events seeded (issue 17's "1 million events").
+const AUDIT_EVENTS: u64 = 1_000_000;
+/// Seconds between two seeded events: 1M of them span about 347 days, inside the
+/// default `AUDIT_RETENTION_DAYS` (365).
+const AUDIT_SPACING_MS: u64 = 30_000;
+/// The administrators who make one event in ten between them (10k each): account
+/// `ADMIN_STRIDE * k + 1`, an `admin` of its group (see the group member roles).
+const AUDIT_ADMINS: u64 = 10;
+const ADMIN_STRIDE: u64 = 100;
+/// The p50 target of an audit page at 1M events.
+const AUDIT_TARGET_MS: f64 = 10.0;
+/// What the administrators do.
+const ADMIN_OPERATIONS: [(&str, &str); 8] = [
+    ("update_account_ex", "account"),
+    ("register_account", "account"),
+    ("update_account_role", "account"),
+    ("invite_members_by_email", "workspace"),
+    ("update_workspace_member_role", "account"),
+    ("remove_workspace_member", "account"),
+    ("create_group_tenant", "workspace"),
+    ("update_enterprise_group", "group"),
+];
+/// What everybody else does (sign-ins weigh most: every other event).
+const MEMBER_OPERATIONS: [(&str, &str); 10] = [
+    ("login", "account"),
+    ("refresh_token", "account"),
+    ("update_account_name", "account"),
+    ("update_account_timezone", "account"),
+    ("update_account_interface_theme", "account"),
+    ("change_account_password", "account"),
+    ("create_access_token", "access_token"),
+    ("revoke_access_token", "access_token"),
+    ("create_dataset", "dataset"),
+    ("end_account_session", "session"),
+];
 /// Tables large enough that a full scan of one is a finding.
-const BIG_TABLES: [&str; 10] = [
+const BIG_TABLES: [&str; 11] = [
+    "audit_events",
     "accounts",
     "dataset_search",
     "dataset_search_keys",
@@ -178,6 +215,7 @@ pub async fn run(
     let mut rows = seed(&db).await?;
     rows += join_big_group(&db, caller).await?;
     rows += seed_admin_users(&db).await?;
+    rows += seed_audit_events(&db).await?;
     // PostgreSQL's autovacuum would vacuum and analyze the new rows soon (the statistics
     // choose the plans; the visibility map lets counts read indexes only); do it now so
     // the figures are the steady-state ones and autovacuum does not run during them.
@@ -221,6 +259,42 @@ pub async fn run(
             format!("{base}/joined-tenants-roles/{heavy}"),
         ),
     ];
+    let audit = "/console/api/audit-events";
+    let heavy_admin = admin_email(0);
+    let first = format!("{audit}?limit={PAGE_LIMIT}");
+    let by_actor = format!("{audit}?actor={heavy_admin}&limit={PAGE_LIMIT}");
+    let by_operation = format!("{audit}?operation_id=update_account_ex&limit={PAGE_LIMIT}");
+    // The next pages through the cursors the first pages gave.
+    let next = format!("{first}&cursor={}", next_cursor(addr, token, &first).await?);
+    let actor_next = format!(
+        "{by_actor}&cursor={}",
+        next_cursor(addr, token, &by_actor).await?
+    );
+    let audit_pages = [
+        (
+            "audit-events, first page (1M events, newest first)".to_string(),
+            first,
+        ),
+        (
+            format!(
+                "audit-events `?actor=` an administrator ({} events)",
+                AUDIT_EVENTS / 10 / AUDIT_ADMINS
+            ),
+            by_actor,
+        ),
+        (
+            format!(
+                "audit-events `?operation_id=update_account_ex` ({} events)",
+                admin_operation_count("update_account_ex")
+            ),
+            by_operation,
+        ),
+        ("audit-events, next page (cursor)".to_string(), next),
+        (
+            "audit-events `?actor=`, next page (cursor)".to_string(),
+            actor_next,
+        ),
+    ];
     let user_list = "/api/admin/user/list".to_string();
     let mut requests: Vec<(String, String, Vec<u8>, f64)> = pages
         .into_iter()
@@ -229,6 +303,10 @@ pub async fn run(
             (name.to_string(), path, request, PAGE_TARGET_MS)
         })
         .collect();
+    requests.extend(audit_pages.into_iter().map(|(name, path)| {
+        let request = load::request("GET", &path, Some(token), None);
+        (name, path, request, AUDIT_TARGET_MS)
+    }));
     requests.push((
         format!("admin `user/list` without `per_page` ({ADMIN_USERS} users, the cap)"),
         user_list.clone(),
@@ -639,6 +717,186 @@ async fn seed_admin_users(db: &DatabaseConnection) -> Result<u64> {
     .await
 }
 
+/// The e-mail of account `a`, as seeded.
+fn email(a: u64) -> String {
+    format!("scale{a}@bench.example")
+}
+
+/// The account of the `k`-th busy administrator.
+fn admin_account(k: u64) -> u64 {
+    ADMIN_STRIDE * k + 1
+}
+
+fn admin_email(k: u64) -> String {
+    email(admin_account(k))
+}
+
+/// What seeded event `n` is: one in twenty a failed sign-in (anonymous, the e-mail
+/// tried), one in ten by one of the busy administrators, the rest by one of all the
+/// accounts (about 8 each), half of those sign-ins.
+enum Who {
+    Anonymous { tried: u64 },
+    Admin(u64),
+    Member(u64),
+}
+
+fn who(n: u64) -> Who {
+    // A multiplicative hash spreads the accounts over time.
+    let spread = n.wrapping_mul(2_654_435_761) % ACCOUNTS;
+    match n % 20 {
+        0 => Who::Anonymous { tried: spread },
+        1 | 2 => Who::Admin((n / 20) % AUDIT_ADMINS),
+        _ => Who::Member(spread),
+    }
+}
+
+/// The operation and target kind of event `n` of `who`.
+fn operation(n: u64, who: &Who) -> (&'static str, &'static str) {
+    match who {
+        Who::Anonymous { .. } => ("login", "account"),
+        Who::Admin(_) => ADMIN_OPERATIONS[((n / 20 / AUDIT_ADMINS) % 8) as usize],
+        Who::Member(_) => {
+            if n.is_multiple_of(2) {
+                MEMBER_OPERATIONS[0]
+            } else {
+                MEMBER_OPERATIONS[1 + ((n / 2) % 9) as usize]
+            }
+        }
+    }
+}
+
+/// How many seeded events an administrator operation has.
+fn admin_operation_count(op: &str) -> u64 {
+    (0..AUDIT_EVENTS)
+        .filter(|&n| {
+            let w = who(n);
+            matches!(w, Who::Admin(_)) && operation(n, &w).0 == op
+        })
+        .count() as u64
+}
+
+/// A UUID v7 of millisecond `ms` (what `Uuid::now_v7` gives the server's events), its
+/// random bits taken from `n` so it is unique and reproducible.
+fn event_id(ms: u64, n: u64) -> Uuid {
+    let rand_a = u128::from(n >> 40) & 0xfff;
+    let rand_b = u128::from(n) & ((1 << 40) - 1);
+    Uuid::from_u128((u128::from(ms) << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b)
+}
+
+/// One million audit events, the newest a little before now, spread over actors,
+/// targets, operations, outcomes and groups as above.
+async fn seed_audit_events(db: &DatabaseConnection) -> Result<u64> {
+    let now_ms = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis(),
+    )?;
+    let first_ms = now_ms - (AUDIT_EVENTS + 60) * AUDIT_SPACING_MS;
+    insert(
+        db,
+        "audit_events",
+        &[
+            "id",
+            "at",
+            "surface",
+            "actor_kind",
+            "actor_id",
+            "actor_name",
+            "client_ip",
+            "user_agent",
+            "request_id",
+            "operation_id",
+            "target_kind",
+            "target_id",
+            "group_id",
+            "outcome",
+            "status",
+            "changes",
+        ],
+        (0..AUDIT_EVENTS).map(move |n| {
+            let ms = first_ms + n * AUDIT_SPACING_MS;
+            let who = who(n);
+            let (op, target_kind) = operation(n, &who);
+            let (kind, actor, actor_name, actor_group) = match who {
+                Who::Anonymous { tried } => ("anonymous", None, email(tried), account_group(tried)),
+                Who::Admin(k) => {
+                    let a = admin_account(k);
+                    ("account", Some(a), email(a), account_group(a))
+                }
+                Who::Member(a) => ("account", Some(a), email(a), account_group(a)),
+            };
+            // An administrator acts on the accounts and workspaces of its group, a member
+            // on itself or its own things.
+            let subject = match (&who, actor) {
+                (Who::Admin(_), _) => member_of(actor_group, n / 20),
+                (_, Some(a)) => a,
+                (_, None) => n.wrapping_mul(2_654_435_761) % ACCOUNTS,
+            };
+            let target = match target_kind {
+                "account" => id(Kind::Account, subject).to_string(),
+                "workspace" => id(Kind::Tenant, home_tenant(subject)).to_string(),
+                "group" => group_id(actor_group).to_string(),
+                "dataset" => id(Kind::Dataset, n % DATASETS).to_string(),
+                // Tokens and sessions: ids of their own.
+                _ => Uuid::from_u128(0x5ca1e000_0000_4000_8000_ff0000000000 | u128::from(n))
+                    .to_string(),
+            };
+            let (outcome, status) = match (&who, n % 50) {
+                (Who::Anonymous { .. }, _) => ("invalid_credentials", 401),
+                (_, 7) => ("forbidden", 403),
+                (_, 13) => ("invalid_param", 400),
+                _ => ("success", 200),
+            };
+            // One event in five is about no group (sign-ins and self-service mostly are).
+            let group = (n % 5 != 4).then(|| group_id(actor_group));
+            let changes = match op {
+                "update_account_ex" => Some(format!("{{\"name\":\"Renamed {n}\"}}")),
+                "update_account_timezone" => Some(r#"{"timezone":"Europe/Berlin"}"#.to_string()),
+                "login" => Some(format!("{{\"email\":\"{actor_name}\"}}")),
+                _ => None,
+            };
+            vec![
+                uuid(event_id(ms, n)),
+                big((ms / 1000) as i64),
+                text("console"),
+                text(kind),
+                actor.map_or_else(null_text, |a| text(id(Kind::Account, a).to_string())),
+                text(actor_name),
+                text(format!(
+                    "10.{}.{}.{}",
+                    (n >> 16) % 256,
+                    (n >> 8) % 256,
+                    n % 256
+                )),
+                text("Mozilla/5.0 (X11; Linux x86_64) console-bench"),
+                text(format!("req-{n:016x}")),
+                text(op),
+                text(target_kind),
+                text(target),
+                group.map_or(Value::Uuid(None), uuid),
+                text(outcome),
+                Value::Int(Some(status)),
+                changes.map_or_else(null_text, text),
+            ]
+        }),
+    )
+    .await
+}
+
+/// The `next_cursor` of the page at `path`.
+async fn next_cursor(addr: SocketAddr, token: &str, path: &str) -> Result<String> {
+    let request = load::request("GET", path, Some(token), None);
+    let (status, body) = load::Connection::open(addr).await?.send(&request).await?;
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    if status != 200 {
+        anyhow::bail!("GET {path} answered {status}: {answer}");
+    }
+    answer["next_cursor"]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("GET {path} gave no next_cursor: {answer}"))
+}
+
 /// Makes the account with email `caller` a super_admin of the big group: the group pages
 /// are for group admins (the system role alone does not open them all).
 async fn join_big_group(db: &DatabaseConnection, caller: &str) -> Result<u64> {
@@ -697,7 +955,7 @@ enum On {
 /// the matches themselves when there are at most 1000, else walks the group's rows in
 /// page order. PostgreSQL does the same with `dataset_search` and its GIN trigram index,
 /// and reads the page's rows and names in the page statement.
-const PAGE_QUERIES: [(&str, On, &str); 17] = [
+const PAGE_QUERIES: [(&str, On, &str); 23] = [
     (
         "members: count",
         On::Both,
@@ -807,6 +1065,43 @@ const PAGE_QUERIES: [(&str, On, &str); 17] = [
         "SELECT * FROM tenant_members WHERE account_id = $2 AND tenant_id IN \
          (SELECT id FROM tenants WHERE group_id = $1)",
     ),
+    // `domain::audit_events::page`: `$8` an administrator's e-mail, `$9` a cursor's id.
+    (
+        "audit-events: first page",
+        On::Both,
+        "SELECT * FROM audit_events WHERE surface = 'console' ORDER BY id DESC LIMIT 21",
+    ),
+    // `?actor=`: the actor's id, then its name, each along its own index.
+    (
+        "audit-events: ?actor= (by id)",
+        On::Both,
+        "SELECT * FROM audit_events WHERE surface = 'console' \
+         AND actor_id = $8 ORDER BY id DESC LIMIT 21",
+    ),
+    (
+        "audit-events: ?actor= (by name)",
+        On::Both,
+        "SELECT * FROM audit_events WHERE surface = 'console' \
+         AND actor_name = $8 ORDER BY id DESC LIMIT 21",
+    ),
+    (
+        "audit-events: ?operation_id=",
+        On::Both,
+        "SELECT * FROM audit_events WHERE surface = 'console' \
+         AND operation_id = 'update_account_ex' ORDER BY id DESC LIMIT 21",
+    ),
+    (
+        "audit-events: next page (cursor)",
+        On::Both,
+        "SELECT * FROM audit_events WHERE surface = 'console' AND id < $9 \
+         ORDER BY id DESC LIMIT 21",
+    ),
+    (
+        "audit-events: ?actor= (by name), next page (cursor)",
+        On::Both,
+        "SELECT * FROM audit_events WHERE surface = 'console' \
+         AND actor_name = $8 AND id < $9 ORDER BY id DESC LIMIT 21",
+    ),
 ];
 
 async fn explain_all(db: &DatabaseConnection) -> Result<Vec<Plan>> {
@@ -828,6 +1123,12 @@ async fn explain_all(db: &DatabaseConnection) -> Result<Vec<Plan>> {
         }
         _ => (0, 0),
     };
+    // About the time of the middle seeded audit event: a cursor halfway down the trail.
+    let middle_ms = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis(),
+    )? - AUDIT_EVENTS / 2 * AUDIT_SPACING_MS;
     let mut plans = Vec::new();
     for (query, on, sql) in PAGE_QUERIES {
         let skip = match backend {
@@ -848,6 +1149,8 @@ async fn explain_all(db: &DatabaseConnection) -> Result<Vec<Plan>> {
             (5, text("\"no-such-dataset\"")),
             (6, big(range.0)),
             (7, big(range.1)),
+            (8, text(admin_email(0))),
+            (9, uuid(event_id(middle_ms, AUDIT_EVENTS / 2))),
         ] {
             let from = format!("${n}");
             if sql.contains(&from) {
@@ -914,16 +1217,22 @@ pub fn report(r: &mut String, backend: &str, seconds: f64, scale: &mut Scale) ->
     writeln!(
         r,
         "`--scale`: {} groups, {} workspaces (plus one shadow workspace per group), {} \
-         accounts (each a group member and a workspace member), {} datasets ({} rows in \
-         all), inserted straight into the database in {:.1} s{}. Pages of the big group \
+         accounts (each a group member and a workspace member), {} datasets, {} audit \
+         events over about {} days (one in twenty a failed sign-in, one in ten by one of \
+         {} administrators, the rest by all the accounts, half of them sign-ins; four in \
+         five about a group) ({} rows in all), inserted straight into the database in {:.1} s{}. Pages of the big group \
          (10k members, 100 workspaces, 20k datasets) as the setup administrator made super_admin of that group, limit {}, \
-         and the admin surface's user list as alist-web asks for it (no `per_page`, so every \
+         the console's audit trail as the setup administrator (a system super_admin, who \
+         sees every event), and the admin surface's user list as alist-web asks for it (no `per_page`, so every \
          user up to the cap: {} users, admin and guest included, seeded the same way), \
          {} closed-loop connection (one request at a time), {} s each.\n",
         GROUPS,
         BIG_TENANTS + OTHER_TENANTS,
         ACCOUNTS,
         DATASETS,
+        AUDIT_EVENTS,
+        AUDIT_EVENTS * AUDIT_SPACING_MS / 86_400_000,
+        AUDIT_ADMINS,
         scale.rows,
         scale.seeding.as_secs_f64(),
         if scale.analyzed {
