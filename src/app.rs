@@ -200,14 +200,14 @@ impl<E: Endpoint> Endpoint for PhaseGateEndpoint<E> {
     async fn call(&self, req: Request) -> poem::Result<Response> {
         use crate::state::PhaseKind;
         let phase = self.state.phase.get();
+        let surface = Surface::of(req.uri().path());
         if (phase == PhaseKind::Starting || self.state.database.is_down())
-            && let Some(surface) = Surface::of(req.uri().path())
+            && let Some(surface) = surface
         {
             return Ok(surface.unavailable());
         }
         match phase {
             PhaseKind::Serving | PhaseKind::Starting => {
-                let surface = Surface::of(req.uri().path());
                 let resp = match surface {
                     Some(surface) => tokio::select! {
                         biased;

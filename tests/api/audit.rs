@@ -84,6 +84,20 @@ async fn register(admin: &console_client::console::Client, email: &str, password
         .expect("register");
 }
 
+/// Renames the caller `n` times ("Name 0", "Name 1", …): `n` audited writes.
+async fn rename_times(admin: &console_client::console::Client, n: usize) {
+    for i in 0..n {
+        admin
+            .update_account_name()
+            .body(console_client::console::types::AccountNameRequest {
+                name: format!("Name {i}").try_into().expect("name"),
+            })
+            .send()
+            .await
+            .expect("rename");
+    }
+}
+
 fn code_of(body: &Value) -> String {
     body["code"]
         .as_str()
@@ -312,14 +326,7 @@ db_test!(async fn an_event_lives_and_dies_with_its_transaction(app) {
 db_test!(async fn the_trail_reads_back_filtered_and_paged_and_a_group_sees_its_own(app) {
     setup(&app).await;
     let admin = app.console_as(&login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("admin").access_token);
-    for i in 0..5 {
-        admin
-            .update_account_name()
-            .body(console_client::console::types::AccountNameRequest { name: format!("Name {i}").try_into().expect("name") })
-            .send()
-            .await
-            .expect("rename");
-    }
+    rename_times(&admin, 5).await;
     let first = admin.list_audit_events().operation_id("update_account_name").limit(2).send().await;
     let first = first.expect("page").into_inner();
     assert_eq!(first.data.len(), 2);
@@ -449,14 +456,7 @@ db_test!(async fn the_actor_filter_matches_id_or_name_newest_first_across_pages(
     assert!(login(&app.console, ADMIN_EMAIL, "not-the-password").await.is_err());
     let admin = app.console_as(&login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect("admin").access_token);
     let admin_id = admin.get_account_profile().send().await.expect("me").into_inner().id.to_string();
-    for i in 0..4 {
-        admin
-            .update_account_name()
-            .body(console_client::console::types::AccountNameRequest { name: format!("Name {i}").try_into().expect("name") })
-            .send()
-            .await
-            .expect("rename");
-    }
+    rename_times(&admin, 4).await;
     register(&admin, "plain@example.com", "plainpw12").await;
     login(&app.console, "plain@example.com", "plainpw12").await.expect("plain");
     for actor in [admin_id.as_str(), ADMIN_EMAIL] {
