@@ -445,20 +445,28 @@ impl<E: Endpoint> Endpoint for RequestTracingEndpoint<E> {
         let surface = crate::metrics::surface_of(req.uri().path());
         let started = Instant::now();
         async move {
-            let mut resp = match self.0.call(req).await {
+            let (resp, statements) = crate::db::statements::counted(self.0.call(req)).await;
+            let mut resp = match resp {
                 Ok(r) => r.into_response(),
                 Err(err) => err.into_response(),
             };
             let status = resp.status();
             let took = started.elapsed();
             if metrics {
-                crate::metrics::request(surface, operation.unwrap_or("-"), status.as_u16(), took);
+                let op = operation.unwrap_or("-");
+                crate::metrics::request(surface, op, status.as_u16(), took, statements);
             }
+            crate::db::statements::note(&id, statements);
             let micros = took.as_micros() as u64;
             if status.is_server_error() {
-                tracing::warn!(status = status.as_u16(), micros, "request failed");
+                tracing::warn!(
+                    status = status.as_u16(),
+                    micros,
+                    statements,
+                    "request failed"
+                );
             } else {
-                tracing::info!(status = status.as_u16(), micros, "request done");
+                tracing::info!(status = status.as_u16(), micros, statements, "request done");
             }
             if let Ok(value) = header::HeaderValue::from_str(&id) {
                 resp.headers_mut().insert("x-request-id", value);

@@ -17,7 +17,7 @@
 use std::sync::{Arc, Mutex};
 
 use entity::audit_event;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbErr};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -108,10 +108,20 @@ impl Scope {
         status: u16,
     ) -> Result<(), DbErr> {
         match self.take(outcome, status) {
-            Some(row) => row.insert(db).await.map(|_| ()),
+            Some(row) => insert(db, row).await,
             None => Ok(()),
         }
     }
+}
+
+/// Inserts an event without reading it back: SQLite (no RETURNING in sea-orm's default
+/// build) would otherwise spend a SELECT by id on each, and PostgreSQL send every column
+/// back, for a row nobody looks at.
+async fn insert<C: ConnectionTrait>(db: &C, row: audit_event::ActiveModel) -> Result<(), DbErr> {
+    audit_event::Entity::insert(row)
+        .exec_without_returning(db)
+        .await
+        .map(|_| ())
 }
 
 fn event(p: &Pending, outcome: &str, status: u16) -> audit_event::ActiveModel {
@@ -225,7 +235,7 @@ pub async fn record_in<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
         .ok()
         .flatten();
     match row {
-        Some(row) => row.insert(conn).await.map(|_| ()),
+        Some(row) => insert(conn, row).await,
         None => Ok(()),
     }
 }
@@ -243,7 +253,7 @@ pub struct Noticed<'a> {
 }
 
 pub async fn notice<C: ConnectionTrait>(db: &C, n: Noticed<'_>) -> Result<(), DbErr> {
-    audit_event::ActiveModel {
+    let row = audit_event::ActiveModel {
         id: Set(Uuid::now_v7()),
         at: Set(n.at),
         surface: Set("console".to_string()),
@@ -260,10 +270,8 @@ pub async fn notice<C: ConnectionTrait>(db: &C, n: Noticed<'_>) -> Result<(), Db
         outcome: Set(n.outcome.to_string()),
         status: Set(200),
         changes: Set(Some(Value::Object(n.changes).to_string())),
-    }
-    .insert(db)
-    .await
-    .map(|_| ())
+    };
+    insert(db, row).await
 }
 
 /// Keys whose values never enter an event, at any depth.

@@ -9,6 +9,8 @@ use sea_orm::{
 
 use crate::config::StorageConfig;
 
+pub mod statements;
+
 /// SQLite allows one writer at a time; a few readers in WAL mode nearly double read
 /// throughput over a single connection (see DESIGN.md, "Where the time goes").
 const SQLITE_POOL: u32 = 4;
@@ -115,7 +117,8 @@ pub async fn connect_with_timeout(
         .sqlx_logging(false)
         // PostgreSQL's first connections are opened together by `warm_up`.
         .connect_lazy(!sqlite);
-    let db = Database::connect(options).await?;
+    let mut db = Database::connect(options).await?;
+    db.set_metric_callback(statements::on_statement);
     if db.get_database_backend() == DbBackend::Postgres {
         warm_up(&db).await?;
     }

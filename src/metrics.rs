@@ -8,6 +8,8 @@
 //!
 //! Names:
 //! - `http_requests_total{surface,operation,status}`, `http_request_duration_seconds{surface,operation}`
+//! - `db_statements_total{surface,operation}` (statements the requests ran; per request:
+//!   divided by `http_requests_total`)
 //! - `db_pool_connections{state="open"|"idle"|"in_use"|"max"}`
 //! - `password_hash_queue_depth`, `password_hash_duration_seconds`
 //! - `cache_hits_total{cache}`, `cache_misses_total{cache}`, `cache_invalidations_total{cache}`
@@ -113,7 +115,13 @@ fn describe() {
 }
 
 /// Records one answered request.
-pub fn request(surface: &'static str, operation: &'static str, status: u16, took: Duration) {
+pub fn request(
+    surface: &'static str,
+    operation: &'static str,
+    status: u16,
+    took: Duration,
+    statements: u32,
+) {
     metrics::counter!(
         "http_requests_total",
         "surface" => surface,
@@ -127,6 +135,13 @@ pub fn request(surface: &'static str, operation: &'static str, status: u16, took
         "operation" => operation,
     )
     .record(took.as_secs_f64());
+    // Divided by `http_requests_total`: the statements an operation runs per request.
+    metrics::counter!(
+        "db_statements_total",
+        "surface" => surface,
+        "operation" => operation,
+    )
+    .increment(u64::from(statements));
 }
 
 /// The status as a label without an allocation for the usual ones.

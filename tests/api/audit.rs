@@ -71,7 +71,7 @@ async fn snapshot(app: &TestApp) -> Vec<(String, Vec<JsonValue>)> {
 }
 
 /// Account `email` with `password`, made by the signed-in system admin `admin`.
-async fn register(admin: &console_client::console::Client, email: &str, password: &str) {
+pub async fn register(admin: &console_client::console::Client, email: &str, password: &str) {
     admin
         .register_account()
         .body(console_client::console::types::RegisterAccountRequest {

@@ -21,6 +21,7 @@ mod json_logs;
 mod migrations;
 mod oauth;
 mod oauth_provider;
+mod query_budget;
 mod reliability;
 mod routing;
 mod self_service;
