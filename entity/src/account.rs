@@ -29,6 +29,31 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_one = "super::account_role::Entity")]
+    Role,
+    #[sea_orm(has_one = "super::account_extension::Entity")]
+    Extension,
+    #[sea_orm(has_many = "super::group_member::Entity")]
+    Memberships,
+}
+
+impl Related<super::account_role::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Role.def()
+    }
+}
+
+impl Related<super::account_extension::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Extension.def()
+    }
+}
+
+impl Related<super::group_member::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Memberships.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -17,8 +17,11 @@ tokio::task_local! {
 }
 
 /// The connection's metric callback.
-pub fn on_statement(_: &sea_orm::metric::Info<'_>) {
+pub fn on_statement(info: &sea_orm::metric::Info<'_>) {
     let _ = TALLY.try_with(|n| n.set(n.get().saturating_add(1)));
+    // The SQL only, never its values (which hold e-mails and hashes); on with
+    // `RUST_LOG=console_server::db::statements=trace`.
+    tracing::trace!(sql = %info.statement.sql, "statement");
 }
 
 /// Runs `fut`, returning its output and the statements it ran.

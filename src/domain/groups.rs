@@ -18,7 +18,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::domain::accounts::{self, AccountView};
+use crate::domain::accounts::AccountView;
 pub use crate::domain::group_datasets::{DatasetView, datasets};
 pub use crate::domain::policy::Capability;
 use crate::domain::policy::GroupRole;
@@ -110,6 +110,32 @@ pub async fn find(
         .one(db)
         .await?
         .ok_or(GroupError::GroupNotFound)
+}
+
+/// Group `group_id` (if it exists) with `account_id`'s role in it (if a member): what the
+/// group gate decides on, in one statement.
+pub async fn with_role_of<C: ConnectionTrait>(
+    db: &C,
+    group_id: Uuid,
+    account_id: Uuid,
+) -> Result<Option<(enterprise_group::Model, Option<String>)>, DbErr> {
+    use sea_orm::sea_query::{ExprTrait, IntoCondition};
+    use sea_orm::{JoinType, RelationTrait};
+    // The caller's membership only: the account is part of the join, not of the filter,
+    // so a group the caller is not in still comes back (with no role).
+    let membership = enterprise_group::Relation::Members
+        .def()
+        .on_condition(move |_, member| {
+            Expr::col((member, group_member::Column::AccountId))
+                .eq(account_id)
+                .into_condition()
+        });
+    let found = enterprise_group::Entity::find_by_id(group_id)
+        .select_also(group_member::Entity)
+        .join(JoinType::LeftJoin, membership)
+        .one(db)
+        .await?;
+    Ok(found.map(|(group, member)| (group, member.map(|m| m.group_role))))
 }
 
 /// The account's current group and its role there.
@@ -705,34 +731,33 @@ pub async fn members(
     page: u64,
     limit: u64,
 ) -> Result<Paged<AccountView>, DbErr> {
+    use entity::{account_extension, account_role};
     let q = group_member::Entity::find().filter(group_member::Column::GroupId.eq(group_id));
     let total = q.clone().count(db).await?;
+    // One statement for the page: each membership with its account, the account's system
+    // role and its extension (all one-to-one), so the group role is this group's.
     let rows = q
         .order_by_desc(group_member::Column::CreatedAt)
         .order_by_desc(group_member::Column::Id)
         .offset(offset(page, limit))
         .limit(limit)
+        .find_also_related(account::Entity)
+        .and_also_related(account_role::Entity)
+        .find_also(account::Entity, account_extension::Entity)
         .all(db)
         .await?;
-    let mut found: HashMap<Uuid, account::Model> = account::Entity::find()
-        .filter(account::Column::Id.is_in(rows.iter().map(|m| m.account_id).collect::<Vec<_>>()))
-        .all(db)
-        .await?
+    let items = rows
         .into_iter()
-        .map(|a| (a.id, a))
+        .filter_map(|(member, account, role, extension)| {
+            Some(AccountView {
+                account: account?,
+                role_type: role.map(|r| r.role_type),
+                extension,
+                group_role: Some(member.group_role),
+                ended_sessions: Vec::new(),
+            })
+        })
         .collect();
-    let ordered: Vec<account::Model> = rows
-        .iter()
-        .filter_map(|m| found.remove(&m.account_id))
-        .collect();
-    let roles: HashMap<Uuid, String> = rows
-        .into_iter()
-        .map(|m| (m.account_id, m.group_role))
-        .collect();
-    let mut items = accounts::views(db, ordered).await?;
-    for view in &mut items {
-        view.group_role = roles.get(&view.account.id).cloned();
-    }
     Ok(Paged { items, total })
 }
 

@@ -280,9 +280,11 @@ pub async fn authorize_group(
     scope: GroupScope,
 ) -> Result<GroupAccess, ConsoleError> {
     expect_scope(op, ScopeKind::Group)?;
-    let role = groups::role_in(&state.db, scope.group_id, session.account.id)
-        .await?
-        .map(|r| GroupRole::parse(&r));
+    let found = groups::with_role_of(&state.db, scope.group_id, session.account.id).await?;
+    let role = found
+        .as_ref()
+        .and_then(|(_, role)| role.as_deref())
+        .map(GroupRole::parse);
     let facts = Facts {
         group_role: role,
         is_self: scope.account_id == Some(session.account.id),
@@ -291,9 +293,9 @@ pub async fn authorize_group(
     crate::audit::default_target("group", scope.group_id);
     crate::audit::group(scope.group_id);
     enforce(op, policy::decide(rule(op), facts))?;
-    let group = groups::find(&state.db, scope.group_id)
-        .await
-        .map_err(ConsoleError::from)?;
+    let Some((group, _)) = found else {
+        return Err(ConsoleError::from(groups::GroupError::GroupNotFound));
+    };
     Ok(GroupAccess {
         session,
         group,
