@@ -57,3 +57,20 @@ impl Related<super::group_member::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// An account's membership of its current enterprise group (at most one).
+pub struct CurrentMembership;
+
+impl Linked for CurrentMembership {
+    type FromEntity = Entity;
+    type ToEntity = super::group_member::Entity;
+
+    fn link(&self) -> Vec<RelationDef> {
+        use sea_orm::sea_query::{ExprTrait, IntoCondition};
+        vec![Relation::Memberships.def().on_condition(|_, member| {
+            sea_orm::sea_query::Expr::col((member, super::group_member::Column::Current))
+                .eq(true)
+                .into_condition()
+        })]
+    }
+}

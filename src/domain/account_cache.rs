@@ -37,10 +37,10 @@ pub async fn get(state: &AppState, id: Uuid) -> Result<Option<Arc<AccountView>>,
         return Ok(Some(view));
     }
     let load = cache.start_load(&key);
-    let Some(row) = account::Entity::find_by_id(id).one(&state.db).await? else {
+    let found = accounts::views_of(&state.db, account::Entity::find_by_id(id)).await?;
+    let Some(mut view) = found.into_iter().next() else {
         return Ok(None);
     };
-    let mut view = accounts::view(&state.db, row).await?;
     // An ended session's access tokens outlive its refresh tokens by at most their
     // lifetime: those sessions are what every instance refuses from the cached view.
     let since = state.clock.now() - state.auth.access_token_expire_minutes * 60;

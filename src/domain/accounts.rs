@@ -1,8 +1,6 @@
 //! Console accounts: how one is presented (with its system role, extension profile and
 //! role in its current group) and how an administrator registers one.
 
-use std::collections::HashMap;
-
 use entity::{account, account_extension, account_role, group_member};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
@@ -88,47 +86,25 @@ pub struct AccountView {
     pub ended_sessions: Vec<Uuid>,
 }
 
-pub async fn view(db: &DatabaseConnection, account: account::Model) -> Result<AccountView, DbErr> {
-    let mut views = views(db, vec![account]).await?;
-    views
-        .pop()
-        .ok_or_else(|| DbErr::Custom("a view for each account".into()))
-}
-
-/// The views of many accounts with one query per related table, not three per account.
-pub async fn views(
+/// The views of the accounts `select` finds, in its order, in one statement: each account
+/// with its system role, its extension and its current group membership (each at most
+/// one, so the page's limit counts accounts).
+pub async fn views_of(
     db: &DatabaseConnection,
-    accounts: Vec<account::Model>,
+    select: sea_orm::Select<account::Entity>,
 ) -> Result<Vec<AccountView>, DbErr> {
-    let ids: Vec<Uuid> = accounts.iter().map(|a| a.id).collect();
-    let mut roles: HashMap<Uuid, String> = account_role::Entity::find()
-        .filter(account_role::Column::AccountId.is_in(ids.clone()))
+    let rows = select
+        .find_also_linked(account::CurrentMembership)
+        .find_also(account::Entity, account_role::Entity)
+        .find_also(account::Entity, account_extension::Entity)
         .all(db)
-        .await?
+        .await?;
+    Ok(rows
         .into_iter()
-        .map(|r| (r.account_id, r.role_type))
-        .collect();
-    let mut extensions: HashMap<Uuid, account_extension::Model> = account_extension::Entity::find()
-        .filter(account_extension::Column::AccountId.is_in(ids.clone()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|e| (e.account_id, e))
-        .collect();
-    let mut group_roles: HashMap<Uuid, String> = group_member::Entity::find()
-        .filter(group_member::Column::AccountId.is_in(ids))
-        .filter(group_member::Column::Current.eq(true))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| (m.account_id, m.group_role))
-        .collect();
-    Ok(accounts
-        .into_iter()
-        .map(|account| AccountView {
-            role_type: roles.remove(&account.id),
-            extension: extensions.remove(&account.id),
-            group_role: group_roles.remove(&account.id),
+        .map(|(account, member, role, extension)| AccountView {
+            role_type: role.map(|r| r.role_type),
+            extension,
+            group_role: member.map(|m| m.group_role),
             ended_sessions: Vec::new(),
             account,
         })
@@ -201,34 +177,31 @@ pub struct AccountPage {
 
 pub async fn list(db: &DatabaseConnection, page: u64, limit: u64) -> Result<AccountPage, DbErr> {
     let total = account::Entity::find().count(db).await?;
-    let rows = account::Entity::find()
+    let page = account::Entity::find()
         .order_by_desc(account::Column::CreatedAt)
         .order_by_desc(account::Column::Id)
         .offset((page.saturating_sub(1)).saturating_mul(limit))
-        .limit(limit)
-        .all(db)
-        .await?;
+        .limit(limit);
     Ok(AccountPage {
-        items: views(db, rows).await?,
+        items: views_of(db, page).await?,
         total,
     })
 }
 
 pub async fn by_email(db: &DatabaseConnection, email: &str) -> Result<AccountView, AccountError> {
-    let row = account::Entity::find()
-        .filter(account::Column::Email.eq(email.trim().to_lowercase()))
-        .one(db)
+    let found =
+        account::Entity::find().filter(account::Column::Email.eq(email.trim().to_lowercase()));
+    views_of(db, found)
         .await?
-        .ok_or(AccountError::NotFound)?;
-    Ok(view(db, row).await?)
+        .pop()
+        .ok_or(AccountError::NotFound)
 }
 
 pub async fn by_id(db: &DatabaseConnection, id: Uuid) -> Result<AccountView, AccountError> {
-    let row = account::Entity::find_by_id(id)
-        .one(db)
+    views_of(db, account::Entity::find_by_id(id))
         .await?
-        .ok_or(AccountError::NotFound)?;
-    Ok(view(db, row).await?)
+        .pop()
+        .ok_or(AccountError::NotFound)
 }
 
 /// The changes `PUT /account-ex/id` may make; `None` leaves a field as it is.
