@@ -67,19 +67,14 @@ pub async fn list(
     let rows = tenant_member::Entity::find()
         .filter(tenant_member::Column::TenantId.eq(mine.tenant_id))
         .order_by_asc(tenant_member::Column::CreatedAt)
-        .all(db)
-        .await?;
-    let ids: Vec<Uuid> = rows.iter().map(|m| m.account_id).collect();
-    let accounts = account::Entity::find()
-        .filter(account::Column::Id.is_in(ids))
+        .find_also_related(account::Entity)
         .all(db)
         .await?;
     let mut members: Vec<Member> = rows
         .into_iter()
-        .filter_map(|m| {
-            let account = accounts.iter().find(|a| a.id == m.account_id)?.clone();
+        .filter_map(|(m, account)| {
             Some(Member {
-                account,
+                account: account?,
                 role: m.role,
             })
         })

@@ -12,18 +12,13 @@ pub async fn current(
     db: &DatabaseConnection,
     account_id: Uuid,
 ) -> Result<Option<(tenant::Model, tenant_member::Model)>, DbErr> {
-    let Some(membership) = tenant_member::Entity::find()
+    let found = tenant_member::Entity::find()
         .filter(tenant_member::Column::AccountId.eq(account_id))
         .filter(tenant_member::Column::Current.eq(true))
+        .find_also_related(tenant::Entity)
         .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(tenant::Entity::find_by_id(membership.tenant_id)
-        .one(db)
-        .await?
-        .map(|t| (t, membership)))
+        .await?;
+    Ok(found.and_then(|(membership, tenant)| Some((tenant?, membership))))
 }
 
 /// Whether a workspace role may manage members (invite, change roles).
