@@ -426,7 +426,10 @@ impl Server {
         let (status, answer) = tokio::time::timeout(Duration::from_secs(30), conn.send(request))
             .await
             .context("no answer within 30 s")??;
-        Ok((status, serde_json::from_slice(&answer).unwrap_or(Value::Null)))
+        Ok((
+            status,
+            serde_json::from_slice(&answer).unwrap_or(Value::Null),
+        ))
     }
 
     async fn call(

@@ -225,9 +225,17 @@ pub(super) async fn crash(binary: &Path) -> Result<Section> {
             format!("{acked} (found {found})")
         });
     }
-    row(&mut md, "acknowledged writes found after the restart", &|f| {
-        format!("{} of {}", f.acknowledged.len() - f.missing().len(), f.acknowledged.len())
-    });
+    row(
+        &mut md,
+        "acknowledged writes found after the restart",
+        &|f| {
+            format!(
+                "{} of {}",
+                f.acknowledged.len() - f.missing().len(),
+                f.acknowledged.len()
+            )
+        },
+    );
     row(&mut md, "missing", &|f| {
         let missing = f.missing();
         if missing.is_empty() {
@@ -264,10 +272,14 @@ pub(super) async fn crash(binary: &Path) -> Result<Section> {
     row(&mut md, "`PRAGMA integrity_check`", &|f| {
         f.integrity.clone().unwrap_or_else(|| "n/a".to_string())
     });
-    row(&mut md, "restart: start → `/ready` 200", &|f| ms(f.restart));
-    row(&mut md, "after the restart: profile read / a new group", &|f| {
-        format!("{} / {}", f.read_after, f.write_after)
+    row(&mut md, "restart: start → `/ready` 200", &|f| {
+        ms(f.restart)
     });
+    row(
+        &mut md,
+        "after the restart: profile read / a new group",
+        &|f| format!("{} / {}", f.read_after, f.write_after),
+    );
     Ok(Section {
         name: "crash",
         passed,
@@ -296,7 +308,8 @@ async fn run(binary: &Path, dir: &Path, pg: Option<&Pg>) -> Result<Figures> {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for client in 0..CLIENTS {
-        let (token, group, killed, addr) = (token.clone(), group.clone(), killed.clone(), server.addr);
+        let (token, group, killed, addr) =
+            (token.clone(), group.clone(), killed.clone(), server.addr);
         tasks.push(tokio::spawn(async move {
             let mut attempts = Vec::new();
             let mut conn: Option<Connection> = None;
@@ -313,15 +326,14 @@ async fn run(binary: &Path, dir: &Path, pg: Option<&Pg>) -> Result<Figures> {
                     break;
                 };
                 let request = kind.request(&token, &group, &key);
-                let status = match tokio::time::timeout(Duration::from_secs(30), c.send(&request))
-                    .await
-                {
-                    Ok(Ok((status, _))) => status,
-                    _ => {
-                        conn = None;
-                        0
-                    }
-                };
+                let status =
+                    match tokio::time::timeout(Duration::from_secs(30), c.send(&request)).await {
+                        Ok(Ok((status, _))) => status,
+                        _ => {
+                            conn = None;
+                            0
+                        }
+                    };
                 attempts.push(Attempt { kind, key, status });
             }
             attempts

@@ -147,7 +147,10 @@ pub(super) async fn disk(binary: &Path) -> Result<Section> {
     std::fs::create_dir_all(&data)?;
     let data_arg = data.display().to_string();
     let options = format!("size={TMPFS_SIZE},mode=0700");
-    let section = match run_tool("mount", &["-t", "tmpfs", "-o", &options, "tmpfs", &data_arg]) {
+    let section = match run_tool(
+        "mount",
+        &["-t", "tmpfs", "-o", &options, "tmpfs", &data_arg],
+    ) {
         Ok(()) => {
             let result = measure(binary, &scratch.0, &data).await;
             let _ = run_tool("umount", &["-l", &data_arg]);

@@ -141,7 +141,8 @@ impl Balancer {
 
 /// What the probes of one instance saw from its SIGTERM until it exited.
 struct Drain {
-    /// SIGTERM → the first `/ready` 503.
+    /// SIGTERM → the probe that got the first `/ready` 503 was sent (a probe sent before
+    /// the server has taken the signal may still get 200).
     first_503: Option<Duration>,
     /// `/ready` 200s after the first 503 (must be 0).
     ready_after_503: usize,
@@ -177,10 +178,11 @@ async fn restart(
         if signalled.elapsed() > limit {
             break None;
         }
+        let sent = signalled.elapsed();
         let (status, _) = server.probe("/ready").await;
         statuses.push(status);
         match status {
-            503 if first_503.is_none() => first_503 = Some(signalled.elapsed()),
+            503 if first_503.is_none() => first_503 = Some(sent),
             200 if first_503.is_some() => ready_after_503 += 1,
             _ => {}
         }
@@ -427,7 +429,7 @@ pub(super) async fn rolling(binary: &Path) -> Result<Section> {
     let (rounds, stale, slowest) = freshness(a.addr, b.addr).await?;
 
     let drains_ok = [&drain_a, &drain_b].iter().all(|d| {
-        d.first_503.is_some_and(|t| t < Duration::from_millis(200))
+        d.first_503.is_some_and(|t| t < Duration::from_millis(500))
             && d.ready_after_503 == 0
             && d.exit_ok
     });
@@ -472,7 +474,10 @@ pub(super) async fn rolling(binary: &Path) -> Result<Section> {
         "| answers | {} |",
         by_status(&samples.iter().collect::<Vec<_>>())
     );
-    let _ = writeln!(md, "| failures (no answer or 5xx; must be 0) | {failures} |");
+    let _ = writeln!(
+        md,
+        "| failures (no answer or 5xx; must be 0) | {failures} |"
+    );
     let _ = writeln!(md, "| longest request | {} |", ms(longest));
     let _ = writeln!(
         md,
@@ -484,7 +489,7 @@ pub(super) async fn rolling(binary: &Path) -> Result<Section> {
     for (name, d) in [("A", &drain_a), ("B", &drain_b)] {
         let _ = writeln!(
             md,
-            "| instance {name}: SIGTERM → first `/ready` 503 (probes every 20 ms) | {} |",
+            "| instance {name}: SIGTERM → the first probe answered 503 was sent (probes every 20 ms; limit 500 ms) | {} |",
             d.first_503.map_or("never".to_string(), ms)
         );
         let _ = writeln!(
@@ -515,7 +520,10 @@ pub(super) async fn rolling(binary: &Path) -> Result<Section> {
         if stale.is_empty() {
             String::new()
         } else {
-            format!(": {}", stale.iter().take(5).cloned().collect::<Vec<_>>().join("; "))
+            format!(
+                ": {}",
+                stale.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
+            )
         }
     );
     let _ = writeln!(
