@@ -135,7 +135,11 @@ fn run_tool(program: &str, args: &[&str]) -> std::result::Result<(), String> {
         Ok(out) => Err(format!(
             "{program} {}: {}",
             args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim()
         )),
         Err(err) => Err(format!("{program}: {err}")),
     }
@@ -268,7 +272,8 @@ async fn measure(binary: &Path, scratch: &Path, data: &Path) -> Result<Section> 
         md,
         "## 4. Disk full (SQLite)\n\n\
          The data directory is a {TMPFS_SIZE} tmpfs of its own; {CLIENTS} clients run profile \
-         reads, member pages, invitations and account edits on keep-alive connections: {} s \
+         reads, member pages, invitations (of a few addresses per client, again and again, so they \
+         add little new data) and account edits on keep-alive connections: {} s \
          before, {} s while the file system is full (a file written until ENOSPC), and {} s after \
          it is removed, without a restart. Required while full: writes answer 503 in the console \
          envelope (or succeed, where SQLite still has room in pages it holds), never 500; reads \
