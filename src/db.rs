@@ -414,9 +414,25 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
+/// Begins a transaction that writes. On SQLite it is `BEGIN IMMEDIATE`: the write lock is
+/// taken (waiting its turn, up to the busy timeout) before the transaction's first read.
+/// A deferred transaction that reads and then writes cannot wait for the lock: when
+/// another writer commits between its read and its first write, SQLite refuses the write
+/// at once with SQLITE_BUSY ("database is locked"), so concurrent writes such as group
+/// creations failed with 503 under load (`cargo xtask chaos --only crash` found it). On
+/// PostgreSQL a plain `BEGIN`.
+pub async fn begin_write<C: sea_orm::TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
 /// Serializes the transactions that take the same `key` until they end: on PostgreSQL an
-/// advisory transaction lock; on SQLite nothing is needed, because its first write waits
-/// for every other writer and the transaction then reads what they committed.
+/// advisory transaction lock; on SQLite nothing is needed, because a write transaction
+/// ([`begin_write`]) holds the database's one write lock from its start and reads what
+/// every writer before it committed.
 ///
 /// For rules that read, then write (“at least one super_admin must remain”): two
 /// transactions that each count the other's row could otherwise both commit.

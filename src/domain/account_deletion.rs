@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use entity::{account, account_extension, group_member, oauth_link, tenant_member};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::policy::{GroupRole, SystemRole, WorkspaceRole};
@@ -106,7 +106,7 @@ pub async fn delete(
         email_codes::verified_for(state, Purpose::DeleteAccount, token, caller.account.id).await?;
     let id = caller.account.id;
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     if !email_codes::spend(&txn, row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
     }

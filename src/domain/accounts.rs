@@ -4,7 +4,7 @@
 use entity::{account, account_extension, account_role, group_member};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -135,7 +135,7 @@ pub async fn register(
     let (language, timezone) = validate::language(None);
     let now = state.clock.now();
     let id = Uuid::now_v7();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let inserted = NewAccount {
         id,
         email: &email,
@@ -323,7 +323,7 @@ pub async fn update(
             && changes.group_role.as_deref().map(GroupRole::parse) != Some(GroupRole::SuperAdmin)
     });
     let now = state.clock.now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if demotes_super || demotes_group_super {
         // The checks above are the quick answer; these locked re-counts after the write
         // are what keeps two concurrent demotions from removing the last one.

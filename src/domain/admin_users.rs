@@ -11,7 +11,7 @@ use rand::Rng;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -441,7 +441,7 @@ pub async fn delete_user(db: &DatabaseConnection, id: i64) -> Result<String> {
     if old.role == ROLE_ADMIN || old.role == ROLE_GUEST {
         return Err(AdminUserError::DeleteAdminOrGuest);
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     admin_ssh_key::Entity::delete_many()
         .filter(admin_ssh_key::Column::UserId.eq(id))
         .exec(&txn)

@@ -4,7 +4,7 @@
 use entity::{dataset, dataset_permission, tenant, tenant_member};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, TransactionTrait,
+    QueryFilter,
 };
 use uuid::Uuid;
 
@@ -74,7 +74,7 @@ pub async fn create(
     let now = state.clock.now();
     let id = Uuid::now_v7();
     let description = input.description.filter(|d| !d.is_empty());
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let row = dataset::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant.id),

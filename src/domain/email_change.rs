@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use entity::account;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::db::is_unique_violation;
 use crate::domain::accounts::AccountView;
@@ -126,7 +126,7 @@ pub async fn reset(
     }
     let db = &state.db;
     let now = state.clock.now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if !email_codes::spend(&txn, row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
     }

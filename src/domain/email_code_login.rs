@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use entity::account;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 
 use crate::db::is_unique_violation;
 use crate::domain::account_cache;
@@ -83,7 +83,7 @@ pub async fn sign_in(
     let row = email_codes::verified(state, Purpose::Login, &email, token).await?;
     let db = &state.db;
     let now = state.clock.now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if !email_codes::spend(&txn, row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
     }

@@ -10,7 +10,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, PostgresQueryBuilder, Query,
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
     DeriveIden, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select, Statement, TransactionTrait, Value,
+    Select, Statement, Value,
 };
 use uuid::Uuid;
 
@@ -149,7 +149,7 @@ async fn unfiltered(
         dataset::Entity::find().filter(dataset::Column::GroupId.eq(group_id)),
         viewer,
     );
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let total = q.clone().count(&txn).await?;
     let items = in_page_order(q, page, limit).all(&txn).await?;
     txn.commit().await?;
@@ -193,7 +193,7 @@ async fn sqlite_search(
             ),
         viewer,
     );
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let found = if term.chars().count() < TRIGRAM {
         let total = walk.clone().count(&txn).await?;
         let items = in_page_order(walk, page, limit).all(&txn).await?;

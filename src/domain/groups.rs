@@ -14,7 +14,6 @@ use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -246,7 +245,7 @@ pub async fn create(
 ) -> Result<enterprise_group::Model, GroupError> {
     let name = validate::name(name, 255).map_err(GroupError::InvalidParam)?;
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     if name_taken(&txn, &name, None).await? {
         return Err(GroupError::Conflict(format!(
             "An active enterprise group named {name} already exists."
@@ -288,7 +287,7 @@ pub async fn update(
     short: Option<String>,
 ) -> Result<enterprise_group::Model, GroupError> {
     let name = validate::name(name, 255).map_err(GroupError::InvalidParam)?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let group = enterprise_group::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -317,7 +316,7 @@ pub async fn update(
 /// last group. Members whose current group it was move to another of their groups.
 pub async fn delete(state: &AppState, id: Uuid) -> Result<(), GroupError> {
     let db = &state.db;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     enterprise_group::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -609,7 +608,7 @@ pub async fn switch_to_shadow(
     account_id: Uuid,
 ) -> Result<(), GroupError> {
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let shadow = tenant::Entity::find_by_id(group_id)
         .one(&txn)
         .await?
@@ -686,7 +685,7 @@ pub async fn create_tenant(
 ) -> Result<tenant::Model, GroupError> {
     let name = validate::name(name, 255).map_err(GroupError::InvalidParam)?;
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let id = Uuid::now_v7();
     let created = tenant::ActiveModel {
         id: Set(id),

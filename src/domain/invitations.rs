@@ -4,7 +4,7 @@ use entity::{account, group_member, invitation, tenant, tenant_member};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, TransactionTrait,
+    QueryFilter,
 };
 use uuid::Uuid;
 
@@ -183,7 +183,7 @@ async fn invite_one(
             });
         }
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let account = match existing {
         Some(a) => a,
         None => {
@@ -423,7 +423,7 @@ pub async fn activate(
         .ok_or(InvitationError::AlreadyActivated)?;
     let db = &state.db;
     let now = state.clock.now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if !spend(&txn, found.id, now).await? {
         return Err(InvitationError::AlreadyActivated);
     }
@@ -481,7 +481,7 @@ pub async fn sign_in_with_invitation(
         .await
         .map_err(|e| InvitationError::Session(SessionError::Hash(e)))?;
     let now = state.clock.now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if !spend(&txn, found.id, now).await? {
         return Ok(None);
     }

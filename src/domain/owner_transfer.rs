@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use entity::{account, tenant_member};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::domain::email_codes::{self, CodeError, Purpose};
@@ -98,7 +98,7 @@ pub async fn transfer(
         return Err(MemberError::NotMember.into());
     }
     let now = state.clock.now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if !email_codes::spend(&txn, row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
     }

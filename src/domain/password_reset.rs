@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use entity::account;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait};
 
 use crate::auth::password::HashError;
 use crate::domain::email_codes::{self, CodeError, Purpose};
@@ -101,7 +101,7 @@ pub async fn reset(
     .ok_or(ResetError::AccountNotFound)?;
     let hash = state.hasher.hash(password).await?;
     let now = state.clock.now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if !email_codes::spend(&txn, row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
     }

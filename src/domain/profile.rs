@@ -4,7 +4,7 @@
 
 use entity::{account, refresh_token};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::auth::password::HashError;
@@ -129,7 +129,7 @@ pub async fn change_password(
         Some(row) => (session::origin_of(row), row.signed_in_at),
         None => (Origin::new(SignInMethod::Password, client), now),
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     account::Entity::update_many()
         .col_expr(account::Column::PasswordHash, Expr::value(Some(hash)))
         .col_expr(

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use entity::{account, account_role};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, TransactionTrait,
+    QueryFilter,
 };
 use uuid::Uuid;
 
@@ -166,7 +166,7 @@ pub async fn finish(
     }
     let hash = state.hasher.hash(input.password).await?;
     let now = state.clock.now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if !email_codes::spend(&txn, row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
     }

@@ -8,7 +8,7 @@ use entity::{account, refresh_token};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, TransactionTrait,
+    EntityTrait, QueryFilter,
 };
 use uuid::Uuid;
 
@@ -191,7 +191,7 @@ impl Attempt {
         client_ip: Option<IpAddr>,
         now: i64,
     ) -> Result<Self, SessionError> {
-        let txn = state.db.begin().await?;
+        let txn = crate::db::begin_write(&state.db).await?;
         match Self::take(&txn, &state.auth, email, client_ip, now).await {
             Ok(attempt) => {
                 txn.commit().await?;
@@ -306,7 +306,7 @@ pub async fn login(
             return Err(SessionError::BadCredentials);
         }
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     attempt.succeeded(&txn).await?;
     account::Entity::update_many()
         .col_expr(account::Column::LastLoginAt, Expr::value(now))
@@ -451,7 +451,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenPair, Ses
     }
     // Claim the token (only one caller can move it from unused to used) and issue its
     // successor in one transaction, so a failure cannot leave the caller with neither.
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let claimed = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
         .filter(refresh_token::Column::Id.eq(row.id))

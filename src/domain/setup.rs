@@ -1,8 +1,6 @@
 //! First-run setup: the first administrator, the default enterprise group and workspaces.
 
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
 use uuid::Uuid;
 
 use std::net::IpAddr;
@@ -133,7 +131,7 @@ pub async fn run(
     let now = clock.now();
     let account_id = Uuid::now_v7();
     let group_id = Uuid::now_v7();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let claimed = setup::ActiveModel {
         id: Set(setup::SINGLETON_ID),
         version: Set(env!("CARGO_PKG_VERSION").to_string()),

@@ -9,10 +9,7 @@
 //! provider, so a code obtained for one sign-in cannot be redeemed in another).
 
 use entity::{account, oauth_link, oauth_state};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::auth::tokens;
@@ -300,7 +297,7 @@ async fn find_or_create(
                 now: state.clock.now(),
             };
             let created = async {
-                let txn = db.begin().await?;
+                let txn = crate::db::begin_write(db).await?;
                 let account = registration::create_account(&txn, member).await?;
                 crate::audit::commit(txn).await?;
                 Ok::<_, DbErr>(account)

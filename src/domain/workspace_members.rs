@@ -4,9 +4,7 @@
 
 use entity::{account, invitation, tenant_member};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::domain::account_cache;
@@ -128,7 +126,7 @@ pub async fn remove(state: &AppState, caller: Uuid, member: Uuid) -> Result<Uuid
     )
     .map_err(MemberError::Refused)?;
     let now = state.clock.now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     tenant_member::Entity::delete_by_id(theirs.id)
         .exec(&txn)
         .await?;

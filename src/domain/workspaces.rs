@@ -71,7 +71,6 @@ pub async fn switch(
     account_id: Uuid,
     tenant_id: Uuid,
 ) -> Result<(tenant::Model, tenant_member::Model), WorkspaceError> {
-    use sea_orm::TransactionTrait;
     let db = &state.db;
     let tenant = tenant::Entity::find_by_id(tenant_id)
         .one(db)
@@ -83,7 +82,7 @@ pub async fn switch(
         .one(db)
         .await?
         .ok_or(WorkspaceError::NotMember)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     crate::domain::groups::make_current(&txn, account_id, &tenant, state.clock.now()).await?;
     crate::audit::commit(txn).await?;
     // The current group, whose role the account views show, may have changed.

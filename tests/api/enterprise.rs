@@ -1141,3 +1141,36 @@ db_test!(async fn switching_groups_shows_the_new_group_role_at_once(app) {
     switch(&bob, home).await;
     assert_eq!(role(bob.get_account_ex_profile().send().await.expect("profile").into_inner()), Some(types::GroupRole::Admin));
 });
+
+db_test!(async fn concurrent_group_creations_all_succeed(app) {
+    // Each creation reads (is the name taken?) before it writes. On SQLite a deferred
+    // transaction that does so cannot wait for the write lock: when another creation
+    // committed in between, the write was refused at once (SQLITE_BUSY, a 503), which
+    // `cargo xtask chaos --only crash` found under load. Write transactions now take the
+    // lock up front (`db::begin_write`).
+    setup(&app).await;
+    let admin = signed_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let creations = (0..16).map(|i| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .create_enterprise_group()
+                .body(types::CreateEnterpriseGroupRequest {
+                    name: format!("Concurrent {i}").try_into().expect("name"),
+                    short_name: None,
+                })
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}"))
+        }
+    });
+    let failed: Vec<String> = futures::future::join_all(creations)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    assert!(failed.is_empty(), "{} of 16 failed: {failed:?}", failed.len());
+    let total = admin.list_enterprise_groups().send().await.expect("list").into_inner().total;
+    assert_eq!(total, 17, "the default group and the 16");
+});

@@ -5,6 +5,7 @@ mod bench_scale;
 mod chaos;
 mod client;
 mod load;
+mod pg_cluster;
 mod rustfmt;
 mod seed_examples;
 mod server;
@@ -49,7 +50,7 @@ fn main() -> ExitCode {
         Some("seed-examples") => seed_examples::run(&workspace_root(), &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask codegen [--check]\n       cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build] [--scale]\n       cargo xtask chaos [--binary PATH] [--out FILE] [--only outage,slow]"
+                "usage: cargo xtask codegen [--check]\n       cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build] [--scale]\n       cargo xtask chaos [--binary PATH] [--out FILE] [--only outage,crash,rolling,disk,slow]"
             );
             return ExitCode::from(2);
         }

@@ -6,9 +6,11 @@ mod drain;
 mod metrics;
 mod migration_lock;
 mod outage;
+/// Shared with `cargo xtask chaos`.
+#[path = "../../../xtask/src/pg_cluster.rs"]
+mod pg_cluster;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -159,144 +161,33 @@ impl Drop for Server {
 /// A PostgreSQL server of the test's own (the machine's `initdb` and `pg_ctl`, a temporary
 /// directory, a free port), which the test may stop and start. Never the shared one.
 pub struct ThrowawayPg {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    pub port: u16,
-    /// `initdb` refuses to run as root: then the cluster belongs to `postgres`.
-    run_as: Option<&'static str>,
+    // Dropped in this order: the cluster stops, then its directory goes.
+    cluster: pg_cluster::Cluster,
+    _dir: tempfile::TempDir,
 }
 
 impl ThrowawayPg {
     /// `None` (the test is skipped) when this machine has no PostgreSQL binaries.
     pub fn new() -> Option<Self> {
-        let bin = pg_bindir()?;
         let dir = tempfile::Builder::new()
             .prefix("cs-pg-")
             .tempdir()
             .expect("tempdir");
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-        let run_as = root.then_some("postgres");
-        if let Some(user) = run_as {
-            let ok = Command::new("chown")
-                .args([user, &dir.path().display().to_string()])
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "chown the throwaway cluster's directory to {user}");
-        }
-        let pg = Self {
-            dir,
-            bin,
-            port: free_port(),
-            run_as,
-        };
-        let data = pg.data().display().to_string();
-        pg.run(
-            "initdb",
-            &[
-                "-D",
-                &data,
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ],
-        );
-        pg.start();
-        Some(pg)
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
+        let cluster = pg_cluster::Cluster::create(dir.path(), free_port(), 60)
+            .unwrap_or_else(|e| panic!("a throwaway PostgreSQL: {e}"))?;
+        Some(Self { cluster, _dir: dir })
     }
 
     pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn run(&self, tool: &str, args: &[&str]) {
-        let program = self.bin.join(tool);
-        let mut command = match self.run_as {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", user, "--"]).arg(&program);
-                c
-            }
-            None => Command::new(&program),
-        };
-        let out = command
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap_or_else(|e| panic!("{tool}: {e}"));
-        assert!(
-            out.status.success(),
-            "{tool} {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.cluster.url()
     }
 
     pub fn start(&self) {
-        let data = self.data().display().to_string();
-        let log = self.dir.path().join("log").display().to_string();
-        let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=60",
-            self.port,
-            self.dir.path().display()
-        );
-        self.run(
-            "pg_ctl",
-            &["-D", &data, "-l", &log, "-o", &options, "-w", "start"],
-        );
+        self.cluster.start().unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// A fast shutdown: sessions are ended at once, as when a database server goes down.
     pub fn stop(&self) {
-        let data = self.data().display().to_string();
-        self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"]);
+        self.cluster.stop().unwrap_or_else(|e| panic!("{e}"));
     }
-}
-
-impl Drop for ThrowawayPg {
-    fn drop(&mut self) {
-        let program = self.bin.join("pg_ctl");
-        let data = self.data().display().to_string();
-        let mut command = match self.run_as {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", user, "--"]).arg(&program);
-                c
-            }
-            None => Command::new(&program),
-        };
-        let _ = command
-            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-/// Where `initdb` and `pg_ctl` are: `pg_config --bindir`, else Debian's layout.
-fn pg_bindir() -> Option<PathBuf> {
-    let has_tools = |dir: &Path| dir.join("initdb").exists() && dir.join("pg_ctl").exists();
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if has_tools(&dir) {
-            return Some(dir);
-        }
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|d| has_tools(d))
-        .collect();
-    found.sort();
-    found.pop()
 }
