@@ -17,6 +17,7 @@ mod m20261202_000011_session_details;
 mod m20261203_000012_access_tokens;
 mod m20261203_000013_audit_events;
 mod m20261204_000014_audit_partial_indexes;
+mod m20261204_000015_group_name_unique;
 
 /// SQLite's dataset search keys: a group's datasets are keyed `(group key << this) + n`.
 pub use m20261123_000009_group_search_index::GROUP_SHIFT as DATASET_SEARCH_GROUP_SHIFT;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000012_access_tokens::Migration),
             Box::new(m20261203_000013_audit_events::Migration),
             Box::new(m20261204_000014_audit_partial_indexes::Migration),
+            Box::new(m20261204_000015_group_name_unique::Migration),
         ]
     }
 }

@@ -191,6 +191,22 @@ fn short_name(value: Option<String>) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+fn name_conflict(name: &str) -> GroupError {
+    GroupError::Conflict(format!(
+        "An active enterprise group named {name} already exists."
+    ))
+}
+
+/// The unique index on active names (`ux_enterprise_groups_active_name`) refused a write
+/// that passed [`name_taken`]: a concurrent creation or rename took the name in between.
+fn unless_name_taken(err: DbErr, name: &str) -> GroupError {
+    if crate::db::is_unique_violation(&err) {
+        name_conflict(name)
+    } else {
+        err.into()
+    }
+}
+
 async fn name_taken<C: ConnectionTrait>(
     db: &C,
     name: &str,
@@ -247,9 +263,7 @@ pub async fn create(
     let now = state.clock.now();
     let txn = crate::db::begin_write(&state.db).await?;
     if name_taken(&txn, &name, None).await? {
-        return Err(GroupError::Conflict(format!(
-            "An active enterprise group named {name} already exists."
-        )));
+        return Err(name_conflict(&name));
     }
     let id = Uuid::now_v7();
     let group = enterprise_group::ActiveModel {
@@ -260,7 +274,8 @@ pub async fn create(
         created_at: Set(now),
     }
     .insert(&txn)
-    .await?;
+    .await
+    .map_err(|e| unless_name_taken(e, &name))?;
     tenant::ActiveModel {
         id: Set(id),
         name: Set(name),
@@ -293,16 +308,17 @@ pub async fn update(
         .await?
         .ok_or(GroupError::GroupNotFound)?;
     if group.status == "active" && name_taken(&txn, &name, Some(id)).await? {
-        return Err(GroupError::Conflict(format!(
-            "An active enterprise group named {name} already exists."
-        )));
+        return Err(name_conflict(&name));
     }
     let mut row: enterprise_group::ActiveModel = group.into();
     row.name = Set(name.clone());
     if short.is_some() {
         row.short_name = Set(short_name(short));
     }
-    let group = row.update(&txn).await?;
+    let group = row
+        .update(&txn)
+        .await
+        .map_err(|e| unless_name_taken(e, &name))?;
     if let Some(shadow) = tenant::Entity::find_by_id(id).one(&txn).await? {
         let mut shadow: tenant::ActiveModel = shadow.into();
         shadow.name = Set(name);

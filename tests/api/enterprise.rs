@@ -1174,3 +1174,37 @@ db_test!(async fn concurrent_group_creations_all_succeed(app) {
     let total = admin.list_enterprise_groups().send().await.expect("list").into_inner().total;
     assert_eq!(total, 17, "the default group and the 16");
 });
+
+db_test!(async fn concurrent_creations_of_one_name_make_one_group(app) {
+    // The name check and the insert are two statements: on PostgreSQL two creations of
+    // one name could both pass the check before either inserted. A partial unique index
+    // on the active groups' names makes the second insert fail, answered as the conflict
+    // the check would have given.
+    setup(&app).await;
+    let admin = signed_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let creations = (0..16).map(|_| {
+        let admin = admin.clone();
+        async move {
+            match admin
+                .create_enterprise_group()
+                .body(types::CreateEnterpriseGroupRequest {
+                    name: "Same name".try_into().expect("name"),
+                    short_name: None,
+                })
+                .send()
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(e) if e.status().map(|s| s.as_u16()) == Some(409) => Ok(false),
+                Err(e) => Err(format!("{e:?}")),
+            }
+        }
+    });
+    let results = futures::future::join_all(creations).await;
+    let errors: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(errors.is_empty(), "answers other than 200 or 409: {errors:?}");
+    let made = results.iter().filter(|r| matches!(r, Ok(true))).count();
+    assert_eq!(made, 1, "{made} groups named alike were made");
+    let total = admin.list_enterprise_groups().send().await.expect("list").into_inner().total;
+    assert_eq!(total, 2, "the default group and one more");
+});

@@ -99,6 +99,8 @@ struct Figures {
     storm_profile: load::Outcome,
     /// The same calls on a server with the audit trail and one with `AUDIT_TRAIL=off`.
     audit_cost: AuditCost,
+    /// (operationId, requests, statements) of a separate run with metrics on.
+    statements: Vec<(&'static str, f64, f64)>,
 }
 
 /// Audited calls with and without their events.
@@ -233,21 +235,23 @@ impl Server {
         data_dir: &Path,
         database_url: Option<&str>,
     ) -> Result<(Self, Duration)> {
-        Self::start_with(binary, data_dir, database_url, true).await
+        Self::start_with(binary, data_dir, database_url, true, None).await
     }
 
     /// `start`, with the audit trail on or (`AUDIT_TRAIL=off`, a server of its own log) off.
+    /// With `metrics`, the server also serves `/metrics` there (`METRICS_ADDR`).
     async fn start_with(
         binary: &Path,
         data_dir: &Path,
         database_url: Option<&str>,
         audit_trail: bool,
+        metrics: Option<SocketAddr>,
     ) -> Result<(Self, Duration)> {
         let addr = free_port()?;
-        let log_name = if audit_trail {
-            "server.log"
-        } else {
-            "server-audit-off.log"
+        let log_name = match (audit_trail, metrics) {
+            (_, Some(_)) => "server-metrics.log",
+            (true, None) => "server.log",
+            (false, None) => "server-audit-off.log",
         };
         let log = std::fs::File::create(data_dir.join(log_name))?;
         let mut command = Command::new(binary);
@@ -263,6 +267,9 @@ impl Server {
             .stderr(log);
         if let Some(url) = database_url {
             command.env("DATABASE_URL", url);
+        }
+        if let Some(metrics) = metrics {
+            command.env("METRICS_ADDR", metrics.to_string());
         }
         let started = Instant::now();
         let child = command.spawn().context("starting the server")?;
@@ -563,7 +570,7 @@ async fn measure(
         "bench: {backend}: PUT /console/api/account-ex/id and POST /console/api/login, with and without the audit trail"
     );
     // A second server on the same database and secret, with AUDIT_TRAIL=off.
-    let (off, _) = Server::start_with(binary, &scratch.dir, url.as_deref(), false).await?;
+    let (off, _) = Server::start_with(binary, &scratch.dir, url.as_deref(), false, None).await?;
     load::run(
         off.addr,
         CONNECTIONS,
@@ -576,6 +583,18 @@ async fn measure(
     let login_cost = on_and_off(addr, off.addr, &login_requests_cost, duration).await?;
     drop(off);
     drop(server);
+    eprintln!("bench: {backend}: statements per request (a server with METRICS_ADDR)");
+    let statements = statements_per_request(
+        binary,
+        &scratch.dir,
+        url.as_deref(),
+        &[
+            ("get_account_profile", profile_requests_warm.clone()),
+            ("login", login_requests_cost.clone()),
+            ("update_account_ex", write_requests.clone()),
+        ],
+    )
+    .await?;
     Ok(Figures {
         backend,
         cold_ready,
@@ -593,7 +612,56 @@ async fn measure(
             write,
             login: login_cost,
         },
+        statements,
     })
+}
+
+/// Statements per request of each operation: a server of its own with metrics on (so the
+/// timed servers pay nothing for them) runs each load for a second, then
+/// `db_statements_total` over `http_requests_total` is read from its `/metrics`.
+async fn statements_per_request(
+    binary: &Path,
+    dir: &Path,
+    database_url: Option<&str>,
+    loads: &[(&'static str, Vec<Vec<u8>>)],
+) -> Result<Vec<(&'static str, f64, f64)>> {
+    let metrics = free_port()?;
+    let (server, _) = Server::start_with(binary, dir, database_url, true, Some(metrics)).await?;
+    for (_, requests) in loads {
+        load::run(
+            server.addr,
+            CONNECTIONS,
+            Duration::from_secs(1),
+            requests.clone(),
+            200,
+        )
+        .await?;
+    }
+    let scrape = load::request("GET", "/metrics", None, None);
+    let (status, body) = Connection::open(metrics).await?.send(&scrape).await?;
+    if status != 200 {
+        bail!("/metrics answered {status}");
+    }
+    let text = String::from_utf8_lossy(&body);
+    // `name{labels} value`, summed over the lines of `name` whose labels name `operation`.
+    let sum = |name: &str, operation: &str| -> f64 {
+        let label = format!("operation=\"{operation}\"");
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(&label))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    drop(server);
+    Ok(loads
+        .iter()
+        .map(|(op, _)| {
+            (
+                *op,
+                sum("http_requests_total", op),
+                sum("db_statements_total", op),
+            )
+        })
+        .collect())
 }
 
 /// The scale benchmark of one backend, on a fresh server and database of its own.
@@ -763,6 +831,21 @@ fn report(root: &Path, options: &Options, all: &mut [Figures]) -> Result<String>
         )?;
         writeln!(r)?;
         audit_cost_report(&mut r, &mut f.audit_cost)?;
+        writeln!(
+            r,
+            "Statements per request (a separate server with `METRICS_ADDR`, 1 s of each load, \
+             `db_statements_total` / `http_requests_total`; budgets in docs/query-budget.md):\n"
+        )?;
+        writeln!(r, "| operation | requests | statements | per request |")?;
+        writeln!(r, "|---|---:|---:|---:|")?;
+        for (op, requests, statements) in &f.statements {
+            writeln!(
+                r,
+                "| `{op}` | {requests:.0} | {statements:.0} | {:.2} |",
+                statements / requests.max(1.0)
+            )?;
+        }
+        writeln!(r)?;
         writeln!(
             r,
             "First start, creating the database and running every migration: {:.0} ms. Peak \
