@@ -86,6 +86,25 @@ pub struct AccountView {
     pub ended_sessions: Vec<Uuid>,
 }
 
+impl AccountView {
+    /// An account with the rows read beside it; `group_role` is the group the reader asks
+    /// about (the current one, or the group whose members are listed).
+    pub fn new(
+        account: account::Model,
+        role: Option<account_role::Model>,
+        extension: Option<account_extension::Model>,
+        group_role: Option<String>,
+    ) -> Self {
+        Self {
+            role_type: role.map(|r| r.role_type),
+            extension,
+            group_role,
+            ended_sessions: Vec::new(),
+            account,
+        }
+    }
+}
+
 /// The views of the accounts `select` finds, in its order, in one statement: each account
 /// with its system role, its extension and its current group membership (each at most
 /// one, so the page's limit counts accounts).
@@ -101,12 +120,8 @@ pub async fn views_of(
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(account, member, role, extension)| AccountView {
-            role_type: role.map(|r| r.role_type),
-            extension,
-            group_role: member.map(|m| m.group_role),
-            ended_sessions: Vec::new(),
-            account,
+        .map(|(account, member, role, extension)| {
+            AccountView::new(account, role, extension, member.map(|m| m.group_role))
         })
         .collect())
 }

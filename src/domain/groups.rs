@@ -101,16 +101,6 @@ pub async fn super_admin_groups(
         .collect())
 }
 
-pub async fn find(
-    db: &DatabaseConnection,
-    id: Uuid,
-) -> Result<enterprise_group::Model, GroupError> {
-    enterprise_group::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(GroupError::GroupNotFound)
-}
-
 /// Group `group_id` (if it exists) with `account_id`'s role in it (if a member): what the
 /// group gate decides on, in one statement.
 pub async fn with_role_of<C: ConnectionTrait>(
@@ -764,13 +754,12 @@ pub async fn members(
     let items = rows
         .into_iter()
         .filter_map(|(member, account, role, extension)| {
-            Some(AccountView {
-                account: account?,
-                role_type: role.map(|r| r.role_type),
+            Some(AccountView::new(
+                account?,
+                role,
                 extension,
-                group_role: Some(member.group_role),
-                ended_sessions: Vec::new(),
-            })
+                Some(member.group_role),
+            ))
         })
         .collect();
     Ok(Paged { items, total })
