@@ -2,6 +2,7 @@
 //! away (a throwaway PostgreSQL stopped and started), a shutdown under way, the metrics
 //! listener, migrations behind their lock. `cargo xtask chaos` runs the long versions.
 
+mod crash;
 mod drain;
 mod metrics;
 mod migration_lock;
@@ -30,7 +31,7 @@ pub struct Server {
     pub port: u16,
     pub base: String,
     log: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
@@ -38,6 +39,14 @@ impl Server {
     /// `/health` (not `/ready`: tests of start-up look at that themselves).
     pub async fn start(env: &[(&str, String)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
+        let mut server = Self::start_in(&dir.path().join("data"), env).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// As [`Server::start`], on the data directory `data_dir`, which the caller keeps (a
+    /// restart after a crash starts again on the same one).
+    pub async fn start_in(data_dir: &std::path::Path, env: &[(&str, String)]) -> Self {
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_console-server"));
         command
@@ -47,7 +56,7 @@ impl Server {
                 &format!("127.0.0.1:{port}"),
                 "--data-dir",
             ])
-            .arg(dir.path().join("data"))
+            .arg(data_dir)
             .env_remove("DATABASE_URL")
             .env_remove("CONFIG_FILE")
             .env_remove("METRICS_ADDR")
@@ -85,7 +94,7 @@ impl Server {
             port,
             base: format!("http://127.0.0.1:{port}"),
             log,
-            _dir: dir,
+            _dir: None,
         };
         let http = reqwest::Client::new();
         let started = Instant::now();
@@ -117,6 +126,12 @@ impl Server {
             .status()
             .expect("kill");
         assert!(status.success());
+    }
+
+    /// Sends SIGKILL and waits for the process to end: a crash, nothing flushed or drained.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
     }
 
     /// Waits for the process to end, at most `limit`; its exit status.
