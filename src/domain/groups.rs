@@ -4,7 +4,7 @@
 //!
 //! Every page is newest first, ties broken by id, so pages are stable.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use entity::{
     account, dataset, enterprise_group, group_member, tenant, tenant_default_model, tenant_member,
@@ -460,7 +460,6 @@ pub async fn tenants_of_account(
     page: u64,
     limit: u64,
 ) -> Result<Paged<tenant::Model>, GroupError> {
-    account_exists(db, account_id).await?;
     let q = tenant::Entity::find()
         .filter(tenant::Column::GroupId.eq(group_id))
         .filter(tenant::Column::Id.ne(group_id));
@@ -469,7 +468,43 @@ pub async fn tenants_of_account(
     } else {
         q.filter(tenant::Column::Id.not_in_subquery(memberships_of(account_id)))
     };
-    Ok(page_of_tenants(db, q, page, limit).await?)
+    // The count and the account's existence in one statement: an unknown account answers
+    // 404, not a page of every workspace it "has not joined".
+    let (total, known): (i64, bool) = q
+        .clone()
+        .select_only()
+        .column_as(
+            sea_orm::ExprTrait::count(Expr::col((tenant::Entity, tenant::Column::Id))),
+            "total",
+        )
+        .column_as(
+            Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from(account::Entity)
+                    .and_where(account::Column::Id.eq(account_id))
+                    .to_owned(),
+            ),
+            "known",
+        )
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or((0, false));
+    if !known {
+        return Err(GroupError::AccountNotFound);
+    }
+    let items = q
+        .order_by_desc(tenant::Column::CreatedAt)
+        .order_by_desc(tenant::Column::Id)
+        .offset(offset(page, limit))
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(Paged {
+        items,
+        total: u64::try_from(total).unwrap_or(0),
+    })
 }
 
 /// One membership of an account in a workspace of a group.
@@ -492,27 +527,20 @@ pub async fn tenant_roles(
     account_id: Uuid,
 ) -> Result<Vec<TenantRole>, GroupError> {
     account_exists(db, account_id).await?;
-    let tenants = tenant::Entity::find()
+    // One statement: each workspace with the account's membership row beside it.
+    let joined = tenant::Entity::find()
+        .find_also_related(tenant_member::Entity)
         .filter(tenant::Column::GroupId.eq(group_id))
         .filter(tenant::Column::Id.ne(group_id))
-        .filter(tenant::Column::Id.in_subquery(memberships_of(account_id)))
+        .filter(tenant_member::Column::AccountId.eq(account_id))
         .order_by_desc(tenant::Column::CreatedAt)
         .order_by_desc(tenant::Column::Id)
         .all(db)
         .await?;
-    let ids: Vec<Uuid> = tenants.iter().map(|t| t.id).collect();
-    let mut members: HashMap<Uuid, tenant_member::Model> = tenant_member::Entity::find()
-        .filter(tenant_member::Column::AccountId.eq(account_id))
-        .filter(tenant_member::Column::TenantId.is_in(ids))
-        .all(db)
-        .await?
+    Ok(joined
         .into_iter()
-        .map(|m| (m.tenant_id, m))
-        .collect();
-    Ok(tenants
-        .into_iter()
-        .filter_map(|tenant| {
-            members.remove(&tenant.id).map(|m| TenantRole {
+        .filter_map(|(tenant, member)| {
+            member.map(|m| TenantRole {
                 permissions: permissions(&m.permissions),
                 role: m.role,
                 position: m.position,

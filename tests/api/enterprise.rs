@@ -645,6 +645,9 @@ db_test!(async fn joined_and_unjoined_workspaces_for_admins_and_the_account_itse
     // would reach an outsider (tests/api/attacks/small_holes.rs).
     assert_eq!(refused(w.outsider.list_unjoined_tenants().group_id(w.g1).account_id(w.outsider_id).send().await), forbidden());
     assert_eq!(refused(w.gsa.list_joined_tenants().group_id(w.g1).account_id(Uuid::now_v7()).send().await), (404, "account_not_found".to_string()));
+    // An unknown account has joined nothing, yet it gets a 404, not every workspace as "unjoined".
+    assert_eq!(refused(w.gsa.list_unjoined_tenants().group_id(w.g1).account_id(Uuid::now_v7()).send().await), (404, "account_not_found".to_string()));
+    assert_eq!(refused(w.gsa.list_joined_tenant_roles().group_id(w.g1).account_id(Uuid::now_v7()).send().await), (404, "account_not_found".to_string()));
     let paged = w.gsa.list_unjoined_tenants().group_id(w.g1).account_id(w.beta_id).limit(1).send().await.expect("paged").into_inner();
     assert_eq!((paged.total, paged.has_more, paged.data[0].id), (2, true, w.t2));
 });
