@@ -424,14 +424,23 @@ async fn page_of_tenants(
     limit: u64,
 ) -> Result<Paged<tenant::Model>, DbErr> {
     let total = q.clone().count(db).await?;
-    let items = q
-        .order_by_desc(tenant::Column::CreatedAt)
+    let items = tenants_on_page(db, q, page, limit).await?;
+    Ok(Paged { items, total })
+}
+
+/// One page of `q`'s workspaces, newest first.
+async fn tenants_on_page(
+    db: &DatabaseConnection,
+    q: sea_orm::Select<tenant::Entity>,
+    page: u64,
+    limit: u64,
+) -> Result<Vec<tenant::Model>, DbErr> {
+    q.order_by_desc(tenant::Column::CreatedAt)
         .order_by_desc(tenant::Column::Id)
         .offset(offset(page, limit))
         .limit(limit)
         .all(db)
-        .await?;
-    Ok(Paged { items, total })
+        .await
 }
 
 /// The ids of the workspaces `account_id` belongs to, as a subquery.
@@ -494,15 +503,8 @@ pub async fn tenants_of_account(
     if !known {
         return Err(GroupError::AccountNotFound);
     }
-    let items = q
-        .order_by_desc(tenant::Column::CreatedAt)
-        .order_by_desc(tenant::Column::Id)
-        .offset(offset(page, limit))
-        .limit(limit)
-        .all(db)
-        .await?;
     Ok(Paged {
-        items,
+        items: tenants_on_page(db, q, page, limit).await?,
         total: u64::try_from(total).unwrap_or(0),
     })
 }
