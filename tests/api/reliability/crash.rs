@@ -10,10 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, Statement};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{Server, ThrowawayPg};
 
+const EMAIL: &str = "crash@example.com";
 const PASSWORD: &str = "crash-Passw0rd";
 const CLIENTS: usize = 6;
 
@@ -43,22 +44,6 @@ enum Kind {
     Group,
 }
 
-async fn sign_in(http: &reqwest::Client, base: &str) -> String {
-    let pair: Value = http
-        .post(format!("{base}/console/api/login"))
-        .json(&json!({"email": "crash@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("login json");
-    pair["data"]["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("access token: {pair}"))
-        .to_string()
-}
-
 /// Keys (`crash-…` names) of `kind` that the database holds.
 async fn present(db: &sea_orm::DatabaseConnection, kind: Kind) -> BTreeSet<(Kind, String)> {
     let sql = match kind {
@@ -75,21 +60,9 @@ async fn present(db: &sea_orm::DatabaseConnection, kind: Kind) -> BTreeSet<(Kind
 
 async fn crash_and_restart(data_dir: &std::path::Path, env: &[(&str, String)], db_url: &str) {
     let mut server = Server::start_in(data_dir, env).await;
-    assert!(
-        server.ready_within(Duration::from_secs(20)).await.is_some(),
-        "never ready; log:\n{}",
-        server.log_text()
-    );
+    let token: Arc<str> = Arc::from(server.set_up_console(EMAIL, PASSWORD).await);
     let base = server.base.clone();
     let http = reqwest::Client::new();
-    let setup = http
-        .post(format!("{base}/console/api/setup"))
-        .json(&json!({"email": "crash@example.com", "name": "Crash", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("setup");
-    assert!(setup.status().is_success(), "setup: {}", setup.status());
-    let token: Arc<str> = Arc::from(sign_in(&http, &base).await);
 
     let killed = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -152,7 +125,7 @@ async fn crash_and_restart(data_dir: &std::path::Path, env: &[(&str, String)], d
         "never ready after the crash; log:\n{}",
         server.log_text()
     );
-    let token = sign_in(&http, &server.base).await;
+    let token = server.sign_in(EMAIL, PASSWORD).await;
     let group = http
         .post(format!("{}/console/api/enterprise-groups", server.base))
         .bearer_auth(&token)

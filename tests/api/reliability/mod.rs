@@ -146,6 +146,41 @@ impl Server {
         None
     }
 
+    /// Waits until the server is ready, sets the console up with its first account and signs
+    /// that account in; its access token.
+    pub async fn set_up_console(&self, email: &str, password: &str) -> String {
+        assert!(
+            self.ready_within(Duration::from_secs(20)).await.is_some(),
+            "never ready; log:\n{}",
+            self.log_text()
+        );
+        let setup = reqwest::Client::new()
+            .post(format!("{}/console/api/setup", self.base))
+            .json(&serde_json::json!({"email": email, "name": "First", "password": password}))
+            .send()
+            .await
+            .expect("setup");
+        assert!(setup.status().is_success(), "setup: {}", setup.status());
+        self.sign_in(email, password).await
+    }
+
+    /// Signs a console account in; its access token.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let pair: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/console/api/login", self.base))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("login json");
+        pair["data"]["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("access token: {pair}"))
+            .to_string()
+    }
+
     /// Polls `/ready` until it answers 200, at most `limit`; how long that took.
     pub async fn ready_within(&self, limit: Duration) -> Option<Duration> {
         let http = reqwest::Client::new();

@@ -51,34 +51,10 @@ async fn a_database_outage_answers_503_in_time_and_heals_without_a_restart() {
         ("OPENLIST_ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
     ])
     .await;
-    assert!(
-        server.ready_within(Duration::from_secs(20)).await.is_some(),
-        "never ready; log:\n{}",
-        server.log_text()
-    );
+    let access = server.set_up_console("outage@example.com", PASSWORD).await;
     let base = server.base.clone();
     let http = reqwest::Client::new();
-    let setup = http
-        .post(format!("{base}/console/api/setup"))
-        .json(&json!({"email": "outage@example.com", "name": "Outage", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("setup");
-    assert!(setup.status().is_success(), "setup: {}", setup.status());
     let login = json!({"email": "outage@example.com", "password": PASSWORD});
-    let pair: Value = http
-        .post(format!("{base}/console/api/login"))
-        .json(&login)
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("login json");
-    let access = pair["data"]["access_token"]
-        .as_str()
-        .expect("access token")
-        .to_string();
     let admin: Value = http
         .post(format!("{base}/api/auth/login"))
         .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
