@@ -6,10 +6,11 @@
 //! environment, and the environment wins over the file.
 
 use std::ffi::OsString;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, Args};
+use ipnet::IpNet;
 
 /// Where the data lives.
 #[derive(Args, Clone, Debug)]
@@ -312,7 +313,7 @@ pub struct ServeConfig {
     /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For`
     /// names the client; sign-in limits then count the client, not the proxy. Empty: the
     /// peer is the client and forwarded-for headers are ignored.
-    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::api::context::parse_proxy)]
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Days audit events are kept; older ones are deleted in the background, in batches.
     /// 0 keeps them for ever.
@@ -563,4 +564,13 @@ mod tests {
         assert!(missing.to_string().contains("missing"), "{missing}");
         std::fs::remove_dir_all(&dir).ok();
     }
+}
+
+/// Parses one `TRUSTED_PROXIES` entry: an address (`10.0.0.7`) or a range (`10.0.0.0/8`).
+pub fn parse_proxy(entry: &str) -> Result<IpNet, String> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpNet>()
+        .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{entry}` is neither an IP address nor a CIDR range"))
 }

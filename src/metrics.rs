@@ -16,17 +16,14 @@
 //! - `sign_in_failures_total{surface}`, `sign_in_locked_total{surface}`
 //! - `mail_send_failures_total`
 
-use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::{EndpointExt, IntoResponse, Response, Route, get, handler};
+use sea_orm::DatabaseConnection;
 
-use crate::server::{Running, ServeError};
-use crate::state::AppState;
+use crate::auth::password::PasswordHasher;
 
 /// Request metrics need the request's operationId, a walk of the route table: only done
 /// once a recorder is installed.
@@ -185,11 +182,11 @@ pub fn surface_of(path: &str) -> &'static str {
 }
 
 /// The gauges read at scrape time.
-fn observe(state: &AppState) {
+fn observe(db: &DatabaseConnection, hasher: &PasswordHasher) {
     use sea_orm::DbBackend;
-    let (size, idle, max) = match state.db.get_database_backend() {
+    let (size, idle, max) = match db.get_database_backend() {
         DbBackend::Postgres => {
-            let pool = state.db.get_postgres_connection_pool();
+            let pool = db.get_postgres_connection_pool();
             (
                 pool.size(),
                 pool.num_idle(),
@@ -197,7 +194,7 @@ fn observe(state: &AppState) {
             )
         }
         DbBackend::Sqlite => {
-            let pool = state.db.get_sqlite_connection_pool();
+            let pool = db.get_sqlite_connection_pool();
             (
                 pool.size(),
                 pool.num_idle(),
@@ -214,35 +211,13 @@ fn observe(state: &AppState) {
     gauge("idle", idle);
     gauge("in_use", size.saturating_sub(idle));
     gauge("max", max);
-    metrics::gauge!("password_hash_queue_depth").set(state.hasher.queued() as f64);
+    metrics::gauge!("password_hash_queue_depth").set(hasher.queued() as f64);
 }
 
-#[handler]
-fn scrape(state: poem::web::Data<&Arc<AppState>>) -> Response {
-    let Some(handle) = HANDLE.get() else {
-        return poem::http::StatusCode::NOT_FOUND.into_response();
-    };
-    observe(&state);
+/// What a scrape answers, in the Prometheus text format; `None` before `install`.
+pub fn render(db: &DatabaseConnection, hasher: &PasswordHasher) -> Option<String> {
+    let handle = HANDLE.get()?;
+    observe(db, hasher);
     handle.run_upkeep();
-    handle
-        .render()
-        .with_content_type("text/plain; version=0.0.4; charset=utf-8")
-        .into_response()
-}
-
-/// Installs the recorder and serves `/metrics` on `addr` in a background task.
-pub async fn serve(addr: SocketAddr, state: Arc<AppState>) -> Result<Running, ServeError> {
-    install().map_err(|e| ServeError::Metrics(e.to_string()))?;
-    let acceptor = TcpListener::bind(addr)
-        .into_acceptor()
-        .await
-        .map_err(|source| ServeError::Bind { addr, source })?;
-    let bound = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .unwrap_or(addr);
-    tracing::info!("metrics at http://{bound}/metrics");
-    let app = Route::new().at("/metrics", get(scrape.data(state)));
-    Ok(Running::spawn(bound, acceptor, app, Duration::from_secs(1)))
+    Some(handle.render())
 }

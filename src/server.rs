@@ -150,7 +150,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     state.phase.set(PhaseKind::Starting);
     let state = Arc::new(state);
     let metrics = match config.metrics_addr {
-        Some(addr) => Some(crate::metrics::serve(addr, state.clone()).await?),
+        Some(addr) => Some(serve_metrics(addr, state.clone()).await?),
         None => None,
     };
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
@@ -269,4 +269,33 @@ async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+#[poem::handler]
+fn scrape(state: poem::web::Data<&Arc<AppState>>) -> poem::Response {
+    use poem::IntoResponse;
+    match crate::metrics::render(&state.db, &state.hasher) {
+        Some(text) => text
+            .with_content_type("text/plain; version=0.0.4; charset=utf-8")
+            .into_response(),
+        None => poem::http::StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Installs the metrics recorder and serves `/metrics` on `addr` in a background task.
+async fn serve_metrics(addr: SocketAddr, state: Arc<AppState>) -> Result<Running, ServeError> {
+    use poem::EndpointExt;
+    crate::metrics::install().map_err(|e| ServeError::Metrics(e.to_string()))?;
+    let acceptor = TcpListener::bind(addr)
+        .into_acceptor()
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let bound = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .unwrap_or(addr);
+    tracing::info!("metrics at http://{bound}/metrics");
+    let app = poem::Route::new().at("/metrics", poem::get(scrape.data(state)));
+    Ok(Running::spawn(bound, acceptor, app, Duration::from_secs(1)))
 }

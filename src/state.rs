@@ -8,7 +8,7 @@ use crate::auth::password::PasswordHasher;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{AdminWebConfig, AuthConfig, FeatureConfig, OAuthConfig};
 use crate::domain::access_tokens::{self, TokenCache, Usage};
-use crate::domain::account_cache::{self, AccountCache};
+use crate::domain::account_cache::AccountCache;
 use crate::domain::admin_users::{self, UserCache};
 use crate::domain::storage_folders::StorageFolders;
 use crate::mail::{LogMailer, Mailer};
@@ -117,6 +117,7 @@ pub const ADMIN_TOKEN_TTL: i64 = 48 * 3600;
 impl AppState {
     pub fn new(db: DatabaseConnection, features: FeatureConfig, secret: Vec<u8>) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let auth = AuthConfig::defaults();
         Self {
             db,
             hasher: PasswordHasher::default(),
@@ -125,13 +126,16 @@ impl AppState {
                 token_ttl: ADMIN_TOKEN_TTL,
                 web: AdminWeb::from_config(&AdminWebConfig::defaults()),
             },
-            accounts: Arc::new(account_cache::new(clock.clone())),
+            accounts: Arc::new(AccountCache::new(
+                clock.clone(),
+                auth.access_token_expire_minutes,
+            )),
             access_tokens: Arc::new(access_tokens::new_cache(clock.clone())),
             token_usage: Arc::new(Usage::default()),
             clock,
             features,
             secret,
-            auth: AuthConfig::defaults(),
+            auth,
             mailer: Arc::new(LogMailer),
             init_password: None,
             setup_done: std::sync::atomic::AtomicBool::new(false),
@@ -165,7 +169,13 @@ impl AppState {
         self
     }
 
+    /// Replaces the sign-in settings; the account cache, which remembers ended sessions
+    /// for as long as an access token lives, follows.
     pub fn with_auth(mut self, auth: AuthConfig) -> Self {
+        self.accounts = Arc::new(AccountCache::new(
+            self.clock.clone(),
+            auth.access_token_expire_minutes,
+        ));
         self.auth = auth;
         self
     }
@@ -195,7 +205,10 @@ impl AppState {
     /// expire by it, follow.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.admin.users = Arc::new(admin_users::new_user_cache(clock.clone()));
-        self.accounts = Arc::new(account_cache::new(clock.clone()));
+        self.accounts = Arc::new(AccountCache::new(
+            clock.clone(),
+            self.auth.access_token_expire_minutes,
+        ));
         self.access_tokens = Arc::new(access_tokens::new_cache(clock.clone()));
         self.clock = clock;
         self

@@ -89,14 +89,7 @@ pub fn client_address<'a>(
     client
 }
 
-/// Parses one `TRUSTED_PROXIES` entry: an address (`10.0.0.7`) or a range (`10.0.0.0/8`).
-pub fn parse_proxy(entry: &str) -> Result<IpNet, String> {
-    let entry = entry.trim();
-    entry
-        .parse::<IpNet>()
-        .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-        .map_err(|_| format!("`{entry}` is neither an IP address nor a CIDR range"))
-}
+pub use crate::config::parse_proxy;
 
 #[cfg(test)]
 mod tests {

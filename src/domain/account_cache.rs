@@ -9,50 +9,91 @@
 use std::sync::Arc;
 
 use entity::account;
-use sea_orm::{DbErr, EntityTrait};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
 use uuid::Uuid;
 
-use crate::cache::KeyedCache;
+use crate::cache::{KeyedCache, Subscriber};
 use crate::clock::Clock;
-use crate::domain::accounts::{self, AccountView};
-use crate::domain::sign_ins;
-use crate::state::AppState;
+use crate::domain::account_views::{self, AccountView};
 
 /// The PostgreSQL channel invalidations travel on.
 pub const CHANNEL: &str = "console_account_cache";
 const TTL_SECONDS: i64 = 300;
 
-pub type AccountCache = KeyedCache<Arc<AccountView>>;
-
-pub fn new(clock: Arc<dyn Clock>) -> AccountCache {
-    KeyedCache::new(CHANNEL, TTL_SECONDS, clock)
+pub struct AccountCache {
+    views: KeyedCache<Arc<AccountView>>,
+    clock: Arc<dyn Clock>,
+    /// How long an access token lives, in seconds: how far back a cached view remembers
+    /// the sessions the user ended.
+    access_token_ttl: i64,
 }
 
-/// The view of account `id`, from the cache or the database; `None` when there is no such
-/// account.
-pub async fn get(state: &AppState, id: Uuid) -> Result<Option<Arc<AccountView>>, DbErr> {
-    let cache = &state.accounts;
-    let key = id.to_string();
-    if let Some(view) = cache.get(&key) {
-        return Ok(Some(view));
+impl AccountCache {
+    pub fn new(clock: Arc<dyn Clock>, access_token_minutes: i64) -> Self {
+        Self {
+            views: KeyedCache::new(CHANNEL, TTL_SECONDS, clock.clone()),
+            clock,
+            access_token_ttl: access_token_minutes * 60,
+        }
     }
-    let load = cache.start_load(&key);
-    let found = accounts::views_of(&state.db, account::Entity::find_by_id(id)).await?;
-    let Some(mut view) = found.into_iter().next() else {
-        return Ok(None);
-    };
-    // An ended session's access tokens outlive its refresh tokens by at most their
-    // lifetime: those sessions are what every instance refuses from the cached view.
-    let since = state.clock.now() - state.auth.access_token_expire_minutes * 60;
-    view.ended_sessions = sign_ins::ended_since(&state.db, id, since).await?;
-    let view = Arc::new(view);
-    load.finish(view.clone());
-    Ok(Some(view))
+
+    /// The cached view under `key` (an account id), without reading the database.
+    pub fn get(&self, key: &str) -> Option<Arc<AccountView>> {
+        self.views.get(key)
+    }
+
+    /// The view of account `id`, from the cache or the database; `None` when there is no
+    /// such account.
+    pub async fn view(
+        &self,
+        db: &DatabaseConnection,
+        id: Uuid,
+    ) -> Result<Option<Arc<AccountView>>, DbErr> {
+        let key = id.to_string();
+        if let Some(view) = self.views.get(&key) {
+            return Ok(Some(view));
+        }
+        let load = self.views.start_load(&key);
+        let found = account_views::views_of(db, account::Entity::find_by_id(id)).await?;
+        let Some(mut view) = found.into_iter().next() else {
+            return Ok(None);
+        };
+        // An ended session's access tokens outlive its refresh tokens by at most their
+        // lifetime: those sessions are what every instance refuses from the cached view.
+        let since = self.clock.now() - self.access_token_ttl;
+        view.ended_sessions = account_views::ended_since(db, id, since).await?;
+        let view = Arc::new(view);
+        load.finish(view.clone());
+        Ok(Some(view))
+    }
+
+    /// Drops the cached views of `ids` on every instance. Call after the write has
+    /// committed.
+    pub async fn forget(&self, db: &DatabaseConnection, ids: &[Uuid]) -> Result<(), DbErr> {
+        let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.views.invalidate(db, &keys).await
+    }
 }
 
-/// Drops the cached views of `ids` on every instance. Call after the write has committed.
-pub async fn forget(state: &AppState, ids: &[Uuid]) -> Result<(), DbErr> {
-    let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    state.accounts.invalidate(&state.db, &keys).await
+impl Subscriber for AccountCache {
+    fn channel(&self) -> &'static str {
+        self.views.channel()
+    }
+
+    fn resume(&self) {
+        self.views.resume();
+    }
+
+    fn suspend(&self) {
+        self.views.suspend();
+    }
+
+    fn received(&self, payload: &str) -> bool {
+        Subscriber::received(&self.views, payload)
+    }
+
+    fn set_listener(&self, id: i64) {
+        self.views.set_listener(id);
+    }
 }

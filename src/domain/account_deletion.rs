@@ -8,10 +8,10 @@ use entity::{account, account_extension, group_member, oauth_link, tenant_member
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 
+use crate::domain::accounts;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::policy::{GroupRole, SystemRole, WorkspaceRole};
 use crate::domain::session::{self, Session};
-use crate::domain::{account_cache, accounts, groups};
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +80,7 @@ async fn refusal(state: &AppState, caller: &Session) -> Result<Option<&'static s
         .iter()
         .filter(|m| GroupRole::parse(&m.group_role) == GroupRole::SuperAdmin)
     {
-        if groups::super_admins(db, member.group_id).await? <= 1 {
+        if accounts::group_super_admins(db, member.group_id).await? <= 1 {
             return Ok(Some(
                 "You are the last super_admin of an enterprise group; name another first.",
             ));
@@ -149,6 +149,6 @@ pub async fn delete(
         .await?;
     crate::audit::commit(txn).await?;
     session::end_all_sessions(state, id).await?;
-    account_cache::forget(state, &[id]).await?;
+    state.accounts.forget(&state.db, &[id]).await?;
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! Console accounts: how one is presented (with its system role, extension profile and
-//! role in its current group) and how an administrator registers one.
+//! Console accounts: how an administrator registers, lists and edits one (how one is
+//! presented is `account_views`).
 
 use entity::{account, account_extension, account_role, group_member};
 use sea_orm::{
@@ -10,10 +10,11 @@ use uuid::Uuid;
 
 use crate::auth::password::HashError;
 use crate::db::is_unique_violation;
-use crate::domain::groups;
+pub use crate::domain::account_views::{AccountView, views_of};
+use crate::domain::paging::{Page, offset};
 use crate::domain::policy::{self, AccountEdit, GroupRole, SystemRole};
 use crate::domain::session::{self, Session};
-use crate::domain::{account_cache, validate};
+use crate::domain::validate;
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -70,60 +71,6 @@ impl NewAccount<'_> {
             token_version: Set(0),
         }
     }
-}
-
-/// An account with everything its views show.
-#[derive(Debug, Clone)]
-pub struct AccountView {
-    pub account: account::Model,
-    /// `None` when the account has no system role row (shown as `account_role: null`).
-    pub role_type: Option<String>,
-    pub extension: Option<account_extension::Model>,
-    /// The account's role in its current enterprise group.
-    pub group_role: Option<String>,
-    /// Sessions (refresh families) the user ended whose access tokens may still be alive;
-    /// filled by the account cache, which is what `session::authenticate` reads.
-    pub ended_sessions: Vec<Uuid>,
-}
-
-impl AccountView {
-    /// An account with the rows read beside it; `group_role` is the group the reader asks
-    /// about (the current one, or the group whose members are listed).
-    pub fn new(
-        account: account::Model,
-        role: Option<account_role::Model>,
-        extension: Option<account_extension::Model>,
-        group_role: Option<String>,
-    ) -> Self {
-        Self {
-            role_type: role.map(|r| r.role_type),
-            extension,
-            group_role,
-            ended_sessions: Vec::new(),
-            account,
-        }
-    }
-}
-
-/// The views of the accounts `select` finds, in its order, in one statement: each account
-/// with its system role, its extension and its current group membership (each at most
-/// one, so the page's limit counts accounts).
-pub async fn views_of(
-    db: &DatabaseConnection,
-    select: sea_orm::Select<account::Entity>,
-) -> Result<Vec<AccountView>, DbErr> {
-    let rows = select
-        .find_also_linked(account::CurrentMembership)
-        .find_also(account::Entity, account_role::Entity)
-        .find_also(account::Entity, account_extension::Entity)
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(account, member, role, extension)| {
-            AccountView::new(account, role, extension, member.map(|m| m.group_role))
-        })
-        .collect())
 }
 
 /// `POST /account/register`: an administrator creates an active account with the system
@@ -185,19 +132,18 @@ pub async fn register(
 }
 
 /// A page of accounts, newest first.
-pub struct AccountPage {
-    pub items: Vec<AccountView>,
-    pub total: u64,
-}
-
-pub async fn list(db: &DatabaseConnection, page: u64, limit: u64) -> Result<AccountPage, DbErr> {
+pub async fn list(
+    db: &DatabaseConnection,
+    page: u64,
+    limit: u64,
+) -> Result<Page<AccountView>, DbErr> {
     let total = account::Entity::find().count(db).await?;
     let page = account::Entity::find()
         .order_by_desc(account::Column::CreatedAt)
         .order_by_desc(account::Column::Id)
-        .offset((page.saturating_sub(1)).saturating_mul(limit))
+        .offset(offset(page, limit))
         .limit(limit);
-    Ok(AccountPage {
+    Ok(Page {
         items: views_of(db, page).await?,
         total,
     })
@@ -234,6 +180,18 @@ pub struct AccountChanges {
 }
 
 /// The advisory lock key of changes that may remove a (system or group) super_admin.
+/// The number of super_admins of a group.
+pub async fn group_super_admins<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    group_id: Uuid,
+) -> Result<u64, DbErr> {
+    group_member::Entity::find()
+        .filter(group_member::Column::GroupId.eq(group_id))
+        .filter(group_member::Column::GroupRole.eq(GroupRole::SuperAdmin.as_str()))
+        .count(db)
+        .await
+}
+
 const SUPER_ADMIN_LOCK: i64 = 0x5355_5045_5241_444d;
 
 pub async fn active_super_admins<C: sea_orm::ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
@@ -324,7 +282,7 @@ pub async fn update(
                 ))?;
             if GroupRole::parse(&member.group_role) == GroupRole::SuperAdmin
                 && GroupRole::parse(new_role) != GroupRole::SuperAdmin
-                && groups::super_admins(db, group_id).await? <= 1
+                && group_super_admins(db, group_id).await? <= 1
             {
                 return Err(last_group_super_admin());
             }
@@ -385,7 +343,7 @@ pub async fn update(
         let mut member: group_member::ActiveModel = member.into();
         member.group_role = Set(group_role);
         member.update(&txn).await?;
-        if demotes_group_super && groups::super_admins(&txn, group_id).await? == 0 {
+        if demotes_group_super && group_super_admins(&txn, group_id).await? == 0 {
             return Err(last_group_super_admin());
         }
     }
@@ -396,7 +354,7 @@ pub async fn update(
     if ends_access {
         session::end_all_sessions(state, id).await?;
     }
-    account_cache::forget(state, &[id]).await?;
+    state.accounts.forget(&state.db, &[id]).await?;
     by_id(db, id).await
 }
 

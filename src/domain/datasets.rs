@@ -1,5 +1,5 @@
 //! Datasets of a workspace: creating one (Dify's create-dataset call). Listing them for a
-//! group lives in `groups`.
+//! group lives in `group_datasets`.
 
 use entity::{dataset, dataset_permission, tenant, tenant_member};
 use sea_orm::{
@@ -8,9 +8,16 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::domain::groups::DatasetView;
 use crate::domain::validate;
 use crate::state::AppState;
+
+/// A dataset with the names the listing shows beside it.
+#[derive(Debug)]
+pub struct DatasetView {
+    pub dataset: dataset::Model,
+    pub owner_name: Option<String>,
+    pub tenant_name: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {

@@ -9,10 +9,10 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::db::is_unique_violation;
-use crate::domain::accounts::AccountView;
+use crate::domain::account_views::AccountView;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::session::Session;
-use crate::domain::{account_cache, validate};
+use crate::domain::validate;
 use crate::mail::Mail;
 use crate::state::AppState;
 
@@ -142,7 +142,10 @@ pub async fn reset(
         Err(err) => return Err(err.into()),
     }
     crate::audit::commit(txn).await?;
-    account_cache::forget(state, &[caller.account.id]).await?;
+    state
+        .accounts
+        .forget(&state.db, &[caller.account.id])
+        .await?;
     email_codes::deliver(
         state,
         Mail {
@@ -153,7 +156,9 @@ pub async fn reset(
             ),
         },
     );
-    let view = account_cache::get(state, caller.account.id)
+    let view = state
+        .accounts
+        .view(&state.db, caller.account.id)
         .await?
         .ok_or(EmailChangeError::AccountGone)?;
     Ok((*view).clone())

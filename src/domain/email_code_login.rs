@@ -9,7 +9,6 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 
 use crate::db::is_unique_violation;
-use crate::domain::account_cache;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::registration::{self, NewMember};
 use crate::domain::session::{self, Client, Origin, SessionError, SignInMethod, TokenPair};
@@ -129,7 +128,7 @@ pub async fn sign_in(
         .exec(&txn)
         .await?;
     crate::audit::commit(txn).await?;
-    account_cache::forget(state, &[account.id]).await?;
+    state.accounts.forget(&state.db, &[account.id]).await?;
     let origin = Origin::new(SignInMethod::EmailCode, client);
     Ok(session::start_session(state, &account, &origin).await?)
 }

@@ -14,16 +14,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::domain::datasets;
-use crate::domain::groups::{Paged, memberships_of, offset};
-
-/// A dataset with the names the listing shows beside it.
-#[derive(Debug)]
-pub struct DatasetView {
-    pub dataset: dataset::Model,
-    pub owner_name: Option<String>,
-    pub tenant_name: String,
-}
+use crate::domain::datasets::{self, DatasetView};
+use crate::domain::groups::memberships_of;
+use crate::domain::paging::{Page, offset};
 
 /// The datasets of the group's workspaces (shadow included) that the caller may see:
 /// all of them for group admins; for others, those of workspaces they belong to that are
@@ -38,7 +31,7 @@ pub async fn datasets(
     search: Option<&str>,
     page: u64,
     limit: u64,
-) -> Result<Paged<DatasetView>, DbErr> {
+) -> Result<Page<DatasetView>, DbErr> {
     let term = search
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -52,7 +45,7 @@ pub async fn datasets(
         }
         (Some(term), _) => sqlite_search(db, group_id, viewer, term, page, limit).await?,
     };
-    Ok(Paged {
+    Ok(Page {
         items: with_names(db, found.items).await?,
         total: found.total,
     })
@@ -144,7 +137,7 @@ async fn unfiltered(
     viewer: Option<Uuid>,
     page: u64,
     limit: u64,
-) -> Result<Paged<dataset::Model>, DbErr> {
+) -> Result<Page<dataset::Model>, DbErr> {
     let q = seen_by(
         dataset::Entity::find().filter(dataset::Column::GroupId.eq(group_id)),
         viewer,
@@ -153,7 +146,7 @@ async fn unfiltered(
     let total = q.clone().count(&txn).await?;
     let items = in_page_order(q, page, limit).all(&txn).await?;
     txn.commit().await?;
-    Ok(Paged { items, total })
+    Ok(Page { items, total })
 }
 
 /// Above this many matches, a search pages by walking the group's rows in page order
@@ -178,7 +171,7 @@ async fn sqlite_search(
     term: &str,
     page: u64,
     limit: u64,
-) -> Result<Paged<dataset::Model>, DbErr> {
+) -> Result<Page<dataset::Model>, DbErr> {
     let pattern = like_pattern(term);
     let walk = seen_by(
         dataset::Entity::find()
@@ -197,11 +190,11 @@ async fn sqlite_search(
     let found = if term.chars().count() < TRIGRAM {
         let total = walk.clone().count(&txn).await?;
         let items = in_page_order(walk, page, limit).all(&txn).await?;
-        Paged { items, total }
+        Page { items, total }
     } else {
         match group_key_range(&txn, group_id).await? {
             // The group has never had a dataset.
-            None => Paged {
+            None => Page {
                 items: Vec::new(),
                 total: 0,
             },
@@ -221,7 +214,7 @@ async fn sqlite_search(
                 };
                 let q = if total <= FEW_MATCHES { matches } else { walk };
                 let items = in_page_order(q, page, limit).all(&txn).await?;
-                Paged { items, total }
+                Page { items, total }
             }
         }
     };
@@ -301,7 +294,7 @@ async fn postgres_search(
     term: &str,
     page: u64,
     limit: u64,
-) -> Result<Paged<DatasetView>, DbErr> {
+) -> Result<Page<DatasetView>, DbErr> {
     let name = || Expr::col((DatasetSearch::Table, DatasetSearch::SearchName));
     let description = || Expr::col((DatasetSearch::Table, DatasetSearch::SearchDescription));
     let at = |col: Expr| Expr::cust_with_exprs("strpos($1, $2) > 0", [col, term.into()]);
@@ -355,7 +348,7 @@ async fn postgres_search(
     let total = u64::try_from(total).unwrap_or_default();
     let skip = offset(page, limit);
     if skip >= total {
-        return Ok(Paged {
+        return Ok(Page {
             items: Vec::new(),
             total,
         });
@@ -414,5 +407,5 @@ async fn postgres_search(
             })
         })
         .collect::<Result<_, DbErr>>()?;
-    Ok(Paged { items, total })
+    Ok(Page { items, total })
 }

@@ -17,12 +17,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::domain::accounts::AccountView;
-pub use crate::domain::group_datasets::{DatasetView, datasets};
+use crate::domain::account_views::AccountView;
+use crate::domain::paging::{Page, offset};
 pub use crate::domain::policy::Capability;
 use crate::domain::policy::GroupRole;
-use crate::domain::setup::OWNER_PERMISSIONS;
-use crate::domain::{account_cache, validate};
+use crate::domain::policy::OWNER_PERMISSIONS;
+use crate::domain::validate;
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,18 +43,6 @@ pub enum GroupError {
     Conflict(String),
     #[error(transparent)]
     Db(#[from] DbErr),
-}
-
-/// One page of rows and the number of rows on all pages.
-#[derive(Debug)]
-pub struct Paged<T> {
-    pub items: Vec<T>,
-    pub total: u64,
-}
-
-/// Page numbers start at 1; the contract bounds both before they get here.
-pub fn offset(page: u64, limit: u64) -> u64 {
-    page.saturating_sub(1).saturating_mul(limit)
 }
 
 /// The account's role in the group, if it is a member.
@@ -159,7 +147,7 @@ pub async fn list(
     status: Option<&str>,
     page: u64,
     limit: u64,
-) -> Result<Paged<enterprise_group::Model>, DbErr> {
+) -> Result<Page<enterprise_group::Model>, DbErr> {
     let mut q = enterprise_group::Entity::find();
     if let Some(status) = status {
         q = q.filter(enterprise_group::Column::Status.eq(status));
@@ -172,7 +160,7 @@ pub async fn list(
         .limit(limit)
         .all(db)
         .await?;
-    Ok(Paged { items, total })
+    Ok(Page { items, total })
 }
 
 fn short_name(value: Option<String>) -> Option<String> {
@@ -280,7 +268,7 @@ pub async fn create(
     crate::audit::group(id);
     crate::audit::commit(txn).await?;
     // The account views show the role in the current group, which may be this one now.
-    account_cache::forget(state, &[creator]).await?;
+    state.accounts.forget(&state.db, &[creator]).await?;
     Ok(group)
 }
 
@@ -396,7 +384,7 @@ pub async fn delete(state: &AppState, id: Uuid) -> Result<(), GroupError> {
         }
     }
     crate::audit::commit(txn).await?;
-    account_cache::forget(state, &moved).await?;
+    state.accounts.forget(&state.db, &moved).await?;
     Ok(())
 }
 
@@ -407,7 +395,7 @@ pub async fn tenants(
     status: Option<&str>,
     page: u64,
     limit: u64,
-) -> Result<Paged<tenant::Model>, DbErr> {
+) -> Result<Page<tenant::Model>, DbErr> {
     let mut q = tenant::Entity::find()
         .filter(tenant::Column::GroupId.eq(group_id))
         .filter(tenant::Column::Id.ne(group_id));
@@ -422,10 +410,10 @@ async fn page_of_tenants(
     q: sea_orm::Select<tenant::Entity>,
     page: u64,
     limit: u64,
-) -> Result<Paged<tenant::Model>, DbErr> {
+) -> Result<Page<tenant::Model>, DbErr> {
     let total = q.clone().count(db).await?;
     let items = tenants_on_page(db, q, page, limit).await?;
-    Ok(Paged { items, total })
+    Ok(Page { items, total })
 }
 
 /// One page of `q`'s workspaces, newest first.
@@ -468,7 +456,7 @@ pub async fn tenants_of_account(
     joined: bool,
     page: u64,
     limit: u64,
-) -> Result<Paged<tenant::Model>, GroupError> {
+) -> Result<Page<tenant::Model>, GroupError> {
     let q = tenant::Entity::find()
         .filter(tenant::Column::GroupId.eq(group_id))
         .filter(tenant::Column::Id.ne(group_id));
@@ -503,7 +491,7 @@ pub async fn tenants_of_account(
     if !known {
         return Err(GroupError::AccountNotFound);
     }
-    Ok(Paged {
+    Ok(Page {
         items: tenants_on_page(db, q, page, limit).await?,
         total: u64::try_from(total).unwrap_or(0),
     })
@@ -558,7 +546,7 @@ pub async fn joined_groups(
     account_id: Uuid,
     page: u64,
     limit: u64,
-) -> Result<Paged<enterprise_group::Model>, GroupError> {
+) -> Result<Page<enterprise_group::Model>, GroupError> {
     account_exists(db, account_id).await?;
     let q = enterprise_group::Entity::find().filter(
         enterprise_group::Column::Id.in_subquery(
@@ -577,7 +565,7 @@ pub async fn joined_groups(
         .limit(limit)
         .all(db)
         .await?;
-    Ok(Paged { items, total })
+    Ok(Page { items, total })
 }
 
 /// The memberships of `account_id` that grant this capability, as a subquery of
@@ -606,7 +594,7 @@ pub async fn managed_tenants(
     capability: Capability,
     page: u64,
     limit: u64,
-) -> Result<Paged<tenant::Model>, DbErr> {
+) -> Result<Page<tenant::Model>, DbErr> {
     let mut q = tenant::Entity::find()
         .filter(tenant::Column::GroupId.eq(group_id))
         .filter(tenant::Column::Id.ne(group_id));
@@ -670,7 +658,7 @@ pub async fn switch_to_shadow(
     }
     make_current(&txn, account_id, &shadow, now).await?;
     txn.commit().await?;
-    account_cache::forget(state, &[account_id]).await?;
+    state.accounts.forget(&state.db, &[account_id]).await?;
     Ok(())
 }
 
@@ -755,7 +743,7 @@ pub async fn create_tenant(
     copy_missing::<tenant_default_model::Model, _>(&txn, group_id, &[id], now).await?;
     crate::audit::target("workspace", id);
     crate::audit::commit(txn).await?;
-    account_cache::forget(state, &[owner]).await?;
+    state.accounts.forget(&state.db, &[owner]).await?;
     Ok(created)
 }
 
@@ -765,7 +753,7 @@ pub async fn members(
     group_id: Uuid,
     page: u64,
     limit: u64,
-) -> Result<Paged<AccountView>, DbErr> {
+) -> Result<Page<AccountView>, DbErr> {
     use entity::{account_extension, account_role};
     let q = group_member::Entity::find().filter(group_member::Column::GroupId.eq(group_id));
     let total = q.clone().count(db).await?;
@@ -792,7 +780,7 @@ pub async fn members(
             ))
         })
         .collect();
-    Ok(Paged { items, total })
+    Ok(Page { items, total })
 }
 
 /// The group's workspaces other than its shadow.
@@ -928,13 +916,4 @@ pub async fn repair_system_default(state: &AppState, group_id: Uuid) -> Result<u
     let now = state.clock.now();
     let targets = tenant_ids(&state.db, group_id).await?;
     copy_missing::<tenant_default_model::Model, _>(&state.db, group_id, &targets, now).await
-}
-
-/// The number of super_admins of a group.
-pub async fn super_admins<C: ConnectionTrait>(db: &C, group_id: Uuid) -> Result<u64, DbErr> {
-    group_member::Entity::find()
-        .filter(group_member::Column::GroupId.eq(group_id))
-        .filter(group_member::Column::GroupRole.eq(GroupRole::SuperAdmin.as_str()))
-        .count(db)
-        .await
 }

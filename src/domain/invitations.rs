@@ -12,7 +12,7 @@ use crate::auth::tokens;
 use crate::domain::accounts::NewAccount;
 use crate::domain::session::{self, Session, SessionError, TokenPair};
 use crate::domain::session::{Client, Origin, SignInMethod};
-use crate::domain::{account_cache, validate, workspaces};
+use crate::domain::{validate, workspaces};
 use crate::mail::Mail;
 use crate::state::AppState;
 
@@ -254,7 +254,7 @@ async fn invite_one(
     };
     crate::audit::commit(txn).await?;
     // An existing account may have joined a group, which its view shows.
-    account_cache::forget(state, &[account.id]).await?;
+    state.accounts.forget(&state.db, &[account.id]).await?;
     Ok(mail_invitation(state, actor, workspace, email, language, url.as_deref()).await)
 }
 
@@ -441,7 +441,7 @@ pub async fn activate(
     row.updated_at = Set(now);
     let account = row.update(&txn).await?;
     crate::audit::commit(txn).await?;
-    account_cache::forget(state, &[account.id]).await?;
+    state.accounts.forget(&state.db, &[account.id]).await?;
     let origin = Origin::new(SignInMethod::Invitation, client);
     Ok(session::start_session(state, &account, &origin).await?)
 }
@@ -493,7 +493,7 @@ pub async fn sign_in_with_invitation(
     row.updated_at = Set(now);
     let account = row.update(&txn).await?;
     crate::audit::commit(txn).await?;
-    account_cache::forget(state, &[account.id]).await?;
+    state.accounts.forget(&state.db, &[account.id]).await?;
     let origin = Origin::new(SignInMethod::Invitation, client);
     Ok(Some(
         session::start_session(state, &account, &origin).await?,

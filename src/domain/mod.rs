@@ -3,6 +3,7 @@
 pub mod access_tokens;
 pub mod account_cache;
 pub mod account_deletion;
+pub mod account_views;
 pub mod accounts;
 pub mod admin_users;
 pub mod audit_events;
@@ -14,6 +15,7 @@ pub mod group_datasets;
 pub mod groups;
 pub mod invitations;
 pub mod owner_transfer;
+pub mod paging;
 pub mod password_reset;
 pub mod policy;
 pub mod profile;

@@ -12,7 +12,7 @@ use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::policy::WorkspaceRole;
 use crate::domain::session::Session;
 use crate::domain::workspace_members::MemberError;
-use crate::domain::{account_cache, workspaces};
+use crate::domain::workspaces;
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +113,9 @@ pub async fn transfer(
             .await?;
     }
     crate::audit::commit(txn).await?;
-    account_cache::forget(state, &[caller.account.id, member]).await?;
+    state
+        .accounts
+        .forget(&state.db, &[caller.account.id, member])
+        .await?;
     Ok(())
 }

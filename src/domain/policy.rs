@@ -10,6 +10,9 @@
 
 use crate::domain::access_tokens::TokenScope;
 
+/// Permissions a workspace owner holds.
+pub const OWNER_PERMISSIONS: &str = r#"["create_agent","create_knowledge"]"#;
+
 /// A console account's system role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SystemRole {

@@ -8,11 +8,11 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::auth::password::HashError;
-use crate::domain::accounts::AccountView;
+use crate::domain::account_views::AccountView;
 use crate::domain::session::{
     self, Client, Origin, Session, SessionError, SignInMethod, TokenPair,
 };
-use crate::domain::{account_cache, validate};
+use crate::domain::validate;
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -82,8 +82,10 @@ pub async fn update(
         .filter(account::Column::Id.eq(id))
         .exec(&state.db)
         .await?;
-    account_cache::forget(state, &[id]).await?;
-    let view = account_cache::get(state, id)
+    state.accounts.forget(&state.db, &[id]).await?;
+    let view = state
+        .accounts
+        .view(&state.db, id)
         .await?
         .ok_or(ProfileError::AccountGone)?;
     Ok((*view).clone())
@@ -153,6 +155,6 @@ pub async fn change_password(
     let pair =
         session::start_family(state, &txn, &account, caller.family, &origin, signed_in_at).await?;
     crate::audit::commit(txn).await?;
-    account_cache::forget(state, &[account.id]).await?;
+    state.accounts.forget(&state.db, &[account.id]).await?;
     Ok(pair)
 }

@@ -17,9 +17,9 @@ use crate::auth::password::HashError;
 use crate::auth::tokens::{self, AccessClaims, TokenError};
 use crate::config::AuthConfig;
 use crate::domain::access_tokens::{self, TokenGrant, UseNoted};
-use crate::domain::accounts::AccountView;
+use crate::domain::account_views::AccountView;
 use crate::domain::policy::SystemRole;
-use crate::domain::{account_cache, validate};
+use crate::domain::validate;
 use crate::state::AppState;
 
 /// Failures for one email from one client address before that address is locked out of
@@ -322,7 +322,7 @@ pub async fn login(
     let pair = start_family(state, &txn, &account, Uuid::now_v7(), &origin, now).await?;
     crate::audit::account(account.id, &account.email);
     crate::audit::commit(txn).await?;
-    account_cache::forget(state, &[account.id]).await?;
+    state.accounts.forget(&state.db, &[account.id]).await?;
     Ok(pair)
 }
 
@@ -515,7 +515,7 @@ pub async fn end_all_sessions(state: &AppState, account_id: Uuid) -> Result<(), 
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(&state.db)
         .await?;
-    account_cache::forget(state, &[account_id]).await
+    state.accounts.forget(&state.db, &[account_id]).await
 }
 
 /// The session an access token stands for, if the token is genuine, unexpired, not
@@ -531,7 +531,9 @@ pub async fn authenticate(
         return authenticate_token(state, credential, client_ip).await;
     }
     let claims = tokens::verify_access(&state.secret, credential, state.clock.now())?;
-    let view = account_cache::get(state, claims.user_id)
+    let view = state
+        .accounts
+        .view(&state.db, claims.user_id)
         .await?
         .filter(|v| {
             v.account.status == "active"
@@ -567,7 +569,9 @@ async fn authenticate_token(
     let held = access_tokens::find_live(&state.db, &state.access_tokens, now, secret)
         .await?
         .ok_or(SessionError::InvalidAccessToken)?;
-    let view = account_cache::get(state, held.account_id)
+    let view = state
+        .accounts
+        .view(&state.db, held.account_id)
         .await?
         .filter(|v| v.account.status == "active")
         .ok_or(SessionError::InvalidAccessToken)?;

@@ -15,8 +15,6 @@ use entity::{account_role, enterprise_group, group_member, setup, tenant};
 
 /// The name of the group setup creates.
 pub const DEFAULT_GROUP_NAME: &str = "Default Group";
-/// Permissions a workspace owner holds.
-pub const OWNER_PERMISSIONS: &str = r#"["create_agent","create_knowledge"]"#;
 
 /// Failed `INIT_PASSWORD` attempts allowed from one address per hour.
 const INIT_FAILURE_LIMIT: u32 = 10;

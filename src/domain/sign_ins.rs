@@ -7,12 +7,9 @@ use std::collections::HashSet;
 
 use entity::refresh_token;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::domain::account_cache;
 use crate::domain::session::SignInMethod;
 use crate::state::AppState;
 
@@ -83,7 +80,7 @@ async fn end_where(
     }
     let ended = update.exec(&state.db).await?.rows_affected;
     if ended > 0 {
-        account_cache::forget(state, &[account_id]).await?;
+        state.accounts.forget(&state.db, &[account_id]).await?;
     }
     Ok(ended)
 }
@@ -96,21 +93,4 @@ pub async fn end(state: &AppState, account_id: Uuid, family: Uuid) -> Result<boo
 /// Ends every sign-in of the account but `keep`.
 pub async fn end_others(state: &AppState, account_id: Uuid, keep: Uuid) -> Result<u64, DbErr> {
     end_where(state, account_id, None, Some(keep)).await
-}
-
-/// The families of the account the user ended after `since`.
-pub async fn ended_since<C: ConnectionTrait>(
-    db: &C,
-    account_id: Uuid,
-    since: i64,
-) -> Result<Vec<Uuid>, DbErr> {
-    let rows = refresh_token::Entity::find()
-        .filter(refresh_token::Column::AccountId.eq(account_id))
-        .filter(refresh_token::Column::EndedAt.gt(since))
-        .all(db)
-        .await?;
-    let mut families: Vec<Uuid> = rows.into_iter().map(|r| r.family).collect();
-    families.sort_unstable();
-    families.dedup();
-    Ok(families)
 }

@@ -17,7 +17,7 @@ use crate::db::is_unique_violation;
 use crate::domain::registration::{self, NewMember};
 use crate::domain::session::{self, SessionError, TokenPair};
 use crate::domain::session::{Client, Origin, SignInMethod};
-use crate::domain::{account_cache, invitations, validate};
+use crate::domain::{invitations, validate};
 use crate::oauth::{self, Provider, ProviderError};
 use crate::state::AppState;
 
@@ -253,7 +253,7 @@ pub async fn finish(
     row.updated_at = Set(now);
     let account = row.update(&state.db).await?;
     // Covers the activation above too: both changed what the account views show.
-    account_cache::forget(state, &[account.id]).await?;
+    state.accounts.forget(&state.db, &[account.id]).await?;
     Ok(Landing::SignedIn(
         session::start_session(state, &account, &Origin::new(method, client)).await?,
     ))

@@ -7,7 +7,6 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::domain::account_cache;
 use crate::domain::policy::{self, MemberRefusal, WorkspaceRole};
 use crate::domain::workspaces;
 use crate::state::AppState;
@@ -108,7 +107,7 @@ pub async fn change_role(
         .filter(tenant_member::Column::Id.eq(theirs.id))
         .exec(db)
         .await?;
-    account_cache::forget(state, &[member]).await?;
+    state.accounts.forget(&state.db, &[member]).await?;
     Ok(())
 }
 
@@ -152,6 +151,6 @@ pub async fn remove(state: &AppState, caller: Uuid, member: Uuid) -> Result<Uuid
         }
     }
     crate::audit::commit(txn).await?;
-    account_cache::forget(state, &[member]).await?;
+    state.accounts.forget(&state.db, &[member]).await?;
     Ok(mine.tenant_id)
 }

@@ -86,7 +86,7 @@ pub async fn switch(
     crate::domain::groups::make_current(&txn, account_id, &tenant, state.clock.now()).await?;
     crate::audit::commit(txn).await?;
     // The current group, whose role the account views show, may have changed.
-    crate::domain::account_cache::forget(state, &[account_id]).await?;
+    state.accounts.forget(&state.db, &[account_id]).await?;
     Ok((
         tenant,
         tenant_member::Model {
@@ -149,7 +149,7 @@ pub async fn create_owned<C: sea_orm::ConnectionTrait>(
         account_id: Set(account_id),
         role: Set("owner".to_string()),
         position: Set(None),
-        permissions: Set(crate::domain::setup::OWNER_PERMISSIONS.to_string()),
+        permissions: Set(crate::domain::policy::OWNER_PERMISSIONS.to_string()),
         current: Set(true),
         created_at: Set(now),
     }

@@ -5,6 +5,7 @@ mod bench_scale;
 mod chaos;
 mod client;
 mod load;
+mod module_graph;
 mod pg_cluster;
 mod rustfmt;
 mod seed_examples;
@@ -48,9 +49,10 @@ fn main() -> ExitCode {
             chaos::Options::parse(&args[1..]).and_then(|o| chaos::run(&workspace_root(), &o))
         }
         Some("seed-examples") => seed_examples::run(&workspace_root(), &args[1..]),
+        Some("modules") => module_graph::report(&workspace_root().join("src")),
         _ => {
             eprintln!(
-                "usage: cargo xtask codegen [--check]\n       cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build] [--scale]\n       cargo xtask chaos [--binary PATH] [--out FILE] [--only outage,crash,rolling,disk,slow]"
+                "usage: cargo xtask codegen [--check]\n       cargo xtask bench [--database-url URL] [--seconds N] [--out FILE] [--no-build] [--scale]\n       cargo xtask chaos [--binary PATH] [--out FILE] [--only outage,crash,rolling,disk,slow]\n       cargo xtask modules"
             );
             return ExitCode::from(2);
         }

@@ -8,7 +8,9 @@ use super::authz::GroupAccess;
 use super::views::{self, success};
 use super::{ConsoleError, ConsoleHandlers};
 use crate::api::generated::console::{EnterpriseGroupApi, responses, schemas};
-use crate::domain::groups::{self, Capability, Paged};
+use crate::domain::group_datasets;
+use crate::domain::groups::{self, Capability};
+use crate::domain::paging::Page;
 
 /// The contract bounds both (page ≥ 1, limit 1–100) before a handler runs.
 fn bounds(page: i32, limit: i32) -> (u64, u64) {
@@ -22,7 +24,7 @@ fn has_more(page: u64, limit: u64, total: u64) -> bool {
 fn tenant_page(
     page: i32,
     limit: i32,
-    found: Paged<entity::tenant::Model>,
+    found: Page<entity::tenant::Model>,
 ) -> Result<schemas::TenantPage, ConsoleError> {
     let (p, l) = bounds(page, limit);
     Ok(schemas::TenantPage {
@@ -41,7 +43,7 @@ fn tenant_page(
 fn group_page(
     page: i32,
     limit: i32,
-    found: Paged<entity::enterprise_group::Model>,
+    found: Page<entity::enterprise_group::Model>,
 ) -> Result<schemas::GroupPage, ConsoleError> {
     let (p, l) = bounds(page, limit);
     Ok(schemas::GroupPage {
@@ -454,7 +456,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
             );
         }
         let (p, l) = bounds(page, limit);
-        let found = groups::datasets(
+        let found = group_datasets::datasets(
             &self.state.db,
             access.group().id,
             access.session().account.id,

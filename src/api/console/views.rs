@@ -1,7 +1,7 @@
 //! Domain records to wire schemas, for every operation that shows an account.
 
 use crate::api::generated::console::schemas;
-use crate::domain::accounts::AccountView;
+use crate::domain::account_views::AccountView;
 use crate::domain::session::TokenPair;
 
 fn theme(value: &str) -> schemas::InterfaceTheme {
@@ -200,7 +200,7 @@ pub fn workspace(
 }
 
 pub fn dataset(
-    view: &crate::domain::groups::DatasetView,
+    view: &crate::domain::datasets::DatasetView,
 ) -> Result<schemas::Dataset, super::ConsoleError> {
     let d = &view.dataset;
     let retrieval: serde_json::Value =
