@@ -409,6 +409,15 @@ pub fn file_settings(
     Ok(settings)
 }
 
+/// Parses one `TRUSTED_PROXIES` entry: an address (`10.0.0.7`) or a range (`10.0.0.0/8`).
+pub fn parse_proxy(entry: &str) -> Result<IpNet, String> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpNet>()
+        .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{entry}` is neither an IP address nor a CIDR range"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,13 +573,4 @@ mod tests {
         assert!(missing.to_string().contains("missing"), "{missing}");
         std::fs::remove_dir_all(&dir).ok();
     }
-}
-
-/// Parses one `TRUSTED_PROXIES` entry: an address (`10.0.0.7`) or a range (`10.0.0.0/8`).
-pub fn parse_proxy(entry: &str) -> Result<IpNet, String> {
-    let entry = entry.trim();
-    entry
-        .parse::<IpNet>()
-        .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-        .map_err(|_| format!("`{entry}` is neither an IP address nor a CIDR range"))
 }

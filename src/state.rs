@@ -10,6 +10,8 @@ use crate::config::{AdminWebConfig, AuthConfig, FeatureConfig, OAuthConfig};
 use crate::domain::access_tokens::{self, TokenCache, Usage};
 use crate::domain::account_cache::AccountCache;
 use crate::domain::admin_users::{self, UserCache};
+use crate::domain::session::Authenticator;
+use crate::domain::settings::Settings;
 use crate::domain::storage_folders::StorageFolders;
 use crate::mail::{LogMailer, Mailer};
 
@@ -144,6 +146,29 @@ impl AppState {
             phase: Phase::new(PhaseKind::Serving),
             database: Arc::new(crate::db::Health::default()),
             audit_trail: true,
+        }
+    }
+
+    /// The configuration domain functions read.
+    pub fn settings(&self) -> Settings<'_> {
+        Settings {
+            auth: &self.auth,
+            features: &self.features,
+            oauth: &self.oauth,
+            secret: &self.secret,
+            init_password: self.init_password.as_deref(),
+        }
+    }
+
+    /// What checking a console credential touches.
+    pub fn authenticator(&self) -> Authenticator<'_> {
+        Authenticator {
+            db: &self.db,
+            accounts: &self.accounts,
+            tokens: &self.access_tokens,
+            usage: &self.token_usage,
+            secret: &self.secret,
+            audit_trail: self.audit_trail,
         }
     }
 

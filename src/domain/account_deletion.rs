@@ -5,14 +5,18 @@
 use std::net::IpAddr;
 
 use entity::{account, account_extension, group_member, oauth_link, tenant_member};
+use sea_orm::DatabaseConnection;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 
+use crate::domain::account_cache::AccountCache;
 use crate::domain::accounts;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::policy::{GroupRole, SystemRole, WorkspaceRole};
 use crate::domain::session::{self, Session};
-use crate::state::AppState;
+use crate::domain::settings::Settings;
+use crate::mail::Mailer;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeletionError {
@@ -26,28 +30,32 @@ pub enum DeletionError {
 
 /// `GET /account/delete/verify`: mails a code to the caller's address.
 pub async fn send(
-    state: &AppState,
+    db: &DatabaseConnection,
+    mailer: &Arc<dyn Mailer>,
+    settings: &Settings<'_>,
+    now: i64,
     caller: &Session,
     client_ip: Option<IpAddr>,
 ) -> Result<String, DeletionError> {
     let purpose = Purpose::DeleteAccount;
     let issued = email_codes::issue(
-        state,
+        db,
+        settings,
+        now,
         purpose,
         &caller.account.email,
         Some(&caller.account.interface_language),
         client_ip,
     )
     .await?;
-    email_codes::mail_code(state, purpose, &issued);
+    email_codes::mail_code(mailer, settings, purpose, &issued);
     Ok(issued.token)
 }
 
 /// SECURITY: what would be lost if this account went: the last active super_admin, a
 /// workspace whose owner it is and that has other members, a group whose last super_admin
 /// it is.
-async fn refusal(state: &AppState, caller: &Session) -> Result<Option<&'static str>, DbErr> {
-    let db = &state.db;
+async fn refusal(db: &DatabaseConnection, caller: &Session) -> Result<Option<&'static str>, DbErr> {
     let id = caller.account.id;
     if caller.system_role() == SystemRole::SuperAdmin
         && accounts::active_super_admins(db).await? <= 1
@@ -91,22 +99,33 @@ async fn refusal(state: &AppState, caller: &Session) -> Result<Option<&'static s
 
 /// `POST /account/delete`: checks the code, then closes and anonymises the account.
 pub async fn delete(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    settings: &Settings<'_>,
+    now: i64,
     caller: &Session,
     token: &str,
     code: &str,
 ) -> Result<(), DeletionError> {
-    if let Some(reason) = refusal(state, caller).await? {
+    if let Some(reason) = refusal(db, caller).await? {
         return Err(DeletionError::Refused(reason));
     }
     let email = caller.account.email.as_str();
-    email_codes::ensure_owner(state, Purpose::DeleteAccount, token, caller.account.id).await?;
-    email_codes::check(state, Purpose::DeleteAccount, email, code, token).await?;
-    let row =
-        email_codes::verified_for(state, Purpose::DeleteAccount, token, caller.account.id).await?;
+    email_codes::ensure_owner(db, now, Purpose::DeleteAccount, token, caller.account.id).await?;
+    email_codes::check(
+        db,
+        settings,
+        now,
+        Purpose::DeleteAccount,
+        email,
+        code,
+        token,
+    )
+    .await?;
+    let row = email_codes::verified_for(db, now, Purpose::DeleteAccount, token, caller.account.id)
+        .await?;
     let id = caller.account.id;
-    let now = state.clock.now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(db).await?;
     if !email_codes::spend(&txn, row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
     }
@@ -148,7 +167,7 @@ pub async fn delete(
         .exec(&txn)
         .await?;
     crate::audit::commit(txn).await?;
-    session::end_all_sessions(state, id).await?;
-    state.accounts.forget(&state.db, &[id]).await?;
+    session::end_all_sessions(db, accounts, now, id).await?;
+    accounts.forget(db, &[id]).await?;
     Ok(())
 }

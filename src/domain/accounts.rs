@@ -9,13 +9,14 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::auth::password::HashError;
+use crate::auth::password::PasswordHasher;
 use crate::db::is_unique_violation;
+use crate::domain::account_cache::AccountCache;
 pub use crate::domain::account_views::{AccountView, views_of};
 use crate::domain::paging::{Page, offset};
 use crate::domain::policy::{self, AccountEdit, GroupRole, SystemRole};
 use crate::domain::session::{self, Session};
 use crate::domain::validate;
-use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -76,7 +77,9 @@ impl NewAccount<'_> {
 /// `POST /account/register`: an administrator creates an active account with the system
 /// role `normal`.
 pub async fn register(
-    state: &AppState,
+    db: &DatabaseConnection,
+    hasher: &PasswordHasher,
+    now: i64,
     email: &str,
     name: &str,
     password: String,
@@ -84,7 +87,6 @@ pub async fn register(
     let email = validate::email(email).map_err(AccountError::InvalidEmail)?;
     let name = validate::name(name, 255).map_err(AccountError::InvalidParam)?;
     validate::password(&password).map_err(AccountError::InvalidParam)?;
-    let db = &state.db;
     let taken = account::Entity::find()
         .filter(account::Column::Email.eq(email.clone()))
         .one(db)
@@ -93,9 +95,8 @@ pub async fn register(
     if taken {
         return Err(AccountError::EmailExists);
     }
-    let hash = state.hasher.hash(password).await?;
+    let hash = hasher.hash(password).await?;
     let (language, timezone) = validate::language(None);
-    let now = state.clock.now();
     let id = Uuid::now_v7();
     let txn = crate::db::begin_write(db).await?;
     let inserted = NewAccount {
@@ -214,12 +215,13 @@ pub async fn active_super_admins<C: sea_orm::ConnectionTrait>(db: &C) -> Result<
 /// themselves; the last active super_admin is never demoted, banned or closed. Banning
 /// or closing ends every session of the account.
 pub async fn update(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    now: i64,
     actor: &Session,
     id: Uuid,
     changes: AccountChanges,
 ) -> Result<AccountView, AccountError> {
-    let db = &state.db;
     let target = by_id(db, id).await?;
     let is_self = actor.account.id == id;
     let target_role = SystemRole::parse(target.role_type.as_deref().unwrap_or_default());
@@ -295,7 +297,6 @@ pub async fn update(
         GroupRole::parse(&m.group_role) == GroupRole::SuperAdmin
             && changes.group_role.as_deref().map(GroupRole::parse) != Some(GroupRole::SuperAdmin)
     });
-    let now = state.clock.now();
     let txn = crate::db::begin_write(db).await?;
     if demotes_super || demotes_group_super {
         // The checks above are the quick answer; these locked re-counts after the write
@@ -352,9 +353,9 @@ pub async fn update(
     }
     crate::audit::commit(txn).await?;
     if ends_access {
-        session::end_all_sessions(state, id).await?;
+        session::end_all_sessions(db, accounts, now, id).await?;
     }
-    state.accounts.forget(&state.db, &[id]).await?;
+    accounts.forget(db, &[id]).await?;
     by_id(db, id).await
 }
 

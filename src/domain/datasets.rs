@@ -2,6 +2,7 @@
 //! group lives in `group_datasets`.
 
 use entity::{dataset, dataset_permission, tenant, tenant_member};
+use sea_orm::DatabaseConnection;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter,
@@ -9,7 +10,6 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::domain::validate;
-use crate::state::AppState;
 
 /// A dataset with the names the listing shows beside it.
 #[derive(Debug)]
@@ -51,14 +51,14 @@ pub struct NewDataset {
 /// Creates an empty vendor dataset in `tenant` with `creator` as its creator. A
 /// `partial_members` dataset lists the creator and the given members of the workspace.
 pub async fn create(
-    state: &AppState,
+    db: &DatabaseConnection,
+    now: i64,
     tenant: &tenant::Model,
     creator: &entity::account::Model,
     input: NewDataset,
 ) -> Result<DatasetView, DatasetError> {
     let name = validate::name(&input.name, 255).map_err(DatasetError::InvalidParam)?;
     let permission = input.permission.unwrap_or_else(|| "only_me".to_string());
-    let db = &state.db;
     let mut listed = vec![creator.id];
     if permission == "partial_members" {
         for id in input.partial_members {
@@ -78,7 +78,6 @@ pub async fn create(
         }
     }
     // Any other permission ignores partial_member_list, as Dify's dataset API does.
-    let now = state.clock.now();
     let id = Uuid::now_v7();
     let description = input.description.filter(|d| !d.is_empty());
     let txn = crate::db::begin_write(db).await?;

@@ -5,16 +5,20 @@
 use std::net::IpAddr;
 
 use entity::account;
+use sea_orm::DatabaseConnection;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::db::is_unique_violation;
+use crate::domain::account_cache::AccountCache;
 use crate::domain::account_views::AccountView;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::session::Session;
+use crate::domain::settings::Settings;
 use crate::domain::validate;
 use crate::mail::Mail;
-use crate::state::AppState;
+use crate::mail::Mailer;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmailChangeError {
@@ -38,11 +42,11 @@ pub enum Phase {
 }
 
 /// 400 `email_already_in_use` when an account has `email`.
-pub async fn ensure_unused(state: &AppState, raw: &str) -> Result<String, EmailChangeError> {
+pub async fn ensure_unused(db: &DatabaseConnection, raw: &str) -> Result<String, EmailChangeError> {
     let email = validate::email(raw).map_err(EmailChangeError::InvalidEmail)?;
     let taken = account::Entity::find()
         .filter(account::Column::Email.eq(email.clone()))
-        .count(&state.db)
+        .count(db)
         .await?
         > 0;
     if taken {
@@ -55,7 +59,10 @@ pub async fn ensure_unused(state: &AppState, raw: &str) -> Result<String, EmailC
 /// `POST /account/change-email`: mails a code to the current address (`Old`) or, with the
 /// checked token of that phase, to the new one (`New`). The token to check it with.
 pub async fn send(
-    state: &AppState,
+    db: &DatabaseConnection,
+    mailer: &Arc<dyn Mailer>,
+    settings: &Settings<'_>,
+    now: i64,
     caller: &Session,
     phase: Phase,
     raw_email: &str,
@@ -75,25 +82,28 @@ pub async fn send(
         }
         Phase::New => {
             let token = old_token.ok_or(CodeError::InvalidToken)?;
-            email_codes::verified_for(state, Purpose::ChangeEmailOld, token, caller.account.id)
+            email_codes::verified_for(db, now, Purpose::ChangeEmailOld, token, caller.account.id)
                 .await?;
-            ensure_unused(state, raw_email).await?;
+            ensure_unused(db, raw_email).await?;
             Purpose::ChangeEmailNew
         }
     };
-    let issued = email_codes::issue(state, purpose, raw_email, language, client_ip).await?;
+    let issued =
+        email_codes::issue(db, settings, now, purpose, raw_email, language, client_ip).await?;
     // The current address's code is already the caller's (`issue` finds its account); the
     // new address has none, so its code is tied to the caller here.
     if phase == Phase::New {
-        email_codes::bind(state, &issued.token, caller.account.id).await?;
+        email_codes::bind(db, &issued.token, caller.account.id).await?;
     }
-    email_codes::mail_code(state, purpose, &issued);
+    email_codes::mail_code(mailer, settings, purpose, &issued);
     Ok(issued.token)
 }
 
 /// `POST /account/change-email/validity`: checks a code of either phase.
 pub async fn check(
-    state: &AppState,
+    db: &DatabaseConnection,
+    settings: &Settings<'_>,
+    now: i64,
     caller: &Session,
     raw_email: &str,
     code: &str,
@@ -105,27 +115,28 @@ pub async fn check(
     } else {
         Purpose::ChangeEmailNew
     };
-    email_codes::ensure_owner(state, purpose, token, caller.account.id).await?;
-    Ok(email_codes::check(state, purpose, &email, code, token).await?)
+    email_codes::ensure_owner(db, now, purpose, token, caller.account.id).await?;
+    Ok(email_codes::check(db, settings, now, purpose, &email, code, token).await?)
 }
 
 /// `POST /account/change-email/reset`: the change itself; a notice goes to the old address.
 pub async fn reset(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    mailer: &Arc<dyn Mailer>,
+    now: i64,
     caller: &Session,
     raw_new: &str,
     token: &str,
 ) -> Result<AccountView, EmailChangeError> {
-    let new = ensure_unused(state, raw_new).await?;
-    let row =
-        email_codes::verified_for(state, Purpose::ChangeEmailNew, token, caller.account.id).await?;
+    let new = ensure_unused(db, raw_new).await?;
+    let row = email_codes::verified_for(db, now, Purpose::ChangeEmailNew, token, caller.account.id)
+        .await?;
     if row.email != new {
         return Err(EmailChangeError::InvalidEmail(
             "The token was not sent to this e-mail.".into(),
         ));
     }
-    let db = &state.db;
-    let now = state.clock.now();
     let txn = crate::db::begin_write(db).await?;
     if !email_codes::spend(&txn, row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
@@ -142,12 +153,9 @@ pub async fn reset(
         Err(err) => return Err(err.into()),
     }
     crate::audit::commit(txn).await?;
-    state
-        .accounts
-        .forget(&state.db, &[caller.account.id])
-        .await?;
+    accounts.forget(db, &[caller.account.id]).await?;
     email_codes::deliver(
-        state,
+        mailer,
         Mail {
             to: caller.account.email.clone(),
             subject: "Your e-mail was changed".to_string(),
@@ -156,9 +164,8 @@ pub async fn reset(
             ),
         },
     );
-    let view = state
-        .accounts
-        .view(&state.db, caller.account.id)
+    let view = accounts
+        .view(db, caller.account.id)
         .await?
         .ok_or(EmailChangeError::AccountGone)?;
     Ok((*view).clone())

@@ -9,10 +9,14 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 
 use crate::db::is_unique_violation;
+use crate::domain::account_cache::AccountCache;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::registration::{self, NewMember};
 use crate::domain::session::{self, Client, Origin, SessionError, SignInMethod, TokenPair};
-use crate::state::AppState;
+use crate::domain::settings::Settings;
+use crate::mail::Mailer;
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodeLoginError {
@@ -30,8 +34,8 @@ pub enum CodeLoginError {
     Db(#[from] DbErr),
 }
 
-fn enabled(state: &AppState) -> Result<(), CodeLoginError> {
-    if state.features.enable_email_code_login {
+fn enabled(settings: &Settings<'_>) -> Result<(), CodeLoginError> {
+    if settings.features.enable_email_code_login {
         Ok(())
     } else {
         Err(CodeLoginError::Disabled)
@@ -42,17 +46,20 @@ fn enabled(state: &AppState) -> Result<(), CodeLoginError> {
 /// one when registration is open (the code then creates it). The answer is the token
 /// either way, so it tells nothing about the address.
 pub async fn send(
-    state: &AppState,
+    db: &DatabaseConnection,
+    mailer: &Arc<dyn Mailer>,
+    settings: &Settings<'_>,
+    now: i64,
     email: &str,
     language: Option<&str>,
     client_ip: Option<IpAddr>,
 ) -> Result<String, CodeLoginError> {
-    enabled(state)?;
+    enabled(settings)?;
     let purpose = Purpose::Login;
-    let issued = email_codes::issue(state, purpose, email, language, client_ip).await?;
+    let issued = email_codes::issue(db, settings, now, purpose, email, language, client_ip).await?;
     let mailable = match &issued.account {
         Some(account) => account.status == "active",
-        None => state.features.allow_register,
+        None => settings.features.allow_register,
     };
     if mailable {
         let mail = email_codes::code_mail(
@@ -60,9 +67,9 @@ pub async fn send(
             &issued.email,
             issued.language,
             &issued.code,
-            purpose.minutes(state),
+            purpose.minutes(settings.auth),
         );
-        email_codes::deliver(state, mail);
+        email_codes::deliver(mailer, mail);
     }
     Ok(issued.token)
 }
@@ -70,18 +77,19 @@ pub async fn send(
 /// `POST /email-code-login/validity`: checks the code, spends the token, and signs the
 /// account in (creating it first when the address has none and registration is open).
 pub async fn sign_in(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    settings: &Settings<'_>,
+    now: i64,
     email: &str,
     code: &str,
     token: &str,
     client: &Client,
 ) -> Result<TokenPair, CodeLoginError> {
-    enabled(state)?;
+    enabled(settings)?;
     crate::audit::attempted(email);
-    let email = email_codes::check(state, Purpose::Login, email, code, token).await?;
-    let row = email_codes::verified(state, Purpose::Login, &email, token).await?;
-    let db = &state.db;
-    let now = state.clock.now();
+    let email = email_codes::check(db, settings, now, Purpose::Login, email, code, token).await?;
+    let row = email_codes::verified(db, now, Purpose::Login, &email, token).await?;
     let txn = crate::db::begin_write(db).await?;
     if !email_codes::spend(&txn, row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
@@ -95,7 +103,7 @@ pub async fn sign_in(
         Some(account) if account.status == "banned" => return Err(CodeLoginError::Banned),
         // Pending accounts are set up through their invitation; closed ones not at all.
         Some(_) => return Err(CodeLoginError::AccountNotFound),
-        None if state.features.allow_register => {
+        None if settings.features.allow_register => {
             let created = registration::create_account(
                 &txn,
                 NewMember {
@@ -128,7 +136,7 @@ pub async fn sign_in(
         .exec(&txn)
         .await?;
     crate::audit::commit(txn).await?;
-    state.accounts.forget(&state.db, &[account.id]).await?;
+    accounts.forget(db, &[account.id]).await?;
     let origin = Origin::new(SignInMethod::EmailCode, client);
-    Ok(session::start_session(state, &account, &origin).await?)
+    Ok(session::start_session(db, settings, now, &account, &origin).await?)
 }

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 
 use entity::{account, email_code};
 use rand::Rng;
+use sea_orm::DatabaseConnection;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
@@ -20,9 +21,12 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::auth::{attempts, tokens};
+use crate::config::AuthConfig;
+use crate::domain::settings::Settings;
 use crate::domain::validate;
 use crate::mail::Mail;
-use crate::state::AppState;
+use crate::mail::Mailer;
+use std::sync::Arc;
 
 /// Wrong codes allowed for one email before it is locked for `FAILURE_WINDOW` (Dify: more
 /// than 5 lock).
@@ -83,11 +87,11 @@ impl Purpose {
     }
 
     /// Seconds a token stays valid in each phase.
-    fn lifetime(self, state: &AppState) -> i64 {
+    fn lifetime(self, auth: &AuthConfig) -> i64 {
         let minutes = match self {
-            Self::ResetPassword => state.auth.reset_password_token_expiry_minutes,
-            Self::Register => state.auth.email_register_token_expiry_minutes,
-            Self::Login => state.auth.email_code_login_token_expiry_minutes,
+            Self::ResetPassword => auth.reset_password_token_expiry_minutes,
+            Self::Register => auth.email_register_token_expiry_minutes,
+            Self::Login => auth.email_code_login_token_expiry_minutes,
             // Dify's five minutes for these confirmations.
             Self::ChangeEmailOld
             | Self::ChangeEmailNew
@@ -147,7 +151,9 @@ fn new_code() -> String {
 /// earlier unspent one of the same purpose). The work is the same whether or not an
 /// account has the email, so the answer cannot reveal it; the caller decides what to mail.
 pub async fn issue(
-    state: &AppState,
+    db: &DatabaseConnection,
+    settings: &Settings<'_>,
+    now: i64,
     purpose: Purpose,
     raw_email: &str,
     language: Option<&str>,
@@ -160,10 +166,8 @@ pub async fn issue(
     } else {
         "en-US"
     };
-    let db = &state.db;
-    let now = state.clock.now();
     let sent_from_ip = attempts::record(db, &ip_key(client_ip), 60, now).await?;
-    if sent_from_ip > state.auth.email_send_ip_limit_per_minute {
+    if sent_from_ip > settings.auth.email_send_ip_limit_per_minute {
         return Err(CodeError::AddressRateLimited);
     }
     let (window, limit) = purpose.send_limit();
@@ -193,7 +197,7 @@ pub async fn issue(
         code_hash: Set(code_hash(&token, &code)),
         phase: Set(PHASE_CODE.to_string()),
         language: Set(language.to_string()),
-        expires_at: Set(now + purpose.lifetime(state)),
+        expires_at: Set(now + purpose.lifetime(settings.auth)),
         used_at: Set(None),
         created_at: Set(now),
     }
@@ -209,37 +213,44 @@ pub async fn issue(
 }
 
 /// Mails the code of `issued` to its address, in the background.
-pub fn mail_code(state: &AppState, purpose: Purpose, issued: &Issued) {
+pub fn mail_code(
+    mailer: &Arc<dyn Mailer>,
+    settings: &Settings<'_>,
+    purpose: Purpose,
+    issued: &Issued,
+) {
     let mail = code_mail(
         purpose,
         &issued.email,
         issued.language,
         &issued.code,
-        purpose.minutes(state),
+        purpose.minutes(settings.auth),
     );
-    deliver(state, mail);
+    deliver(mailer, mail);
 }
 
 /// A verified token of `purpose` that `account_id` asked for (with the address it went
 /// to); anyone else's is refused as invalid.
 pub async fn verified_for(
-    state: &AppState,
+    db: &DatabaseConnection,
+    now: i64,
     purpose: Purpose,
     token: &str,
     account_id: Uuid,
 ) -> Result<email_code::Model, CodeError> {
-    live_for(state, purpose, token, PHASE_VERIFIED, account_id).await
+    live_for(db, now, purpose, token, PHASE_VERIFIED, account_id).await
 }
 
 /// A live token of `purpose` in `phase` that `account_id` asked for.
 async fn live_for(
-    state: &AppState,
+    db: &DatabaseConnection,
+    now: i64,
     purpose: Purpose,
     token: &str,
     phase: &str,
     account_id: Uuid,
 ) -> Result<email_code::Model, CodeError> {
-    let row = live(state, purpose, token, phase).await?;
+    let row = live(db, now, purpose, token, phase).await?;
     if row.account_id != Some(account_id) {
         return Err(CodeError::InvalidToken);
     }
@@ -250,31 +261,32 @@ async fn live_for(
 /// `account_id` did not ask for: checked before the code, so another account holding the
 /// token cannot spend its check.
 pub async fn ensure_owner(
-    state: &AppState,
+    db: &DatabaseConnection,
+    now: i64,
     purpose: Purpose,
     token: &str,
     account_id: Uuid,
 ) -> Result<(), CodeError> {
-    live_for(state, purpose, token, PHASE_CODE, account_id)
+    live_for(db, now, purpose, token, PHASE_CODE, account_id)
         .await
         .map(drop)
 }
 
 /// Ties a just-issued token to `account_id` (the account acting, when the code goes to an
 /// address that is not yet its own).
-pub async fn bind(state: &AppState, token: &str, account_id: Uuid) -> Result<(), DbErr> {
+pub async fn bind(db: &DatabaseConnection, token: &str, account_id: Uuid) -> Result<(), DbErr> {
     email_code::Entity::update_many()
         .col_expr(email_code::Column::AccountId, Expr::value(Some(account_id)))
         .filter(email_code::Column::TokenHash.eq(tokens::token_hash(token)))
-        .exec(&state.db)
+        .exec(db)
         .await?;
     Ok(())
 }
 
 /// Sends `mail` in the background: the answer does not wait for (or reveal) the mail
 /// server, and a failure is logged without the message's content.
-pub fn deliver(state: &AppState, mail: Mail) {
-    let mailer = state.mailer.clone();
+pub fn deliver(mailer: &Arc<dyn Mailer>, mail: Mail) {
+    let mailer = mailer.clone();
     tokio::spawn(async move {
         if let Err(err) = mailer.send(&mail).await {
             tracing::warn!(error = %err, "verification mail not sent");
@@ -284,15 +296,15 @@ pub fn deliver(state: &AppState, mail: Mail) {
 
 /// An unspent, unexpired token of `purpose` in `phase`.
 async fn live(
-    state: &AppState,
+    db: &DatabaseConnection,
+    now: i64,
     purpose: Purpose,
     token: &str,
     phase: &str,
 ) -> Result<email_code::Model, CodeError> {
-    let now = state.clock.now();
     email_code::Entity::find()
         .filter(email_code::Column::TokenHash.eq(tokens::token_hash(token)))
-        .one(&state.db)
+        .one(db)
         .await?
         .filter(|row| {
             row.purpose == purpose.as_str()
@@ -307,15 +319,15 @@ async fn live(
 /// the email is locked for a day, right code or not. A right code moves the token to its
 /// verified phase (it cannot be checked again) and returns the email.
 pub async fn check(
-    state: &AppState,
+    db: &DatabaseConnection,
+    settings: &Settings<'_>,
+    now: i64,
     purpose: Purpose,
     raw_email: &str,
     code: &str,
     token: &str,
 ) -> Result<String, CodeError> {
     let email = validate::email(raw_email).map_err(CodeError::InvalidParam)?;
-    let db = &state.db;
-    let now = state.clock.now();
     let failure_key = purpose.failure_key(&email);
     // SECURITY: the guess takes its place in the counter before the code is compared, so
     // a burst of concurrent guesses is never compared past the limit (the place after the
@@ -323,7 +335,7 @@ pub async fn check(
     let held = attempts::reserve(db, &failure_key, FAILURE_LIMIT + 1, FAILURE_WINDOW, now)
         .await?
         .ok_or(CodeError::TooManyFailures(purpose))?;
-    let row = match live(state, purpose, token, PHASE_CODE).await {
+    let row = match live(db, now, purpose, token, PHASE_CODE).await {
         Ok(row) if row.email == email => row,
         // Not a guess at the code: the place goes back.
         found => {
@@ -345,7 +357,7 @@ pub async fn check(
         .col_expr(email_code::Column::Phase, Expr::value(PHASE_VERIFIED))
         .col_expr(
             email_code::Column::ExpiresAt,
-            Expr::value(now + purpose.lifetime(state)),
+            Expr::value(now + purpose.lifetime(settings.auth)),
         )
         .filter(email_code::Column::Id.eq(row.id))
         .filter(email_code::Column::Phase.eq(PHASE_CODE))
@@ -362,12 +374,13 @@ pub async fn check(
 /// The verified token the final step needs, checked against the email sent with it. It
 /// is not spent yet: the final step spends it with [`spend`] in its own transaction.
 pub async fn verified(
-    state: &AppState,
+    db: &DatabaseConnection,
+    now: i64,
     purpose: Purpose,
     raw_email: &str,
     token: &str,
 ) -> Result<email_code::Model, CodeError> {
-    let row = live(state, purpose, token, PHASE_VERIFIED).await?;
+    let row = live(db, now, purpose, token, PHASE_VERIFIED).await?;
     let email = validate::email(raw_email).map_err(|_| CodeError::EmailMismatch)?;
     if row.email != email {
         return Err(CodeError::EmailMismatch);
@@ -494,7 +507,7 @@ pub fn already_registered_mail(to: &str, language: &str) -> Mail {
 
 impl Purpose {
     /// Minutes a code is valid, for the mail's text.
-    pub fn minutes(self, state: &AppState) -> i64 {
-        self.lifetime(state) / 60
+    pub fn minutes(self, auth: &AuthConfig) -> i64 {
+        self.lifetime(auth) / 60
     }
 }

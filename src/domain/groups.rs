@@ -17,13 +17,13 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::domain::account_cache::AccountCache;
 use crate::domain::account_views::AccountView;
 use crate::domain::paging::{Page, offset};
 pub use crate::domain::policy::Capability;
 use crate::domain::policy::GroupRole;
 use crate::domain::policy::OWNER_PERMISSIONS;
 use crate::domain::validate;
-use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GroupError {
@@ -232,14 +232,15 @@ pub async fn join<C: ConnectionTrait>(
 
 /// Creates a group, its shadow workspace, and makes the creator its super_admin.
 pub async fn create(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    now: i64,
     creator: Uuid,
     name: &str,
     short: Option<String>,
 ) -> Result<enterprise_group::Model, GroupError> {
     let name = validate::name(name, 255).map_err(GroupError::InvalidParam)?;
-    let now = state.clock.now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(db).await?;
     if name_taken(&txn, &name, None).await? {
         return Err(name_conflict(&name));
     }
@@ -268,19 +269,19 @@ pub async fn create(
     crate::audit::group(id);
     crate::audit::commit(txn).await?;
     // The account views show the role in the current group, which may be this one now.
-    state.accounts.forget(&state.db, &[creator]).await?;
+    accounts.forget(db, &[creator]).await?;
     Ok(group)
 }
 
 /// Renames a group (and its shadow workspace); `short_name: None` keeps it.
 pub async fn update(
-    state: &AppState,
+    db: &DatabaseConnection,
     id: Uuid,
     name: &str,
     short: Option<String>,
 ) -> Result<enterprise_group::Model, GroupError> {
     let name = validate::name(name, 255).map_err(GroupError::InvalidParam)?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let group = enterprise_group::Entity::find_by_id(id)
         .one(&txn)
         .await?
@@ -308,8 +309,11 @@ pub async fn update(
 
 /// Deletes a group that holds nothing but its (empty) shadow workspace and is not the
 /// last group. Members whose current group it was move to another of their groups.
-pub async fn delete(state: &AppState, id: Uuid) -> Result<(), GroupError> {
-    let db = &state.db;
+pub async fn delete(
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    id: Uuid,
+) -> Result<(), GroupError> {
     let txn = crate::db::begin_write(db).await?;
     enterprise_group::Entity::find_by_id(id)
         .one(&txn)
@@ -384,7 +388,7 @@ pub async fn delete(state: &AppState, id: Uuid) -> Result<(), GroupError> {
         }
     }
     crate::audit::commit(txn).await?;
-    state.accounts.forget(&state.db, &moved).await?;
+    accounts.forget(db, &moved).await?;
     Ok(())
 }
 
@@ -627,12 +631,13 @@ pub async fn has_capability(
 /// Makes the group's shadow workspace the account's current workspace (joining it as
 /// admin if needed) and the group its current group.
 pub async fn switch_to_shadow(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    now: i64,
     group_id: Uuid,
     account_id: Uuid,
 ) -> Result<(), GroupError> {
-    let now = state.clock.now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let shadow = tenant::Entity::find_by_id(group_id)
         .one(&txn)
         .await?
@@ -658,7 +663,7 @@ pub async fn switch_to_shadow(
     }
     make_current(&txn, account_id, &shadow, now).await?;
     txn.commit().await?;
-    state.accounts.forget(&state.db, &[account_id]).await?;
+    accounts.forget(db, &[account_id]).await?;
     Ok(())
 }
 
@@ -702,14 +707,15 @@ pub async fn make_current<C: ConnectionTrait>(
 /// Creates a workspace in the group with `owner` as its owner, copying the shadow
 /// workspace's model providers and default models.
 pub async fn create_tenant(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    now: i64,
     group_id: Uuid,
     owner: Uuid,
     name: &str,
 ) -> Result<tenant::Model, GroupError> {
     let name = validate::name(name, 255).map_err(GroupError::InvalidParam)?;
-    let now = state.clock.now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(db).await?;
     let id = Uuid::now_v7();
     let created = tenant::ActiveModel {
         id: Set(id),
@@ -743,7 +749,7 @@ pub async fn create_tenant(
     copy_missing::<tenant_default_model::Model, _>(&txn, group_id, &[id], now).await?;
     crate::audit::target("workspace", id);
     crate::audit::commit(txn).await?;
-    state.accounts.forget(&state.db, &[owner]).await?;
+    accounts.forget(db, &[owner]).await?;
     Ok(created)
 }
 
@@ -904,16 +910,22 @@ async fn copy_missing<M: Inherited, C: ConnectionTrait>(
 
 /// `repair-model-providers`: every workspace of the group gets the shadow's providers it
 /// lacks. Returns the number of records added (0 on a second call).
-pub async fn repair_model_providers(state: &AppState, group_id: Uuid) -> Result<u64, DbErr> {
-    let now = state.clock.now();
-    let targets = tenant_ids(&state.db, group_id).await?;
-    copy_missing::<tenant_model_provider::Model, _>(&state.db, group_id, &targets, now).await
+pub async fn repair_model_providers(
+    db: &DatabaseConnection,
+    now: i64,
+    group_id: Uuid,
+) -> Result<u64, DbErr> {
+    let targets = tenant_ids(db, group_id).await?;
+    copy_missing::<tenant_model_provider::Model, _>(db, group_id, &targets, now).await
 }
 
 /// `repair-system-default`: every workspace of the group gets the shadow's default
 /// models for the model types it has none for.
-pub async fn repair_system_default(state: &AppState, group_id: Uuid) -> Result<u64, DbErr> {
-    let now = state.clock.now();
-    let targets = tenant_ids(&state.db, group_id).await?;
-    copy_missing::<tenant_default_model::Model, _>(&state.db, group_id, &targets, now).await
+pub async fn repair_system_default(
+    db: &DatabaseConnection,
+    now: i64,
+    group_id: Uuid,
+) -> Result<u64, DbErr> {
+    let targets = tenant_ids(db, group_id).await?;
+    copy_missing::<tenant_default_model::Model, _>(db, group_id, &targets, now).await
 }

@@ -8,13 +8,17 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::auth::password::PasswordHasher;
 use crate::auth::tokens;
+use crate::domain::account_cache::AccountCache;
 use crate::domain::accounts::NewAccount;
 use crate::domain::session::{self, Session, SessionError, TokenPair};
 use crate::domain::session::{Client, Origin, SignInMethod};
+use crate::domain::settings::Settings;
 use crate::domain::{validate, workspaces};
 use crate::mail::Mail;
-use crate::state::AppState;
+use crate::mail::Mailer;
+use std::sync::Arc;
 
 /// Permissions a member gets when invited.
 const MEMBER_PERMISSIONS: &str = "[]";
@@ -111,7 +115,11 @@ async fn managed_workspace(
 /// pending account and an activation link, known ones are added. Joining a workspace of an
 /// enterprise group makes the account a `normal` member of that group if it was not one.
 pub async fn invite(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    mailer: &Arc<dyn Mailer>,
+    settings: &Settings<'_>,
+    now: i64,
     actor: &Session,
     emails: &[String],
     role: &str,
@@ -127,9 +135,8 @@ pub async fn invite(
             "Invite between 1 and 100 emails at a time.".into(),
         ));
     }
-    let db = &state.db;
     let workspace = managed_workspace(db, actor).await?;
-    let (language, timezone) = validate::language(language);
+    let locale = validate::language(language);
     let mut outcomes = Vec::with_capacity(emails.len());
     for raw in emails {
         let email = match validate::email(raw) {
@@ -143,24 +150,27 @@ pub async fn invite(
                 continue;
             }
         };
-        let outcome =
-            invite_one(state, actor, &workspace, &email, role, language, timezone).await?;
+        let outcome = invite_one(
+            db, accounts, mailer, settings, now, actor, &workspace, &email, role, locale,
+        )
+        .await?;
         outcomes.push(outcome);
     }
     Ok((workspace.id, outcomes))
 }
 
 async fn invite_one(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    mailer: &Arc<dyn Mailer>,
+    settings: &Settings<'_>,
+    now: i64,
     actor: &Session,
     workspace: &tenant::Model,
     email: &str,
     role: &str,
-    language: &str,
-    timezone: &str,
+    (language, timezone): (&'static str, &'static str),
 ) -> Result<InviteOutcome, InvitationError> {
-    let db = &state.db;
-    let now = state.clock.now();
     let existing = account::Entity::find()
         .filter(account::Column::Email.eq(email))
         .one(db)
@@ -174,7 +184,7 @@ async fn invite_one(
         if member.is_some() {
             if found.status == "pending" {
                 // Not activated yet: the link may have been lost, so mail a fresh one.
-                return resend(state, actor, workspace, found, language).await;
+                return resend(db, mailer, settings, now, actor, workspace, found, language).await;
             }
             return Ok(InviteOutcome {
                 email: email.to_string(),
@@ -248,25 +258,25 @@ async fn invite_one(
         }
     }
     let url = if account.status == "pending" {
-        Some(new_invitation(state, &txn, actor, workspace, &account).await?)
+        Some(new_invitation(settings, now, &txn, actor, workspace, &account).await?)
     } else {
         None
     };
     crate::audit::commit(txn).await?;
     // An existing account may have joined a group, which its view shows.
-    state.accounts.forget(&state.db, &[account.id]).await?;
-    Ok(mail_invitation(state, actor, workspace, email, language, url.as_deref()).await)
+    accounts.forget(db, &[account.id]).await?;
+    Ok(mail_invitation(mailer, actor, workspace, email, language, url.as_deref()).await)
 }
 
 /// Stores a fresh invitation of `account` into `workspace` and returns its activation link.
 async fn new_invitation<C: sea_orm::ConnectionTrait>(
-    state: &AppState,
+    settings: &Settings<'_>,
+    now: i64,
     db: &C,
     actor: &Session,
     workspace: &tenant::Model,
     account: &account::Model,
 ) -> Result<String, DbErr> {
-    let now = state.clock.now();
     let token = tokens::new_refresh_token();
     invitation::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -275,14 +285,14 @@ async fn new_invitation<C: sea_orm::ConnectionTrait>(
         account_id: Set(account.id),
         email: Set(account.email.clone()),
         inviter_id: Set(actor.account.id),
-        expires_at: Set(now + state.auth.invite_expiry_hours * 3600),
+        expires_at: Set(now + settings.auth.invite_expiry_hours * 3600),
         used_at: Set(None),
         created_at: Set(now),
     }
     .insert(db)
     .await?;
     Ok(activation_url(
-        &state.auth.console_web_url,
+        &settings.auth.console_web_url,
         &account.email,
         &token,
     ))
@@ -290,15 +300,18 @@ async fn new_invitation<C: sea_orm::ConnectionTrait>(
 
 /// A pending member invited again: a new link, by mail.
 async fn resend(
-    state: &AppState,
+    db: &DatabaseConnection,
+    mailer: &Arc<dyn Mailer>,
+    settings: &Settings<'_>,
+    now: i64,
     actor: &Session,
     workspace: &tenant::Model,
     account: &account::Model,
     language: &str,
 ) -> Result<InviteOutcome, InvitationError> {
-    let url = new_invitation(state, &state.db, actor, workspace, account).await?;
+    let url = new_invitation(settings, now, db, actor, workspace, account).await?;
     Ok(mail_invitation(
-        state,
+        mailer,
         actor,
         workspace,
         &account.email,
@@ -311,7 +324,7 @@ async fn resend(
 /// Mails the invitation (with its link, when the account must activate). The link goes
 /// to the mailbox only; the inviter hears whether the mail went out.
 async fn mail_invitation(
-    state: &AppState,
+    mailer: &Arc<dyn Mailer>,
     actor: &Session,
     workspace: &tenant::Model,
     email: &str,
@@ -319,7 +332,7 @@ async fn mail_invitation(
     url: Option<&str>,
 ) -> InviteOutcome {
     let mail = invitation_mail(email, language, &workspace.name, &actor.account.name, url);
-    let message = match state.mailer.send(&mail).await {
+    let message = match mailer.send(&mail).await {
         Ok(()) => None,
         Err(err) => {
             tracing::warn!(error = %err, "invitation mail not sent");
@@ -350,16 +363,16 @@ async fn spend<C: sea_orm::ConnectionTrait>(db: &C, id: Uuid, now: i64) -> Resul
 /// A live invitation for `token` (unused, unexpired), matching the email and workspace
 /// when those are given.
 async fn live_invitation(
-    state: &AppState,
+    db: &DatabaseConnection,
+    now: i64,
     token: &str,
     email: Option<&str>,
     workspace_id: Option<Uuid>,
 ) -> Result<Option<invitation::Model>, DbErr> {
     let found = invitation::Entity::find()
         .filter(invitation::Column::TokenHash.eq(tokens::token_hash(token)))
-        .one(&state.db)
+        .one(db)
         .await?;
-    let now = state.clock.now();
     Ok(found.filter(|i| {
         i.used_at.is_none()
             && i.expires_at > now
@@ -370,17 +383,16 @@ async fn live_invitation(
 
 /// What `GET /activate/check` shows for a valid invitation: workspace name, id and email.
 pub async fn check(
-    state: &AppState,
+    db: &DatabaseConnection,
+    now: i64,
     token: &str,
     email: Option<&str>,
     workspace_id: Option<Uuid>,
 ) -> Result<Option<(String, Uuid, String)>, DbErr> {
-    let Some(found) = live_invitation(state, token, email, workspace_id).await? else {
+    let Some(found) = live_invitation(db, now, token, email, workspace_id).await? else {
         return Ok(None);
     };
-    let workspace = tenant::Entity::find_by_id(found.tenant_id)
-        .one(&state.db)
-        .await?;
+    let workspace = tenant::Entity::find_by_id(found.tenant_id).one(db).await?;
     Ok(workspace.map(|w| (w.name, w.id, found.email)))
 }
 
@@ -395,7 +407,10 @@ pub struct Activation<'a> {
 
 /// Completes an invited account and signs it in. The token works once.
 pub async fn activate(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    settings: &Settings<'_>,
+    now: i64,
     input: Activation<'_>,
     client: &Client,
 ) -> Result<TokenPair, InvitationError> {
@@ -418,11 +433,9 @@ pub async fn activate(
             "{timezone} is not a valid time zone."
         )));
     }
-    let found = live_invitation(state, input.token, input.email, input.workspace_id)
+    let found = live_invitation(db, now, input.token, input.email, input.workspace_id)
         .await?
         .ok_or(InvitationError::AlreadyActivated)?;
-    let db = &state.db;
-    let now = state.clock.now();
     let txn = crate::db::begin_write(db).await?;
     if !spend(&txn, found.id, now).await? {
         return Err(InvitationError::AlreadyActivated);
@@ -441,9 +454,9 @@ pub async fn activate(
     row.updated_at = Set(now);
     let account = row.update(&txn).await?;
     crate::audit::commit(txn).await?;
-    state.accounts.forget(&state.db, &[account.id]).await?;
+    accounts.forget(db, &[account.id]).await?;
     let origin = Origin::new(SignInMethod::Invitation, client);
-    Ok(session::start_session(state, &account, &origin).await?)
+    Ok(session::start_session(db, settings, now, &account, &origin).await?)
 }
 
 /// Sign-in with an invitation (`POST /login` with `invite_token`): a pending account that
@@ -451,13 +464,17 @@ pub async fn activate(
 /// token. `Ok(None)` means the token does not apply (unknown, used, expired, or the account
 /// is already set up), and the sign-in goes on as an ordinary one.
 pub async fn sign_in_with_invitation(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    hasher: &PasswordHasher,
+    settings: &Settings<'_>,
+    now: i64,
     email: &str,
     password: &str,
     token: &str,
     client: &Client,
 ) -> Result<Option<TokenPair>, InvitationError> {
-    let Some(found) = live_invitation(state, token, None, None).await? else {
+    let Some(found) = live_invitation(db, now, token, None, None).await? else {
         return Ok(None);
     };
     let email = validate::email(email).map_err(InvitationError::InvalidEmail)?;
@@ -466,7 +483,6 @@ pub async fn sign_in_with_invitation(
             "The email does not match the invitation.".into(),
         ));
     }
-    let db = &state.db;
     let Some(account) = account::Entity::find_by_id(found.account_id)
         .one(db)
         .await?
@@ -475,12 +491,10 @@ pub async fn sign_in_with_invitation(
         return Ok(None);
     };
     validate::password(password).map_err(InvitationError::InvalidParam)?;
-    let hash = state
-        .hasher
+    let hash = hasher
         .hash(password.to_string())
         .await
         .map_err(|e| InvitationError::Session(SessionError::Hash(e)))?;
-    let now = state.clock.now();
     let txn = crate::db::begin_write(db).await?;
     if !spend(&txn, found.id, now).await? {
         return Ok(None);
@@ -493,9 +507,9 @@ pub async fn sign_in_with_invitation(
     row.updated_at = Set(now);
     let account = row.update(&txn).await?;
     crate::audit::commit(txn).await?;
-    state.accounts.forget(&state.db, &[account.id]).await?;
+    accounts.forget(db, &[account.id]).await?;
     let origin = Origin::new(SignInMethod::Invitation, client);
     Ok(Some(
-        session::start_session(state, &account, &origin).await?,
+        session::start_session(db, settings, now, &account, &origin).await?,
     ))
 }

@@ -21,6 +21,7 @@ pub mod policy;
 pub mod profile;
 pub mod registration;
 pub mod session;
+pub mod settings;
 pub mod setup;
 pub mod sign_ins;
 pub mod social;

@@ -4,16 +4,20 @@
 use std::net::IpAddr;
 
 use entity::{account, tenant_member};
+use sea_orm::DatabaseConnection;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
+use crate::domain::account_cache::AccountCache;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::policy::WorkspaceRole;
 use crate::domain::session::Session;
+use crate::domain::settings::Settings;
 use crate::domain::workspace_members::MemberError;
 use crate::domain::workspaces;
-use crate::state::AppState;
+use crate::mail::Mailer;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransferError {
@@ -30,8 +34,11 @@ pub enum TransferError {
 }
 
 /// The caller's membership of its current workspace, if it owns it.
-async fn owned(state: &AppState, caller: &Session) -> Result<tenant_member::Model, TransferError> {
-    let (_, mine) = workspaces::current(&state.db, caller.account.id)
+async fn owned(
+    db: &DatabaseConnection,
+    caller: &Session,
+) -> Result<tenant_member::Model, TransferError> {
+    let (_, mine) = workspaces::current(db, caller.account.id)
         .await?
         .ok_or(MemberError::NoWorkspace)?;
     // SECURITY: only the owner hands the workspace on.
@@ -43,46 +50,69 @@ async fn owned(state: &AppState, caller: &Session) -> Result<tenant_member::Mode
 
 /// Mails the owner a confirmation code; the token to check it with.
 pub async fn send(
-    state: &AppState,
+    db: &DatabaseConnection,
+    mailer: &Arc<dyn Mailer>,
+    settings: &Settings<'_>,
+    now: i64,
     caller: &Session,
     language: Option<&str>,
     client_ip: Option<IpAddr>,
 ) -> Result<String, TransferError> {
-    owned(state, caller).await?;
+    owned(db, caller).await?;
     let purpose = Purpose::OwnerTransfer;
-    let issued =
-        email_codes::issue(state, purpose, &caller.account.email, language, client_ip).await?;
-    email_codes::mail_code(state, purpose, &issued);
+    let issued = email_codes::issue(
+        db,
+        settings,
+        now,
+        purpose,
+        &caller.account.email,
+        language,
+        client_ip,
+    )
+    .await?;
+    email_codes::mail_code(mailer, settings, purpose, &issued);
     Ok(issued.token)
 }
 
 /// Checks the owner's code.
 pub async fn check(
-    state: &AppState,
+    db: &DatabaseConnection,
+    settings: &Settings<'_>,
+    now: i64,
     caller: &Session,
     code: &str,
     token: &str,
 ) -> Result<String, TransferError> {
-    owned(state, caller).await?;
+    owned(db, caller).await?;
     let email = &caller.account.email;
-    email_codes::ensure_owner(state, Purpose::OwnerTransfer, token, caller.account.id).await?;
-    Ok(email_codes::check(state, Purpose::OwnerTransfer, email, code, token).await?)
+    email_codes::ensure_owner(db, now, Purpose::OwnerTransfer, token, caller.account.id).await?;
+    Ok(email_codes::check(
+        db,
+        settings,
+        now,
+        Purpose::OwnerTransfer,
+        email,
+        code,
+        token,
+    )
+    .await?)
 }
 
 /// Makes `member` the owner of the caller's current workspace and the caller an admin.
 pub async fn transfer(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    now: i64,
     caller: &Session,
     member: Uuid,
     token: &str,
 ) -> Result<(), TransferError> {
-    let mine = owned(state, caller).await?;
+    let mine = owned(db, caller).await?;
     if member == caller.account.id {
         return Err(TransferError::ToSelf);
     }
-    let row =
-        email_codes::verified_for(state, Purpose::OwnerTransfer, token, caller.account.id).await?;
-    let db = &state.db;
+    let row = email_codes::verified_for(db, now, Purpose::OwnerTransfer, token, caller.account.id)
+        .await?;
     let theirs = tenant_member::Entity::find()
         .filter(tenant_member::Column::TenantId.eq(mine.tenant_id))
         .filter(tenant_member::Column::AccountId.eq(member))
@@ -97,7 +127,6 @@ pub async fn transfer(
     if !active {
         return Err(MemberError::NotMember.into());
     }
-    let now = state.clock.now();
     let txn = crate::db::begin_write(db).await?;
     if !email_codes::spend(&txn, row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
@@ -113,9 +142,6 @@ pub async fn transfer(
             .await?;
     }
     crate::audit::commit(txn).await?;
-    state
-        .accounts
-        .forget(&state.db, &[caller.account.id, member])
-        .await?;
+    accounts.forget(db, &[caller.account.id, member]).await?;
     Ok(())
 }

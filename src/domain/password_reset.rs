@@ -7,11 +7,16 @@ use entity::account;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait};
 
 use crate::auth::password::HashError;
+use crate::auth::password::PasswordHasher;
+use crate::domain::account_cache::AccountCache;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::session::{self, SessionError, TokenPair};
 use crate::domain::session::{Client, Origin, SignInMethod};
+use crate::domain::settings::Settings;
 use crate::domain::validate;
-use crate::state::AppState;
+use crate::mail::Mailer;
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResetError {
@@ -33,8 +38,8 @@ pub enum ResetError {
     Db(#[from] DbErr),
 }
 
-fn enabled(state: &AppState) -> Result<(), ResetError> {
-    if state.features.enable_email_password_login {
+fn enabled(settings: &Settings<'_>) -> Result<(), ResetError> {
+    if settings.features.enable_email_password_login {
         Ok(())
     } else {
         Err(ResetError::Disabled)
@@ -44,63 +49,79 @@ fn enabled(state: &AppState) -> Result<(), ResetError> {
 /// `POST /forgot-password`: mails a code when the email has an account; the answer (the
 /// token) is the same either way.
 pub async fn send(
-    state: &AppState,
+    db: &DatabaseConnection,
+    mailer: &Arc<dyn Mailer>,
+    settings: &Settings<'_>,
+    now: i64,
     email: &str,
     language: Option<&str>,
     client_ip: Option<IpAddr>,
 ) -> Result<String, ResetError> {
-    enabled(state)?;
+    enabled(settings)?;
     let purpose = Purpose::ResetPassword;
-    let issued = email_codes::issue(state, purpose, email, language, client_ip).await?;
+    let issued = email_codes::issue(db, settings, now, purpose, email, language, client_ip).await?;
     if issued.account.is_some() {
         let mail = email_codes::code_mail(
             purpose,
             &issued.email,
             issued.language,
             &issued.code,
-            purpose.minutes(state),
+            purpose.minutes(settings.auth),
         );
-        email_codes::deliver(state, mail);
+        email_codes::deliver(mailer, mail);
     }
     Ok(issued.token)
 }
 
 /// `POST /forgot-password/validity`.
 pub async fn check(
-    state: &AppState,
+    db: &DatabaseConnection,
+    settings: &Settings<'_>,
+    now: i64,
     email: &str,
     code: &str,
     token: &str,
 ) -> Result<String, ResetError> {
-    enabled(state)?;
-    Ok(email_codes::check(state, Purpose::ResetPassword, email, code, token).await?)
+    enabled(settings)?;
+    Ok(email_codes::check(
+        db,
+        settings,
+        now,
+        Purpose::ResetPassword,
+        email,
+        code,
+        token,
+    )
+    .await?)
 }
 
 /// `POST /forgot-password/resets`: sets the password, ends every session of the account,
 /// forgets its failed sign-ins, spends the token, and signs the account in.
 pub async fn reset(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    hasher: &PasswordHasher,
+    settings: &Settings<'_>,
+    now: i64,
     email: &str,
     token: &str,
     password: String,
     password_confirm: &str,
     client: &Client,
 ) -> Result<TokenPair, ResetError> {
-    enabled(state)?;
+    enabled(settings)?;
     validate::password(&password).map_err(ResetError::InvalidParam)?;
     if !crate::auth::tokens::secrets_equal(&password, password_confirm) {
         return Err(ResetError::PasswordMismatch);
     }
-    let row = email_codes::verified(state, Purpose::ResetPassword, email, token).await?;
-    let db = &state.db;
+    let row = email_codes::verified(db, now, Purpose::ResetPassword, email, token).await?;
     let account = match row.account_id {
         Some(id) => account::Entity::find_by_id(id).one(db).await?,
         None => None,
     }
     .filter(|a| a.email == row.email && a.status == "active")
     .ok_or(ResetError::AccountNotFound)?;
-    let hash = state.hasher.hash(password).await?;
-    let now = state.clock.now();
+    let hash = hasher.hash(password).await?;
     let txn = crate::db::begin_write(db).await?;
     if !email_codes::spend(&txn, row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
@@ -110,12 +131,12 @@ pub async fn reset(
     changed.updated_at = Set(now);
     changed.update(&txn).await?;
     crate::audit::commit(txn).await?;
-    session::end_all_sessions(state, account.id).await?;
-    session::clear_lockout(state, &account.email).await?;
+    session::end_all_sessions(db, accounts, now, account.id).await?;
+    session::clear_lockout(db, &account.email).await?;
     let account = account::Entity::find_by_id(account.id)
         .one(db)
         .await?
         .ok_or(ResetError::AccountNotFound)?;
     let origin = Origin::new(SignInMethod::PasswordReset, client);
-    Ok(session::start_session(state, &account, &origin).await?)
+    Ok(session::start_session(db, settings, now, &account, &origin).await?)
 }

@@ -3,17 +3,20 @@
 //! before it returns.
 
 use entity::{account, refresh_token};
+use sea_orm::DatabaseConnection;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::auth::password::HashError;
+use crate::auth::password::PasswordHasher;
+use crate::domain::account_cache::AccountCache;
 use crate::domain::account_views::AccountView;
 use crate::domain::session::{
     self, Client, Origin, Session, SessionError, SignInMethod, TokenPair,
 };
+use crate::domain::settings::Settings;
 use crate::domain::validate;
-use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -47,7 +50,9 @@ pub enum Change<'a> {
 
 /// Applies `change` to account `id` and returns its fresh view.
 pub async fn update(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    now: i64,
     id: Uuid,
     change: Change<'_>,
 ) -> Result<AccountView, ProfileError> {
@@ -75,17 +80,15 @@ pub async fn update(
             Some(validate::timezone(timezone).map_err(invalid)?),
         ),
     };
-    let now = state.clock.now();
     account::Entity::update_many()
         .col_expr(column, Expr::value(value))
         .col_expr(account::Column::UpdatedAt, Expr::value(now))
         .filter(account::Column::Id.eq(id))
-        .exec(&state.db)
+        .exec(db)
         .await?;
-    state.accounts.forget(&state.db, &[id]).await?;
-    let view = state
-        .accounts
-        .view(&state.db, id)
+    accounts.forget(db, &[id]).await?;
+    let view = accounts
+        .view(db, id)
         .await?
         .ok_or(ProfileError::AccountGone)?;
     Ok((*view).clone())
@@ -96,7 +99,11 @@ pub async fn update(
 /// session with a fresh pair. An account without a password (signed up through GitHub or
 /// Google) sets its first one without a current password, as Dify allows.
 pub async fn change_password(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    hasher: &PasswordHasher,
+    settings: &Settings<'_>,
+    now: i64,
     caller: &Session,
     current: String,
     new: String,
@@ -109,7 +116,7 @@ pub async fn change_password(
     }
     let email = caller.account.email.as_str();
     if caller.account.password_hash.is_some() {
-        match session::verify_password(state, email, current, client.ip).await {
+        match session::verify_password(db, hasher, settings, now, email, current, client.ip).await {
             Ok(()) => {}
             Err(SessionError::BadCredentials) => {
                 return Err(ProfileError::CurrentPasswordIncorrect);
@@ -117,9 +124,7 @@ pub async fn change_password(
             Err(err) => return Err(err.into()),
         }
     }
-    let hash = state.hasher.hash(new).await?;
-    let db = &state.db;
-    let now = state.clock.now();
+    let hash = hasher.hash(new).await?;
     // The caller's sign-in goes on under its id, with the details it began with.
     let live = refresh_token::Entity::find()
         .filter(refresh_token::Column::Family.eq(caller.family))
@@ -152,9 +157,17 @@ pub async fn change_password(
         .one(&txn)
         .await?
         .ok_or(ProfileError::AccountGone)?;
-    let pair =
-        session::start_family(state, &txn, &account, caller.family, &origin, signed_in_at).await?;
+    let pair = session::start_family(
+        settings,
+        now,
+        &txn,
+        &account,
+        caller.family,
+        &origin,
+        signed_in_at,
+    )
+    .await?;
     crate::audit::commit(txn).await?;
-    state.accounts.forget(&state.db, &[account.id]).await?;
+    accounts.forget(db, &[account.id]).await?;
     Ok(pair)
 }

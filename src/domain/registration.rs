@@ -12,13 +12,17 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::auth::password::HashError;
+use crate::auth::password::PasswordHasher;
 use crate::db::is_unique_violation;
 use crate::domain::accounts::NewAccount;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::session::{self, SessionError, TokenPair};
 use crate::domain::session::{Client, Origin, SignInMethod};
+use crate::domain::settings::Settings;
 use crate::domain::{validate, workspaces};
-use crate::state::AppState;
+use crate::mail::Mailer;
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
@@ -40,8 +44,8 @@ pub enum RegisterError {
     Db(#[from] DbErr),
 }
 
-fn open(state: &AppState) -> Result<(), RegisterError> {
-    if state.features.allow_register {
+fn open(settings: &Settings<'_>) -> Result<(), RegisterError> {
+    if settings.features.allow_register {
         Ok(())
     } else {
         Err(RegisterError::Closed)
@@ -98,14 +102,17 @@ pub async fn create_account<C: ConnectionTrait>(
 /// `POST /register`: mails a code, or, when the email already has an account, a mail
 /// saying so without a code. The answer is the same either way.
 pub async fn send(
-    state: &AppState,
+    db: &DatabaseConnection,
+    mailer: &Arc<dyn Mailer>,
+    settings: &Settings<'_>,
+    now: i64,
     email: &str,
     language: Option<&str>,
     client_ip: Option<IpAddr>,
 ) -> Result<String, RegisterError> {
-    open(state)?;
+    open(settings)?;
     let purpose = Purpose::Register;
-    let issued = email_codes::issue(state, purpose, email, language, client_ip).await?;
+    let issued = email_codes::issue(db, settings, now, purpose, email, language, client_ip).await?;
     let mail = if issued.account.is_some() {
         email_codes::already_registered_mail(&issued.email, issued.language)
     } else {
@@ -114,22 +121,24 @@ pub async fn send(
             &issued.email,
             issued.language,
             &issued.code,
-            purpose.minutes(state),
+            purpose.minutes(settings.auth),
         )
     };
-    email_codes::deliver(state, mail);
+    email_codes::deliver(mailer, mail);
     Ok(issued.token)
 }
 
 /// `POST /register/validity`.
 pub async fn check(
-    state: &AppState,
+    db: &DatabaseConnection,
+    settings: &Settings<'_>,
+    now: i64,
     email: &str,
     code: &str,
     token: &str,
 ) -> Result<String, RegisterError> {
-    open(state)?;
-    Ok(email_codes::check(state, Purpose::Register, email, code, token).await?)
+    open(settings)?;
+    Ok(email_codes::check(db, settings, now, Purpose::Register, email, code, token).await?)
 }
 
 pub struct Finish<'a> {
@@ -143,19 +152,21 @@ pub struct Finish<'a> {
 /// `POST /register/finish`: creates the account and its workspace, spends the token, and
 /// signs the account in.
 pub async fn finish(
-    state: &AppState,
+    db: &DatabaseConnection,
+    hasher: &PasswordHasher,
+    settings: &Settings<'_>,
+    now: i64,
     input: Finish<'_>,
     client: &Client,
 ) -> Result<TokenPair, RegisterError> {
-    open(state)?;
+    open(settings)?;
     validate::password(&input.password).map_err(RegisterError::InvalidParam)?;
     if !crate::auth::tokens::secrets_equal(&input.password, input.password_confirm) {
         return Err(RegisterError::PasswordMismatch);
     }
-    let row = email_codes::verified(state, Purpose::Register, input.email, input.token).await?;
+    let row = email_codes::verified(db, now, Purpose::Register, input.email, input.token).await?;
     let name = validate::name(input.name.unwrap_or(&row.email), 255)
         .map_err(RegisterError::InvalidParam)?;
-    let db = &state.db;
     let taken = account::Entity::find()
         .filter(account::Column::Email.eq(row.email.clone()))
         .one(db)
@@ -164,8 +175,7 @@ pub async fn finish(
     if taken {
         return Err(RegisterError::EmailInUse);
     }
-    let hash = state.hasher.hash(input.password).await?;
-    let now = state.clock.now();
+    let hash = hasher.hash(input.password).await?;
     let txn = crate::db::begin_write(db).await?;
     if !email_codes::spend(&txn, row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
@@ -190,5 +200,5 @@ pub async fn finish(
     crate::audit::target("account", account.id);
     crate::audit::commit(txn).await?;
     let origin = Origin::new(SignInMethod::Registration, client);
-    Ok(session::start_session(state, &account, &origin).await?)
+    Ok(session::start_session(db, settings, now, &account, &origin).await?)
 }

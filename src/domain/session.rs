@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use entity::{account, refresh_token};
+use sea_orm::DatabaseConnection;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr,
@@ -14,13 +15,15 @@ use uuid::Uuid;
 
 use crate::auth::attempts;
 use crate::auth::password::HashError;
+use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::{self, AccessClaims, TokenError};
 use crate::config::AuthConfig;
-use crate::domain::access_tokens::{self, TokenGrant, UseNoted};
+use crate::domain::access_tokens::{self, TokenCache, TokenGrant, Usage, UseNoted};
+use crate::domain::account_cache::AccountCache;
 use crate::domain::account_views::AccountView;
 use crate::domain::policy::SystemRole;
+use crate::domain::settings::Settings;
 use crate::domain::validate;
-use crate::state::AppState;
 
 /// Failures for one email from one client address before that address is locked out of
 /// it for the rest of the window (Dify: 5 are allowed, the 6th locks; Dify counts per
@@ -186,13 +189,14 @@ impl Attempt {
     /// — counts towards nothing (an address locked out of an email cannot push that email
     /// to its ceiling), and the sign-in pays one commit.
     async fn reserve(
-        state: &AppState,
+        db: &DatabaseConnection,
+        limits: &AuthConfig,
         email: &str,
         client_ip: Option<IpAddr>,
         now: i64,
     ) -> Result<Self, SessionError> {
-        let txn = crate::db::begin_write(&state.db).await?;
-        match Self::take(&txn, &state.auth, email, client_ip, now).await {
+        let txn = crate::db::begin_write(db).await?;
+        match Self::take(&txn, limits, email, client_ip, now).await {
             Ok(attempt) => {
                 txn.commit().await?;
                 Ok(attempt)
@@ -271,21 +275,23 @@ async fn release(
 /// The attempt is counted before the password is hashed (`Attempt::reserve`), so a burst
 /// of concurrent guesses on any number of instances gets at most the limit evaluated.
 pub async fn login(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    hasher: &PasswordHasher,
+    settings: &Settings<'_>,
+    now: i64,
     email: &str,
     password: String,
     client: &Client,
 ) -> Result<TokenPair, SessionError> {
     let client_ip = client.ip;
-    if !state.features.enable_email_password_login {
+    if !settings.features.enable_email_password_login {
         return Err(SessionError::PasswordLoginDisabled);
     }
     let email = validate::email(email).map_err(SessionError::InvalidEmail)?;
     crate::audit::attempted(&email);
-    let db = &state.db;
-    let now = state.clock.now();
-    let attempt = Attempt::reserve(state, &email, client_ip, now).await?;
-    let account = match check_password(state, &email, password).await {
+    let attempt = Attempt::reserve(db, settings.auth, &email, client_ip, now).await?;
+    let account = match check_password(db, hasher, &email, password).await {
         Ok(Some(account)) => account,
         // A failure: it keeps its places.
         Ok(None) => return Err(SessionError::BadCredentials),
@@ -319,26 +325,27 @@ pub async fn login(
         .exec(&txn)
         .await?;
     let origin = Origin::new(SignInMethod::Password, client);
-    let pair = start_family(state, &txn, &account, Uuid::now_v7(), &origin, now).await?;
+    let pair = start_family(settings, now, &txn, &account, Uuid::now_v7(), &origin, now).await?;
     crate::audit::account(account.id, &account.email);
     crate::audit::commit(txn).await?;
-    state.accounts.forget(&state.db, &[account.id]).await?;
+    accounts.forget(db, &[account.id]).await?;
     Ok(pair)
 }
 
 /// The account `email` names if `password` is its password. An unknown email costs what a
 /// wrong password costs (`verify_stored`).
 async fn check_password(
-    state: &AppState,
+    db: &DatabaseConnection,
+    hasher: &PasswordHasher,
     email: &str,
     password: String,
 ) -> Result<Option<account::Model>, SessionError> {
     let found = account::Entity::find()
         .filter(account::Column::Email.eq(email))
-        .one(&state.db)
+        .one(db)
         .await?;
     let stored = found.as_ref().and_then(|a| a.password_hash.clone());
-    let matches = state.hasher.verify_stored(password, stored).await?;
+    let matches = hasher.verify_stored(password, stored).await?;
     // `verify_stored` never matches without a stored hash.
     Ok(found.filter(|_| matches))
 }
@@ -358,21 +365,23 @@ pub fn origin_of(row: &refresh_token::Model) -> Origin {
 /// sign-in: the attempt is counted before the hash, a wrong one keeps its place, a right
 /// one forgets this address's failures. `BadCredentials` for a wrong password.
 pub async fn verify_password(
-    state: &AppState,
+    db: &DatabaseConnection,
+    hasher: &PasswordHasher,
+    settings: &Settings<'_>,
+    now: i64,
     email: &str,
     password: String,
     client_ip: Option<IpAddr>,
 ) -> Result<(), SessionError> {
-    let now = state.clock.now();
-    let attempt = Attempt::reserve(state, email, client_ip, now).await?;
-    match check_password(state, email, password).await {
+    let attempt = Attempt::reserve(db, settings.auth, email, client_ip, now).await?;
+    match check_password(db, hasher, email, password).await {
         Ok(Some(_)) => {
-            attempt.succeeded(&state.db).await?;
+            attempt.succeeded(db).await?;
             Ok(())
         }
         Ok(None) => Err(SessionError::BadCredentials),
         Err(err) => {
-            attempt.give_back(&state.db).await?;
+            attempt.give_back(db).await?;
             Err(err)
         }
     }
@@ -380,32 +389,33 @@ pub async fn verify_password(
 
 /// Signs `account` in without a password (after activation, say): a new session.
 pub async fn start_session(
-    state: &AppState,
+    db: &DatabaseConnection,
+    settings: &Settings<'_>,
+    now: i64,
     account: &account::Model,
     origin: &Origin,
 ) -> Result<TokenPair, SessionError> {
-    let now = state.clock.now();
-    start_family(state, &state.db, account, Uuid::now_v7(), origin, now).await
+    start_family(settings, now, db, account, Uuid::now_v7(), origin, now).await
 }
 
 /// Issues an access token and a new refresh token in `family`, a sign-in that began at
 /// `signed_in_at` as `origin` says.
 pub(crate) async fn start_family<C: ConnectionTrait>(
-    state: &AppState,
+    settings: &Settings<'_>,
+    now: i64,
     db: &C,
     account: &account::Model,
     family: Uuid,
     origin: &Origin,
     signed_in_at: i64,
 ) -> Result<TokenPair, SessionError> {
-    let now = state.clock.now();
     let refresh = tokens::new_refresh_token();
     refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         account_id: Set(account.id),
         family: Set(family),
         token_hash: Set(tokens::token_hash(&refresh)),
-        expires_at: Set(now + state.auth.refresh_token_expire_days * 86_400),
+        expires_at: Set(now + settings.auth.refresh_token_expire_days * 86_400),
         used_at: Set(None),
         revoked_at: Set(None),
         created_at: Set(now),
@@ -423,7 +433,7 @@ pub(crate) async fn start_family<C: ConnectionTrait>(
     .await?;
     let claims = AccessClaims {
         user_id: account.id,
-        exp: now + state.auth.access_token_expire_minutes * 60,
+        exp: now + settings.auth.access_token_expire_minutes * 60,
         iat: now,
         iss: tokens::ISSUER.to_string(),
         sub: tokens::SUBJECT.to_string(),
@@ -431,16 +441,20 @@ pub(crate) async fn start_family<C: ConnectionTrait>(
         fam: family,
     };
     Ok(TokenPair {
-        access_token: tokens::issue_access(&state.secret, &claims)?,
+        access_token: tokens::issue_access(settings.secret, &claims)?,
         refresh_token: refresh,
     })
 }
 
 /// `POST /refresh-token`: trades a refresh token for a new pair. The presented token is
 /// used up; presenting a used one again means it leaked, so its whole family is revoked.
-pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenPair, SessionError> {
-    let db = &state.db;
-    let now = state.clock.now();
+pub async fn refresh(
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    settings: &Settings<'_>,
+    now: i64,
+    presented: &str,
+) -> Result<TokenPair, SessionError> {
     let row = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(tokens::token_hash(presented)))
         .one(db)
@@ -463,7 +477,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenPair, Ses
         // SECURITY: a rotated token presented again means two parties hold this sign-in,
         // one of them a thief. Which one cannot be told, so every session of the account
         // ends now, its access tokens included, not only this family's refresh tokens.
-        end_all_sessions(state, row.account_id).await?;
+        end_all_sessions(db, accounts, now, row.account_id).await?;
         tracing::warn!(account = %row.account_id, "refresh token reused; every session of the account is ended");
         crate::audit::note("reuse_detected", true);
         crate::audit::default_target("account", row.account_id);
@@ -476,64 +490,84 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<TokenPair, Ses
         .ok_or(SessionError::InvalidRefreshToken)?;
     // The successor carries the sign-in's details: the session stays what it was.
     let origin = origin_of(&row);
-    let pair = start_family(state, &txn, &account, row.family, &origin, row.signed_in_at).await?;
+    let pair = start_family(
+        settings,
+        now,
+        &txn,
+        &account,
+        row.family,
+        &origin,
+        row.signed_in_at,
+    )
+    .await?;
     crate::audit::commit(txn).await?;
     Ok(pair)
 }
 
 /// Revokes every refresh token of a sign-in (logout, or reuse of a rotated token).
-pub async fn revoke_family(state: &AppState, family: Uuid) -> Result<(), DbErr> {
+pub async fn revoke_family(db: &DatabaseConnection, now: i64, family: Uuid) -> Result<(), DbErr> {
     refresh_token::Entity::update_many()
-        .col_expr(
-            refresh_token::Column::RevokedAt,
-            Expr::value(state.clock.now()),
-        )
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
         .filter(refresh_token::Column::Family.eq(family))
         .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(&state.db)
+        .exec(db)
         .await?;
     Ok(())
 }
 
 /// Ends every session of an account: its access tokens stop verifying (the token version
 /// moves on) and its refresh tokens are revoked. For password changes, bans and closes.
-pub async fn end_all_sessions(state: &AppState, account_id: Uuid) -> Result<(), DbErr> {
+pub async fn end_all_sessions(
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    now: i64,
+    account_id: Uuid,
+) -> Result<(), DbErr> {
     account::Entity::update_many()
         .col_expr(
             account::Column::TokenVersion,
             Expr::col(account::Column::TokenVersion).add(1),
         )
         .filter(account::Column::Id.eq(account_id))
-        .exec(&state.db)
+        .exec(db)
         .await?;
     refresh_token::Entity::update_many()
-        .col_expr(
-            refresh_token::Column::RevokedAt,
-            Expr::value(state.clock.now()),
-        )
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
         .filter(refresh_token::Column::AccountId.eq(account_id))
         .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(&state.db)
+        .exec(db)
         .await?;
-    state.accounts.forget(&state.db, &[account_id]).await
+    accounts.forget(db, &[account_id]).await
 }
 
-/// The session an access token stands for, if the token is genuine, unexpired, not
-/// revoked, and its account is active.
-/// The signed-in caller of a request made with `credential`: an access token, or a
-/// personal access token (`pat_…`). `client_ip` is recorded as a token's last use.
+/// What checking a request's credential touches: the account views, the personal access
+/// tokens in use and when each was last used, the secret access tokens are signed with.
+pub struct Authenticator<'a> {
+    pub db: &'a DatabaseConnection,
+    pub accounts: &'a AccountCache,
+    pub tokens: &'a TokenCache,
+    pub usage: &'a Usage,
+    pub secret: &'a [u8],
+    /// `AUDIT_TRAIL`: whether a token used from a new address is an audit event.
+    pub audit_trail: bool,
+}
+
+/// The signed-in caller of a request made with `credential`: an access token (genuine,
+/// unexpired, not revoked, its account active), or a personal access token (`pat_…`).
+/// `client_ip` is recorded as a token's last use.
 pub async fn authenticate(
-    state: &AppState,
+    with: &Authenticator<'_>,
+    now: i64,
     credential: &str,
     client_ip: Option<IpAddr>,
 ) -> Result<Session, SessionError> {
     if credential.starts_with(access_tokens::PREFIX) {
-        return authenticate_token(state, credential, client_ip).await;
+        return authenticate_token(with, now, credential, client_ip).await;
     }
-    let claims = tokens::verify_access(&state.secret, credential, state.clock.now())?;
-    let view = state
+    let claims = tokens::verify_access(with.secret, credential, now)?;
+    let view = with
         .accounts
-        .view(&state.db, claims.user_id)
+        .view(with.db, claims.user_id)
         .await?
         .filter(|v| {
             v.account.status == "active"
@@ -561,24 +595,24 @@ fn session_of(view: Arc<AccountView>, family: Uuid, token: Option<TokenGrant>) -
 /// owner active. A password change leaves tokens alone (`token_version` is not compared):
 /// they are revoked on their own.
 async fn authenticate_token(
-    state: &AppState,
+    with: &Authenticator<'_>,
+    now: i64,
     secret: &str,
     client_ip: Option<IpAddr>,
 ) -> Result<Session, SessionError> {
-    let now = state.clock.now();
-    let held = access_tokens::find_live(&state.db, &state.access_tokens, now, secret)
+    let held = access_tokens::find_live(with.db, with.tokens, now, secret)
         .await?
         .ok_or(SessionError::InvalidAccessToken)?;
-    let view = state
+    let view = with
         .accounts
-        .view(&state.db, held.account_id)
+        .view(with.db, held.account_id)
         .await?
         .filter(|v| v.account.status == "active")
         .ok_or(SessionError::InvalidAccessToken)?;
-    if state.token_usage.note(held.id, now, client_ip) != UseNoted::Quiet {
+    if with.usage.note(held.id, now, client_ip) != UseNoted::Quiet {
         // Off the request's path: a lost write only delays what the list shows.
-        let db = state.db.clone();
-        let audited = state.audit_trail;
+        let db = with.db.clone();
+        let audited = with.audit_trail;
         let id = held.id;
         let (owner, email) = (view.account.id, view.account.email.clone());
         tokio::spawn(async move {
@@ -618,7 +652,7 @@ async fn authenticate_token(
 
 /// Forgets the failed sign-ins counted against `email`, from every address (after its
 /// password was reset).
-pub async fn clear_lockout(state: &AppState, email: &str) -> Result<(), DbErr> {
-    attempts::clear(&state.db, &email_key(email)).await?;
-    attempts::clear_prefix(&state.db, &email_address_prefix(email)).await
+pub async fn clear_lockout(db: &DatabaseConnection, email: &str) -> Result<(), DbErr> {
+    attempts::clear(db, &email_key(email)).await?;
+    attempts::clear_prefix(db, &email_address_prefix(email)).await
 }

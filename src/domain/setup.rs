@@ -6,11 +6,12 @@ use uuid::Uuid;
 use std::net::IpAddr;
 
 use crate::auth::password::HashError;
+use crate::auth::password::PasswordHasher;
 use crate::auth::{attempts, tokens};
 use crate::db::is_unique_violation;
 use crate::domain::accounts::NewAccount;
+use crate::domain::settings::Settings;
 use crate::domain::{validate, workspaces};
-use crate::state::AppState;
 use entity::{account_role, enterprise_group, group_member, setup, tenant};
 
 /// The name of the group setup creates.
@@ -61,27 +62,32 @@ fn init_failure_key(ip: Option<IpAddr>) -> String {
 /// Whether setup may run from `ip` as far as `INIT_PASSWORD` goes: no password is set, or
 /// this address validated it within the last hour. (Dify keeps the flag in its session
 /// cookie; the contract has no cookie, so the address carries it, in the shared database.)
-pub async fn init_validated(state: &AppState, ip: Option<IpAddr>) -> Result<bool, DbErr> {
-    if state.init_password.is_none() {
+pub async fn init_validated(
+    db: &DatabaseConnection,
+    settings: &Settings<'_>,
+    now: i64,
+    ip: Option<IpAddr>,
+) -> Result<bool, DbErr> {
+    if settings.init_password.is_none() {
         return Ok(true);
     }
-    Ok(attempts::count(&state.db, &init_key(ip), INIT_VALID_FOR, state.clock.now()).await? > 0)
+    Ok(attempts::count(db, &init_key(ip), INIT_VALID_FOR, now).await? > 0)
 }
 
 /// `POST /init`: checks the `INIT_PASSWORD`.
 pub async fn validate_init(
-    state: &AppState,
+    db: &DatabaseConnection,
+    settings: &Settings<'_>,
+    now: i64,
     ip: Option<IpAddr>,
     password: &str,
 ) -> Result<(), SetupError> {
-    let db = &state.db;
     if finished_at(db).await?.is_some() {
         return Err(SetupError::AlreadySetup);
     }
-    let Some(expected) = state.init_password.as_deref() else {
+    let Some(expected) = settings.init_password else {
         return Ok(());
     };
-    let now = state.clock.now();
     // SECURITY: a guess is counted before it is compared, so concurrent guesses from one
     // address are never compared past the limit; a right one gives its place back.
     let failure_key = init_failure_key(ip);
@@ -109,15 +115,17 @@ pub async fn finished_at(db: &DatabaseConnection) -> Result<Option<i64>, DbErr> 
 /// transaction. The setup row is written first: its fixed key makes a concurrent second
 /// setup fail on the unique constraint instead of creating a second administrator.
 pub async fn run(
-    state: &AppState,
+    db: &DatabaseConnection,
+    hasher: &PasswordHasher,
+    settings: &Settings<'_>,
+    now: i64,
     client_ip: Option<IpAddr>,
     input: SetupInput,
 ) -> Result<Uuid, SetupError> {
-    let (db, hasher, clock) = (&state.db, &state.hasher, state.clock.as_ref());
     if finished_at(db).await?.is_some() {
         return Err(SetupError::AlreadySetup);
     }
-    if !init_validated(state, client_ip).await? {
+    if !init_validated(db, settings, now, client_ip).await? {
         return Err(SetupError::NotInitValidated);
     }
     let email = validate::email(&input.email).map_err(SetupError::InvalidParam)?;
@@ -125,8 +133,6 @@ pub async fn run(
     validate::password(&input.password).map_err(SetupError::InvalidParam)?;
     let (language, timezone) = validate::language(input.language.as_deref());
     let password_hash = hasher.hash(input.password).await?;
-
-    let now = clock.now();
     let account_id = Uuid::now_v7();
     let group_id = Uuid::now_v7();
     let txn = crate::db::begin_write(db).await?;

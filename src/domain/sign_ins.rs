@@ -10,8 +10,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
+use crate::domain::account_cache::AccountCache;
 use crate::domain::session::SignInMethod;
-use crate::state::AppState;
 
 /// One active sign-in.
 #[derive(Debug, Clone)]
@@ -60,12 +60,13 @@ pub async fn active(
 /// the number ended. Their refresh tokens stop at once; their access tokens at their
 /// next request, on every instance, once the account's cached view is dropped.
 async fn end_where(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    now: i64,
     account_id: Uuid,
     families: Option<&[Uuid]>,
     keep: Option<Uuid>,
 ) -> Result<u64, DbErr> {
-    let now = state.clock.now();
     let mut update = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
         .col_expr(refresh_token::Column::EndedAt, Expr::value(now))
@@ -78,19 +79,31 @@ async fn end_where(
     if let Some(keep) = keep {
         update = update.filter(refresh_token::Column::Family.ne(keep));
     }
-    let ended = update.exec(&state.db).await?.rows_affected;
+    let ended = update.exec(db).await?.rows_affected;
     if ended > 0 {
-        state.accounts.forget(&state.db, &[account_id]).await?;
+        accounts.forget(db, &[account_id]).await?;
     }
     Ok(ended)
 }
 
 /// Ends one sign-in of the account; `false` when it has no such active sign-in.
-pub async fn end(state: &AppState, account_id: Uuid, family: Uuid) -> Result<bool, DbErr> {
-    Ok(end_where(state, account_id, Some(&[family]), None).await? > 0)
+pub async fn end(
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    now: i64,
+    account_id: Uuid,
+    family: Uuid,
+) -> Result<bool, DbErr> {
+    Ok(end_where(db, accounts, now, account_id, Some(&[family]), None).await? > 0)
 }
 
 /// Ends every sign-in of the account but `keep`.
-pub async fn end_others(state: &AppState, account_id: Uuid, keep: Uuid) -> Result<u64, DbErr> {
-    end_where(state, account_id, None, Some(keep)).await
+pub async fn end_others(
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    now: i64,
+    account_id: Uuid,
+    keep: Uuid,
+) -> Result<u64, DbErr> {
+    end_where(db, accounts, now, account_id, None, Some(keep)).await
 }

@@ -9,17 +9,19 @@
 //! provider, so a code obtained for one sign-in cannot be redeemed in another).
 
 use entity::{account, oauth_link, oauth_state};
+use sea_orm::DatabaseConnection;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::auth::tokens;
 use crate::db::is_unique_violation;
+use crate::domain::account_cache::AccountCache;
 use crate::domain::registration::{self, NewMember};
 use crate::domain::session::{self, SessionError, TokenPair};
 use crate::domain::session::{Client, Origin, SignInMethod};
+use crate::domain::settings::Settings;
 use crate::domain::{invitations, validate};
 use crate::oauth::{self, Provider, ProviderError};
-use crate::state::AppState;
 
 /// How long a sign-in may take at the provider.
 pub const STATE_LIFETIME: i64 = 600;
@@ -90,8 +92,8 @@ pub enum Landing {
     InviteSettings(String),
 }
 
-fn configured(state: &AppState, provider: Provider) -> Result<(), SocialError> {
-    if oauth::is_configured(&state.oauth, provider) {
+fn configured(settings: &Settings<'_>, provider: Provider) -> Result<(), SocialError> {
+    if oauth::is_configured(settings.oauth, provider) {
         Ok(())
     } else {
         Err(SocialError::NotConfigured(provider.as_str()))
@@ -109,13 +111,13 @@ pub struct Begun {
 /// the invitation, if any, and a fresh PKCE verifier) and returns the provider's
 /// authorization URL with the state and the verifier's S256 challenge.
 pub async fn begin(
-    state: &AppState,
+    db: &DatabaseConnection,
+    settings: &Settings<'_>,
+    now: i64,
     provider: Provider,
     invite_token: Option<&str>,
 ) -> Result<Begun, SocialError> {
-    configured(state, provider)?;
-    let now = state.clock.now();
-    let db = &state.db;
+    configured(settings, provider)?;
     // Sign-ins abandoned at the provider leave their state behind; clear the expired ones.
     oauth_state::Entity::delete_many()
         .filter(oauth_state::Column::ExpiresAt.lte(now))
@@ -123,7 +125,7 @@ pub async fn begin(
         .await?;
     let value = tokens::new_refresh_token();
     let verifier = oauth::new_pkce_verifier();
-    let authorize_url = oauth::authorize_url(&state.oauth, provider, &value, &verifier)?;
+    let authorize_url = oauth::authorize_url(settings.oauth, provider, &value, &verifier)?;
     oauth_state::ActiveModel {
         state_hash: Set(tokens::token_hash(&value)),
         provider: Set(provider.as_str().to_string()),
@@ -157,7 +159,8 @@ fn same_browser(callback: &Callback<'_>) -> bool {
 /// Takes the state back: it must exist, belong to this provider and be unexpired, and only
 /// one request can take it.
 async fn take_state(
-    state: &AppState,
+    db: &DatabaseConnection,
+    now: i64,
     provider: Provider,
     value: Option<&str>,
 ) -> Result<oauth_state::Model, SocialError> {
@@ -165,7 +168,6 @@ async fn take_state(
         .filter(|v| !v.is_empty())
         .ok_or(SocialError::BadState)?;
     let hash = tokens::token_hash(value);
-    let db = &state.db;
     let row = oauth_state::Entity::find_by_id(hash.clone())
         .one(db)
         .await?
@@ -174,10 +176,7 @@ async fn take_state(
         .filter(oauth_state::Column::StateHash.eq(hash))
         .exec(db)
         .await?;
-    if taken.rows_affected != 1
-        || row.provider != provider.as_str()
-        || row.expires_at <= state.clock.now()
-    {
+    if taken.rows_affected != 1 || row.provider != provider.as_str() || row.expires_at <= now {
         return Err(SocialError::BadState);
     }
     Ok(row)
@@ -199,12 +198,15 @@ pub struct Callback<'a> {
 /// with the state's PKCE verifier), and signs them in: by the linked identity, else by the
 /// verified email (linking it), else as a new account when registration is open.
 pub async fn finish(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    settings: &Settings<'_>,
+    now: i64,
     provider: Provider,
     callback: Callback<'_>,
     client: &Client,
 ) -> Result<Landing, SocialError> {
-    configured(state, provider)?;
+    configured(settings, provider)?;
     let method = match provider {
         Provider::Github => SignInMethod::Github,
         Provider::Google => SignInMethod::Google,
@@ -212,7 +214,7 @@ pub async fn finish(
     if !same_browser(&callback) {
         return Err(SocialError::OtherBrowser);
     }
-    let flow = take_state(state, provider, callback.state).await?;
+    let flow = take_state(db, now, provider, callback.state).await?;
     if let Some(error) = callback.error.filter(|e| !e.is_empty()) {
         return Err(SocialError::Denied(error.to_string()));
     }
@@ -220,11 +222,11 @@ pub async fn finish(
         .code
         .filter(|c| !c.is_empty())
         .ok_or(SocialError::MissingCode)?;
-    let identity = oauth::identify(&state.oauth, provider, code, &flow.pkce_verifier).await?;
+    let identity = oauth::identify(settings.oauth, provider, code, &flow.pkce_verifier).await?;
     let email = validate::email(&identity.email)
         .map_err(|_| SocialError::Provider(ProviderError::NoVerifiedEmail))?;
     if let Some(invite) = flow.invite_token.as_deref()
-        && let Some((_, _, invited)) = invitations::check(state, invite, None, None).await?
+        && let Some((_, _, invited)) = invitations::check(db, now, invite, None, None).await?
     {
         return if invited == email {
             Ok(Landing::InviteSettings(invite.to_string()))
@@ -232,40 +234,39 @@ pub async fn finish(
             Err(SocialError::InvalidInvitation)
         };
     }
-    let account = find_or_create(state, provider, &identity, &email).await?;
+    let account = find_or_create(db, settings, now, provider, &identity, &email).await?;
     let account = match account.status.as_str() {
         "active" => account,
         "pending" => {
             // An invited account signing in with a provider that vouches for its email.
-            let now = state.clock.now();
             let mut row: account::ActiveModel = account.into();
             row.status = Set("active".to_string());
             row.initialized_at = Set(Some(now));
             row.updated_at = Set(now);
-            row.update(&state.db).await?
+            row.update(db).await?
         }
         "banned" => return Err(SocialError::Banned),
         _ => return Err(SocialError::Closed),
     };
-    let now = state.clock.now();
     let mut row: account::ActiveModel = account.into();
     row.last_login_at = Set(Some(now));
     row.updated_at = Set(now);
-    let account = row.update(&state.db).await?;
+    let account = row.update(db).await?;
     // Covers the activation above too: both changed what the account views show.
-    state.accounts.forget(&state.db, &[account.id]).await?;
+    accounts.forget(db, &[account.id]).await?;
     Ok(Landing::SignedIn(
-        session::start_session(state, &account, &Origin::new(method, client)).await?,
+        session::start_session(db, settings, now, &account, &Origin::new(method, client)).await?,
     ))
 }
 
 async fn find_or_create(
-    state: &AppState,
+    db: &DatabaseConnection,
+    settings: &Settings<'_>,
+    now: i64,
     provider: Provider,
     identity: &oauth::Identity,
     email: &str,
 ) -> Result<account::Model, SocialError> {
-    let db = &state.db;
     let linked = oauth_link::Entity::find()
         .filter(oauth_link::Column::Provider.eq(provider.as_str()))
         .filter(oauth_link::Column::OpenId.eq(identity.open_id.clone()))
@@ -282,7 +283,7 @@ async fn find_or_create(
         .await?;
     let account = match by_email {
         Some(account) => account,
-        None if state.features.allow_register => {
+        None if settings.features.allow_register => {
             let fallback = email.split('@').next().unwrap_or(email);
             let name = identity
                 .name
@@ -294,7 +295,7 @@ async fn find_or_create(
                 name: &name,
                 password_hash: None,
                 language: "en-US",
-                now: state.clock.now(),
+                now,
             };
             let created = async {
                 let txn = crate::db::begin_write(db).await?;
@@ -321,7 +322,7 @@ async fn find_or_create(
         account_id: Set(account.id),
         provider: Set(provider.as_str().to_string()),
         open_id: Set(identity.open_id.clone()),
-        created_at: Set(state.clock.now()),
+        created_at: Set(now),
     }
     .insert(db)
     .await;

@@ -7,9 +7,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
+use crate::domain::account_cache::AccountCache;
 use crate::domain::policy::{self, MemberRefusal, WorkspaceRole};
 use crate::domain::workspaces;
-use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MemberError {
@@ -83,12 +83,12 @@ pub async fn list(
 
 /// Gives `member` the role `new` in the caller's current workspace.
 pub async fn change_role(
-    state: &AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
     caller: Uuid,
     member: Uuid,
     new: WorkspaceRole,
 ) -> Result<(), MemberError> {
-    let db = &state.db;
     let mine = caller_workspace(db, caller).await?;
     let theirs = membership(db, mine.tenant_id, member).await?;
     let target = WorkspaceRole::parse(&theirs.role);
@@ -107,15 +107,20 @@ pub async fn change_role(
         .filter(tenant_member::Column::Id.eq(theirs.id))
         .exec(db)
         .await?;
-    state.accounts.forget(&state.db, &[member]).await?;
+    accounts.forget(db, &[member]).await?;
     Ok(())
 }
 
 /// Removes `member` from the caller's current workspace; the workspace's id. A pending
 /// member's invitation is cancelled with it, and the removed account's current workspace
 /// moves to another of its workspaces, if it has one.
-pub async fn remove(state: &AppState, caller: Uuid, member: Uuid) -> Result<Uuid, MemberError> {
-    let db = &state.db;
+pub async fn remove(
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    now: i64,
+    caller: Uuid,
+    member: Uuid,
+) -> Result<Uuid, MemberError> {
     let mine = caller_workspace(db, caller).await?;
     let theirs = membership(db, mine.tenant_id, member).await?;
     policy::member_removal(
@@ -124,7 +129,6 @@ pub async fn remove(state: &AppState, caller: Uuid, member: Uuid) -> Result<Uuid
         caller == member,
     )
     .map_err(MemberError::Refused)?;
-    let now = state.clock.now();
     let txn = crate::db::begin_write(db).await?;
     tenant_member::Entity::delete_by_id(theirs.id)
         .exec(&txn)
@@ -151,6 +155,6 @@ pub async fn remove(state: &AppState, caller: Uuid, member: Uuid) -> Result<Uuid
         }
     }
     crate::audit::commit(txn).await?;
-    state.accounts.forget(&state.db, &[member]).await?;
+    accounts.forget(db, &[member]).await?;
     Ok(mine.tenant_id)
 }

@@ -5,6 +5,7 @@ use entity::{tenant, tenant_member};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
+use crate::domain::account_cache::AccountCache;
 use crate::domain::policy::Capability;
 
 /// The account's current workspace and its membership there.
@@ -67,11 +68,12 @@ pub enum WorkspaceError {
 
 /// Makes a workspace the account belongs to its current one.
 pub async fn switch(
-    state: &crate::state::AppState,
+    db: &DatabaseConnection,
+    accounts: &AccountCache,
+    now: i64,
     account_id: Uuid,
     tenant_id: Uuid,
 ) -> Result<(tenant::Model, tenant_member::Model), WorkspaceError> {
-    let db = &state.db;
     let tenant = tenant::Entity::find_by_id(tenant_id)
         .one(db)
         .await?
@@ -83,10 +85,10 @@ pub async fn switch(
         .await?
         .ok_or(WorkspaceError::NotMember)?;
     let txn = crate::db::begin_write(db).await?;
-    crate::domain::groups::make_current(&txn, account_id, &tenant, state.clock.now()).await?;
+    crate::domain::groups::make_current(&txn, account_id, &tenant, now).await?;
     crate::audit::commit(txn).await?;
     // The current group, whose role the account views show, may have changed.
-    state.accounts.forget(&state.db, &[account_id]).await?;
+    accounts.forget(db, &[account_id]).await?;
     Ok((
         tenant,
         tenant_member::Model {

@@ -364,7 +364,9 @@ async fn make_super_admins(app: &TestApp, ids: &[uuid::Uuid]) {
         .exec(&app.state.db)
         .await
         .expect("promote");
-    console_server::domain::account_cache::forget(&app.state, ids)
+    app.state
+        .accounts
+        .forget(&app.state.db, ids)
         .await
         .expect("forget");
 }

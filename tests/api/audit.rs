@@ -399,7 +399,7 @@ db_test!(async fn a_group_super_admin_reads_only_its_groups_events(app) {
     let lead = app.console_as(&lead_token);
     let lead_id = lead.get_account_profile().send().await.expect("me").into_inner().id;
     let admin_id = admin.get_account_profile().send().await.expect("me").into_inner().id;
-    let theirs = console_server::domain::groups::create(&app.state, lead_id, "Lead's Group", None).await.expect("group");
+    let theirs = console_server::domain::groups::create(&app.state.db, &app.state.accounts, app.state.clock.now(), lead_id, "Lead's Group", None).await.expect("group");
     let (workspace, _) = console_server::domain::workspaces::current(&app.state.db, admin_id).await.expect("q").expect("ws");
     let default_group = workspace.group_id.expect("default group");
     let rename = |token: String, id: uuid::Uuid, name: &'static str| {

@@ -225,7 +225,7 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) using |s
         .await
         .expect("query")
         .expect("account");
-    session_domain::end_all_sessions(&app.state, banned_account.id).await.expect("end sessions");
+    session_domain::end_all_sessions(&app.state.db, &app.state.accounts, app.state.clock.now(), banned_account.id).await.expect("end sessions");
     let mut ban: account::ActiveModel = banned_account.clone().into();
     ban.status = Set("banned".into());
     ban.update(&app.state.db).await.expect("ban");
@@ -249,7 +249,7 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) using |s
         .expect("account")
         .id;
     let admin_id = tokens::verify_access(&app.state.secret, &admin, app.state.clock.now()).expect("admin claims").user_id;
-    let other_group = groups::create(&app.state, admin_id, "Other Group", None).await.expect("other group");
+    let other_group = groups::create(&app.state.db, &app.state.accounts, app.state.clock.now(), admin_id, "Other Group", None).await.expect("other group");
     groups::join(&app.state.db, other_group.id, other_id, "admin", app.state.clock.now()).await.expect("join");
     let other = login(&app.console, "other@example.com", "otherpw12").await.expect("other").access_token;
 

@@ -79,7 +79,11 @@ async fn a_backup_taken_under_load_restores_and_signs_in() {
         .expect("migrations are up to date");
     let restored = AppState::new(conn, FeatureConfig::defaults(), app.state.secret.clone());
     session::login(
-        &restored,
+        &restored.db,
+        &restored.accounts,
+        &restored.hasher,
+        &restored.settings(),
+        restored.clock.now(),
         "user0@example.com",
         "user-pass-1".into(),
         &Client::default(),
@@ -87,7 +91,11 @@ async fn a_backup_taken_under_load_restores_and_signs_in() {
     .await
     .expect("the account made before the backup signs in");
     session::login(
-        &restored,
+        &restored.db,
+        &restored.accounts,
+        &restored.hasher,
+        &restored.settings(),
+        restored.clock.now(),
         ADMIN_EMAIL,
         ADMIN_PASSWORD.into(),
         &Client::default(),

@@ -258,7 +258,7 @@ db_test!(async fn access_tokens_die_with_expiry_revocation_and_foreign_keys(app)
 
     // Ending every session (what a password change, ban or close does): refused at once.
     let admin_id = uuid::Uuid::parse_str(claims(&pair.access_token)["user_id"].as_str().expect("id")).expect("uuid");
-    session::end_all_sessions(&app.state, admin_id).await.expect("end sessions");
+    session::end_all_sessions(&app.state.db, &app.state.accounts, app.state.clock.now(), admin_id).await.expect("end sessions");
     assert_eq!(code_of(me.get_account_profile().send().await), (401, "unauthorized".into()));
     let refreshed = app
         .console

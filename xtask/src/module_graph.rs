@@ -369,48 +369,10 @@ mod tests {
         assert!(found.is_empty(), "module cycles:\n{}", shown.join("\n\n"));
     }
 
-    /// Domain modules whose functions still take the whole `AppState` (issue 19): the
-    /// list only shrinks. A module taken off it names what it touches instead.
-    const STILL_TAKING_APP_STATE: &[&str] = &[
-        "domain::account_deletion",
-        "domain::accounts",
-        "domain::datasets",
-        "domain::email_change",
-        "domain::email_code_login",
-        "domain::email_codes",
-        "domain::groups",
-        "domain::invitations",
-        "domain::owner_transfer",
-        "domain::password_reset",
-        "domain::profile",
-        "domain::registration",
-        "domain::session",
-        "domain::setup",
-        "domain::sign_ins",
-        "domain::social",
-        "domain::workspace_members",
-        "domain::workspaces",
-    ];
-
     #[test]
     fn no_dependency_points_up_the_layers() {
         let up = upward(&server_graph());
-        let known = |(from, to): &(String, String)| {
-            to == "state" && STILL_TAKING_APP_STATE.contains(&from.as_str())
-        };
-        let new: Vec<_> = up.iter().filter(|e| !known(e)).collect();
-        assert!(
-            new.is_empty(),
-            "modules naming a layer above them: {new:#?}"
-        );
-        let gone: Vec<_> = STILL_TAKING_APP_STATE
-            .iter()
-            .filter(|m| !up.iter().any(|(from, to)| from == *m && to == "state"))
-            .collect();
-        assert!(
-            gone.is_empty(),
-            "no longer naming `state`, take off the list: {gone:?}"
-        );
+        assert!(up.is_empty(), "modules naming a layer above them: {up:#?}");
     }
 
     #[test]

@@ -16,7 +16,14 @@ impl ConsoleHandlers {
         principal: &super::ConsolePrincipal,
         change: Change<'_>,
     ) -> Result<schemas::Account, ConsoleError> {
-        let view = profile::update(&self.state, principal.account.id, change).await?;
+        let view = profile::update(
+            &self.state.db,
+            &self.state.accounts,
+            self.state.clock.now(),
+            principal.account.id,
+            change,
+        )
+        .await?;
         Ok(views::account(&view))
     }
 }
@@ -103,7 +110,11 @@ impl AccountApi for ConsoleHandlers {
         body: schemas::ChangePasswordRequest,
     ) -> poem::Result<responses::ChangeAccountPasswordResponse> {
         let pair = profile::change_password(
-            &self.state,
+            &self.state.db,
+            &self.state.accounts,
+            &self.state.hasher,
+            &self.state.settings(),
+            self.state.clock.now(),
             &principal,
             body.password,
             body.new_password,
@@ -149,9 +160,15 @@ impl AccountApi for ConsoleHandlers {
         principal: Self::Principal,
         session_id: ::uuid::Uuid,
     ) -> poem::Result<responses::EndAccountSessionResponse> {
-        let ended = sign_ins::end(&self.state, principal.account.id, session_id)
-            .await
-            .map_err(ConsoleError::from)?;
+        let ended = sign_ins::end(
+            &self.state.db,
+            &self.state.accounts,
+            self.state.clock.now(),
+            principal.account.id,
+            session_id,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         if !ended {
             return Err(ConsoleError::new(
                 poem::http::StatusCode::NOT_FOUND,
@@ -168,9 +185,15 @@ impl AccountApi for ConsoleHandlers {
         _ctx: Self::Context,
         principal: Self::Principal,
     ) -> poem::Result<responses::EndOtherAccountSessionsResponse> {
-        sign_ins::end_others(&self.state, principal.account.id, principal.family)
-            .await
-            .map_err(ConsoleError::from)?;
+        sign_ins::end_others(
+            &self.state.db,
+            &self.state.accounts,
+            self.state.clock.now(),
+            principal.account.id,
+            principal.family,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::EndOtherAccountSessionsResponse::Ok(Json(
             success(),
         )))
@@ -182,9 +205,16 @@ impl AccountApi for ConsoleHandlers {
         _principal: Self::Principal,
         body: schemas::RegisterAccountRequest,
     ) -> poem::Result<responses::RegisterAccountResponse> {
-        accounts::register(&self.state, &body.email, &body.name, body.password)
-            .await
-            .map_err(ConsoleError::from)?;
+        accounts::register(
+            &self.state.db,
+            &self.state.hasher,
+            self.state.clock.now(),
+            &body.email,
+            &body.name,
+            body.password,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::RegisterAccountResponse::Ok(Json(success())))
     }
 
@@ -276,9 +306,16 @@ impl AccountApi for ConsoleHandlers {
             role_type: body.role_type.map(|r| r.as_str().to_string()),
             group_role: body.group_role.map(|r| r.as_str().to_string()),
         };
-        let view = accounts::update(&self.state, access.session(), id, changes)
-            .await
-            .map_err(ConsoleError::from)?;
+        let view = accounts::update(
+            &self.state.db,
+            &self.state.accounts,
+            self.state.clock.now(),
+            access.session(),
+            id,
+            changes,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::UpdateAccountExResponse::Ok(Json(
             views::account_ex(&view),
         )))
@@ -295,9 +332,16 @@ impl AccountApi for ConsoleHandlers {
             role_type: Some(body.role_type.as_str().to_string()),
             ..Default::default()
         };
-        let view = accounts::update(&self.state, &principal, id, changes)
-            .await
-            .map_err(ConsoleError::from)?;
+        let view = accounts::update(
+            &self.state.db,
+            &self.state.accounts,
+            self.state.clock.now(),
+            &principal,
+            id,
+            changes,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::UpdateAccountRoleResponse::Ok(Json(
             views::account_ex(&view),
         )))
@@ -310,7 +354,11 @@ impl AccountApi for ConsoleHandlers {
         body: schemas::InviteMembersRequest,
     ) -> poem::Result<responses::InviteMembersByEmailResponse> {
         let (tenant_id, outcomes) = invitations::invite(
-            &self.state,
+            &self.state.db,
+            &self.state.accounts,
+            &self.state.mailer,
+            &self.state.settings(),
+            self.state.clock.now(),
             &principal,
             &body.emails,
             body.role.as_str(),
@@ -353,7 +401,10 @@ impl AccountApi for ConsoleHandlers {
             Some(schemas::ChangeEmailPhase::OldEmail) | None => email_change::Phase::Old,
         };
         let token = email_change::send(
-            &self.state,
+            &self.state.db,
+            &self.state.mailer,
+            &self.state.settings(),
+            self.state.clock.now(),
             &principal,
             phase,
             &body.email,
@@ -375,7 +426,9 @@ impl AccountApi for ConsoleHandlers {
         body: schemas::EmailCodeValidityRequest,
     ) -> poem::Result<responses::CheckChangeEmailCodeResponse> {
         let email = email_change::check(
-            &self.state,
+            &self.state.db,
+            &self.state.settings(),
+            self.state.clock.now(),
             &principal,
             &body.email,
             &body.code,
@@ -394,9 +447,17 @@ impl AccountApi for ConsoleHandlers {
         principal: Self::Principal,
         body: schemas::ChangeEmailResetRequest,
     ) -> poem::Result<responses::ResetAccountEmailResponse> {
-        let view = email_change::reset(&self.state, &principal, &body.new_email, &body.token)
-            .await
-            .map_err(ConsoleError::from)?;
+        let view = email_change::reset(
+            &self.state.db,
+            &self.state.accounts,
+            &self.state.mailer,
+            self.state.clock.now(),
+            &principal,
+            &body.new_email,
+            &body.token,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::ResetAccountEmailResponse::Ok(Json(
             views::account(&view),
         )))
@@ -408,7 +469,7 @@ impl AccountApi for ConsoleHandlers {
         _principal: Self::Principal,
         body: schemas::CheckEmailUniqueRequest,
     ) -> poem::Result<responses::CheckEmailUniqueResponse> {
-        email_change::ensure_unused(&self.state, &body.email)
+        email_change::ensure_unused(&self.state.db, &body.email)
             .await
             .map_err(ConsoleError::from)?;
         Ok(responses::CheckEmailUniqueResponse::Ok(Json(success())))
@@ -419,9 +480,16 @@ impl AccountApi for ConsoleHandlers {
         ctx: Self::Context,
         principal: Self::Principal,
     ) -> poem::Result<responses::SendDeleteAccountCodeResponse> {
-        let token = account_deletion::send(&self.state, &principal, ctx.client_ip)
-            .await
-            .map_err(ConsoleError::from)?;
+        let token = account_deletion::send(
+            &self.state.db,
+            &self.state.mailer,
+            &self.state.settings(),
+            self.state.clock.now(),
+            &principal,
+            ctx.client_ip,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::SendDeleteAccountCodeResponse::Ok(Json(
             views::email_token(token),
         )))
@@ -433,9 +501,17 @@ impl AccountApi for ConsoleHandlers {
         principal: Self::Principal,
         body: schemas::DeleteAccountRequest,
     ) -> poem::Result<responses::DeleteAccountResponse> {
-        account_deletion::delete(&self.state, &principal, &body.token, &body.code)
-            .await
-            .map_err(ConsoleError::from)?;
+        account_deletion::delete(
+            &self.state.db,
+            &self.state.accounts,
+            &self.state.settings(),
+            self.state.clock.now(),
+            &principal,
+            &body.token,
+            &body.code,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::DeleteAccountResponse::Ok(Json(success())))
     }
 }

@@ -17,7 +17,10 @@ impl AuthApi for ConsoleHandlers {
         body: schemas::SendEmailCodeRequest,
     ) -> poem::Result<responses::SendEmailCodeLoginResponse> {
         let token = email_code_login::send(
-            &self.state,
+            &self.state.db,
+            &self.state.mailer,
+            &self.state.settings(),
+            self.state.clock.now(),
             &body.email,
             body.language.as_deref(),
             ctx.client_ip,
@@ -35,7 +38,10 @@ impl AuthApi for ConsoleHandlers {
         body: schemas::EmailCodeValidityRequest,
     ) -> poem::Result<responses::EmailCodeLoginResponse> {
         let pair = email_code_login::sign_in(
-            &self.state,
+            &self.state.db,
+            &self.state.accounts,
+            &self.state.settings(),
+            self.state.clock.now(),
             &body.email,
             &body.code,
             &body.token,
@@ -55,7 +61,11 @@ impl AuthApi for ConsoleHandlers {
     ) -> poem::Result<responses::LoginResponse> {
         if let Some(token) = body.invite_token.as_deref().filter(|t| !t.is_empty()) {
             let accepted = invitations::sign_in_with_invitation(
-                &self.state,
+                &self.state.db,
+                &self.state.accounts,
+                &self.state.hasher,
+                &self.state.settings(),
+                self.state.clock.now(),
                 &body.email,
                 &body.password,
                 token,
@@ -67,9 +77,18 @@ impl AuthApi for ConsoleHandlers {
                 return Ok(responses::LoginResponse::Ok(Json(token_pair(pair))));
             }
         }
-        let pair = session::login(&self.state, &body.email, body.password, &ctx.client())
-            .await
-            .map_err(ConsoleError::from)?;
+        let pair = session::login(
+            &self.state.db,
+            &self.state.accounts,
+            &self.state.hasher,
+            &self.state.settings(),
+            self.state.clock.now(),
+            &body.email,
+            body.password,
+            &ctx.client(),
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::LoginResponse::Ok(Json(token_pair(pair))))
     }
 
@@ -80,9 +99,15 @@ impl AuthApi for ConsoleHandlers {
         email: String,
         token: String,
     ) -> poem::Result<responses::CheckActivationResponse> {
-        let found = invitations::check(&self.state, &token, Some(&email), workspace_id)
-            .await
-            .map_err(ConsoleError::from)?;
+        let found = invitations::check(
+            &self.state.db,
+            self.state.clock.now(),
+            &token,
+            Some(&email),
+            workspace_id,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::CheckActivationResponse::Ok(Json(
             schemas::ActivationCheckResponse {
                 is_valid: found.is_some(),
@@ -103,7 +128,10 @@ impl AuthApi for ConsoleHandlers {
         body: schemas::ActivateRequest,
     ) -> poem::Result<responses::ActivateResponse> {
         let pair = invitations::activate(
-            &self.state,
+            &self.state.db,
+            &self.state.accounts,
+            &self.state.settings(),
+            self.state.clock.now(),
             invitations::Activation {
                 token: &body.token,
                 email: body.email.as_deref(),
@@ -125,7 +153,10 @@ impl AuthApi for ConsoleHandlers {
         body: schemas::SendEmailCodeRequest,
     ) -> poem::Result<responses::SendForgotPasswordEmailResponse> {
         let token = password_reset::send(
-            &self.state,
+            &self.state.db,
+            &self.state.mailer,
+            &self.state.settings(),
+            self.state.clock.now(),
             &body.email,
             body.language.as_deref(),
             ctx.client_ip,
@@ -142,9 +173,16 @@ impl AuthApi for ConsoleHandlers {
         _ctx: Self::Context,
         body: schemas::EmailCodeValidityRequest,
     ) -> poem::Result<responses::CheckForgotPasswordCodeResponse> {
-        let email = password_reset::check(&self.state, &body.email, &body.code, &body.token)
-            .await
-            .map_err(ConsoleError::from)?;
+        let email = password_reset::check(
+            &self.state.db,
+            &self.state.settings(),
+            self.state.clock.now(),
+            &body.email,
+            &body.code,
+            &body.token,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::CheckForgotPasswordCodeResponse::Ok(Json(
             code_valid(email),
         )))
@@ -156,7 +194,11 @@ impl AuthApi for ConsoleHandlers {
         body: schemas::ResetPasswordRequest,
     ) -> poem::Result<responses::ResetPasswordResponse> {
         let pair = password_reset::reset(
-            &self.state,
+            &self.state.db,
+            &self.state.accounts,
+            &self.state.hasher,
+            &self.state.settings(),
+            self.state.clock.now(),
             &body.email,
             &body.token,
             body.password,
@@ -174,7 +216,10 @@ impl AuthApi for ConsoleHandlers {
         body: schemas::SendEmailCodeRequest,
     ) -> poem::Result<responses::SendRegisterEmailResponse> {
         let token = registration::send(
-            &self.state,
+            &self.state.db,
+            &self.state.mailer,
+            &self.state.settings(),
+            self.state.clock.now(),
             &body.email,
             body.language.as_deref(),
             ctx.client_ip,
@@ -191,9 +236,16 @@ impl AuthApi for ConsoleHandlers {
         _ctx: Self::Context,
         body: schemas::EmailCodeValidityRequest,
     ) -> poem::Result<responses::CheckRegisterCodeResponse> {
-        let email = registration::check(&self.state, &body.email, &body.code, &body.token)
-            .await
-            .map_err(ConsoleError::from)?;
+        let email = registration::check(
+            &self.state.db,
+            &self.state.settings(),
+            self.state.clock.now(),
+            &body.email,
+            &body.code,
+            &body.token,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::CheckRegisterCodeResponse::Ok(Json(code_valid(
             email,
         ))))
@@ -205,7 +257,10 @@ impl AuthApi for ConsoleHandlers {
         body: schemas::FinishRegisterRequest,
     ) -> poem::Result<responses::FinishRegisterResponse> {
         let pair = registration::finish(
-            &self.state,
+            &self.state.db,
+            &self.state.hasher,
+            &self.state.settings(),
+            self.state.clock.now(),
             registration::Finish {
                 email: &body.email,
                 name: body.name.as_deref(),
@@ -229,20 +284,27 @@ impl AuthApi for ConsoleHandlers {
         invite_token: Option<String>,
     ) -> poem::Result<responses::OauthLoginResponse> {
         let provider = provider_of(provider);
-        let (url, cookie) =
-            match social::begin(&self.state, provider, invite_token.as_deref()).await {
-                Ok(begun) => {
-                    let cookie = state_cookie(&self.state, provider, Some(&begun.state));
-                    (begun.authorize_url, Some(cookie))
-                }
-                // The browser was sent here by the web app: a provider this server has no
-                // client for lands on the sign-in page with the reason, as every callback
-                // failure does, rather than on a JSON error page.
-                Err(err @ social::SocialError::NotConfigured(_)) => {
-                    (signin_failure(&self.state, &err), None)
-                }
-                Err(err) => return Err(social_error(err).into()),
-            };
+        let (url, cookie) = match social::begin(
+            &self.state.db,
+            &self.state.settings(),
+            self.state.clock.now(),
+            provider,
+            invite_token.as_deref(),
+        )
+        .await
+        {
+            Ok(begun) => {
+                let cookie = state_cookie(&self.state, provider, Some(&begun.state));
+                (begun.authorize_url, Some(cookie))
+            }
+            // The browser was sent here by the web app: a provider this server has no
+            // client for lands on the sign-in page with the reason, as every callback
+            // failure does, rather than on a JSON error page.
+            Err(err @ social::SocialError::NotConfigured(_)) => {
+                (signin_failure(&self.state, &err), None)
+            }
+            Err(err) => return Err(social_error(err).into()),
+        };
         Ok(responses::OauthLoginResponse::Found(
             url,
             cookie,
@@ -269,7 +331,16 @@ impl AuthApi for ConsoleHandlers {
         };
         let name = provider.as_str();
         let provider = provider_of(provider);
-        let outcome = social::finish(&self.state, provider, callback, &ctx.client()).await;
+        let outcome = social::finish(
+            &self.state.db,
+            &self.state.accounts,
+            &self.state.settings(),
+            self.state.clock.now(),
+            provider,
+            callback,
+            &ctx.client(),
+        )
+        .await;
         // Whenever the browser brought the cookie of this state, the state is spent now
         // (signed in or not): the cookie goes too. Without it (another browser, another
         // sign-in's cookie) nothing was spent, and this browser's cookie, if any, stays.
@@ -320,9 +391,15 @@ impl AuthApi for ConsoleHandlers {
         _ctx: Self::Context,
         body: schemas::RefreshTokenRequest,
     ) -> poem::Result<responses::RefreshTokenResponse> {
-        let pair = session::refresh(&self.state, &body.refresh_token)
-            .await
-            .map_err(ConsoleError::from)?;
+        let pair = session::refresh(
+            &self.state.db,
+            &self.state.accounts,
+            &self.state.settings(),
+            self.state.clock.now(),
+            &body.refresh_token,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::RefreshTokenResponse::Ok(Json(token_pair(pair))))
     }
 
@@ -331,7 +408,7 @@ impl AuthApi for ConsoleHandlers {
         _ctx: Self::Context,
         principal: Self::Principal,
     ) -> poem::Result<responses::LogoutResponse> {
-        session::revoke_family(&self.state, principal.family)
+        session::revoke_family(&self.state.db, self.state.clock.now(), principal.family)
             .await
             .map_err(ConsoleError::from)?;
         Ok(responses::LogoutResponse::Ok(Json(success())))
@@ -342,7 +419,7 @@ impl AuthApi for ConsoleHandlers {
         _ctx: Self::Context,
         principal: Self::Principal,
     ) -> poem::Result<responses::LogoutPostResponse> {
-        session::revoke_family(&self.state, principal.family)
+        session::revoke_family(&self.state.db, self.state.clock.now(), principal.family)
             .await
             .map_err(ConsoleError::from)?;
         Ok(responses::LogoutPostResponse::Ok(Json(success())))

@@ -125,9 +125,14 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         access: Self::GroupAccess,
         body: schemas::UpdateEnterpriseGroupRequest,
     ) -> poem::Result<responses::UpdateEnterpriseGroupResponse> {
-        let group = groups::update(&self.state, access.group().id, &body.name, body.short_name)
-            .await
-            .map_err(ConsoleError::from)?;
+        let group = groups::update(
+            &self.state.db,
+            access.group().id,
+            &body.name,
+            body.short_name,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::UpdateEnterpriseGroupResponse::Ok(Json(
             views::group(&group)?,
         )))
@@ -140,7 +145,9 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         body: schemas::CreateEnterpriseGroupRequest,
     ) -> poem::Result<responses::CreateEnterpriseGroupResponse> {
         groups::create(
-            &self.state,
+            &self.state.db,
+            &self.state.accounts,
+            self.state.clock.now(),
             principal.account.id,
             &body.name,
             body.short_name,
@@ -160,7 +167,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         _principal: Self::Principal,
         body: schemas::DeleteEnterpriseGroupRequest,
     ) -> poem::Result<responses::DeleteEnterpriseGroupResponse> {
-        groups::delete(&self.state, body.id)
+        groups::delete(&self.state.db, &self.state.accounts, body.id)
             .await
             .map_err(ConsoleError::from)?;
         Ok(responses::DeleteEnterpriseGroupResponse::Ok(
@@ -211,7 +218,9 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         body: schemas::CreateGroupTenantRequest,
     ) -> poem::Result<responses::CreateGroupTenantResponse> {
         groups::create_tenant(
-            &self.state,
+            &self.state.db,
+            &self.state.accounts,
+            self.state.clock.now(),
             access.group().id,
             access.session().account.id,
             &body.name,
@@ -330,9 +339,15 @@ impl EnterpriseGroupApi for ConsoleHandlers {
     ) -> poem::Result<responses::CheckManagePermissionResponse> {
         let permitted = access.manages_group();
         if permitted && switch_tenant {
-            groups::switch_to_shadow(&self.state, access.group().id, access.session().account.id)
-                .await
-                .map_err(ConsoleError::from)?;
+            groups::switch_to_shadow(
+                &self.state.db,
+                &self.state.accounts,
+                self.state.clock.now(),
+                access.group().id,
+                access.session().account.id,
+            )
+            .await
+            .map_err(ConsoleError::from)?;
         }
         Ok(responses::CheckManagePermissionResponse::Ok(Json(
             permission(permitted),
@@ -490,9 +505,10 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         let group = access
             .group()
             .ok_or(ConsoleError::from(groups::GroupError::GroupNotFound))?;
-        let added = groups::repair_model_providers(&self.state, group.id)
-            .await
-            .map_err(ConsoleError::from)?;
+        let added =
+            groups::repair_model_providers(&self.state.db, self.state.clock.now(), group.id)
+                .await
+                .map_err(ConsoleError::from)?;
         tracing::info!(group = %group.id, added, "repaired model providers");
         Ok(responses::RepairModelProvidersResponse::Ok(Json(success())))
     }
@@ -529,7 +545,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         let group = access
             .group()
             .ok_or(ConsoleError::from(groups::GroupError::GroupNotFound))?;
-        let added = groups::repair_system_default(&self.state, group.id)
+        let added = groups::repair_system_default(&self.state.db, self.state.clock.now(), group.id)
             .await
             .map_err(ConsoleError::from)?;
         tracing::info!(group = %group.id, added, "repaired system default models");

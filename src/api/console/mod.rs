@@ -58,7 +58,13 @@ impl ConsoleHandlers {
             return Err(ConsoleError::not_implemented(op.operation_id()));
         }
         self.require_setup(op).await?;
-        let session = session::authenticate(&self.state, credential, ctx.client_ip).await?;
+        let session = session::authenticate(
+            &self.state.authenticator(),
+            self.state.clock.now(),
+            credential,
+            ctx.client_ip,
+        )
+        .await?;
         crate::audit::account(session.account.id, &session.account.email);
         if let Some(grant) = session.token {
             crate::audit::note("via_access_token_id", grant.id.to_string());

@@ -38,9 +38,16 @@ impl SetupApi for ConsoleHandlers {
             password: body.password,
             language: body.language,
         };
-        setup::run(&self.state, ctx.client_ip, input)
-            .await
-            .map_err(ConsoleError::from)?;
+        setup::run(
+            &self.state.db,
+            &self.state.hasher,
+            &self.state.settings(),
+            self.state.clock.now(),
+            ctx.client_ip,
+            input,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::SetupResponse::Created(Json(
             schemas::ResultResponse {
                 result: "success".to_string(),
@@ -86,9 +93,14 @@ impl SetupApi for ConsoleHandlers {
             .await
             .map_err(ConsoleError::from)?
             .is_some()
-            || setup::init_validated(state, ctx.client_ip)
-                .await
-                .map_err(ConsoleError::from)?;
+            || setup::init_validated(
+                &state.db,
+                &state.settings(),
+                state.clock.now(),
+                ctx.client_ip,
+            )
+            .await
+            .map_err(ConsoleError::from)?;
         let status = if done {
             schemas::InitStatus::Finished
         } else {
@@ -104,9 +116,15 @@ impl SetupApi for ConsoleHandlers {
         ctx: Self::Context,
         body: schemas::InitValidateRequest,
     ) -> poem::Result<responses::ValidateInitPasswordResponse> {
-        setup::validate_init(&self.state, ctx.client_ip, &body.password)
-            .await
-            .map_err(ConsoleError::from)?;
+        setup::validate_init(
+            &self.state.db,
+            &self.state.settings(),
+            self.state.clock.now(),
+            ctx.client_ip,
+            &body.password,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::ValidateInitPasswordResponse::Created(Json(
             super::views::success(),
         )))

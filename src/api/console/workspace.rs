@@ -22,7 +22,8 @@ impl WorkspaceApi for ConsoleHandlers {
             .map_err(ConsoleError::from)?
             .ok_or_else(ConsoleError::forbidden)?;
         let created = datasets::create(
-            &self.state,
+            &self.state.db,
+            self.state.clock.now(),
             &tenant,
             &principal.account,
             datasets::NewDataset {
@@ -63,10 +64,15 @@ impl WorkspaceApi for ConsoleHandlers {
         principal: Self::Principal,
         body: schemas::SwitchWorkspaceRequest,
     ) -> poem::Result<responses::SwitchWorkspaceResponse> {
-        let (tenant, member) =
-            workspaces::switch(&self.state, principal.account.id, body.tenant_id)
-                .await
-                .map_err(ConsoleError::from)?;
+        let (tenant, member) = workspaces::switch(
+            &self.state.db,
+            &self.state.accounts,
+            self.state.clock.now(),
+            principal.account.id,
+            body.tenant_id,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::SwitchWorkspaceResponse::Ok(Json(
             schemas::SwitchWorkspaceResponse {
                 result: "success".to_string(),
@@ -155,9 +161,15 @@ impl WorkspaceApi for ConsoleHandlers {
         body: schemas::UpdateMemberRoleRequest,
     ) -> poem::Result<responses::UpdateWorkspaceMemberRoleResponse> {
         let role = WorkspaceRole::parse(body.role.as_str());
-        workspace_members::change_role(&self.state, principal.account.id, member_id, role)
-            .await
-            .map_err(ConsoleError::from)?;
+        workspace_members::change_role(
+            &self.state.db,
+            &self.state.accounts,
+            principal.account.id,
+            member_id,
+            role,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::UpdateWorkspaceMemberRoleResponse::Ok(Json(
             views::success(),
         )))
@@ -169,9 +181,15 @@ impl WorkspaceApi for ConsoleHandlers {
         principal: Self::Principal,
         member_id: ::uuid::Uuid,
     ) -> poem::Result<responses::RemoveWorkspaceMemberResponse> {
-        let tenant_id = workspace_members::remove(&self.state, principal.account.id, member_id)
-            .await
-            .map_err(ConsoleError::from)?;
+        let tenant_id = workspace_members::remove(
+            &self.state.db,
+            &self.state.accounts,
+            self.state.clock.now(),
+            principal.account.id,
+            member_id,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::RemoveWorkspaceMemberResponse::Ok(Json(
             schemas::RemoveMemberResponse {
                 result: "success".to_string(),
@@ -187,7 +205,10 @@ impl WorkspaceApi for ConsoleHandlers {
         body: schemas::OwnerTransferSendRequest,
     ) -> poem::Result<responses::SendOwnerTransferCodeResponse> {
         let token = owner_transfer::send(
-            &self.state,
+            &self.state.db,
+            &self.state.mailer,
+            &self.state.settings(),
+            self.state.clock.now(),
             &principal,
             body.language.as_deref(),
             ctx.client_ip,
@@ -205,9 +226,16 @@ impl WorkspaceApi for ConsoleHandlers {
         principal: Self::Principal,
         body: schemas::OwnerTransferCheckRequest,
     ) -> poem::Result<responses::CheckOwnerTransferCodeResponse> {
-        let email = owner_transfer::check(&self.state, &principal, &body.code, &body.token)
-            .await
-            .map_err(ConsoleError::from)?;
+        let email = owner_transfer::check(
+            &self.state.db,
+            &self.state.settings(),
+            self.state.clock.now(),
+            &principal,
+            &body.code,
+            &body.token,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::CheckOwnerTransferCodeResponse::Ok(Json(
             views::code_checked(email, body.token),
         )))
@@ -220,9 +248,16 @@ impl WorkspaceApi for ConsoleHandlers {
         member_id: ::uuid::Uuid,
         body: schemas::OwnerTransferRequest,
     ) -> poem::Result<responses::TransferWorkspaceOwnerResponse> {
-        owner_transfer::transfer(&self.state, &principal, member_id, &body.token)
-            .await
-            .map_err(ConsoleError::from)?;
+        owner_transfer::transfer(
+            &self.state.db,
+            &self.state.accounts,
+            self.state.clock.now(),
+            &principal,
+            member_id,
+            &body.token,
+        )
+        .await
+        .map_err(ConsoleError::from)?;
         Ok(responses::TransferWorkspaceOwnerResponse::Ok(Json(
             views::success(),
         )))
