@@ -16,8 +16,7 @@ pub struct Model {
     pub interface_language: String,
     pub interface_theme: String,
     pub timezone: String,
-    /// `active`, `pending`, `banned` or `closed`.
-    pub status: String,
+    pub status: super::roles::AccountStatus,
     pub last_login_at: Option<i64>,
     pub last_login_ip: Option<String>,
     pub created_at: i64,

@@ -1,4 +1,4 @@
-//! The system-wide role of an account (`super_admin`, `system_admin`, `normal`).
+//! The system-wide role of an account.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub account_id: Uuid,
-    pub role_type: String,
+    pub role_type: super::roles::SystemRole,
     pub created_at: i64,
 }
 

@@ -8,8 +8,7 @@ pub struct Model {
     pub id: Uuid,
     pub name: String,
     pub short_name: Option<String>,
-    /// `active` or `archived`.
-    pub status: String,
+    pub status: super::roles::GroupStatus,
     pub created_at: i64,
 }
 

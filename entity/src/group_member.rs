@@ -8,8 +8,7 @@ pub struct Model {
     pub id: Uuid,
     pub group_id: Uuid,
     pub account_id: Uuid,
-    /// `super_admin`, `admin` or `normal`.
-    pub group_role: String,
+    pub group_role: super::roles::GroupRole,
     /// The group `enterprise-groups/current` answers with for this account.
     pub current: bool,
     pub created_at: i64,

@@ -1,6 +1,6 @@
 //! SeaORM entities of the console server. Timestamps are Unix seconds (the wire format);
 //! ids are UUIDs (v7 for new rows) on the console side. Enum-like columns hold the wire
-//! value as text so both databases store them the same way.
+//! value as text so both databases store them the same way, read into the enums of [`roles`].
 
 pub mod access_token;
 pub mod account;
@@ -20,6 +20,7 @@ pub mod oauth_link;
 pub mod oauth_state;
 pub mod rate_counter;
 pub mod refresh_token;
+pub mod roles;
 pub mod setup;
 pub mod tenant;
 pub mod tenant_default_model;

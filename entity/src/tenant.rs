@@ -8,8 +8,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub name: String,
-    /// `normal` or `archive`.
-    pub status: String,
+    pub status: super::roles::TenantStatus,
     pub group_id: Option<Uuid>,
     pub created_at: i64,
 }

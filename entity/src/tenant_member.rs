@@ -8,8 +8,7 @@ pub struct Model {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub account_id: Uuid,
-    /// `owner`, `admin`, `editor`, `normal` or `dataset_operator`.
-    pub role: String,
+    pub role: super::roles::WorkspaceRole,
     pub position: Option<String>,
     /// JSON array of permission names (`create_agent`, `create_knowledge`, …).
     pub permissions: String,

@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use entity::roles::AccountStatus;
 use entity::{account, account_extension, group_member, oauth_link, tenant_member};
 use sea_orm::DatabaseConnection;
 use sea_orm::sea_query::Expr;
@@ -68,7 +69,7 @@ async fn refusal(db: &DatabaseConnection, caller: &Session) -> Result<Option<&'s
         .await?;
     for owned in memberships
         .iter()
-        .filter(|m| WorkspaceRole::parse(&m.role) == WorkspaceRole::Owner)
+        .filter(|m| m.role == WorkspaceRole::Owner)
     {
         let members = tenant_member::Entity::find()
             .filter(tenant_member::Column::TenantId.eq(owned.tenant_id))
@@ -86,7 +87,7 @@ async fn refusal(db: &DatabaseConnection, caller: &Session) -> Result<Option<&'s
         .await?;
     for member in groups_of
         .iter()
-        .filter(|m| GroupRole::parse(&m.group_role) == GroupRole::SuperAdmin)
+        .filter(|m| m.group_role == GroupRole::SuperAdmin)
     {
         if accounts::group_super_admins(db, member.group_id).await? <= 1 {
             return Ok(Some(
@@ -145,7 +146,7 @@ pub async fn delete(
             account::Column::LastLoginIp,
             Expr::value(Option::<String>::None),
         )
-        .col_expr(account::Column::Status, Expr::value("closed"))
+        .col_expr(account::Column::Status, Expr::value(AccountStatus::Closed))
         .col_expr(account::Column::UpdatedAt, Expr::value(now))
         .filter(account::Column::Id.eq(id))
         .exec(&txn)

@@ -2,6 +2,7 @@
 //! extension profile and its role in its current group, read in one statement; and what
 //! the account cache adds to it (the sessions the user ended).
 
+use entity::roles::{GroupRole, SystemRole};
 use entity::{account, account_extension, account_role, refresh_token};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -11,10 +12,10 @@ use uuid::Uuid;
 pub struct AccountView {
     pub account: account::Model,
     /// `None` when the account has no system role row (shown as `account_role: null`).
-    pub role_type: Option<String>,
+    pub role_type: Option<SystemRole>,
     pub extension: Option<account_extension::Model>,
     /// The account's role in its current enterprise group.
-    pub group_role: Option<String>,
+    pub group_role: Option<GroupRole>,
     /// Sessions (refresh families) the user ended whose access tokens may still be alive;
     /// filled by the account cache, which is what `session::authenticate` reads.
     pub ended_sessions: Vec<Uuid>,
@@ -27,7 +28,7 @@ impl AccountView {
         account: account::Model,
         role: Option<account_role::Model>,
         extension: Option<account_extension::Model>,
-        group_role: Option<String>,
+        group_role: Option<GroupRole>,
     ) -> Self {
         Self {
             role_type: role.map(|r| r.role_type),

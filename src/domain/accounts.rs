@@ -14,9 +14,10 @@ use crate::db::is_unique_violation;
 use crate::domain::account_cache::AccountCache;
 pub use crate::domain::account_views::{AccountView, views_of};
 use crate::domain::paging::{Page, offset};
-use crate::domain::policy::{self, AccountEdit, GroupRole, SystemRole};
+use crate::domain::policy::{self, AccountEdit};
 use crate::domain::session::{self, Session};
 use crate::domain::validate;
+use entity::roles::{AccountStatus, GroupRole, SystemRole};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -45,7 +46,7 @@ pub struct NewAccount<'a> {
     pub language: &'a str,
     pub timezone: &'a str,
     /// `active`, or `pending` for invited accounts that still have to activate.
-    pub status: &'a str,
+    pub status: AccountStatus,
     pub now: i64,
 }
 
@@ -53,7 +54,7 @@ impl NewAccount<'_> {
     /// The row to insert: no avatar, light theme, never signed in; initialised now
     /// unless still pending.
     pub fn row(self) -> account::ActiveModel {
-        let active = self.status == "active";
+        let active = self.status == AccountStatus::Active;
         account::ActiveModel {
             id: Set(self.id),
             email: Set(self.email.to_string()),
@@ -63,7 +64,7 @@ impl NewAccount<'_> {
             interface_language: Set(self.language.to_string()),
             interface_theme: Set("light".to_string()),
             timezone: Set(self.timezone.to_string()),
-            status: Set(self.status.to_string()),
+            status: Set(self.status),
             last_login_at: Set(None),
             last_login_ip: Set(None),
             created_at: Set(self.now),
@@ -106,7 +107,7 @@ pub async fn register(
         password_hash: Some(hash),
         language,
         timezone,
-        status: "active",
+        status: AccountStatus::Active,
         now,
     }
     .row()
@@ -122,7 +123,7 @@ pub async fn register(
     }
     account_role::ActiveModel {
         account_id: Set(id),
-        role_type: Set("normal".to_string()),
+        role_type: Set(SystemRole::Normal),
         created_at: Set(now),
     }
     .insert(&txn)
@@ -172,12 +173,12 @@ pub struct AccountChanges {
     pub name: Option<String>,
     pub avatar: Option<String>,
     /// `active`, `banned` or `closed`.
-    pub status: Option<String>,
+    pub status: Option<AccountStatus>,
     pub mobile: Option<String>,
     /// `system_admin` or `normal`.
-    pub role_type: Option<String>,
+    pub role_type: Option<SystemRole>,
     /// `admin` or `normal`, in the account's current enterprise group.
-    pub group_role: Option<String>,
+    pub group_role: Option<GroupRole>,
 }
 
 /// The advisory lock key of changes that may remove a (system or group) super_admin.
@@ -188,7 +189,7 @@ pub async fn group_super_admins<C: sea_orm::ConnectionTrait>(
 ) -> Result<u64, DbErr> {
     group_member::Entity::find()
         .filter(group_member::Column::GroupId.eq(group_id))
-        .filter(group_member::Column::GroupRole.eq(GroupRole::SuperAdmin.as_str()))
+        .filter(group_member::Column::GroupRole.eq(GroupRole::SuperAdmin))
         .count(db)
         .await
 }
@@ -197,7 +198,7 @@ const SUPER_ADMIN_LOCK: i64 = 0x5355_5045_5241_444d;
 
 pub async fn active_super_admins<C: sea_orm::ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     let ids: Vec<Uuid> = account_role::Entity::find()
-        .filter(account_role::Column::RoleType.eq(SystemRole::SuperAdmin.as_str()))
+        .filter(account_role::Column::RoleType.eq(SystemRole::SuperAdmin))
         .all(db)
         .await?
         .into_iter()
@@ -205,7 +206,7 @@ pub async fn active_super_admins<C: sea_orm::ConnectionTrait>(db: &C) -> Result<
         .collect();
     account::Entity::find()
         .filter(account::Column::Id.is_in(ids))
-        .filter(account::Column::Status.eq("active"))
+        .filter(account::Column::Status.eq(AccountStatus::Active))
         .count(db)
         .await
 }
@@ -224,20 +225,20 @@ pub async fn update(
 ) -> Result<AccountView, AccountError> {
     let target = by_id(db, id).await?;
     let is_self = actor.account.id == id;
-    let target_role = SystemRole::parse(target.role_type.as_deref().unwrap_or_default());
+    let target_role = target.role_type.unwrap_or(SystemRole::Normal);
     let target_is_super = target_role == SystemRole::SuperAdmin;
-    if let Some(status) = &changes.status
-        && !matches!(status.as_str(), "active" | "banned" | "closed")
+    if let Some(status) = changes.status
+        && status == AccountStatus::Pending
     {
         return Err(AccountError::InvalidParam(format!(
             "status can be set to active, banned or closed, not {status}."
         )));
     }
-    let ends_access = matches!(changes.status.as_deref(), Some("banned" | "closed"));
-    let role_change = changes
-        .role_type
-        .as_ref()
-        .filter(|r| target.role_type.as_deref() != Some(r.as_str()));
+    let ends_access = matches!(
+        changes.status,
+        Some(AccountStatus::Banned | AccountStatus::Closed)
+    );
+    let role_change = changes.role_type.filter(|r| target.role_type != Some(*r));
     policy::account_edit(
         actor.system_role(),
         target_role,
@@ -255,14 +256,17 @@ pub async fn update(
     )
     .map_err(AccountError::Forbidden)?;
     let demotes_super = target_is_super && (role_change.is_some() || ends_access);
-    if demotes_super && target.account.status == "active" && active_super_admins(db).await? <= 1 {
+    if demotes_super
+        && target.account.status == AccountStatus::Active
+        && active_super_admins(db).await? <= 1
+    {
         return Err(last_super_admin());
     }
     let name = match &changes.name {
         Some(n) => Some(validate::name(n, 255).map_err(AccountError::InvalidParam)?),
         None => None,
     };
-    let membership = match &changes.group_role {
+    let membership = match changes.group_role {
         Some(new_role) => {
             // The role is set in the caller's current group, whoever the caller is.
             let group_id = group_member::Entity::find()
@@ -282,8 +286,8 @@ pub async fn update(
                 .ok_or(AccountError::InvalidParam(
                     "The account is not a member of your current enterprise group.".to_string(),
                 ))?;
-            if GroupRole::parse(&member.group_role) == GroupRole::SuperAdmin
-                && GroupRole::parse(new_role) != GroupRole::SuperAdmin
+            if member.group_role == GroupRole::SuperAdmin
+                && new_role != GroupRole::SuperAdmin
                 && group_super_admins(db, group_id).await? <= 1
             {
                 return Err(last_group_super_admin());
@@ -294,8 +298,7 @@ pub async fn update(
     };
 
     let demotes_group_super = membership.as_ref().is_some_and(|m| {
-        GroupRole::parse(&m.group_role) == GroupRole::SuperAdmin
-            && changes.group_role.as_deref().map(GroupRole::parse) != Some(GroupRole::SuperAdmin)
+        m.group_role == GroupRole::SuperAdmin && changes.group_role != Some(GroupRole::SuperAdmin)
     });
     let txn = crate::db::begin_write(db).await?;
     if demotes_super || demotes_group_super {
@@ -310,8 +313,8 @@ pub async fn update(
     if let Some(avatar) = changes.avatar {
         row.avatar = Set(Some(avatar).filter(|a| !a.is_empty()));
     }
-    if let Some(status) = &changes.status {
-        row.status = Set(status.clone());
+    if let Some(status) = changes.status {
+        row.status = Set(status);
     }
     row.updated_at = Set(now);
     row.update(&txn).await?;
@@ -370,19 +373,19 @@ fn last_group_super_admin() -> AccountError {
 async fn set_role<C: sea_orm::ConnectionTrait>(
     db: &C,
     id: Uuid,
-    role: &str,
+    role: SystemRole,
     now: i64,
 ) -> Result<(), DbErr> {
     match account_role::Entity::find_by_id(id).one(db).await? {
         Some(existing) => {
             let mut existing: account_role::ActiveModel = existing.into();
-            existing.role_type = Set(role.to_string());
+            existing.role_type = Set(role);
             existing.update(db).await?;
         }
         None => {
             account_role::ActiveModel {
                 account_id: Set(id),
-                role_type: Set(role.to_string()),
+                role_type: Set(role),
                 created_at: Set(now),
             }
             .insert(db)

@@ -2,6 +2,7 @@
 //! (`email_codes`): single use, expiry, Dify's send limit, the wrong-code limit, and the
 //! same answer whether or not the address has an account.
 
+use entity::roles::AccountStatus;
 use std::net::IpAddr;
 
 use entity::account;
@@ -58,7 +59,7 @@ pub async fn send(
     let purpose = Purpose::Login;
     let issued = email_codes::issue(db, settings, now, purpose, email, language, client_ip).await?;
     let mailable = match &issued.account {
-        Some(account) => account.status == "active",
+        Some(account) => account.status == AccountStatus::Active,
         None => settings.features.allow_register,
     };
     if mailable {
@@ -99,8 +100,10 @@ pub async fn sign_in(
         .one(&txn)
         .await?;
     let account = match found {
-        Some(account) if account.status == "active" => account,
-        Some(account) if account.status == "banned" => return Err(CodeLoginError::Banned),
+        Some(account) if account.status == AccountStatus::Active => account,
+        Some(account) if account.status == AccountStatus::Banned => {
+            return Err(CodeLoginError::Banned);
+        }
         // Pending accounts are set up through their invitation; closed ones not at all.
         Some(_) => return Err(CodeLoginError::AccountNotFound),
         None if settings.features.allow_register => {

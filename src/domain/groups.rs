@@ -21,9 +21,9 @@ use crate::domain::account_cache::AccountCache;
 use crate::domain::account_views::AccountView;
 use crate::domain::paging::{Page, offset};
 pub use crate::domain::policy::Capability;
-use crate::domain::policy::GroupRole;
 use crate::domain::policy::OWNER_PERMISSIONS;
 use crate::domain::validate;
+use entity::roles::{GroupRole, GroupStatus, TenantStatus, WorkspaceRole};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GroupError {
@@ -50,7 +50,7 @@ pub async fn role_in<C: ConnectionTrait>(
     db: &C,
     group_id: Uuid,
     account_id: Uuid,
-) -> Result<Option<String>, DbErr> {
+) -> Result<Option<GroupRole>, DbErr> {
     Ok(group_member::Entity::find()
         .filter(group_member::Column::GroupId.eq(group_id))
         .filter(group_member::Column::AccountId.eq(account_id))
@@ -81,7 +81,7 @@ pub async fn super_admin_groups(
 ) -> Result<Vec<Uuid>, DbErr> {
     Ok(group_member::Entity::find()
         .filter(group_member::Column::AccountId.eq(account_id))
-        .filter(group_member::Column::GroupRole.eq(GroupRole::SuperAdmin.as_str()))
+        .filter(group_member::Column::GroupRole.eq(GroupRole::SuperAdmin))
         .all(db)
         .await?
         .into_iter()
@@ -95,7 +95,7 @@ pub async fn with_role_of<C: ConnectionTrait>(
     db: &C,
     group_id: Uuid,
     account_id: Uuid,
-) -> Result<Option<(enterprise_group::Model, Option<String>)>, DbErr> {
+) -> Result<Option<(enterprise_group::Model, Option<GroupRole>)>, DbErr> {
     use sea_orm::sea_query::{ExprTrait, IntoCondition};
     use sea_orm::{JoinType, RelationTrait};
     // The caller's membership only: the account is part of the join, not of the filter,
@@ -119,7 +119,7 @@ pub async fn with_role_of<C: ConnectionTrait>(
 pub async fn current(
     db: &DatabaseConnection,
     account_id: Uuid,
-) -> Result<Option<(enterprise_group::Model, String)>, DbErr> {
+) -> Result<Option<(enterprise_group::Model, GroupRole)>, DbErr> {
     let Some(member) = group_member::Entity::find()
         .filter(group_member::Column::AccountId.eq(account_id))
         .filter(group_member::Column::Current.eq(true))
@@ -144,7 +144,7 @@ pub async fn shadow(db: &DatabaseConnection, group_id: Uuid) -> Result<tenant::M
 
 pub async fn list(
     db: &DatabaseConnection,
-    status: Option<&str>,
+    status: Option<GroupStatus>,
     page: u64,
     limit: u64,
 ) -> Result<Page<enterprise_group::Model>, DbErr> {
@@ -192,7 +192,7 @@ async fn name_taken<C: ConnectionTrait>(
 ) -> Result<bool, DbErr> {
     let mut q = enterprise_group::Entity::find()
         .filter(enterprise_group::Column::Name.eq(name))
-        .filter(enterprise_group::Column::Status.eq("active"));
+        .filter(enterprise_group::Column::Status.eq(GroupStatus::Active));
     if let Some(id) = except {
         q = q.filter(enterprise_group::Column::Id.ne(id));
     }
@@ -205,7 +205,7 @@ pub async fn join<C: ConnectionTrait>(
     db: &C,
     group_id: Uuid,
     account_id: Uuid,
-    role: &str,
+    role: GroupRole,
     now: i64,
 ) -> Result<(), DbErr> {
     if role_in(db, group_id, account_id).await?.is_some() {
@@ -221,7 +221,7 @@ pub async fn join<C: ConnectionTrait>(
         id: Set(Uuid::now_v7()),
         group_id: Set(group_id),
         account_id: Set(account_id),
-        group_role: Set(role.to_string()),
+        group_role: Set(role),
         current: Set(!has_current),
         created_at: Set(now),
     }
@@ -249,7 +249,7 @@ pub async fn create(
         id: Set(id),
         name: Set(name.clone()),
         short_name: Set(short_name(short)),
-        status: Set("active".to_string()),
+        status: Set(GroupStatus::Active),
         created_at: Set(now),
     }
     .insert(&txn)
@@ -258,13 +258,13 @@ pub async fn create(
     tenant::ActiveModel {
         id: Set(id),
         name: Set(name),
-        status: Set("normal".to_string()),
+        status: Set(TenantStatus::Normal),
         group_id: Set(Some(id)),
         created_at: Set(now),
     }
     .insert(&txn)
     .await?;
-    join(&txn, id, creator, GroupRole::SuperAdmin.as_str(), now).await?;
+    join(&txn, id, creator, GroupRole::SuperAdmin, now).await?;
     crate::audit::target("group", id);
     crate::audit::group(id);
     crate::audit::commit(txn).await?;
@@ -286,7 +286,7 @@ pub async fn update(
         .one(&txn)
         .await?
         .ok_or(GroupError::GroupNotFound)?;
-    if group.status == "active" && name_taken(&txn, &name, Some(id)).await? {
+    if group.status == GroupStatus::Active && name_taken(&txn, &name, Some(id)).await? {
         return Err(name_conflict(&name));
     }
     let mut row: enterprise_group::ActiveModel = group.into();
@@ -396,7 +396,7 @@ pub async fn delete(
 pub async fn tenants(
     db: &DatabaseConnection,
     group_id: Uuid,
-    status: Option<&str>,
+    status: Option<TenantStatus>,
     page: u64,
     limit: u64,
 ) -> Result<Page<tenant::Model>, DbErr> {
@@ -505,7 +505,7 @@ pub async fn tenants_of_account(
 #[derive(Debug)]
 pub struct TenantRole {
     pub tenant: tenant::Model,
-    pub role: String,
+    pub role: WorkspaceRole,
     pub position: Option<String>,
     pub permissions: Vec<String>,
 }
@@ -652,7 +652,7 @@ pub async fn switch_to_shadow(
             id: Set(Uuid::now_v7()),
             tenant_id: Set(shadow.id),
             account_id: Set(account_id),
-            role: Set("admin".to_string()),
+            role: Set(WorkspaceRole::Admin),
             position: Set(None),
             permissions: Set(OWNER_PERMISSIONS.to_string()),
             current: Set(false),
@@ -687,7 +687,7 @@ pub async fn make_current<C: ConnectionTrait>(
         .exec(db)
         .await?;
     if let Some(group_id) = tenant.group_id {
-        join(db, group_id, account_id, "normal", now).await?;
+        join(db, group_id, account_id, GroupRole::Normal, now).await?;
         group_member::Entity::update_many()
             .col_expr(group_member::Column::Current, Expr::value(false))
             .filter(group_member::Column::AccountId.eq(account_id))
@@ -720,7 +720,7 @@ pub async fn create_tenant(
     let created = tenant::ActiveModel {
         id: Set(id),
         name: Set(name),
-        status: Set("normal".to_string()),
+        status: Set(TenantStatus::Normal),
         group_id: Set(Some(group_id)),
         created_at: Set(now),
     }
@@ -736,7 +736,7 @@ pub async fn create_tenant(
         id: Set(Uuid::now_v7()),
         tenant_id: Set(id),
         account_id: Set(owner),
-        role: Set("owner".to_string()),
+        role: Set(WorkspaceRole::Owner),
         position: Set(None),
         permissions: Set(OWNER_PERMISSIONS.to_string()),
         current: Set(!has_current),
@@ -744,7 +744,7 @@ pub async fn create_tenant(
     }
     .insert(&txn)
     .await?;
-    join(&txn, group_id, owner, "normal", now).await?;
+    join(&txn, group_id, owner, GroupRole::Normal, now).await?;
     copy_missing::<tenant_model_provider::Model, _>(&txn, group_id, &[id], now).await?;
     copy_missing::<tenant_default_model::Model, _>(&txn, group_id, &[id], now).await?;
     crate::audit::target("workspace", id);

@@ -1,5 +1,6 @@
 //! Inviting people into a workspace and activating the accounts invitations create.
 
+use entity::roles::{AccountStatus, GroupRole, WorkspaceRole};
 use entity::{account, group_member, invitation, tenant, tenant_member};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -122,10 +123,10 @@ pub async fn invite(
     now: i64,
     actor: &Session,
     emails: &[String],
-    role: &str,
+    role: WorkspaceRole,
     language: Option<&str>,
 ) -> Result<(Uuid, Vec<InviteOutcome>), InvitationError> {
-    if role == "owner" {
+    if role == WorkspaceRole::Owner {
         return Err(InvitationError::InvalidParam(
             "A workspace has one owner; invite members with another role.".into(),
         ));
@@ -168,7 +169,7 @@ async fn invite_one(
     actor: &Session,
     workspace: &tenant::Model,
     email: &str,
-    role: &str,
+    role: WorkspaceRole,
     (language, timezone): (&'static str, &'static str),
 ) -> Result<InviteOutcome, InvitationError> {
     let existing = account::Entity::find()
@@ -182,7 +183,7 @@ async fn invite_one(
             .one(db)
             .await?;
         if member.is_some() {
-            if found.status == "pending" {
+            if found.status == AccountStatus::Pending {
                 // Not activated yet: the link may have been lost, so mail a fresh one.
                 return resend(db, mailer, settings, now, actor, workspace, found, language).await;
             }
@@ -205,7 +206,7 @@ async fn invite_one(
                 password_hash: None,
                 language,
                 timezone,
-                status: "pending",
+                status: AccountStatus::Pending,
                 now,
             }
             .row()
@@ -223,7 +224,7 @@ async fn invite_one(
         id: Set(Uuid::now_v7()),
         tenant_id: Set(workspace.id),
         account_id: Set(account.id),
-        role: Set(role.to_string()),
+        role: Set(role),
         position: Set(None),
         permissions: Set(MEMBER_PERMISSIONS.to_string()),
         current: Set(!has_current),
@@ -249,7 +250,7 @@ async fn invite_one(
                 id: Set(Uuid::now_v7()),
                 group_id: Set(group_id),
                 account_id: Set(account.id),
-                group_role: Set("normal".to_string()),
+                group_role: Set(GroupRole::Normal),
                 current: Set(!has_current_group),
                 created_at: Set(now),
             }
@@ -257,7 +258,7 @@ async fn invite_one(
             .await?;
         }
     }
-    let url = if account.status == "pending" {
+    let url = if account.status == AccountStatus::Pending {
         Some(new_invitation(settings, now, &txn, actor, workspace, &account).await?)
     } else {
         None
@@ -443,13 +444,13 @@ pub async fn activate(
     let account = account::Entity::find_by_id(found.account_id)
         .one(&txn)
         .await?
-        .filter(|a| a.status == "pending")
+        .filter(|a| a.status == AccountStatus::Pending)
         .ok_or(InvitationError::AlreadyActivated)?;
     let mut row: account::ActiveModel = account.into();
     row.name = Set(name);
     row.interface_language = Set(language.to_string());
     row.timezone = Set(timezone.to_string());
-    row.status = Set("active".to_string());
+    row.status = Set(AccountStatus::Active);
     row.initialized_at = Set(Some(now));
     row.updated_at = Set(now);
     let account = row.update(&txn).await?;
@@ -486,7 +487,7 @@ pub async fn sign_in_with_invitation(
     let Some(account) = account::Entity::find_by_id(found.account_id)
         .one(db)
         .await?
-        .filter(|a| a.status == "pending" && a.password_hash.is_none())
+        .filter(|a| a.status == AccountStatus::Pending && a.password_hash.is_none())
     else {
         return Ok(None);
     };
@@ -501,7 +502,7 @@ pub async fn sign_in_with_invitation(
     }
     let mut row: account::ActiveModel = account.into();
     row.password_hash = Set(Some(hash));
-    row.status = Set("active".to_string());
+    row.status = Set(AccountStatus::Active);
     row.initialized_at = Set(Some(now));
     row.last_login_at = Set(Some(now));
     row.updated_at = Set(now);

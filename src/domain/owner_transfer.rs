@@ -1,6 +1,7 @@
 //! Handing a workspace to another member (Dify 1.x's owner transfer): the owner confirms
 //! with a mailed code, then the member becomes owner and the old owner an admin at once.
 
+use entity::roles::AccountStatus;
 use std::net::IpAddr;
 
 use entity::{account, tenant_member};
@@ -42,7 +43,7 @@ async fn owned(
         .await?
         .ok_or(MemberError::NoWorkspace)?;
     // SECURITY: only the owner hands the workspace on.
-    if WorkspaceRole::parse(&mine.role) != WorkspaceRole::Owner {
+    if mine.role != WorkspaceRole::Owner {
         return Err(TransferError::NotOwner);
     }
     Ok(mine)
@@ -123,7 +124,7 @@ pub async fn transfer(
     let active = account::Entity::find_by_id(member)
         .one(db)
         .await?
-        .is_some_and(|a| a.status == "active");
+        .is_some_and(|a| a.status == AccountStatus::Active);
     if !active {
         return Err(MemberError::NotMember.into());
     }
@@ -136,7 +137,7 @@ pub async fn transfer(
         (mine.id, WorkspaceRole::Admin),
     ] {
         tenant_member::Entity::update_many()
-            .col_expr(tenant_member::Column::Role, Expr::value(role.as_str()))
+            .col_expr(tenant_member::Column::Role, Expr::value(role))
             .filter(tenant_member::Column::Id.eq(id))
             .exec(&txn)
             .await?;

@@ -1,6 +1,7 @@
 //! Forgot password: a code by mail, the code checked, a new password set. The code
 //! mechanics are `email_codes`; this module adds what is particular to resetting.
 
+use entity::roles::AccountStatus;
 use std::net::IpAddr;
 
 use entity::account;
@@ -119,7 +120,7 @@ pub async fn reset(
         Some(id) => account::Entity::find_by_id(id).one(db).await?,
         None => None,
     }
-    .filter(|a| a.email == row.email && a.status == "active")
+    .filter(|a| a.email == row.email && a.status == AccountStatus::Active)
     .ok_or(ResetError::AccountNotFound)?;
     let hash = hasher.hash(password).await?;
     let txn = crate::db::begin_write(db).await?;

@@ -1,8 +1,8 @@
 //! SECURITY: every role decision of the console, in one place.
 //!
-//! Roles are stored as strings (`account_role.role_type`, `group_member.group_role`,
-//! `tenant_member.role`); they are parsed here into enums, and every comparison of a role
-//! with what it permits is made by a function of this module: the rules of the
+//! Roles are typed where they are stored (`entity::roles`, read from the database into
+//! enums); every comparison of a role with what it permits is made by a function of this
+//! module: the rules of the
 //! authorization table ([`decide`]), what a workspace role may do ([`Capability`]), and
 //! who may edit an account ([`account_edit`]). Nothing here touches the database or HTTP:
 //! callers gather the facts, this module states the consequence, so a rule reads the same
@@ -13,72 +13,7 @@ use crate::domain::access_tokens::TokenScope;
 /// Permissions a workspace owner holds.
 pub const OWNER_PERMISSIONS: &str = r#"["create_agent","create_knowledge"]"#;
 
-/// A console account's system role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SystemRole {
-    SuperAdmin,
-    SystemAdmin,
-    Normal,
-}
-
-impl SystemRole {
-    /// The stored value; anything unknown is the least privileged role.
-    pub fn parse(value: &str) -> Self {
-        match value {
-            "super_admin" => SystemRole::SuperAdmin,
-            "system_admin" => SystemRole::SystemAdmin,
-            _ => SystemRole::Normal,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SystemRole::SuperAdmin => "super_admin",
-            SystemRole::SystemAdmin => "system_admin",
-            SystemRole::Normal => "normal",
-        }
-    }
-
-    /// super_admin and system_admin: the console's administrators.
-    pub fn is_system_admin(self) -> bool {
-        matches!(self, SystemRole::SuperAdmin | SystemRole::SystemAdmin)
-    }
-}
-
-/// An account's role in an enterprise group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupRole {
-    SuperAdmin,
-    Admin,
-    Normal,
-}
-
-impl GroupRole {
-    /// The stored values of the roles that manage a group, for queries.
-    pub const MANAGING: [&'static str; 2] = ["super_admin", "admin"];
-
-    /// The stored value; anything unknown is the least privileged role.
-    pub fn parse(value: &str) -> Self {
-        match value {
-            "super_admin" => GroupRole::SuperAdmin,
-            "admin" => GroupRole::Admin,
-            _ => GroupRole::Normal,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GroupRole::SuperAdmin => "super_admin",
-            GroupRole::Admin => "admin",
-            GroupRole::Normal => "normal",
-        }
-    }
-
-    /// super_admin and admin manage the group: its workspaces, members and datasets.
-    pub fn manages_group(self) -> bool {
-        matches!(self, GroupRole::SuperAdmin | GroupRole::Admin)
-    }
-}
+pub use entity::roles::{GroupRole, SystemRole, WorkspaceRole};
 
 /// Whether a (possibly absent) group membership manages the group.
 pub fn manages_group(role: Option<GroupRole>) -> bool {
@@ -98,11 +33,12 @@ pub enum Capability {
 
 impl Capability {
     /// The stored workspace roles that grant it (for queries too).
-    pub fn roles(self) -> &'static [&'static str] {
+    pub fn roles(self) -> &'static [WorkspaceRole] {
+        use WorkspaceRole::*;
         match self {
-            Capability::Workspace => &["owner", "admin"],
-            Capability::Apps => &["owner", "admin", "editor"],
-            Capability::Datasets => &["owner", "admin", "editor", "dataset_operator"],
+            Capability::Workspace => &[Owner, Admin],
+            Capability::Apps => &[Owner, Admin, Editor],
+            Capability::Datasets => &[Owner, Admin, Editor, DatasetOperator],
         }
     }
 
@@ -117,7 +53,7 @@ impl Capability {
 
     /// Whether a membership with this role and these stored permissions (a JSON array of
     /// names; anything else holds none) has the capability.
-    pub fn granted_by(self, role: &str, stored_permissions: &str) -> bool {
+    pub fn granted_by(self, role: WorkspaceRole, stored_permissions: &str) -> bool {
         self.roles().contains(&role)
             || self.permission().is_some_and(|p| {
                 serde_json::from_str::<Vec<String>>(stored_permissions)
@@ -215,7 +151,7 @@ impl Rule {
 /// The caller's membership of its current workspace.
 #[derive(Debug, Clone, Copy)]
 pub struct WorkspaceMembership<'a> {
-    pub role: &'a str,
+    pub role: WorkspaceRole,
     /// The stored JSON array of permission names.
     pub permissions: &'a str,
 }
@@ -357,39 +293,6 @@ pub fn account_edit(
     Ok(())
 }
 
-/// A workspace member's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkspaceRole {
-    Owner,
-    Admin,
-    Editor,
-    Normal,
-    DatasetOperator,
-}
-
-impl WorkspaceRole {
-    /// The stored value; anything unknown is the least privileged role.
-    pub fn parse(value: &str) -> Self {
-        match value {
-            "owner" => Self::Owner,
-            "admin" => Self::Admin,
-            "editor" => Self::Editor,
-            "dataset_operator" => Self::DatasetOperator,
-            _ => Self::Normal,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "owner",
-            Self::Admin => "admin",
-            Self::Editor => "editor",
-            Self::Normal => "normal",
-            Self::DatasetOperator => "dataset_operator",
-        }
-    }
-}
-
 /// Why a change to a workspace member is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemberRefusal {
@@ -487,13 +390,6 @@ mod tests {
     }
 
     #[test]
-    fn unknown_roles_are_the_least_privileged() {
-        assert_eq!(SystemRole::parse("root"), SystemRole::Normal);
-        assert_eq!(GroupRole::parse("owner"), GroupRole::Normal);
-        assert!(!manages_group(Some(GroupRole::parse("SUPER_ADMIN"))));
-    }
-
-    #[test]
     fn an_outsider_naming_itself_is_refused_a_members_self_rule() {
         let outsider = Facts {
             is_self: true,
@@ -518,22 +414,25 @@ mod tests {
             ..Facts::of(SystemRole::Normal)
         };
         assert_eq!(
-            decide(Rule::WorkspaceAdmin, with("admin", "[]")),
+            decide(Rule::WorkspaceAdmin, with(WorkspaceRole::Admin, "[]")),
             Decision::Allow
         );
         assert_eq!(
-            decide(Rule::WorkspaceAdmin, with("editor", "[]")),
+            decide(Rule::WorkspaceAdmin, with(WorkspaceRole::Editor, "[]")),
             Decision::Forbid
         );
         assert_eq!(
             decide(
                 Rule::DatasetEditor,
-                with("normal", r#"["create_knowledge"]"#)
+                with(WorkspaceRole::Normal, r#"["create_knowledge"]"#)
             ),
             Decision::Allow
         );
         assert_eq!(
-            decide(Rule::DatasetEditor, with("normal", r#"["create_agent"]"#)),
+            decide(
+                Rule::DatasetEditor,
+                with(WorkspaceRole::Normal, r#"["create_agent"]"#)
+            ),
             Decision::Forbid
         );
         assert_eq!(

@@ -2,6 +2,7 @@
 //! workspace. The code mechanics are `email_codes`; social sign-up creates its accounts
 //! with [`create_account`] too.
 
+use entity::roles::{AccountStatus, SystemRole};
 use std::net::IpAddr;
 
 use entity::{account, account_role};
@@ -75,7 +76,7 @@ pub async fn create_account<C: ConnectionTrait>(
         password_hash: member.password_hash,
         language,
         timezone,
-        status: "active",
+        status: AccountStatus::Active,
         now: member.now,
     }
     .row()
@@ -83,7 +84,7 @@ pub async fn create_account<C: ConnectionTrait>(
     .await?;
     account_role::ActiveModel {
         account_id: Set(account.id),
-        role_type: Set("normal".to_string()),
+        role_type: Set(SystemRole::Normal),
         created_at: Set(member.now),
     }
     .insert(db)

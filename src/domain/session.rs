@@ -1,6 +1,7 @@
 //! Console sessions: signing in with a password, rotating refresh tokens, signing out,
 //! and turning an access token back into its account. No HTTP here.
 
+use entity::roles::AccountStatus;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -129,8 +130,8 @@ impl Origin {
 #[derive(Debug, Clone)]
 pub struct Session {
     pub account: account::Model,
-    /// `super_admin`, `system_admin` or `normal`.
-    pub role_type: String,
+    /// The system role; an account without a role row is `normal`.
+    pub role_type: SystemRole,
     /// The refresh family of this sign-in.
     pub family: Uuid,
     /// The account as its views show it, as of this request.
@@ -142,7 +143,7 @@ pub struct Session {
 
 impl Session {
     pub fn system_role(&self) -> SystemRole {
-        SystemRole::parse(&self.role_type)
+        self.role_type
     }
 
     pub fn is_system_admin(&self) -> bool {
@@ -300,14 +301,14 @@ pub async fn login(
             return Err(err);
         }
     };
-    match account.status.as_str() {
-        "active" => {}
-        "banned" => {
+    match account.status {
+        AccountStatus::Active => {}
+        AccountStatus::Banned => {
             attempt.give_back(db).await?;
             return Err(SessionError::Banned);
         }
         // Pending accounts sign in through their invitation; closed ones not at all.
-        _ => {
+        AccountStatus::Pending | AccountStatus::Closed => {
             attempt.give_back(db).await?;
             return Err(SessionError::BadCredentials);
         }
@@ -486,7 +487,7 @@ pub async fn refresh(
     let account = account::Entity::find_by_id(row.account_id)
         .one(&txn)
         .await?
-        .filter(|a| a.status == "active")
+        .filter(|a| a.status == AccountStatus::Active)
         .ok_or(SessionError::InvalidRefreshToken)?;
     // The successor carries the sign-in's details: the session stays what it was.
     let origin = origin_of(&row);
@@ -570,7 +571,7 @@ pub async fn authenticate(
         .view(with.db, claims.user_id)
         .await?
         .filter(|v| {
-            v.account.status == "active"
+            v.account.status == AccountStatus::Active
                 && v.account.token_version == claims.ver
                 && !v.ended_sessions.contains(&claims.fam)
         })
@@ -581,10 +582,7 @@ pub async fn authenticate(
 fn session_of(view: Arc<AccountView>, family: Uuid, token: Option<TokenGrant>) -> Session {
     Session {
         account: view.account.clone(),
-        role_type: view
-            .role_type
-            .clone()
-            .unwrap_or_else(|| "normal".to_string()),
+        role_type: view.role_type.unwrap_or(SystemRole::Normal),
         family,
         view,
         token,
@@ -607,7 +605,7 @@ async fn authenticate_token(
         .accounts
         .view(with.db, held.account_id)
         .await?
-        .filter(|v| v.account.status == "active")
+        .filter(|v| v.account.status == AccountStatus::Active)
         .ok_or(SessionError::InvalidAccessToken)?;
     if with.usage.note(held.id, now, client_ip) != UseNoted::Quiet {
         // Off the request's path: a lost write only delays what the list shows.

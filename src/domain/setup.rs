@@ -1,5 +1,6 @@
 //! First-run setup: the first administrator, the default enterprise group and workspaces.
 
+use entity::roles::{AccountStatus, GroupRole, GroupStatus, SystemRole, TenantStatus};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait};
 use uuid::Uuid;
 
@@ -157,7 +158,7 @@ pub async fn run(
         password_hash: Some(password_hash),
         language,
         timezone,
-        status: "active",
+        status: AccountStatus::Active,
         now,
     }
     .row()
@@ -165,7 +166,7 @@ pub async fn run(
     .await?;
     account_role::ActiveModel {
         account_id: Set(account_id),
-        role_type: Set("super_admin".to_string()),
+        role_type: Set(SystemRole::SuperAdmin),
         created_at: Set(now),
     }
     .insert(&txn)
@@ -174,7 +175,7 @@ pub async fn run(
         id: Set(group_id),
         name: Set(DEFAULT_GROUP_NAME.to_string()),
         short_name: Set(None),
-        status: Set("active".to_string()),
+        status: Set(GroupStatus::Active),
         created_at: Set(now),
     }
     .insert(&txn)
@@ -183,7 +184,7 @@ pub async fn run(
         id: Set(Uuid::now_v7()),
         group_id: Set(group_id),
         account_id: Set(account_id),
-        group_role: Set("super_admin".to_string()),
+        group_role: Set(GroupRole::SuperAdmin),
         current: Set(true),
         created_at: Set(now),
     }
@@ -193,7 +194,7 @@ pub async fn run(
     tenant::ActiveModel {
         id: Set(group_id),
         name: Set(DEFAULT_GROUP_NAME.to_string()),
-        status: Set("normal".to_string()),
+        status: Set(TenantStatus::Normal),
         group_id: Set(Some(group_id)),
         created_at: Set(now),
     }

@@ -8,6 +8,7 @@
 //! and to the code exchange (the row keeps a PKCE verifier whose challenge went to the
 //! provider, so a code obtained for one sign-in cannot be redeemed in another).
 
+use entity::roles::AccountStatus;
 use entity::{account, oauth_link, oauth_state};
 use sea_orm::DatabaseConnection;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
@@ -235,18 +236,18 @@ pub async fn finish(
         };
     }
     let account = find_or_create(db, settings, now, provider, &identity, &email).await?;
-    let account = match account.status.as_str() {
-        "active" => account,
-        "pending" => {
+    let account = match account.status {
+        AccountStatus::Active => account,
+        AccountStatus::Pending => {
             // An invited account signing in with a provider that vouches for its email.
             let mut row: account::ActiveModel = account.into();
-            row.status = Set("active".to_string());
+            row.status = Set(AccountStatus::Active);
             row.initialized_at = Set(Some(now));
             row.updated_at = Set(now);
             row.update(db).await?
         }
-        "banned" => return Err(SocialError::Banned),
-        _ => return Err(SocialError::Closed),
+        AccountStatus::Banned => return Err(SocialError::Banned),
+        AccountStatus::Closed => return Err(SocialError::Closed),
     };
     let mut row: account::ActiveModel = account.into();
     row.last_login_at = Set(Some(now));

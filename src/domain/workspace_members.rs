@@ -28,7 +28,7 @@ pub enum MemberError {
 /// A member with its account.
 pub struct Member {
     pub account: account::Model,
-    pub role: String,
+    pub role: WorkspaceRole,
 }
 
 /// The caller's current workspace and its own membership there.
@@ -77,7 +77,7 @@ pub async fn list(
         })
         .collect();
     // Stable: the owner moves to the front, everyone else keeps joining order.
-    members.sort_by_key(|m| WorkspaceRole::parse(&m.role) != WorkspaceRole::Owner);
+    members.sort_by_key(|m| m.role != WorkspaceRole::Owner);
     Ok((mine.tenant_id, members))
 }
 
@@ -91,19 +91,14 @@ pub async fn change_role(
 ) -> Result<(), MemberError> {
     let mine = caller_workspace(db, caller).await?;
     let theirs = membership(db, mine.tenant_id, member).await?;
-    let target = WorkspaceRole::parse(&theirs.role);
-    policy::member_role_change(
-        WorkspaceRole::parse(&mine.role),
-        target,
-        new,
-        caller == member,
-    )
-    .map_err(MemberError::Refused)?;
+    let target = theirs.role;
+    policy::member_role_change(mine.role, target, new, caller == member)
+        .map_err(MemberError::Refused)?;
     if target == new {
         return Err(MemberError::SameRole);
     }
     tenant_member::Entity::update_many()
-        .col_expr(tenant_member::Column::Role, Expr::value(new.as_str()))
+        .col_expr(tenant_member::Column::Role, Expr::value(new))
         .filter(tenant_member::Column::Id.eq(theirs.id))
         .exec(db)
         .await?;
@@ -123,12 +118,8 @@ pub async fn remove(
 ) -> Result<Uuid, MemberError> {
     let mine = caller_workspace(db, caller).await?;
     let theirs = membership(db, mine.tenant_id, member).await?;
-    policy::member_removal(
-        WorkspaceRole::parse(&mine.role),
-        WorkspaceRole::parse(&theirs.role),
-        caller == member,
-    )
-    .map_err(MemberError::Refused)?;
+    policy::member_removal(mine.role, theirs.role, caller == member)
+        .map_err(MemberError::Refused)?;
     let txn = crate::db::begin_write(db).await?;
     tenant_member::Entity::delete_by_id(theirs.id)
         .exec(&txn)

@@ -1,6 +1,7 @@
 //! Workspaces (tenants) as the rest of the domain needs them: whose is current, and in
 //! what role.
 
+use entity::roles::{TenantStatus, WorkspaceRole};
 use entity::{tenant, tenant_member};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -24,12 +25,12 @@ pub async fn current(
 
 /// Whether a workspace role may manage members (invite, change roles).
 pub fn manages_members(membership: &tenant_member::Model) -> bool {
-    Capability::Workspace.granted_by(&membership.role, &membership.permissions)
+    Capability::Workspace.granted_by(membership.role, &membership.permissions)
 }
 
 /// Whether a membership may create and manage datasets in its workspace.
 pub fn manages_datasets(membership: &tenant_member::Model) -> bool {
-    Capability::Datasets.granted_by(&membership.role, &membership.permissions)
+    Capability::Datasets.granted_by(membership.role, &membership.permissions)
 }
 
 /// Every workspace the account belongs to, newest first, with its membership.
@@ -139,7 +140,7 @@ pub async fn create_owned<C: sea_orm::ConnectionTrait>(
     tenant::ActiveModel {
         id: Set(workspace_id),
         name: Set(name.to_string()),
-        status: Set("normal".to_string()),
+        status: Set(TenantStatus::Normal),
         group_id: Set(group_id),
         created_at: Set(now),
     }
@@ -149,7 +150,7 @@ pub async fn create_owned<C: sea_orm::ConnectionTrait>(
         id: Set(Uuid::now_v7()),
         tenant_id: Set(workspace_id),
         account_id: Set(account_id),
-        role: Set("owner".to_string()),
+        role: Set(WorkspaceRole::Owner),
         position: Set(None),
         permissions: Set(crate::domain::policy::OWNER_PERMISSIONS.to_string()),
         current: Set(true),

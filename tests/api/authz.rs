@@ -227,7 +227,7 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) using |s
         .expect("account");
     session_domain::end_all_sessions(&app.state.db, &app.state.accounts, app.state.clock.now(), banned_account.id).await.expect("end sessions");
     let mut ban: account::ActiveModel = banned_account.clone().into();
-    ban.status = Set("banned".into());
+    ban.status = Set(entity::roles::AccountStatus::Banned);
     ban.update(&app.state.db).await.expect("ban");
 
     // Another group, whose admin is a plain account in nobody else's group.
@@ -250,7 +250,7 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) using |s
         .id;
     let admin_id = tokens::verify_access(&app.state.secret, &admin, app.state.clock.now()).expect("admin claims").user_id;
     let other_group = groups::create(&app.state.db, &app.state.accounts, app.state.clock.now(), admin_id, "Other Group", None).await.expect("other group");
-    groups::join(&app.state.db, other_group.id, other_id, "admin", app.state.clock.now()).await.expect("join");
+    groups::join(&app.state.db, other_group.id, other_id, entity::roles::GroupRole::Admin, app.state.clock.now()).await.expect("join");
     let other = login(&app.console, "other@example.com", "otherpw12").await.expect("other").access_token;
 
     // A sign-in whose used refresh token is presented again.

@@ -401,7 +401,7 @@ async fn failures_land_on_the_sign_in_page(backend: Backend) {
         .expect("query")
         .expect("admin");
     let mut ban: account::ActiveModel = admin.into();
-    ban.status = Set("banned".into());
+    ban.status = Set(entity::roles::AccountStatus::Banned);
     ban.update(&app.state.db).await.expect("ban");
     provider.sign_in_as(FakeUser::new("6", ADMIN_EMAIL));
     assert_eq!(

@@ -493,7 +493,7 @@ async fn member_of(
         id: Set(uuid::Uuid::now_v7()),
         tenant_id: Set(tenant),
         account_id: Set(id),
-        role: Set(role.to_string()),
+        role: Set(sea_orm::ActiveEnum::try_from_value(&role.to_string()).expect("a workspace role")),
         position: Set(None),
         permissions: Set("[]".to_string()),
         current: Set(true),

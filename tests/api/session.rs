@@ -156,7 +156,7 @@ db_test!(async fn banned_accounts_are_refused_only_with_the_right_password(app) 
         .expect("query")
         .expect("admin");
     let mut banned: account::ActiveModel = admin.into();
-    banned.status = Set("banned".into());
+    banned.status = Set(entity::roles::AccountStatus::Banned);
     banned.update(&app.state.db).await.expect("ban");
     let (status, err) = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect_err("banned");
     assert_eq!((status, err.code.as_str()), (400, "account_banned"));

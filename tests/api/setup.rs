@@ -53,7 +53,7 @@ db_test!(async fn setup_creates_the_first_admin_once(app) {
     assert_eq!(accounts.len(), 1);
     let admin = &accounts[0];
     assert_eq!(admin.email, "admin@example.com", "emails are stored lower-cased");
-    assert_eq!(admin.status, "active");
+    assert_eq!(admin.status.as_str(), "active");
     assert_eq!((admin.interface_language.as_str(), admin.timezone.as_str()), ("zh-Hans", "Asia/Shanghai"));
     let hash = admin.password_hash.as_deref().expect("hash");
     assert!(hash.starts_with("$argon2id$"), "{hash}");
@@ -61,7 +61,7 @@ db_test!(async fn setup_creates_the_first_admin_once(app) {
     assert!(!app.state.hasher.verify("abcdefg13".into(), hash.to_string()).await.expect("verify"));
 
     let role = account_role::Entity::find_by_id(admin.id).one(db).await.expect("role").expect("a role");
-    assert_eq!(role.role_type, "super_admin");
+    assert_eq!(role.role_type.as_str(), "super_admin");
     let groups = enterprise_group::Entity::find().all(db).await.expect("groups");
     assert_eq!(groups.len(), 1);
     assert_eq!(groups[0].name, "Default Group");

@@ -11,6 +11,7 @@ mod rustfmt;
 mod seed_examples;
 mod server;
 mod spec;
+mod stored_literals;
 mod typescript;
 
 use std::path::{Path, PathBuf};

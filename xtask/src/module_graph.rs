@@ -52,7 +52,11 @@ pub fn read(src: &Path) -> Result<Graph> {
 
 /// The module a file is: its path under `src`, `mod.rs`, `lib.rs` and `main.rs` standing
 /// for their directory (the crate root is "crate").
-fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, std::path::PathBuf)>) -> Result<()> {
+pub(crate) fn collect(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, std::path::PathBuf)>,
+) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.path());
     for entry in entries {
@@ -162,7 +166,7 @@ fn scan(tokens: TokenStream, out: &mut Vec<Vec<String>>) {
     }
 }
 
-fn is_cfg_test(tokens: &[TokenTree], i: usize) -> bool {
+pub(crate) fn is_cfg_test(tokens: &[TokenTree], i: usize) -> bool {
     let (Some(TokenTree::Punct(p)), Some(TokenTree::Group(g))) = (tokens.get(i), tokens.get(i + 1))
     else {
         return false;
@@ -173,7 +177,7 @@ fn is_cfg_test(tokens: &[TokenTree], i: usize) -> bool {
 }
 
 /// The index after the item that starts at `i`: up to its body (a brace group) or `;`.
-fn skip_item(tokens: &[TokenTree], mut i: usize) -> usize {
+pub(crate) fn skip_item(tokens: &[TokenTree], mut i: usize) -> usize {
     while i < tokens.len() {
         match &tokens[i] {
             TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => return i + 1,
@@ -315,8 +319,8 @@ pub fn upward(graph: &Graph) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `cargo xtask modules`: prints the graph, then fails on a cycle or an upward edge (what
-/// the tests below check, with the whole graph to read).
+/// `cargo xtask modules`: prints the graph, then fails on a cycle, an upward edge or a
+/// role or status written as text (what the tests check, with the whole graph to read).
 pub fn report(src: &Path) -> Result<()> {
     let graph = read(src)?;
     for (from, to) in &graph {
@@ -333,10 +337,24 @@ pub fn report(src: &Path) -> Result<()> {
     for (from, to) in &up {
         println!("upward: {from} -> {to}");
     }
-    if found.is_empty() && up.is_empty() {
+    let roles = std::fs::read_to_string(src.join("../entity/src/roles.rs"))
+        .context("reading entity/src/roles.rs")?;
+    let literals = crate::stored_literals::literals_outside_entity(
+        src,
+        &crate::stored_literals::stored_values(&roles)?,
+    )?;
+    for (file, value) in &literals {
+        println!("role or status as text: src/{file}: \"{value}\"");
+    }
+    if found.is_empty() && up.is_empty() && literals.is_empty() {
         Ok(())
     } else {
-        anyhow::bail!("{} cycle(s), {} upward edge(s)", found.len(), up.len())
+        anyhow::bail!(
+            "{} cycle(s), {} upward edge(s), {} role or status literal(s)",
+            found.len(),
+            up.len(),
+            literals.len()
+        )
     }
 }
 

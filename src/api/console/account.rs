@@ -301,10 +301,10 @@ impl AccountApi for ConsoleHandlers {
         let changes = accounts::AccountChanges {
             name: body.name,
             avatar: body.avatar,
-            status: body.status.map(|s| s.as_str().to_string()),
+            status: body.status.map(Into::into),
             mobile: body.mobile,
-            role_type: body.role_type.map(|r| r.as_str().to_string()),
-            group_role: body.group_role.map(|r| r.as_str().to_string()),
+            role_type: body.role_type.map(Into::into),
+            group_role: body.group_role.map(Into::into),
         };
         let view = accounts::update(
             &self.state.db,
@@ -329,7 +329,7 @@ impl AccountApi for ConsoleHandlers {
         body: schemas::UpdateAccountRoleRequest,
     ) -> poem::Result<responses::UpdateAccountRoleResponse> {
         let changes = accounts::AccountChanges {
-            role_type: Some(body.role_type.as_str().to_string()),
+            role_type: Some(body.role_type.into()),
             ..Default::default()
         };
         let view = accounts::update(
@@ -361,7 +361,7 @@ impl AccountApi for ConsoleHandlers {
             self.state.clock.now(),
             &principal,
             &body.emails,
-            body.role.as_str(),
+            body.role.into(),
             body.language.as_deref(),
         )
         .await

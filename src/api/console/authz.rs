@@ -237,7 +237,7 @@ pub async fn admit_caller(
     };
     let facts = Facts {
         current_workspace: current.as_ref().map(|(_, m)| WorkspaceMembership {
-            role: &m.role,
+            role: m.role,
             permissions: &m.permissions,
         }),
         super_admin_groups,
@@ -281,10 +281,7 @@ pub async fn authorize_group(
 ) -> Result<GroupAccess, ConsoleError> {
     expect_scope(op, ScopeKind::Group)?;
     let found = groups::with_role_of(&state.db, scope.group_id, session.account.id).await?;
-    let role = found
-        .as_ref()
-        .and_then(|(_, role)| role.as_deref())
-        .map(GroupRole::parse);
+    let role = found.as_ref().and_then(|(_, role)| *role);
     let facts = Facts {
         group_role: role,
         is_self: scope.account_id == Some(session.account.id),
@@ -329,9 +326,7 @@ pub async fn authorize_current_group(
     op: Operation,
 ) -> Result<CurrentGroupAccess, ConsoleError> {
     expect_scope(op, ScopeKind::CurrentGroup)?;
-    let current = groups::current(&state.db, session.account.id)
-        .await?
-        .map(|(group, role)| (group, GroupRole::parse(&role)));
+    let current = groups::current(&state.db, session.account.id).await?;
     if let Some((group, _)) = &current {
         crate::audit::group(group.id);
     }
@@ -433,9 +428,7 @@ pub async fn authorize_workspace(
         > 0;
     let found = tenant::Entity::find_by_id(tenant_id).one(db).await?;
     let role = match found.as_ref().and_then(|t| t.group_id) {
-        Some(group_id) => groups::role_in(db, group_id, session.account.id)
-            .await?
-            .map(|r| GroupRole::parse(&r)),
+        Some(group_id) => groups::role_in(db, group_id, session.account.id).await?,
         None => None,
     };
     if let Some(group_id) = found.as_ref().and_then(|t| t.group_id) {

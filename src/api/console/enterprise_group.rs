@@ -32,11 +32,7 @@ fn tenant_page(
         limit,
         total: found.total as i64,
         has_more: has_more(p, l, found.total),
-        data: found
-            .items
-            .iter()
-            .map(views::tenant)
-            .collect::<Result<_, _>>()?,
+        data: found.items.iter().map(views::tenant).collect(),
     })
 }
 
@@ -51,11 +47,7 @@ fn group_page(
         limit,
         total: found.total as i64,
         has_more: has_more(p, l, found.total),
-        data: found
-            .items
-            .iter()
-            .map(views::group)
-            .collect::<Result<_, _>>()?,
+        data: found.items.iter().map(views::group).collect(),
     })
 }
 
@@ -111,7 +103,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         status: Option<schemas::GroupStatus>,
     ) -> poem::Result<responses::ListEnterpriseGroupsResponse> {
         let (p, l) = bounds(page, limit);
-        let found = groups::list(&self.state.db, status.map(|s| s.as_str()), p, l)
+        let found = groups::list(&self.state.db, status.map(Into::into), p, l)
             .await
             .map_err(ConsoleError::from)?;
         Ok(responses::ListEnterpriseGroupsResponse::Ok(Json(
@@ -134,7 +126,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         .await
         .map_err(ConsoleError::from)?;
         Ok(responses::UpdateEnterpriseGroupResponse::Ok(Json(
-            views::group(&group)?,
+            views::group(&group),
         )))
     }
 
@@ -182,7 +174,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         _group_id: ::uuid::Uuid,
     ) -> poem::Result<responses::GetEnterpriseGroupInfoResponse> {
         Ok(responses::GetEnterpriseGroupInfoResponse::Ok(Json(
-            views::group(access.group())?,
+            views::group(access.group()),
         )))
     }
 
@@ -199,7 +191,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         let found = groups::tenants(
             &self.state.db,
             access.group().id,
-            status.map(|s| s.as_str()),
+            status.map(Into::into),
             p,
             l,
         )
@@ -284,16 +276,14 @@ impl EnterpriseGroupApi for ConsoleHandlers {
             .map_err(ConsoleError::from)?;
         let data = roles
             .into_iter()
-            .map(|r| {
-                Ok(schemas::JoinedTenantRole {
-                    tenant_id: r.tenant.id,
-                    tenant_name: r.tenant.name,
-                    role: views::tenant_role(&r.role)?,
-                    position: r.position.unwrap_or_default(),
-                    permissions: views::tenant_permissions(&r.permissions),
-                })
+            .map(|r| schemas::JoinedTenantRole {
+                tenant_id: r.tenant.id,
+                tenant_name: r.tenant.name,
+                role: r.role.into(),
+                position: r.position.unwrap_or_default(),
+                permissions: views::tenant_permissions(&r.permissions),
             })
-            .collect::<Result<Vec<_>, ConsoleError>>()?;
+            .collect();
         Ok(responses::ListJoinedTenantRolesResponse::Ok(Json(data)))
     }
 
@@ -364,7 +354,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
             .map_err(ConsoleError::from)?
             .ok_or(ConsoleError::from(groups::GroupError::GroupNotFound))?;
         Ok(responses::GetCurrentGroupResponse::Ok(Json(
-            views::current_group(&group, &role)?,
+            views::current_group(&group, role),
         )))
     }
 
@@ -382,8 +372,8 @@ impl EnterpriseGroupApi for ConsoleHandlers {
             .map_err(ConsoleError::from)?;
         Ok(responses::GetCurrentGroupDetailResponse::Ok(Json(
             schemas::CurrentGroupDetail {
-                enterprise_group: views::current_group(&group, &role)?,
-                shadow_tenant: views::tenant(&shadow)?,
+                enterprise_group: views::current_group(&group, role),
+                shadow_tenant: views::tenant(&shadow),
             },
         )))
     }

@@ -3,6 +3,7 @@
 use crate::api::generated::console::schemas;
 use crate::domain::account_views::AccountView;
 use crate::domain::session::TokenPair;
+use entity::roles;
 
 fn theme(value: &str) -> schemas::InterfaceTheme {
     match value {
@@ -11,29 +12,56 @@ fn theme(value: &str) -> schemas::InterfaceTheme {
     }
 }
 
-pub fn status(value: &str) -> schemas::AccountStatus {
-    match value {
-        "pending" => schemas::AccountStatus::Pending,
-        "banned" => schemas::AccountStatus::Banned,
-        "closed" => schemas::AccountStatus::Closed,
-        _ => schemas::AccountStatus::Active,
-    }
+/// A stored enum and its wire twin, converted both ways by exhaustive matches, so a value
+/// added to one side and not the other fails the build instead of being mapped to some
+/// other value.
+macro_rules! same_values {
+    ($($stored:ty => $wire:ty { $($variant:ident),* })*) => {$(
+        impl From<$stored> for $wire {
+            fn from(value: $stored) -> Self {
+                match value {
+                    $(<$stored>::$variant => Self::$variant,)*
+                }
+            }
+        }
+
+        impl From<$wire> for $stored {
+            fn from(value: $wire) -> Self {
+                match value {
+                    $(<$wire>::$variant => Self::$variant,)*
+                }
+            }
+        }
+    )*};
 }
 
-fn role_type(value: &str) -> schemas::RoleType {
-    match value {
-        "super_admin" => schemas::RoleType::SuperAdmin,
-        "system_admin" => schemas::RoleType::SystemAdmin,
-        _ => schemas::RoleType::Normal,
-    }
+/// A wire enum that admits only some of a stored enum's values (what a request may set).
+macro_rules! narrower {
+    ($($wire:ty => $stored:ty { $($variant:ident),* })*) => {$(
+        impl From<$wire> for $stored {
+            fn from(value: $wire) -> Self {
+                match value {
+                    $(<$wire>::$variant => Self::$variant,)*
+                }
+            }
+        }
+    )*};
 }
 
-fn group_role(value: &str) -> schemas::GroupRole {
-    match value {
-        "super_admin" => schemas::GroupRole::SuperAdmin,
-        "admin" => schemas::GroupRole::Admin,
-        _ => schemas::GroupRole::Normal,
-    }
+narrower! {
+    schemas::SettableAccountStatus => roles::AccountStatus { Active, Banned, Closed }
+    schemas::AssignableRoleType => roles::SystemRole { SystemAdmin, Normal }
+    schemas::AssignableGroupRole => roles::GroupRole { Admin, Normal }
+    schemas::InvitableRole => roles::WorkspaceRole { Admin, Editor, Normal, DatasetOperator }
+}
+
+same_values! {
+    roles::AccountStatus => schemas::AccountStatus { Active, Pending, Banned, Closed }
+    roles::SystemRole => schemas::RoleType { SuperAdmin, SystemAdmin, Normal }
+    roles::GroupRole => schemas::GroupRole { SuperAdmin, Admin, Normal }
+    roles::WorkspaceRole => schemas::TenantRole { Owner, Admin, Editor, Normal, DatasetOperator }
+    roles::GroupStatus => schemas::GroupStatus { Active, Archived }
+    roles::TenantStatus => schemas::TenantStatus { Normal, Archive }
 }
 
 /// An avatar that is already a URL is its own URL; stored file ids get one once file
@@ -77,10 +105,10 @@ pub fn account_ex(view: &AccountView) -> schemas::AccountEx {
         last_login_at: base.last_login_at,
         last_login_ip: base.last_login_ip,
         created_at: base.created_at,
-        status: status(&view.account.status),
-        group_role: view.group_role.as_deref().map(group_role),
-        account_role: view.role_type.as_deref().map(|r| schemas::AccountRole {
-            role_type: role_type(r),
+        status: view.account.status.into(),
+        group_role: view.group_role.map(Into::into),
+        account_role: view.role_type.map(|r| schemas::AccountRole {
+            role_type: r.into(),
         }),
         extension: view.extension.as_ref().map(|e| schemas::AccountExtension {
             mobile: e.mobile.clone(),
@@ -143,41 +171,37 @@ fn text<T: poem_openapi::types::ParseFromJSON>(value: &str) -> Result<T, super::
     wire(serde_json::Value::String(value.to_string()))
 }
 
-pub fn group(g: &entity::enterprise_group::Model) -> Result<schemas::Group, super::ConsoleError> {
-    Ok(schemas::Group {
+pub fn group(g: &entity::enterprise_group::Model) -> schemas::Group {
+    schemas::Group {
         id: g.id,
         name: g.name.clone(),
         short_name: g.short_name.clone(),
-        status: text(&g.status)?,
+        status: g.status.into(),
         created_at: g.created_at,
-    })
+    }
 }
 
 pub fn current_group(
     g: &entity::enterprise_group::Model,
-    role: &str,
-) -> Result<schemas::CurrentGroup, super::ConsoleError> {
-    Ok(schemas::CurrentGroup {
+    role: roles::GroupRole,
+) -> schemas::CurrentGroup {
+    schemas::CurrentGroup {
         id: g.id,
         name: g.name.clone(),
         short_name: g.short_name.clone(),
-        status: text(&g.status)?,
+        status: g.status.into(),
         created_at: g.created_at,
-        group_role: group_role(role),
-    })
+        group_role: role.into(),
+    }
 }
 
-pub fn tenant(t: &entity::tenant::Model) -> Result<schemas::Tenant, super::ConsoleError> {
-    Ok(schemas::Tenant {
+pub fn tenant(t: &entity::tenant::Model) -> schemas::Tenant {
+    schemas::Tenant {
         id: t.id,
         name: t.name.clone(),
-        status: text(&t.status)?,
+        status: t.status.into(),
         created_at: t.created_at,
-    })
-}
-
-pub fn tenant_role(value: &str) -> Result<schemas::TenantRole, super::ConsoleError> {
-    text(value)
+    }
 }
 
 /// Permission names this contract knows; others (from later features) are not shown.
@@ -188,15 +212,15 @@ pub fn tenant_permissions(names: &[String]) -> Vec<schemas::TenantPermission> {
 pub fn workspace(
     t: &entity::tenant::Model,
     m: &entity::tenant_member::Model,
-) -> Result<schemas::Workspace, super::ConsoleError> {
-    Ok(schemas::Workspace {
+) -> schemas::Workspace {
+    schemas::Workspace {
         id: t.id,
         name: t.name.clone(),
-        status: text(&t.status)?,
+        status: t.status.into(),
         created_at: t.created_at,
         current: m.current,
-        role: tenant_role(&m.role)?,
-    })
+        role: m.role.into(),
+    }
 }
 
 pub fn dataset(

@@ -49,10 +49,7 @@ impl WorkspaceApi for ConsoleHandlers {
         let found = workspaces::of_account(&self.state.db, principal.account.id)
             .await
             .map_err(ConsoleError::from)?;
-        let workspaces = found
-            .iter()
-            .map(|(t, m)| views::workspace(t, m))
-            .collect::<Result<_, _>>()?;
+        let workspaces = found.iter().map(|(t, m)| views::workspace(t, m)).collect();
         Ok(responses::ListWorkspacesResponse::Ok(Json(
             schemas::WorkspaceList { workspaces },
         )))
@@ -76,7 +73,7 @@ impl WorkspaceApi for ConsoleHandlers {
         Ok(responses::SwitchWorkspaceResponse::Ok(Json(
             schemas::SwitchWorkspaceResponse {
                 result: "success".to_string(),
-                new_tenant: views::workspace(&tenant, &member)?,
+                new_tenant: views::workspace(&tenant, &member),
             },
         )))
     }
@@ -140,8 +137,8 @@ impl WorkspaceApi for ConsoleHandlers {
                     last_login_at: a.last_login_at,
                     last_active_at: a.last_login_at,
                     created_at: a.created_at,
-                    role: views::tenant_role(&m.role)?,
-                    status: views::status(&a.status),
+                    role: m.role.into(),
+                    status: a.status.into(),
                 })
             })
             .collect::<Result<Vec<_>, ConsoleError>>()?;
@@ -160,7 +157,7 @@ impl WorkspaceApi for ConsoleHandlers {
         member_id: ::uuid::Uuid,
         body: schemas::UpdateMemberRoleRequest,
     ) -> poem::Result<responses::UpdateWorkspaceMemberRoleResponse> {
-        let role = WorkspaceRole::parse(body.role.as_str());
+        let role = WorkspaceRole::from(body.role);
         workspace_members::change_role(
             &self.state.db,
             &self.state.accounts,

@@ -66,7 +66,7 @@ async fn attacker(app: &TestApp, admin: &Client) -> Client {
     tenant::ActiveModel {
         id: Set(workspace),
         name: Set("Mallory's workspace".into()),
-        status: Set("normal".into()),
+        status: Set(entity::roles::TenantStatus::Normal),
         group_id: Set(None),
         created_at: Set(1_800_000_000),
     }
@@ -77,7 +77,7 @@ async fn attacker(app: &TestApp, admin: &Client) -> Client {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(workspace),
         account_id: Set(id),
-        role: Set("owner".into()),
+        role: Set(entity::roles::WorkspaceRole::Owner),
         position: Set(None),
         permissions: Set("[]".into()),
         current: Set(true),

@@ -287,7 +287,7 @@ db_test!(async fn only_failed_guesses_count(app) {
         .expect("query")
         .expect("admin");
     let mut banned: entity::account::ActiveModel = admin.into();
-    banned.status = Set("banned".into());
+    banned.status = Set(entity::roles::AccountStatus::Banned);
     banned.update(db).await.expect("ban");
     for _ in 0..EMAIL_FAILURE_LIMIT * 2 {
         let (status, err) = login(&app.console, ADMIN_EMAIL, ADMIN_PASSWORD).await.expect_err("banned");
