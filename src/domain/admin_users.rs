@@ -856,19 +856,8 @@ pub async fn list_ssh_keys(
     page: i32,
     per_page: i32,
 ) -> Result<(Vec<SshKey>, i64)> {
-    let (offset, limit) = page_window(page, per_page);
-    let query = admin_ssh_key::Entity::find().filter(admin_ssh_key::Column::UserId.eq(user_id));
-    let total = query.clone().count(db).await?;
-    let rows = query
-        .order_by_asc(admin_ssh_key::Column::Id)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await?;
-    Ok((
-        rows.into_iter().map(SshKey::from).collect(),
-        i64::try_from(total).unwrap_or(i64::MAX),
-    ))
+    let (_, total) = count_ssh_keys(db, user_id).await?;
+    Ok((ssh_key_page(db, user_id, page, per_page).await?, total))
 }
 
 /// The admin view: a user that does not exist is `UserInvalid`.
@@ -878,14 +867,57 @@ pub async fn list_user_ssh_keys(
     page: i32,
     per_page: i32,
 ) -> Result<(Vec<SshKey>, i64)> {
-    if admin_user::Entity::find_by_id(user_id)
-        .one(db)
-        .await?
-        .is_none()
-    {
+    let (known, total) = count_ssh_keys(db, user_id).await?;
+    if !known {
         return Err(AdminUserError::UserInvalid);
     }
-    list_ssh_keys(db, user_id, page, per_page).await
+    Ok((ssh_key_page(db, user_id, page, per_page).await?, total))
+}
+
+/// Whether user `user_id` exists, and how many SSH keys it has: one statement.
+async fn count_ssh_keys(db: &DatabaseConnection, user_id: i64) -> Result<(bool, i64)> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let (total, known): (i64, bool) = admin_ssh_key::Entity::find()
+        .filter(admin_ssh_key::Column::UserId.eq(user_id))
+        .select_only()
+        .column_as(
+            Expr::col((admin_ssh_key::Entity, admin_ssh_key::Column::Id)).count(),
+            "total",
+        )
+        .column_as(
+            Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from(admin_user::Entity)
+                    .and_where(admin_user::Column::Id.eq(user_id))
+                    .to_owned(),
+            ),
+            "known",
+        )
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or((0, false));
+    Ok((known, total))
+}
+
+async fn ssh_key_page(
+    db: &DatabaseConnection,
+    user_id: i64,
+    page: i32,
+    per_page: i32,
+) -> Result<Vec<SshKey>> {
+    let (offset, limit) = page_window(page, per_page);
+    Ok(admin_ssh_key::Entity::find()
+        .filter(admin_ssh_key::Column::UserId.eq(user_id))
+        .order_by_asc(admin_ssh_key::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(SshKey::from)
+        .collect())
 }
 
 pub async fn add_ssh_key(

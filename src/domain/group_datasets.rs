@@ -3,8 +3,6 @@
 //! (docs/contract-notes.md, "Dataset search at scale"; the indexes are migration
 //! 000009's).
 
-use std::collections::{HashMap, HashSet};
-
 use entity::{account, dataset, dataset_permission, tenant};
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, PostgresQueryBuilder, Query, SelectStatement};
 use sea_orm::{
@@ -37,49 +35,49 @@ pub async fn datasets(
         .filter(|s| !s.is_empty())
         .map(datasets::fold);
     let viewer = (!group_admin).then_some(account_id);
-    let found = match (&term, db.get_database_backend()) {
-        (None, _) => unfiltered(db, group_id, viewer, page, limit).await?,
-        // The page's rows come with their names.
+    match (&term, db.get_database_backend()) {
+        (None, _) => unfiltered(db, group_id, viewer, page, limit).await,
         (Some(term), DatabaseBackend::Postgres) => {
-            return postgres_search(db, group_id, viewer, term, page, limit).await;
+            postgres_search(db, group_id, viewer, term, page, limit).await
         }
-        (Some(term), _) => sqlite_search(db, group_id, viewer, term, page, limit).await?,
-    };
-    Ok(Page {
-        items: with_names(db, found.items).await?,
-        total: found.total,
-    })
+        (Some(term), _) => sqlite_search(db, group_id, viewer, term, page, limit).await,
+    }
 }
 
-/// Each dataset with its creator's and its workspace's names.
-async fn with_names(
-    db: &DatabaseConnection,
-    rows: Vec<dataset::Model>,
+/// One page of `q` in page order, each dataset with its creator's and its workspace's
+/// names joined in: one statement.
+async fn page_with_names<C: ConnectionTrait>(
+    db: &C,
+    q: Select<dataset::Entity>,
+    page: u64,
+    limit: u64,
 ) -> Result<Vec<DatasetView>, DbErr> {
-    let owners: HashMap<Uuid, String> = account::Entity::find()
-        .filter(
-            account::Column::Id.is_in(rows.iter().map(|d| d.created_by).collect::<HashSet<_>>()),
+    use sea_orm::{JoinType, QuerySelect, QueryTrait, RelationTrait};
+    let statement = in_page_order(q, page, limit)
+        .join(JoinType::LeftJoin, dataset::Relation::Creator.def())
+        .join(JoinType::LeftJoin, dataset::Relation::Tenant.def())
+        .column_as(
+            Expr::col((account::Entity, account::Column::Name)),
+            "owner_name",
         )
-        .all(db)
+        .column_as(
+            Expr::col((tenant::Entity, tenant::Column::Name)),
+            "tenant_name",
+        )
+        .build(db.get_database_backend());
+    db.query_all_raw(statement)
         .await?
-        .into_iter()
-        .map(|a| (a.id, a.name))
-        .collect();
-    let tenants: HashMap<Uuid, String> = tenant::Entity::find()
-        .filter(tenant::Column::Id.is_in(rows.iter().map(|d| d.tenant_id).collect::<HashSet<_>>()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t.name))
-        .collect();
-    Ok(rows
-        .into_iter()
-        .map(|dataset| DatasetView {
-            owner_name: owners.get(&dataset.created_by).cloned(),
-            tenant_name: tenants.get(&dataset.tenant_id).cloned().unwrap_or_default(),
-            dataset,
+        .iter()
+        .map(|row| {
+            Ok(DatasetView {
+                dataset: dataset::Model::from_query_result(row, "")?,
+                owner_name: row.try_get("", "owner_name")?,
+                tenant_name: row
+                    .try_get::<Option<String>>("", "tenant_name")?
+                    .unwrap_or_default(),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Which datasets of a group's workspaces `viewer` (a caller who is not a group admin)
@@ -137,14 +135,14 @@ async fn unfiltered(
     viewer: Option<Uuid>,
     page: u64,
     limit: u64,
-) -> Result<Page<dataset::Model>, DbErr> {
+) -> Result<Page<DatasetView>, DbErr> {
     let q = seen_by(
         dataset::Entity::find().filter(dataset::Column::GroupId.eq(group_id)),
         viewer,
     );
     let txn = crate::db::begin_write(db).await?;
     let total = q.clone().count(&txn).await?;
-    let items = in_page_order(q, page, limit).all(&txn).await?;
+    let items = page_with_names(&txn, q, page, limit).await?;
     txn.commit().await?;
     Ok(Page { items, total })
 }
@@ -171,7 +169,7 @@ async fn sqlite_search(
     term: &str,
     page: u64,
     limit: u64,
-) -> Result<Page<dataset::Model>, DbErr> {
+) -> Result<Page<DatasetView>, DbErr> {
     let pattern = like_pattern(term);
     let walk = seen_by(
         dataset::Entity::find()
@@ -189,7 +187,7 @@ async fn sqlite_search(
     let txn = crate::db::begin_write(db).await?;
     let found = if term.chars().count() < TRIGRAM {
         let total = walk.clone().count(&txn).await?;
-        let items = in_page_order(walk, page, limit).all(&txn).await?;
+        let items = page_with_names(&txn, walk, page, limit).await?;
         Page { items, total }
     } else {
         match group_key_range(&txn, group_id).await? {
@@ -213,7 +211,7 @@ async fn sqlite_search(
                     Some(_) => matches.clone().count(&txn).await?,
                 };
                 let q = if total <= FEW_MATCHES { matches } else { walk };
-                let items = in_page_order(q, page, limit).all(&txn).await?;
+                let items = page_with_names(&txn, q, page, limit).await?;
                 Page { items, total }
             }
         }

@@ -17,38 +17,30 @@ fn bounds(page: i32, limit: i32) -> (u64, u64) {
     (page.max(1) as u64, limit.clamp(1, 100) as u64)
 }
 
-fn has_more(page: u64, limit: u64, total: u64) -> bool {
-    page.saturating_mul(limit) < total
-}
-
-fn tenant_page(
-    page: i32,
-    limit: i32,
-    found: Page<entity::tenant::Model>,
-) -> Result<schemas::TenantPage, ConsoleError> {
+fn tenant_page(page: i32, limit: i32, found: Page<entity::tenant::Model>) -> schemas::TenantPage {
     let (p, l) = bounds(page, limit);
-    Ok(schemas::TenantPage {
+    schemas::TenantPage {
         page,
         limit,
         total: found.total as i64,
-        has_more: has_more(p, l, found.total),
+        has_more: found.has_more(p, l),
         data: found.items.iter().map(views::tenant).collect(),
-    })
+    }
 }
 
 fn group_page(
     page: i32,
     limit: i32,
     found: Page<entity::enterprise_group::Model>,
-) -> Result<schemas::GroupPage, ConsoleError> {
+) -> schemas::GroupPage {
     let (p, l) = bounds(page, limit);
-    Ok(schemas::GroupPage {
+    schemas::GroupPage {
         page,
         limit,
         total: found.total as i64,
-        has_more: has_more(p, l, found.total),
+        has_more: found.has_more(p, l),
         data: found.items.iter().map(views::group).collect(),
-    })
+    }
 }
 
 fn permission(has_permission: bool) -> schemas::PermissionResponse {
@@ -74,7 +66,7 @@ impl ConsoleHandlers {
             l,
         )
         .await?;
-        tenant_page(page, limit, found)
+        Ok(tenant_page(page, limit, found))
     }
 
     async fn capability(
@@ -107,7 +99,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
             .await
             .map_err(ConsoleError::from)?;
         Ok(responses::ListEnterpriseGroupsResponse::Ok(Json(
-            group_page(page, limit, found)?,
+            group_page(page, limit, found),
         )))
     }
 
@@ -199,7 +191,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         .map_err(ConsoleError::from)?;
         Ok(responses::ListGroupTenantsResponse::Ok(Json(tenant_page(
             page, limit, found,
-        )?)))
+        ))))
     }
 
     async fn create_group_tenant(
@@ -241,7 +233,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
                 .await
                 .map_err(ConsoleError::from)?;
         Ok(responses::ListUnjoinedTenantsResponse::Ok(Json(
-            tenant_page(page, limit, found)?,
+            tenant_page(page, limit, found),
         )))
     }
 
@@ -261,7 +253,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
                 .map_err(ConsoleError::from)?;
         Ok(responses::ListJoinedTenantsResponse::Ok(Json(tenant_page(
             page, limit, found,
-        )?)))
+        ))))
     }
 
     async fn list_joined_tenant_roles(
@@ -300,7 +292,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
             .await
             .map_err(ConsoleError::from)?;
         Ok(responses::ListAccountJoinedGroupsResponse::Ok(Json(
-            group_page(page, limit, found)?,
+            group_page(page, limit, found),
         )))
     }
 
@@ -317,7 +309,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
             .map_err(ConsoleError::from)?;
         Ok(responses::ListMyJoinedGroupsResponse::Ok(Json(group_page(
             page, limit, found,
-        )?)))
+        ))))
     }
 
     async fn check_manage_permission(
@@ -435,7 +427,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
                 page,
                 limit,
                 total: found.total as i64,
-                has_more: has_more(p, l, found.total),
+                has_more: found.has_more(p, l),
                 data: found.items.iter().map(views::account_ex).collect(),
             },
         )))
@@ -477,7 +469,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
                 page,
                 limit,
                 total: found.total as i64,
-                has_more: has_more(p, l, found.total),
+                has_more: found.has_more(p, l),
                 data: found
                     .items
                     .iter()
