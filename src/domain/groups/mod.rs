@@ -1,19 +1,14 @@
-//! Enterprise groups: their workspaces (tenants), members and roles, the pages the
-//! console shows of them, and the repairs that copy a group's model settings into its
-//! workspaces. No HTTP here; who may call what is decided in `api::console::authz`.
+//! Enterprise groups: the groups themselves, their members and roles, and which group is
+//! an account's current one, here; their workspaces (tenants) in `tenants`, and the
+//! repairs that copy a group's model settings into its workspaces in `model_repair`. No HTTP here; who may call what is decided in `api::console::authz`.
 //!
 //! Every page is newest first, ties broken by id, so pages are stable.
 
-use std::collections::HashSet;
-
-use entity::{
-    account, dataset, enterprise_group, group_member, tenant, tenant_default_model, tenant_member,
-    tenant_model_provider,
-};
+use entity::{account, dataset, enterprise_group, group_member, tenant, tenant_member};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -24,6 +19,17 @@ pub use crate::domain::policy::Capability;
 use crate::domain::policy::OWNER_PERMISSIONS;
 use crate::domain::validate;
 use entity::roles::{GroupRole, GroupStatus, TenantStatus, WorkspaceRole};
+
+mod model_repair;
+mod tenants;
+
+pub use model_repair::{repair_model_providers, repair_system_default};
+use tenants::account_exists;
+pub(crate) use tenants::memberships_of;
+pub use tenants::{
+    TenantRole, create_tenant, has_capability, managed_tenants, permissions, tenant_roles, tenants,
+    tenants_of_account,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GroupError {
@@ -392,158 +398,6 @@ pub async fn delete(
     Ok(())
 }
 
-/// The group's workspaces (without its shadow), optionally with one status.
-pub async fn tenants(
-    db: &DatabaseConnection,
-    group_id: Uuid,
-    status: Option<TenantStatus>,
-    page: u64,
-    limit: u64,
-) -> Result<Page<tenant::Model>, DbErr> {
-    let mut q = tenant::Entity::find()
-        .filter(tenant::Column::GroupId.eq(group_id))
-        .filter(tenant::Column::Id.ne(group_id));
-    if let Some(status) = status {
-        q = q.filter(tenant::Column::Status.eq(status));
-    }
-    page_of_tenants(db, q, page, limit).await
-}
-
-async fn page_of_tenants(
-    db: &DatabaseConnection,
-    q: sea_orm::Select<tenant::Entity>,
-    page: u64,
-    limit: u64,
-) -> Result<Page<tenant::Model>, DbErr> {
-    let total = q.clone().count(db).await?;
-    let items = tenants_on_page(db, q, page, limit).await?;
-    Ok(Page { items, total })
-}
-
-/// One page of `q`'s workspaces, newest first.
-async fn tenants_on_page(
-    db: &DatabaseConnection,
-    q: sea_orm::Select<tenant::Entity>,
-    page: u64,
-    limit: u64,
-) -> Result<Vec<tenant::Model>, DbErr> {
-    q.order_by_desc(tenant::Column::CreatedAt)
-        .order_by_desc(tenant::Column::Id)
-        .offset(offset(page, limit))
-        .limit(limit)
-        .all(db)
-        .await
-}
-
-/// The ids of the workspaces `account_id` belongs to, as a subquery.
-pub(crate) fn memberships_of(account_id: Uuid) -> sea_orm::sea_query::SelectStatement {
-    Query::select()
-        .column(tenant_member::Column::TenantId)
-        .from(tenant_member::Entity)
-        .and_where(tenant_member::Column::AccountId.eq(account_id))
-        .to_owned()
-}
-
-async fn account_exists(db: &DatabaseConnection, id: Uuid) -> Result<(), GroupError> {
-    account::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .map(|_| ())
-        .ok_or(GroupError::AccountNotFound)
-}
-
-/// The group's workspaces the account has (`joined`) or has not joined.
-pub async fn tenants_of_account(
-    db: &DatabaseConnection,
-    group_id: Uuid,
-    account_id: Uuid,
-    joined: bool,
-    page: u64,
-    limit: u64,
-) -> Result<Page<tenant::Model>, GroupError> {
-    let q = tenant::Entity::find()
-        .filter(tenant::Column::GroupId.eq(group_id))
-        .filter(tenant::Column::Id.ne(group_id));
-    let q = if joined {
-        q.filter(tenant::Column::Id.in_subquery(memberships_of(account_id)))
-    } else {
-        q.filter(tenant::Column::Id.not_in_subquery(memberships_of(account_id)))
-    };
-    // The count and the account's existence in one statement: an unknown account answers
-    // 404, not a page of every workspace it "has not joined".
-    let (total, known): (i64, bool) = q
-        .clone()
-        .select_only()
-        .column_as(
-            sea_orm::ExprTrait::count(Expr::col((tenant::Entity, tenant::Column::Id))),
-            "total",
-        )
-        .column_as(
-            Expr::exists(
-                Query::select()
-                    .expr(Expr::val(1))
-                    .from(account::Entity)
-                    .and_where(account::Column::Id.eq(account_id))
-                    .to_owned(),
-            ),
-            "known",
-        )
-        .into_tuple()
-        .one(db)
-        .await?
-        .unwrap_or((0, false));
-    if !known {
-        return Err(GroupError::AccountNotFound);
-    }
-    Ok(Page {
-        items: tenants_on_page(db, q, page, limit).await?,
-        total: u64::try_from(total).unwrap_or(0),
-    })
-}
-
-/// One membership of an account in a workspace of a group.
-#[derive(Debug)]
-pub struct TenantRole {
-    pub tenant: tenant::Model,
-    pub role: WorkspaceRole,
-    pub position: Option<String>,
-    pub permissions: Vec<String>,
-}
-
-pub fn permissions(stored: &str) -> Vec<String> {
-    serde_json::from_str(stored).unwrap_or_default()
-}
-
-/// Every workspace of the group the account has joined, with its role there.
-pub async fn tenant_roles(
-    db: &DatabaseConnection,
-    group_id: Uuid,
-    account_id: Uuid,
-) -> Result<Vec<TenantRole>, GroupError> {
-    account_exists(db, account_id).await?;
-    // One statement: each workspace with the account's membership row beside it.
-    let joined = tenant::Entity::find()
-        .find_also_related(tenant_member::Entity)
-        .filter(tenant::Column::GroupId.eq(group_id))
-        .filter(tenant::Column::Id.ne(group_id))
-        .filter(tenant_member::Column::AccountId.eq(account_id))
-        .order_by_desc(tenant::Column::CreatedAt)
-        .order_by_desc(tenant::Column::Id)
-        .all(db)
-        .await?;
-    Ok(joined
-        .into_iter()
-        .filter_map(|(tenant, member)| {
-            member.map(|m| TenantRole {
-                permissions: permissions(&m.permissions),
-                role: m.role,
-                position: m.position,
-                tenant,
-            })
-        })
-        .collect())
-}
-
 /// The groups the account is a member of.
 pub async fn joined_groups(
     db: &DatabaseConnection,
@@ -570,62 +424,6 @@ pub async fn joined_groups(
         .all(db)
         .await?;
     Ok(Page { items, total })
-}
-
-/// The memberships of `account_id` that grant this capability, as a subquery of
-/// workspace ids. Permissions are a JSON array of names, matched as `"name"`.
-fn tenants_of(capability: Capability, account_id: Uuid) -> sea_orm::sea_query::SelectStatement {
-    let mut granted =
-        Condition::any().add(tenant_member::Column::Role.is_in(capability.roles().to_vec()));
-    if let Some(p) = capability.permission() {
-        granted = granted.add(tenant_member::Column::Permissions.like(format!("%\"{p}\"%")));
-    }
-    Query::select()
-        .column(tenant_member::Column::TenantId)
-        .from(tenant_member::Entity)
-        .and_where(tenant_member::Column::AccountId.eq(account_id))
-        .cond_where(granted)
-        .to_owned()
-}
-
-/// The group's workspaces in which the caller has `capability`; group admins have it in
-/// every workspace of the group.
-pub async fn managed_tenants(
-    db: &DatabaseConnection,
-    group_id: Uuid,
-    account_id: Uuid,
-    group_admin: bool,
-    capability: Capability,
-    page: u64,
-    limit: u64,
-) -> Result<Page<tenant::Model>, DbErr> {
-    let mut q = tenant::Entity::find()
-        .filter(tenant::Column::GroupId.eq(group_id))
-        .filter(tenant::Column::Id.ne(group_id));
-    if !group_admin {
-        q = q.filter(tenant::Column::Id.in_subquery(tenants_of(capability, account_id)));
-    }
-    page_of_tenants(db, q, page, limit).await
-}
-
-/// Whether the caller has `capability` in at least one workspace of the group.
-pub async fn has_capability(
-    db: &DatabaseConnection,
-    group_id: Uuid,
-    account_id: Uuid,
-    group_admin: bool,
-    capability: Capability,
-) -> Result<bool, DbErr> {
-    if group_admin {
-        return Ok(true);
-    }
-    let found = tenant::Entity::find()
-        .filter(tenant::Column::GroupId.eq(group_id))
-        .filter(tenant::Column::Id.ne(group_id))
-        .filter(tenant::Column::Id.in_subquery(tenants_of(capability, account_id)))
-        .count(db)
-        .await?;
-    Ok(found > 0)
 }
 
 /// Makes the group's shadow workspace the account's current workspace (joining it as
@@ -704,55 +502,6 @@ pub async fn make_current<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Creates a workspace in the group with `owner` as its owner, copying the shadow
-/// workspace's model providers and default models.
-pub async fn create_tenant(
-    db: &DatabaseConnection,
-    accounts: &AccountCache,
-    now: i64,
-    group_id: Uuid,
-    owner: Uuid,
-    name: &str,
-) -> Result<tenant::Model, GroupError> {
-    let name = validate::name(name, 255).map_err(GroupError::InvalidParam)?;
-    let txn = crate::db::begin_write(db).await?;
-    let id = Uuid::now_v7();
-    let created = tenant::ActiveModel {
-        id: Set(id),
-        name: Set(name),
-        status: Set(TenantStatus::Normal),
-        group_id: Set(Some(group_id)),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    let has_current = tenant_member::Entity::find()
-        .filter(tenant_member::Column::AccountId.eq(owner))
-        .filter(tenant_member::Column::Current.eq(true))
-        .count(&txn)
-        .await?
-        > 0;
-    tenant_member::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        tenant_id: Set(id),
-        account_id: Set(owner),
-        role: Set(WorkspaceRole::Owner),
-        position: Set(None),
-        permissions: Set(OWNER_PERMISSIONS.to_string()),
-        current: Set(!has_current),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    join(&txn, group_id, owner, GroupRole::Normal, now).await?;
-    copy_missing::<tenant_model_provider::Model, _>(&txn, group_id, &[id], now).await?;
-    copy_missing::<tenant_default_model::Model, _>(&txn, group_id, &[id], now).await?;
-    crate::audit::target("workspace", id);
-    crate::audit::commit(txn).await?;
-    accounts.forget(db, &[owner]).await?;
-    Ok(created)
-}
-
 /// The group's members as account views, `group_role` being the role in this group.
 pub async fn members(
     db: &DatabaseConnection,
@@ -787,145 +536,4 @@ pub async fn members(
         })
         .collect();
     Ok(Page { items, total })
-}
-
-/// The group's workspaces other than its shadow.
-async fn tenant_ids<C: ConnectionTrait>(db: &C, group_id: Uuid) -> Result<Vec<Uuid>, DbErr> {
-    tenant::Entity::find()
-        .filter(tenant::Column::GroupId.eq(group_id))
-        .filter(tenant::Column::Id.ne(group_id))
-        .select_only()
-        .column(tenant::Column::Id)
-        .into_tuple::<Uuid>()
-        .all(db)
-        .await
-}
-
-/// A workspace record the shadow hands down to the group's workspaces: at most one per
-/// workspace and key (a provider name, a model type).
-trait Inherited: Sized + Send + Sync {
-    type Entity: EntityTrait<Model = Self>;
-    type Active: ActiveModelTrait<Entity = Self::Entity> + Clone + Send;
-    const TENANT: <Self::Entity as EntityTrait>::Column;
-    /// The unique (workspace, key) columns.
-    const UNIQUE: [<Self::Entity as EntityTrait>::Column; 2];
-    fn tenant(&self) -> Uuid;
-    fn key(&self) -> &str;
-    /// A copy of this record for workspace `tenant`.
-    fn copy_to(&self, tenant: Uuid, now: i64) -> Self::Active;
-}
-
-impl Inherited for tenant_model_provider::Model {
-    type Entity = tenant_model_provider::Entity;
-    type Active = tenant_model_provider::ActiveModel;
-    const TENANT: tenant_model_provider::Column = tenant_model_provider::Column::TenantId;
-    const UNIQUE: [tenant_model_provider::Column; 2] = [
-        tenant_model_provider::Column::TenantId,
-        tenant_model_provider::Column::ProviderName,
-    ];
-    fn tenant(&self) -> Uuid {
-        self.tenant_id
-    }
-    fn key(&self) -> &str {
-        &self.provider_name
-    }
-    fn copy_to(&self, tenant: Uuid, now: i64) -> Self::Active {
-        tenant_model_provider::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            tenant_id: Set(tenant),
-            provider_name: Set(self.provider_name.clone()),
-            config: Set(self.config.clone()),
-            created_at: Set(now),
-        }
-    }
-}
-
-impl Inherited for tenant_default_model::Model {
-    type Entity = tenant_default_model::Entity;
-    type Active = tenant_default_model::ActiveModel;
-    const TENANT: tenant_default_model::Column = tenant_default_model::Column::TenantId;
-    const UNIQUE: [tenant_default_model::Column; 2] = [
-        tenant_default_model::Column::TenantId,
-        tenant_default_model::Column::ModelType,
-    ];
-    fn tenant(&self) -> Uuid {
-        self.tenant_id
-    }
-    fn key(&self) -> &str {
-        &self.model_type
-    }
-    fn copy_to(&self, tenant: Uuid, now: i64) -> Self::Active {
-        tenant_default_model::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            tenant_id: Set(tenant),
-            model_type: Set(self.model_type.clone()),
-            provider_name: Set(self.provider_name.clone()),
-            model_name: Set(self.model_name.clone()),
-            created_at: Set(now),
-        }
-    }
-}
-
-/// Adds to each of `targets` the shadow's records (model providers, default models) whose
-/// key it has none for; returns how many were added. Existing records (the workspace's
-/// own choice) are never touched.
-async fn copy_missing<M: Inherited, C: ConnectionTrait>(
-    db: &C,
-    group_id: Uuid,
-    targets: &[Uuid],
-    now: i64,
-) -> Result<u64, DbErr> {
-    let source = M::Entity::find()
-        .filter(M::TENANT.eq(group_id))
-        .all(db)
-        .await?;
-    if source.is_empty() || targets.is_empty() {
-        return Ok(0);
-    }
-    let mut added = 0;
-    for chunk in targets.chunks(500) {
-        let have: HashSet<(Uuid, String)> = M::Entity::find()
-            .filter(M::TENANT.is_in(chunk.to_vec()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|m| (m.tenant(), m.key().to_string()))
-            .collect();
-        let missing: Vec<M::Active> = chunk
-            .iter()
-            .flat_map(|t| source.iter().map(move |s| (*t, s)))
-            .filter(|(t, s)| !have.contains(&(*t, s.key().to_string())))
-            .map(|(t, s)| s.copy_to(t, now))
-            .collect();
-        added += missing.len() as u64;
-        for rows in missing.chunks(200) {
-            M::Entity::insert_many(rows.to_vec())
-                .on_conflict_do_nothing_on(M::UNIQUE)
-                .exec(db)
-                .await?;
-        }
-    }
-    Ok(added)
-}
-
-/// `repair-model-providers`: every workspace of the group gets the shadow's providers it
-/// lacks. Returns the number of records added (0 on a second call).
-pub async fn repair_model_providers(
-    db: &DatabaseConnection,
-    now: i64,
-    group_id: Uuid,
-) -> Result<u64, DbErr> {
-    let targets = tenant_ids(db, group_id).await?;
-    copy_missing::<tenant_model_provider::Model, _>(db, group_id, &targets, now).await
-}
-
-/// `repair-system-default`: every workspace of the group gets the shadow's default
-/// models for the model types it has none for.
-pub async fn repair_system_default(
-    db: &DatabaseConnection,
-    now: i64,
-    group_id: Uuid,
-) -> Result<u64, DbErr> {
-    let targets = tenant_ids(db, group_id).await?;
-    copy_missing::<tenant_default_model::Model, _>(db, group_id, &targets, now).await
 }
