@@ -3,7 +3,7 @@
 
 use entity::roles::{TenantStatus, WorkspaceRole};
 use entity::{tenant, tenant_member};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::domain::account_cache::AccountCache;
@@ -38,23 +38,18 @@ pub async fn of_account(
     db: &DatabaseConnection,
     account_id: Uuid,
 ) -> Result<Vec<(tenant::Model, tenant_member::Model)>, DbErr> {
-    let members = tenant_member::Entity::find()
+    // One statement: the account's memberships with their workspaces joined in.
+    let rows = tenant::Entity::find()
+        .find_also_related(tenant_member::Entity)
         .filter(tenant_member::Column::AccountId.eq(account_id))
+        .order_by_desc(tenant::Column::CreatedAt)
+        .order_by_desc(tenant::Column::Id)
         .all(db)
         .await?;
-    let mut tenants: std::collections::HashMap<Uuid, tenant::Model> = tenant::Entity::find()
-        .filter(tenant::Column::Id.is_in(members.iter().map(|m| m.tenant_id).collect::<Vec<_>>()))
-        .all(db)
-        .await?
+    Ok(rows
         .into_iter()
-        .map(|t| (t.id, t))
-        .collect();
-    let mut out: Vec<_> = members
-        .into_iter()
-        .filter_map(|m| tenants.remove(&m.tenant_id).map(|t| (t, m)))
-        .collect();
-    out.sort_by_key(|(t, _)| std::cmp::Reverse((t.created_at, t.id)));
-    Ok(out)
+        .filter_map(|(t, m)| m.map(|m| (t, m)))
+        .collect())
 }
 
 #[derive(Debug, thiserror::Error)]
