@@ -70,7 +70,7 @@ impl AdminUserApi for AdminHandlers {
         page: i32,
         per_page: Option<i32>,
     ) -> poem::Result<responses::ListUsersResponse> {
-        let (rows, total) = users::list_users(&self.state.db, page, per_page)
+        let found = users::list_users(&self.state.db, page, per_page)
             .await
             .map_err(AdminError::from)?;
         Ok(responses::ListUsersResponse::Ok(Json(
@@ -78,8 +78,8 @@ impl AdminUserApi for AdminHandlers {
                 code: 200,
                 message: "success".into(),
                 data: Some(schemas::UserPage {
-                    content: rows.into_iter().map(user_out).collect(),
-                    total,
+                    content: found.items.into_iter().map(user_out).collect(),
+                    total: super::total(found.total),
                 }),
             },
         )))
@@ -209,11 +209,11 @@ impl AdminUserApi for AdminHandlers {
         page: i32,
         per_page: i32,
     ) -> poem::Result<responses::ListUserSshKeysResponse> {
-        let (keys, total) = users::list_user_ssh_keys(&self.state.db, uid, page, per_page)
+        let keys = users::list_user_ssh_keys(&self.state.db, uid, page, per_page)
             .await
             .map_err(AdminError::from)?;
         Ok(responses::ListUserSshKeysResponse::Ok(Json(ssh_key_page(
-            keys, total,
+            keys,
         ))))
     }
 

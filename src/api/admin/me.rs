@@ -59,11 +59,11 @@ impl MeApi for AdminHandlers {
         page: i32,
         per_page: i32,
     ) -> poem::Result<responses::ListMySshKeysResponse> {
-        let (keys, total) = users::list_ssh_keys(&self.state.db, principal.user.id, page, per_page)
+        let keys = users::list_ssh_keys(&self.state.db, principal.user.id, page, per_page)
             .await
             .map_err(AdminError::from)?;
         Ok(responses::ListMySshKeysResponse::Ok(Json(ssh_key_page(
-            keys, total,
+            keys,
         ))))
     }
 

@@ -15,6 +15,7 @@ pub use error::AdminError;
 use crate::api::context::RequestContext;
 use crate::api::generated::admin::{Operation, Surface, schemas};
 use crate::domain::admin_users::{self, SshKey, TokenProblem, User};
+use crate::domain::paging::Page;
 use crate::state::AppState;
 use authz::Rule;
 
@@ -177,13 +178,18 @@ fn ssh_key_out(k: SshKey) -> schemas::SshKey {
     }
 }
 
-fn ssh_key_page(keys: Vec<SshKey>, total: i64) -> schemas::SshKeyListResponse {
+/// A list's total as AList's wire carries it.
+fn total(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn ssh_key_page(keys: Page<SshKey>) -> schemas::SshKeyListResponse {
     schemas::SshKeyListResponse {
         code: 200,
         message: "success".into(),
         data: Some(schemas::SshKeyPage {
-            content: keys.into_iter().map(ssh_key_out).collect(),
-            total,
+            content: keys.items.into_iter().map(ssh_key_out).collect(),
+            total: total(keys.total),
         }),
     }
 }

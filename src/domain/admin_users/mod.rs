@@ -32,6 +32,7 @@ use crate::auth::password::{HashError, PasswordHasher};
 use crate::cache::KeyedCache;
 use crate::clock::Clock;
 use crate::db::is_unique_violation;
+use crate::domain::paging::{Page, offset};
 
 pub const ROLE_GENERAL: i32 = 0;
 pub const ROLE_GUEST: i32 = 1;
@@ -281,11 +282,12 @@ pub async fn reset_admin_password(
     Ok(username)
 }
 
-/// `page` < 1 is 1; `per_page` < 1 is the maximum (1000).
-pub fn page_window(page: i32, per_page: i32) -> (u64, u64) {
+/// AList's bounds as a page number and size: `page` < 1 is 1; `per_page` < 1 is the
+/// maximum (1000).
+pub fn bounds(page: i32, per_page: i32) -> (u64, u64) {
     let page = page.max(1) as u64;
     let per_page = if per_page < 1 { 1000 } else { per_page as u64 };
-    ((page - 1) * per_page, per_page)
+    (page, per_page)
 }
 
 /// The most users one list answer carries: AList answers every user when `per_page` is
@@ -294,31 +296,31 @@ pub fn page_window(page: i32, per_page: i32) -> (u64, u64) {
 pub const USER_LIST_CAP: i32 = 10_000;
 
 /// `page` < 1 is 1; a missing `per_page`, or one < 1, is every user up to the cap.
-pub fn user_page_window(page: i32, per_page: Option<i32>) -> (u64, u64) {
+pub fn user_bounds(page: i32, per_page: Option<i32>) -> (u64, u64) {
     let per_page = match per_page {
         Some(n) if n >= 1 => n.min(USER_LIST_CAP),
         _ => USER_LIST_CAP,
     };
-    page_window(page, per_page)
+    bounds(page, per_page)
 }
 
 pub async fn list_users(
     db: &DatabaseConnection,
     page: i32,
     per_page: Option<i32>,
-) -> Result<(Vec<User>, i64)> {
-    let (offset, limit) = user_page_window(page, per_page);
+) -> Result<Page<User>> {
+    let (page, limit) = user_bounds(page, per_page);
     let total = admin_user::Entity::find().count(db).await?;
     let rows = admin_user::Entity::find()
         .order_by_asc(admin_user::Column::Id)
-        .offset(offset)
+        .offset(offset(page, limit))
         .limit(limit)
         .all(db)
         .await?;
-    Ok((
-        rows.into_iter().map(User::from).collect(),
-        i64::try_from(total).unwrap_or(i64::MAX),
-    ))
+    Ok(Page {
+        items: rows.into_iter().map(User::from).collect(),
+        total,
+    })
 }
 
 async fn find_model(db: &DatabaseConnection, id: i64) -> Result<admin_user::Model> {

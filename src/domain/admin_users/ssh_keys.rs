@@ -1,7 +1,8 @@
 //! SSH public keys of admin-surface users: listing (own and, for admins, any user's),
 //! adding with a fingerprint, deleting.
 
-use super::{AdminUserError, Result, page_window};
+use super::{AdminUserError, Result, bounds};
+use crate::domain::paging::{Page, offset};
 
 use entity::{admin_ssh_key, admin_user};
 use sea_orm::{
@@ -49,9 +50,9 @@ pub async fn list_ssh_keys(
     user_id: i64,
     page: i32,
     per_page: i32,
-) -> Result<(Vec<SshKey>, i64)> {
+) -> Result<Page<SshKey>> {
     let (_, total) = count_ssh_keys(db, user_id).await?;
-    Ok((ssh_key_page(db, user_id, page, per_page).await?, total))
+    ssh_key_page(db, user_id, page, per_page, total).await
 }
 
 /// The admin view: a user that does not exist is `UserInvalid`.
@@ -60,16 +61,16 @@ pub async fn list_user_ssh_keys(
     user_id: i64,
     page: i32,
     per_page: i32,
-) -> Result<(Vec<SshKey>, i64)> {
+) -> Result<Page<SshKey>> {
     let (known, total) = count_ssh_keys(db, user_id).await?;
     if !known {
         return Err(AdminUserError::UserInvalid);
     }
-    Ok((ssh_key_page(db, user_id, page, per_page).await?, total))
+    ssh_key_page(db, user_id, page, per_page, total).await
 }
 
 /// Whether user `user_id` exists, and how many SSH keys it has: one statement.
-async fn count_ssh_keys(db: &DatabaseConnection, user_id: i64) -> Result<(bool, i64)> {
+async fn count_ssh_keys(db: &DatabaseConnection, user_id: i64) -> Result<(bool, u64)> {
     use sea_orm::sea_query::{Expr, ExprTrait, Query};
     let (total, known): (i64, bool) = admin_ssh_key::Entity::find()
         .filter(admin_ssh_key::Column::UserId.eq(user_id))
@@ -92,7 +93,7 @@ async fn count_ssh_keys(db: &DatabaseConnection, user_id: i64) -> Result<(bool, 
         .one(db)
         .await?
         .unwrap_or((0, false));
-    Ok((known, total))
+    Ok((known, u64::try_from(total).unwrap_or_default()))
 }
 
 async fn ssh_key_page(
@@ -100,18 +101,20 @@ async fn ssh_key_page(
     user_id: i64,
     page: i32,
     per_page: i32,
-) -> Result<Vec<SshKey>> {
-    let (offset, limit) = page_window(page, per_page);
-    Ok(admin_ssh_key::Entity::find()
+    total: u64,
+) -> Result<Page<SshKey>> {
+    let (page, limit) = bounds(page, per_page);
+    let items = admin_ssh_key::Entity::find()
         .filter(admin_ssh_key::Column::UserId.eq(user_id))
         .order_by_asc(admin_ssh_key::Column::Id)
-        .offset(offset)
+        .offset(offset(page, limit))
         .limit(limit)
         .all(db)
         .await?
         .into_iter()
         .map(SshKey::from)
-        .collect())
+        .collect();
+    Ok(Page { items, total })
 }
 
 pub async fn add_ssh_key(
