@@ -107,3 +107,33 @@ impl GroupRole {
         Self::MANAGING.contains(&self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ActiveEnum, Iterable};
+
+    #[test]
+    fn each_value_is_stored_as_its_text_and_read_back() {
+        for role in WorkspaceRole::iter() {
+            assert_eq!(role.to_value(), role.as_str());
+            assert_eq!(
+                WorkspaceRole::try_from_value(&role.to_value()).ok(),
+                Some(role)
+            );
+        }
+        for status in AccountStatus::iter() {
+            assert_eq!(status.to_value(), status.as_str());
+        }
+        assert_eq!(SystemRole::SuperAdmin.to_string(), "super_admin");
+    }
+
+    #[test]
+    fn a_stored_value_no_variant_names_is_refused_not_guessed() {
+        // Before the enums, an unknown role was read as the least privileged one; now the
+        // read fails, so a bad row is seen rather than silently given some role.
+        assert!(SystemRole::try_from_value(&"root".to_string()).is_err());
+        assert!(GroupRole::try_from_value(&"owner".to_string()).is_err());
+        assert!(AccountStatus::try_from_value(&"Active".to_string()).is_err());
+    }
+}
