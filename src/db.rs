@@ -429,6 +429,32 @@ pub async fn begin_write<C: sea_orm::TransactionTrait>(db: &C) -> Result<C::Tran
     .await
 }
 
+/// How many rows `q` finds, and whether the row `exists` selects is there, in one
+/// statement: a list of something an id names (a user's keys, an account's workspaces)
+/// answers "not found" for an unknown id without a second read.
+pub async fn count_and_exists<E, C>(
+    db: &C,
+    q: sea_orm::Select<E>,
+    counted: impl sea_orm::sea_query::IntoColumnRef,
+    exists: sea_orm::sea_query::SelectStatement,
+) -> Result<(u64, bool), DbErr>
+where
+    E: sea_orm::EntityTrait,
+    C: sea_orm::ConnectionTrait,
+{
+    use sea_orm::QuerySelect;
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let (total, known): (i64, bool) = q
+        .select_only()
+        .column_as(Expr::col(counted).count(), "total")
+        .column_as(Expr::exists(exists), "known")
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or((0, false));
+    Ok((u64::try_from(total).unwrap_or_default(), known))
+}
+
 /// Serializes the transactions that take the same `key` until they end: on PostgreSQL an
 /// advisory transaction lock; on SQLite nothing is needed, because a write transaction
 /// ([`begin_write`]) holds the database's one write lock from its start and reads what

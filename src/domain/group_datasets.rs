@@ -68,16 +68,19 @@ async fn page_with_names<C: ConnectionTrait>(
     db.query_all_raw(statement)
         .await?
         .iter()
-        .map(|row| {
-            Ok(DatasetView {
-                dataset: dataset::Model::from_query_result(row, "")?,
-                owner_name: row.try_get("", "owner_name")?,
-                tenant_name: row
-                    .try_get::<Option<String>>("", "tenant_name")?
-                    .unwrap_or_default(),
-            })
-        })
+        .map(view_of_row)
         .collect()
+}
+
+/// A row of a dataset's columns with `owner_name` and `tenant_name` beside them.
+fn view_of_row(row: &sea_orm::QueryResult) -> Result<DatasetView, DbErr> {
+    Ok(DatasetView {
+        dataset: dataset::Model::from_query_result(row, "")?,
+        owner_name: row.try_get("", "owner_name")?,
+        tenant_name: row
+            .try_get::<Option<String>>("", "tenant_name")?
+            .unwrap_or_default(),
+    })
 }
 
 /// Which datasets of a group's workspaces `viewer` (a caller who is not a group admin)
@@ -393,17 +396,6 @@ async fn postgres_search(
             values,
         ))
         .await?;
-    let items = rows
-        .iter()
-        .map(|row| {
-            Ok(DatasetView {
-                dataset: dataset::Model::from_query_result(row, "")?,
-                owner_name: row.try_get("", "owner_name")?,
-                tenant_name: row
-                    .try_get::<Option<String>>("", "tenant_name")?
-                    .unwrap_or_default(),
-            })
-        })
-        .collect::<Result<_, DbErr>>()?;
+    let items = rows.iter().map(view_of_row).collect::<Result<_, DbErr>>()?;
     Ok(Page { items, total })
 }

@@ -3,9 +3,9 @@
 //! layers (`app`/`server` → `api` → `state` → `domain` → storage, with the leaf modules
 //! beside), so the structure `docs/ARCHITECTURE.md` draws stays true.
 //!
-//! A module is a file (`src/domain/groups.rs` is `domain::groups`); a module and the
-//! modules inside it count as one (a child naming `super::` is not a cycle), and the
-//! generated code counts as one module. What a module names is every `crate::…`,
+//! A module is a file (`src/domain/groups/tenants.rs` is `domain::groups::tenants`); a
+//! module naming its parent or a child is no edge (a child naming `super::` is not a
+//! cycle), siblings are separate modules, and the generated code counts as one module. What a module names is every `crate::…`,
 //! `super::…` and `self::…` path in it, `use` trees expanded; test-only items
 //! (`#[cfg(test)]`) are left out, as they are not part of the server.
 
@@ -14,7 +14,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use anyhow::{Context, Result};
-use proc_macro2::{Delimiter, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 
 /// Module → the modules it names.
 pub type Graph = BTreeMap<String, BTreeSet<String>>;
@@ -31,7 +31,7 @@ pub fn read(src: &Path) -> Result<Graph> {
         let tokens =
             TokenStream::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let mut paths = Vec::new();
-        scan(tokens, &mut paths);
+        scan(without_test_items(tokens), &mut paths);
         let from = unit(module);
         let edges = graph.entry(from.clone()).or_default();
         for named in paths {
@@ -141,16 +141,35 @@ fn longest_known(modules: &BTreeSet<String>, path: &[String]) -> Option<String> 
         .find(|m| modules.contains(m))
 }
 
-/// Every `crate::`/`super::`/`self::` path in `tokens`, `use` trees expanded, skipping
-/// items marked `#[cfg(test)]`.
-fn scan(tokens: TokenStream, out: &mut Vec<Vec<String>>) {
+/// `tokens` without the items marked `#[cfg(test)]`, at any depth: what the server is
+/// built from.
+pub(crate) fn without_test_items(tokens: TokenStream) -> TokenStream {
     let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
         if is_cfg_test(&tokens, i) {
             i = skip_item(&tokens, i + 2);
             continue;
         }
+        out.push(match &tokens[i] {
+            TokenTree::Group(g) => {
+                let mut kept = Group::new(g.delimiter(), without_test_items(g.stream()));
+                kept.set_span(g.span());
+                TokenTree::Group(kept)
+            }
+            t => t.clone(),
+        });
+        i += 1;
+    }
+    out.into_iter().collect()
+}
+
+/// Every `crate::`/`super::`/`self::` path in `tokens`, `use` trees expanded.
+fn scan(tokens: TokenStream, out: &mut Vec<Vec<String>>) {
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut i = 0;
+    while i < tokens.len() {
         match &tokens[i] {
             TokenTree::Ident(id)
                 if matches!(id.to_string().as_str(), "crate" | "super" | "self")
@@ -166,7 +185,7 @@ fn scan(tokens: TokenStream, out: &mut Vec<Vec<String>>) {
     }
 }
 
-pub(crate) fn is_cfg_test(tokens: &[TokenTree], i: usize) -> bool {
+fn is_cfg_test(tokens: &[TokenTree], i: usize) -> bool {
     let (Some(TokenTree::Punct(p)), Some(TokenTree::Group(g))) = (tokens.get(i), tokens.get(i + 1))
     else {
         return false;
@@ -177,7 +196,7 @@ pub(crate) fn is_cfg_test(tokens: &[TokenTree], i: usize) -> bool {
 }
 
 /// The index after the item that starts at `i`: up to its body (a brace group) or `;`.
-pub(crate) fn skip_item(tokens: &[TokenTree], mut i: usize) -> usize {
+fn skip_item(tokens: &[TokenTree], mut i: usize) -> usize {
     while i < tokens.len() {
         match &tokens[i] {
             TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => return i + 1,

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use anyhow::{Context, Result};
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
 
-use crate::module_graph::{collect, is_cfg_test, skip_item};
+use crate::module_graph::{collect, without_test_items};
 
 /// The stored texts declared in `roles.rs`: every `Variant = "text"` of its
 /// `stored_text!` invocations (attributes, doc comments among them, skipped).
@@ -82,7 +82,7 @@ pub fn literals_outside_entity(
         let tokens =
             TokenStream::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let mut literals = Vec::new();
-        string_literals(tokens, &mut literals);
+        string_literals(without_test_items(tokens), &mut literals);
         for lit in literals {
             if values.contains(&lit) && !ALLOWED.contains(&(rel.as_str(), lit.as_str())) {
                 found.push((rel.clone(), lit));
@@ -93,14 +93,8 @@ pub fn literals_outside_entity(
 }
 
 fn string_literals(tokens: TokenStream, out: &mut Vec<String>) {
-    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
-    let mut i = 0;
-    while i < tokens.len() {
-        if is_cfg_test(&tokens, i) {
-            i = skip_item(&tokens, i + 2);
-            continue;
-        }
-        match &tokens[i] {
+    for token in tokens {
+        match &token {
             TokenTree::Group(g) => string_literals(g.stream(), out),
             TokenTree::Literal(lit) => {
                 let text = lit.to_string();
@@ -110,7 +104,6 @@ fn string_literals(tokens: TokenStream, out: &mut Vec<String>) {
             }
             _ => {}
         }
-        i += 1;
     }
 }
 

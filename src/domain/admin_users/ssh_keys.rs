@@ -71,29 +71,19 @@ pub async fn list_user_ssh_keys(
 
 /// Whether user `user_id` exists, and how many SSH keys it has: one statement.
 async fn count_ssh_keys(db: &DatabaseConnection, user_id: i64) -> Result<(bool, u64)> {
-    use sea_orm::sea_query::{Expr, ExprTrait, Query};
-    let (total, known): (i64, bool) = admin_ssh_key::Entity::find()
-        .filter(admin_ssh_key::Column::UserId.eq(user_id))
-        .select_only()
-        .column_as(
-            Expr::col((admin_ssh_key::Entity, admin_ssh_key::Column::Id)).count(),
-            "total",
-        )
-        .column_as(
-            Expr::exists(
-                Query::select()
-                    .expr(Expr::val(1))
-                    .from(admin_user::Entity)
-                    .and_where(admin_user::Column::Id.eq(user_id))
-                    .to_owned(),
-            ),
-            "known",
-        )
-        .into_tuple()
-        .one(db)
-        .await?
-        .unwrap_or((0, false));
-    Ok((known, u64::try_from(total).unwrap_or_default()))
+    use sea_orm::sea_query::{Expr, Query};
+    let (total, known) = crate::db::count_and_exists(
+        db,
+        admin_ssh_key::Entity::find().filter(admin_ssh_key::Column::UserId.eq(user_id)),
+        (admin_ssh_key::Entity, admin_ssh_key::Column::Id),
+        Query::select()
+            .expr(Expr::val(1))
+            .from(admin_user::Entity)
+            .and_where(admin_user::Column::Id.eq(user_id))
+            .to_owned(),
+    )
+    .await?;
+    Ok((known, total))
 }
 
 async fn ssh_key_page(

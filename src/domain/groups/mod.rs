@@ -7,8 +7,8 @@
 use entity::{account, dataset, enterprise_group, group_member, tenant, tenant_member};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -70,14 +70,7 @@ pub async fn administered_groups(
     db: &DatabaseConnection,
     account_id: Uuid,
 ) -> Result<Vec<Uuid>, DbErr> {
-    Ok(group_member::Entity::find()
-        .filter(group_member::Column::AccountId.eq(account_id))
-        .filter(group_member::Column::GroupRole.is_in(GroupRole::MANAGING))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| m.group_id)
-        .collect())
+    groups_where(db, account_id, &GroupRole::MANAGING).await
 }
 
 /// The groups where `account_id` is a super_admin (whose audit events it may read).
@@ -85,14 +78,23 @@ pub async fn super_admin_groups(
     db: &DatabaseConnection,
     account_id: Uuid,
 ) -> Result<Vec<Uuid>, DbErr> {
-    Ok(group_member::Entity::find()
+    groups_where(db, account_id, &[GroupRole::SuperAdmin]).await
+}
+
+/// The groups where `account_id` holds one of `roles`.
+async fn groups_where(
+    db: &DatabaseConnection,
+    account_id: Uuid,
+    roles: &[GroupRole],
+) -> Result<Vec<Uuid>, DbErr> {
+    group_member::Entity::find()
         .filter(group_member::Column::AccountId.eq(account_id))
-        .filter(group_member::Column::GroupRole.eq(GroupRole::SuperAdmin))
+        .filter(group_member::Column::GroupRole.is_in(roles.iter().copied()))
+        .select_only()
+        .column(group_member::Column::GroupId)
+        .into_tuple()
         .all(db)
-        .await?
-        .into_iter()
-        .map(|m| m.group_id)
-        .collect())
+        .await
 }
 
 /// Group `group_id` (if it exists) with `account_id`'s role in it (if a member): what the
@@ -140,6 +142,18 @@ pub async fn current(
         .map(|g| (g, member.group_role)))
 }
 
+/// The group's workspaces other than its shadow (which has the group's id).
+fn workspaces_of(group_id: Uuid) -> sea_orm::Select<tenant::Entity> {
+    tenant::Entity::find().filter(in_group(group_id))
+}
+
+/// In the group, not its shadow.
+fn in_group(group_id: Uuid) -> Condition {
+    Condition::all()
+        .add(tenant::Column::GroupId.eq(group_id))
+        .add(tenant::Column::Id.ne(group_id))
+}
+
 /// The shadow workspace of a group (same id).
 pub async fn shadow(db: &DatabaseConnection, group_id: Uuid) -> Result<tenant::Model, GroupError> {
     tenant::Entity::find_by_id(group_id)
@@ -158,6 +172,16 @@ pub async fn list(
     if let Some(status) = status {
         q = q.filter(enterprise_group::Column::Status.eq(status));
     }
+    page_of_groups(db, q, page, limit).await
+}
+
+/// One page of `q`'s groups, newest first, with their number.
+async fn page_of_groups(
+    db: &DatabaseConnection,
+    q: sea_orm::Select<enterprise_group::Entity>,
+    page: u64,
+    limit: u64,
+) -> Result<Page<enterprise_group::Model>, DbErr> {
     let total = q.clone().count(db).await?;
     let items = q
         .order_by_desc(enterprise_group::Column::CreatedAt)
@@ -415,15 +439,7 @@ pub async fn joined_groups(
                 .to_owned(),
         ),
     );
-    let total = q.clone().count(db).await?;
-    let items = q
-        .order_by_desc(enterprise_group::Column::CreatedAt)
-        .order_by_desc(enterprise_group::Column::Id)
-        .offset(offset(page, limit))
-        .limit(limit)
-        .all(db)
-        .await?;
-    Ok(Page { items, total })
+    Ok(page_of_groups(db, q, page, limit).await?)
 }
 
 /// Makes the group's shadow workspace the account's current workspace (joining it as

@@ -12,9 +12,7 @@ use uuid::Uuid;
 
 /// The group's workspaces other than its shadow.
 async fn tenant_ids<C: ConnectionTrait>(db: &C, group_id: Uuid) -> Result<Vec<Uuid>, DbErr> {
-    tenant::Entity::find()
-        .filter(tenant::Column::GroupId.eq(group_id))
-        .filter(tenant::Column::Id.ne(group_id))
+    super::workspaces_of(group_id)
         .select_only()
         .column(tenant::Column::Id)
         .into_tuple::<Uuid>()

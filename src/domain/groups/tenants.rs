@@ -2,7 +2,7 @@
 //! a capability lets it manage), an account's roles in them, and creating one.
 
 use super::model_repair::copy_missing;
-use super::{GroupError, join};
+use super::{GroupError, in_group, join, workspaces_of};
 
 use entity::{account, tenant, tenant_default_model, tenant_member, tenant_model_provider};
 use sea_orm::sea_query::{Expr, Query};
@@ -27,9 +27,7 @@ pub async fn tenants(
     page: u64,
     limit: u64,
 ) -> Result<Page<tenant::Model>, DbErr> {
-    let mut q = tenant::Entity::find()
-        .filter(tenant::Column::GroupId.eq(group_id))
-        .filter(tenant::Column::Id.ne(group_id));
+    let mut q = workspaces_of(group_id);
     if let Some(status) = status {
         q = q.filter(tenant::Column::Status.eq(status));
     }
@@ -88,9 +86,7 @@ pub async fn tenants_of_account(
     page: u64,
     limit: u64,
 ) -> Result<Page<tenant::Model>, GroupError> {
-    let q = tenant::Entity::find()
-        .filter(tenant::Column::GroupId.eq(group_id))
-        .filter(tenant::Column::Id.ne(group_id));
+    let q = workspaces_of(group_id);
     let q = if joined {
         q.filter(tenant::Column::Id.in_subquery(memberships_of(account_id)))
     } else {
@@ -98,33 +94,23 @@ pub async fn tenants_of_account(
     };
     // The count and the account's existence in one statement: an unknown account answers
     // 404, not a page of every workspace it "has not joined".
-    let (total, known): (i64, bool) = q
-        .clone()
-        .select_only()
-        .column_as(
-            sea_orm::ExprTrait::count(Expr::col((tenant::Entity, tenant::Column::Id))),
-            "total",
-        )
-        .column_as(
-            Expr::exists(
-                Query::select()
-                    .expr(Expr::val(1))
-                    .from(account::Entity)
-                    .and_where(account::Column::Id.eq(account_id))
-                    .to_owned(),
-            ),
-            "known",
-        )
-        .into_tuple()
-        .one(db)
-        .await?
-        .unwrap_or((0, false));
+    let (total, known) = crate::db::count_and_exists(
+        db,
+        q.clone(),
+        (tenant::Entity, tenant::Column::Id),
+        Query::select()
+            .expr(Expr::val(1))
+            .from(account::Entity)
+            .and_where(account::Column::Id.eq(account_id))
+            .to_owned(),
+    )
+    .await?;
     if !known {
         return Err(GroupError::AccountNotFound);
     }
     Ok(Page {
         items: tenants_on_page(db, q, page, limit).await?,
-        total: u64::try_from(total).unwrap_or(0),
+        total,
     })
 }
 
@@ -151,8 +137,7 @@ pub async fn tenant_roles(
     // One statement: each workspace with the account's membership row beside it.
     let joined = tenant::Entity::find()
         .find_also_related(tenant_member::Entity)
-        .filter(tenant::Column::GroupId.eq(group_id))
-        .filter(tenant::Column::Id.ne(group_id))
+        .filter(in_group(group_id))
         .filter(tenant_member::Column::AccountId.eq(account_id))
         .order_by_desc(tenant::Column::CreatedAt)
         .order_by_desc(tenant::Column::Id)
@@ -198,9 +183,7 @@ pub async fn managed_tenants(
     page: u64,
     limit: u64,
 ) -> Result<Page<tenant::Model>, DbErr> {
-    let mut q = tenant::Entity::find()
-        .filter(tenant::Column::GroupId.eq(group_id))
-        .filter(tenant::Column::Id.ne(group_id));
+    let mut q = workspaces_of(group_id);
     if !group_admin {
         q = q.filter(tenant::Column::Id.in_subquery(tenants_of(capability, account_id)));
     }
@@ -218,9 +201,7 @@ pub async fn has_capability(
     if group_admin {
         return Ok(true);
     }
-    let found = tenant::Entity::find()
-        .filter(tenant::Column::GroupId.eq(group_id))
-        .filter(tenant::Column::Id.ne(group_id))
+    let found = workspaces_of(group_id)
         .filter(tenant::Column::Id.in_subquery(tenants_of(capability, account_id)))
         .count(db)
         .await?;
