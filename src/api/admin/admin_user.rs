@@ -70,9 +70,7 @@ impl AdminUserApi for AdminHandlers {
         page: i32,
         per_page: Option<i32>,
     ) -> poem::Result<responses::ListUsersResponse> {
-        let found = users::list_users(&self.state.db, page, per_page)
-            .await
-            .map_err(AdminError::from)?;
+        let found = users::list_users(&self.state.db, page, per_page).await?;
         Ok(responses::ListUsersResponse::Ok(Json(
             schemas::UserPageResponse {
                 code: 200,
@@ -91,9 +89,7 @@ impl AdminUserApi for AdminHandlers {
         _principal: Self::Principal,
         id: i64,
     ) -> poem::Result<responses::GetUserResponse> {
-        let user = users::get_user(&self.state.db, id)
-            .await
-            .map_err(AdminError::from)?;
+        let user = users::get_user(&self.state.db, id).await?;
         Ok(responses::GetUserResponse::Ok(Json(
             schemas::UserResponse {
                 code: 200,
@@ -152,8 +148,7 @@ impl AdminUserApi for AdminHandlers {
                 sso_id: body.sso_id,
             },
         )
-        .await
-        .map_err(AdminError::from)?;
+        .await?;
         self.forget(&stale).await?;
         Ok(responses::UpdateUserResponse::Ok(Json(empty_ok())))
     }
@@ -164,9 +159,7 @@ impl AdminUserApi for AdminHandlers {
         _principal: Self::Principal,
         id: i64,
     ) -> poem::Result<responses::DeleteUserResponse> {
-        let username = users::delete_user(&self.state.db, id)
-            .await
-            .map_err(AdminError::from)?;
+        let username = users::delete_user(&self.state.db, id).await?;
         self.forget(&[username]).await?;
         Ok(responses::DeleteUserResponse::Ok(Json(empty_ok())))
     }
@@ -177,9 +170,7 @@ impl AdminUserApi for AdminHandlers {
         _principal: Self::Principal,
         id: i64,
     ) -> poem::Result<responses::CancelUser2faResponse> {
-        let username = users::cancel_2fa(&self.state.db, id)
-            .await
-            .map_err(AdminError::from)?;
+        let username = users::cancel_2fa(&self.state.db, id).await?;
         self.forget(&[username]).await?;
         Ok(responses::CancelUser2faResponse::Ok(Json(empty_ok())))
     }
@@ -194,8 +185,7 @@ impl AdminUserApi for AdminHandlers {
             return Err(AdminError::from(users::AdminUserError::UsernameEmpty).into());
         }
         users::find_by_username(&self.state.db, &username)
-            .await
-            .map_err(AdminError::from)?
+            .await?
             .ok_or_else(|| AdminError::from(users::AdminUserError::NotFound))?;
         self.forget(&[username]).await?;
         Ok(responses::DeleteUserCacheResponse::Ok(Json(empty_ok())))
@@ -209,9 +199,7 @@ impl AdminUserApi for AdminHandlers {
         page: i32,
         per_page: i32,
     ) -> poem::Result<responses::ListUserSshKeysResponse> {
-        let keys = users::list_user_ssh_keys(&self.state.db, uid, page, per_page)
-            .await
-            .map_err(AdminError::from)?;
+        let keys = users::list_user_ssh_keys(&self.state.db, uid, page, per_page).await?;
         Ok(responses::ListUserSshKeysResponse::Ok(Json(ssh_key_page(
             keys,
         ))))
@@ -223,9 +211,7 @@ impl AdminUserApi for AdminHandlers {
         _principal: Self::Principal,
         id: i64,
     ) -> poem::Result<responses::DeleteUserSshKeyResponse> {
-        users::delete_ssh_key(&self.state.db, id)
-            .await
-            .map_err(AdminError::from)?;
+        users::delete_ssh_key(&self.state.db, id).await?;
         Ok(responses::DeleteUserSshKeyResponse::Ok(Json(empty_ok())))
     }
 }

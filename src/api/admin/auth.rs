@@ -75,8 +75,7 @@ impl AuthApi for AdminHandlers {
                 token.exp,
                 self.state.clock.now(),
             )
-            .await
-            .map_err(AdminError::from)?;
+            .await?;
         }
         Ok(responses::LogoutResponse::Ok(Json(empty_ok())))
     }
@@ -86,7 +85,7 @@ impl AuthApi for AdminHandlers {
         _ctx: Self::Context,
         principal: Self::Principal,
     ) -> poem::Result<responses::Generate2faResponse> {
-        let (qr, secret) = users::generate_2fa(&principal.user).map_err(AdminError::from)?;
+        let (qr, secret) = users::generate_2fa(&principal.user)?;
         Ok(responses::Generate2faResponse::Ok(Json(
             schemas::TwoFactorSecretResponse {
                 code: 200,
@@ -111,8 +110,7 @@ impl AuthApi for AdminHandlers {
             body.code.trim(),
             body.secret.trim(),
         )
-        .await
-        .map_err(AdminError::from)?;
+        .await?;
         self.forget(&[username]).await?;
         Ok(responses::Verify2faResponse::Ok(Json(empty_ok())))
     }

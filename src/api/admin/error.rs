@@ -106,6 +106,14 @@ impl From<DbErr> for AdminError {
     }
 }
 
+/// `?` on a domain failure answers it in AList's envelope, so a handler states only its
+/// call. (`DbErr` is sea-orm's, so the orphan rule leaves its mapping to the handler.)
+impl From<AdminUserError> for poem::Error {
+    fn from(err: AdminUserError) -> Self {
+        AdminError::from(err).into()
+    }
+}
+
 impl From<AdminUserError> for AdminError {
     fn from(err: AdminUserError) -> Self {
         use AdminUserError as E;

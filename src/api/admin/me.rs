@@ -2,7 +2,7 @@
 
 use poem_openapi::payload::Json;
 
-use super::{AdminError, AdminHandlers, empty_ok, ssh_key_page};
+use super::{AdminHandlers, empty_ok, ssh_key_page};
 use crate::api::generated::admin::{MeApi, responses, schemas};
 use crate::domain::admin_users as users;
 
@@ -46,8 +46,7 @@ impl MeApi for AdminHandlers {
             body.password,
             body.sso_id,
         )
-        .await
-        .map_err(AdminError::from)?;
+        .await?;
         self.forget(&stale).await?;
         Ok(responses::UpdateMeResponse::Ok(Json(empty_ok())))
     }
@@ -59,9 +58,7 @@ impl MeApi for AdminHandlers {
         page: i32,
         per_page: i32,
     ) -> poem::Result<responses::ListMySshKeysResponse> {
-        let keys = users::list_ssh_keys(&self.state.db, principal.user.id, page, per_page)
-            .await
-            .map_err(AdminError::from)?;
+        let keys = users::list_ssh_keys(&self.state.db, principal.user.id, page, per_page).await?;
         Ok(responses::ListMySshKeysResponse::Ok(Json(ssh_key_page(
             keys,
         ))))
@@ -81,8 +78,7 @@ impl MeApi for AdminHandlers {
             &body.title,
             &body.key,
         )
-        .await
-        .map_err(AdminError::from)?;
+        .await?;
         Ok(responses::AddMySshKeyResponse::Ok(Json(empty_ok())))
     }
 
@@ -92,9 +88,7 @@ impl MeApi for AdminHandlers {
         principal: Self::Principal,
         id: i64,
     ) -> poem::Result<responses::DeleteMySshKeyResponse> {
-        users::delete_own_ssh_key(&self.state.db, principal.user.id, id)
-            .await
-            .map_err(AdminError::from)?;
+        users::delete_own_ssh_key(&self.state.db, principal.user.id, id).await?;
         Ok(responses::DeleteMySshKeyResponse::Ok(Json(empty_ok())))
     }
 }

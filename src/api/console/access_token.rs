@@ -70,8 +70,7 @@ impl AccessTokenApi for ConsoleHandlers {
             principal.account.id,
             new,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         crate::audit::target("access_token", row.id);
         let shown = view(row);
         Ok(responses::CreateAccessTokenResponse::Created(Json(
@@ -116,9 +115,7 @@ impl AccessTokenApi for ConsoleHandlers {
         _principal: Self::Principal,
         id: ::uuid::Uuid,
     ) -> poem::Result<responses::ListAccountAccessTokensExResponse> {
-        let rows = access_tokens::list_of_account(&self.state.db, id)
-            .await
-            .map_err(ConsoleError::from)?;
+        let rows = access_tokens::list_of_account(&self.state.db, id).await?;
         Ok(responses::ListAccountAccessTokensExResponse::Ok(Json(
             list(rows),
         )))
@@ -131,9 +128,7 @@ impl AccessTokenApi for ConsoleHandlers {
         id: ::uuid::Uuid,
         token_id: Option<::uuid::Uuid>,
     ) -> poem::Result<responses::RevokeAccountAccessTokensExResponse> {
-        access_tokens::require_account(&self.state.db, id)
-            .await
-            .map_err(ConsoleError::from)?;
+        access_tokens::require_account(&self.state.db, id).await?;
         self.revoke_tokens(id, token_id).await?;
         Ok(responses::RevokeAccountAccessTokensExResponse::Ok(Json(
             success(),

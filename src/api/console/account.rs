@@ -121,8 +121,7 @@ impl AccountApi for ConsoleHandlers {
             &body.repeat_new_password,
             &ctx.client(),
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::ChangeAccountPasswordResponse::Ok(Json(
             views::token_pair(pair),
         )))
@@ -213,8 +212,7 @@ impl AccountApi for ConsoleHandlers {
             &body.name,
             body.password,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::RegisterAccountResponse::Ok(Json(success())))
     }
 
@@ -267,9 +265,7 @@ impl AccountApi for ConsoleHandlers {
         _principal: Self::Principal,
         email: String,
     ) -> poem::Result<responses::GetAccountExByEmailResponse> {
-        let view = accounts::by_email(&self.state.db, &email)
-            .await
-            .map_err(ConsoleError::from)?;
+        let view = accounts::by_email(&self.state.db, &email).await?;
         Ok(responses::GetAccountExByEmailResponse::Ok(Json(
             views::account_ex(&view),
         )))
@@ -281,9 +277,7 @@ impl AccountApi for ConsoleHandlers {
         _principal: Self::Principal,
         id: ::uuid::Uuid,
     ) -> poem::Result<responses::GetAccountExByIdResponse> {
-        let view = accounts::by_id(&self.state.db, id)
-            .await
-            .map_err(ConsoleError::from)?;
+        let view = accounts::by_id(&self.state.db, id).await?;
         Ok(responses::GetAccountExByIdResponse::Ok(Json(
             views::account_ex(&view),
         )))
@@ -314,8 +308,7 @@ impl AccountApi for ConsoleHandlers {
             id,
             changes,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::UpdateAccountExResponse::Ok(Json(
             views::account_ex(&view),
         )))
@@ -340,8 +333,7 @@ impl AccountApi for ConsoleHandlers {
             id,
             changes,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::UpdateAccountRoleResponse::Ok(Json(
             views::account_ex(&view),
         )))
@@ -364,8 +356,7 @@ impl AccountApi for ConsoleHandlers {
             body.role.into(),
             body.language.as_deref(),
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         let invitation_results = outcomes
             .into_iter()
             .map(|o| schemas::InvitationResult {
@@ -412,8 +403,7 @@ impl AccountApi for ConsoleHandlers {
             body.language.as_deref(),
             ctx.client_ip,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::SendChangeEmailCodeResponse::Ok(Json(
             views::email_token(token),
         )))
@@ -434,8 +424,7 @@ impl AccountApi for ConsoleHandlers {
             &body.code,
             &body.token,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::CheckChangeEmailCodeResponse::Ok(Json(
             views::code_checked(email, body.token),
         )))
@@ -456,8 +445,7 @@ impl AccountApi for ConsoleHandlers {
             &body.new_email,
             &body.token,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::ResetAccountEmailResponse::Ok(Json(
             views::account(&view),
         )))
@@ -469,9 +457,7 @@ impl AccountApi for ConsoleHandlers {
         _principal: Self::Principal,
         body: schemas::CheckEmailUniqueRequest,
     ) -> poem::Result<responses::CheckEmailUniqueResponse> {
-        email_change::ensure_unused(&self.state.db, &body.email)
-            .await
-            .map_err(ConsoleError::from)?;
+        email_change::ensure_unused(&self.state.db, &body.email).await?;
         Ok(responses::CheckEmailUniqueResponse::Ok(Json(success())))
     }
 
@@ -488,8 +474,7 @@ impl AccountApi for ConsoleHandlers {
             &principal,
             ctx.client_ip,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::SendDeleteAccountCodeResponse::Ok(Json(
             views::email_token(token),
         )))
@@ -510,8 +495,7 @@ impl AccountApi for ConsoleHandlers {
             &body.token,
             &body.code,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::DeleteAccountResponse::Ok(Json(success())))
     }
 }

@@ -56,9 +56,7 @@ impl AuditApi for ConsoleHandlers {
             groups,
         };
         let limit = u64::try_from(limit.clamp(1, 100)).unwrap_or(20);
-        let page = audit_events::page(db, &filter, cursor.as_deref(), limit)
-            .await
-            .map_err(ConsoleError::from)?;
+        let page = audit_events::page(db, &filter, cursor.as_deref(), limit).await?;
         Ok(responses::ListAuditEventsResponse::Ok(Json(
             schemas::AuditEventPage {
                 data: page

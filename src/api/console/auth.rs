@@ -25,8 +25,7 @@ impl AuthApi for ConsoleHandlers {
             body.language.as_deref(),
             ctx.client_ip,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::SendEmailCodeLoginResponse::Ok(Json(
             super::views::email_token(token),
         )))
@@ -47,8 +46,7 @@ impl AuthApi for ConsoleHandlers {
             &body.token,
             &ctx.client(),
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::EmailCodeLoginResponse::Ok(Json(token_pair(
             pair,
         ))))
@@ -71,8 +69,7 @@ impl AuthApi for ConsoleHandlers {
                 token,
                 &ctx.client(),
             )
-            .await
-            .map_err(ConsoleError::from)?;
+            .await?;
             if let Some(pair) = accepted {
                 return Ok(responses::LoginResponse::Ok(Json(token_pair(pair))));
             }
@@ -87,8 +84,7 @@ impl AuthApi for ConsoleHandlers {
             body.password,
             &ctx.client(),
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::LoginResponse::Ok(Json(token_pair(pair))))
     }
 
@@ -142,8 +138,7 @@ impl AuthApi for ConsoleHandlers {
             },
             &ctx.client(),
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::ActivateResponse::Ok(Json(token_pair(pair))))
     }
 
@@ -161,8 +156,7 @@ impl AuthApi for ConsoleHandlers {
             body.language.as_deref(),
             ctx.client_ip,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::SendForgotPasswordEmailResponse::Ok(Json(
             email_token(token),
         )))
@@ -181,8 +175,7 @@ impl AuthApi for ConsoleHandlers {
             &body.code,
             &body.token,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::CheckForgotPasswordCodeResponse::Ok(Json(
             code_valid(email),
         )))
@@ -205,8 +198,7 @@ impl AuthApi for ConsoleHandlers {
             &body.password_confirm,
             &ctx.client(),
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::ResetPasswordResponse::Ok(Json(token_pair(pair))))
     }
 
@@ -224,8 +216,7 @@ impl AuthApi for ConsoleHandlers {
             body.language.as_deref(),
             ctx.client_ip,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::SendRegisterEmailResponse::Ok(Json(email_token(
             token,
         ))))
@@ -244,8 +235,7 @@ impl AuthApi for ConsoleHandlers {
             &body.code,
             &body.token,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::CheckRegisterCodeResponse::Ok(Json(code_valid(
             email,
         ))))
@@ -270,8 +260,7 @@ impl AuthApi for ConsoleHandlers {
             },
             &ctx.client(),
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::FinishRegisterResponse::Ok(Json(token_pair(
             pair,
         ))))
@@ -398,8 +387,7 @@ impl AuthApi for ConsoleHandlers {
             self.state.clock.now(),
             &body.refresh_token,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::RefreshTokenResponse::Ok(Json(token_pair(pair))))
     }
 

@@ -115,8 +115,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
             &body.name,
             body.short_name,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::UpdateEnterpriseGroupResponse::Ok(Json(
             views::group(&group),
         )))
@@ -136,8 +135,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
             &body.name,
             body.short_name,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::CreateEnterpriseGroupResponse::Created(Json(
             schemas::MessageResponse {
                 message: "success".to_string(),
@@ -151,9 +149,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         _principal: Self::Principal,
         body: schemas::DeleteEnterpriseGroupRequest,
     ) -> poem::Result<responses::DeleteEnterpriseGroupResponse> {
-        groups::delete(&self.state.db, &self.state.accounts, body.id)
-            .await
-            .map_err(ConsoleError::from)?;
+        groups::delete(&self.state.db, &self.state.accounts, body.id).await?;
         Ok(responses::DeleteEnterpriseGroupResponse::Ok(
             Json(success()),
         ))
@@ -209,8 +205,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
             access.session().account.id,
             &body.name,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::CreateGroupTenantResponse::Created(Json(
             schemas::MessageResponse {
                 message: "workspace created.".to_string(),
@@ -230,8 +225,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         let (p, l) = bounds(page, limit);
         let found =
             groups::tenants_of_account(&self.state.db, access.group().id, account_id, false, p, l)
-                .await
-                .map_err(ConsoleError::from)?;
+                .await?;
         Ok(responses::ListUnjoinedTenantsResponse::Ok(Json(
             tenant_page(page, limit, found),
         )))
@@ -249,8 +243,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         let (p, l) = bounds(page, limit);
         let found =
             groups::tenants_of_account(&self.state.db, access.group().id, account_id, true, p, l)
-                .await
-                .map_err(ConsoleError::from)?;
+                .await?;
         Ok(responses::ListJoinedTenantsResponse::Ok(Json(tenant_page(
             page, limit, found,
         ))))
@@ -263,9 +256,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         _group_id: ::uuid::Uuid,
         account_id: ::uuid::Uuid,
     ) -> poem::Result<responses::ListJoinedTenantRolesResponse> {
-        let roles = groups::tenant_roles(&self.state.db, access.group().id, account_id)
-            .await
-            .map_err(ConsoleError::from)?;
+        let roles = groups::tenant_roles(&self.state.db, access.group().id, account_id).await?;
         let data = roles
             .into_iter()
             .map(|r| schemas::JoinedTenantRole {
@@ -288,9 +279,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         limit: i32,
     ) -> poem::Result<responses::ListAccountJoinedGroupsResponse> {
         let (p, l) = bounds(page, limit);
-        let found = groups::joined_groups(&self.state.db, access.account_id(), p, l)
-            .await
-            .map_err(ConsoleError::from)?;
+        let found = groups::joined_groups(&self.state.db, access.account_id(), p, l).await?;
         Ok(responses::ListAccountJoinedGroupsResponse::Ok(Json(
             group_page(page, limit, found),
         )))
@@ -304,9 +293,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
         limit: i32,
     ) -> poem::Result<responses::ListMyJoinedGroupsResponse> {
         let (p, l) = bounds(page, limit);
-        let found = groups::joined_groups(&self.state.db, principal.account.id, p, l)
-            .await
-            .map_err(ConsoleError::from)?;
+        let found = groups::joined_groups(&self.state.db, principal.account.id, p, l).await?;
         Ok(responses::ListMyJoinedGroupsResponse::Ok(Json(group_page(
             page, limit, found,
         ))))
@@ -328,8 +315,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
                 access.group().id,
                 access.session().account.id,
             )
-            .await
-            .map_err(ConsoleError::from)?;
+            .await?;
         }
         Ok(responses::CheckManagePermissionResponse::Ok(Json(
             permission(permitted),
@@ -359,9 +345,7 @@ impl EnterpriseGroupApi for ConsoleHandlers {
             .await
             .map_err(ConsoleError::from)?
             .ok_or(ConsoleError::from(groups::GroupError::GroupNotFound))?;
-        let shadow = groups::shadow(&self.state.db, group.id)
-            .await
-            .map_err(ConsoleError::from)?;
+        let shadow = groups::shadow(&self.state.db, group.id).await?;
         Ok(responses::GetCurrentGroupDetailResponse::Ok(Json(
             schemas::CurrentGroupDetail {
                 enterprise_group: views::current_group(&group, role),

@@ -121,6 +121,42 @@ pub fn outcome(err: &poem::Error) -> (String, u16) {
     }
 }
 
+/// A domain error answers in the console's envelope wherever a handler meets it: `?` turns
+/// it into its `ConsoleError` (the `From` impls below) and that into poem's error, so a
+/// handler states only its call, not the mapping.
+macro_rules! answered_as_console_errors {
+    ($($domain:ty),* $(,)?) => {$(
+        impl From<$domain> for poem::Error {
+            fn from(err: $domain) -> Self {
+                ConsoleError::from(err).into()
+            }
+        }
+    )*};
+}
+
+// `DbErr` is sea-orm's: a handler that meets one names the mapping itself
+// (`ConsoleError::from`), as the orphan rule forbids this impl for it.
+answered_as_console_errors!(
+    SetupError,
+    AccessTokenError,
+    SessionError,
+    AccountError,
+    InvitationError,
+    GroupError,
+    CodeError,
+    ResetError,
+    DatasetError,
+    WorkspaceError,
+    RegisterError,
+    ProfileError,
+    CodeLoginError,
+    MemberError,
+    EmailChangeError,
+    DeletionError,
+    TransferError,
+    crate::domain::audit_events::AuditQueryError,
+);
+
 impl From<DbErr> for ConsoleError {
     fn from(err: DbErr) -> Self {
         if is_unavailable(&err) {

@@ -46,8 +46,7 @@ impl SetupApi for ConsoleHandlers {
             ctx.client_ip,
             input,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::SetupResponse::Created(Json(
             schemas::ResultResponse {
                 result: "success".to_string(),
@@ -123,8 +122,7 @@ impl SetupApi for ConsoleHandlers {
             ctx.client_ip,
             &body.password,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::ValidateInitPasswordResponse::Created(Json(
             super::views::success(),
         )))

@@ -34,8 +34,7 @@ impl WorkspaceApi for ConsoleHandlers {
                 partial_members: body.partial_member_list.unwrap_or_default(),
             },
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::CreateDatasetResponse::Created(Json(
             views::dataset(&created)?,
         )))
@@ -68,8 +67,7 @@ impl WorkspaceApi for ConsoleHandlers {
             principal.account.id,
             body.tenant_id,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::SwitchWorkspaceResponse::Ok(Json(
             schemas::SwitchWorkspaceResponse {
                 result: "success".to_string(),
@@ -121,9 +119,7 @@ impl WorkspaceApi for ConsoleHandlers {
         _ctx: Self::Context,
         principal: Self::Principal,
     ) -> poem::Result<responses::ListWorkspaceMembersResponse> {
-        let (_, members) = workspace_members::list(&self.state.db, principal.account.id)
-            .await
-            .map_err(ConsoleError::from)?;
+        let (_, members) = workspace_members::list(&self.state.db, principal.account.id).await?;
         let accounts = members
             .iter()
             .map(|m| {
@@ -165,8 +161,7 @@ impl WorkspaceApi for ConsoleHandlers {
             member_id,
             role,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::UpdateWorkspaceMemberRoleResponse::Ok(Json(
             views::success(),
         )))
@@ -185,8 +180,7 @@ impl WorkspaceApi for ConsoleHandlers {
             principal.account.id,
             member_id,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::RemoveWorkspaceMemberResponse::Ok(Json(
             schemas::RemoveMemberResponse {
                 result: "success".to_string(),
@@ -210,8 +204,7 @@ impl WorkspaceApi for ConsoleHandlers {
             body.language.as_deref(),
             ctx.client_ip,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::SendOwnerTransferCodeResponse::Ok(Json(
             views::email_token(token),
         )))
@@ -231,8 +224,7 @@ impl WorkspaceApi for ConsoleHandlers {
             &body.code,
             &body.token,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::CheckOwnerTransferCodeResponse::Ok(Json(
             views::code_checked(email, body.token),
         )))
@@ -253,8 +245,7 @@ impl WorkspaceApi for ConsoleHandlers {
             member_id,
             &body.token,
         )
-        .await
-        .map_err(ConsoleError::from)?;
+        .await?;
         Ok(responses::TransferWorkspaceOwnerResponse::Ok(Json(
             views::success(),
         )))
