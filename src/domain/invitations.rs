@@ -1,7 +1,7 @@
 //! Inviting people into a workspace and activating the accounts invitations create.
 
 use entity::roles::{AccountStatus, GroupRole, WorkspaceRole};
-use entity::{account, group_member, invitation, tenant, tenant_member};
+use entity::{account, invitation, tenant, tenant_member};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
@@ -16,7 +16,7 @@ use crate::domain::accounts::NewAccount;
 use crate::domain::session::{self, Session, SessionError, TokenPair};
 use crate::domain::session::{Client, Origin, SignInMethod};
 use crate::domain::settings::Settings;
-use crate::domain::{validate, workspaces};
+use crate::domain::{groups, validate, workspaces};
 use crate::mail::Mail;
 use crate::mail::Mailer;
 use std::sync::Arc;
@@ -233,30 +233,7 @@ async fn invite_one(
     .insert(&txn)
     .await?;
     if let Some(group_id) = workspace.group_id {
-        let in_group = group_member::Entity::find()
-            .filter(group_member::Column::GroupId.eq(group_id))
-            .filter(group_member::Column::AccountId.eq(account.id))
-            .one(&txn)
-            .await?
-            .is_some();
-        if !in_group {
-            let has_current_group = group_member::Entity::find()
-                .filter(group_member::Column::AccountId.eq(account.id))
-                .filter(group_member::Column::Current.eq(true))
-                .one(&txn)
-                .await?
-                .is_some();
-            group_member::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                group_id: Set(group_id),
-                account_id: Set(account.id),
-                group_role: Set(GroupRole::Normal),
-                current: Set(!has_current_group),
-                created_at: Set(now),
-            }
-            .insert(&txn)
-            .await?;
-        }
+        groups::join(&txn, group_id, account.id, GroupRole::Normal, now).await?;
     }
     let url = if account.status == AccountStatus::Pending {
         Some(new_invitation(settings, now, &txn, actor, workspace, &account).await?)

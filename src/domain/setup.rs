@@ -12,8 +12,8 @@ use crate::auth::{attempts, tokens};
 use crate::db::is_unique_violation;
 use crate::domain::accounts::NewAccount;
 use crate::domain::settings::Settings;
-use crate::domain::{validate, workspaces};
-use entity::{account_role, enterprise_group, group_member, setup, tenant};
+use crate::domain::{groups, validate, workspaces};
+use entity::{account_role, enterprise_group, setup, tenant};
 
 /// The name of the group setup creates.
 pub const DEFAULT_GROUP_NAME: &str = "Default Group";
@@ -180,16 +180,8 @@ pub async fn run(
     }
     .insert(&txn)
     .await?;
-    group_member::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        group_id: Set(group_id),
-        account_id: Set(account_id),
-        group_role: Set(GroupRole::SuperAdmin),
-        current: Set(true),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
+    // Its first member, so the group becomes the account's current one.
+    groups::join(&txn, group_id, account_id, GroupRole::SuperAdmin, now).await?;
     // The shadow workspace shares the group's id and name and stands for the group itself.
     tenant::ActiveModel {
         id: Set(group_id),
