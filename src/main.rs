@@ -246,16 +246,13 @@ async fn reset_admin_password(
         Some(p) => (p, false),
         None => (admin_users::random_password(), true),
     };
-    let username = admin_users::reset_admin_password(&conn, &hasher, &SystemClock, &password)
-        .await
-        .map_err(|e| e.to_string())?;
     // Running servers on PostgreSQL drop their cached copy (SQLite: restart the server,
     // or call `del_cache`, for old tokens to stop working before the cache entry expires).
     let cache = admin_users::new_user_cache(std::sync::Arc::new(SystemClock));
-    cache
-        .invalidate(&conn, &[username.as_str()])
-        .await
-        .map_err(|e| e.to_string())?;
+    let username =
+        admin_users::reset_admin_password(&conn, &cache, &hasher, &SystemClock, &password)
+            .await
+            .map_err(|e| e.to_string())?;
     if generated {
         println!("the password of `{username}` is now: {password}");
     } else {

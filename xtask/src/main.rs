@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_scale;
+mod cached_writes;
 mod chaos;
 mod client;
 mod load;

@@ -338,8 +338,9 @@ pub fn upward(graph: &Graph) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `cargo xtask modules`: prints the graph, then fails on a cycle, an upward edge or a
-/// role or status written as text (what the tests check, with the whole graph to read).
+/// `cargo xtask modules`: prints the graph, then fails on a cycle, an upward edge, a role
+/// or status written as text, or a cached row written outside its owners (what the tests
+/// check, with the whole graph to read).
 pub fn report(src: &Path) -> Result<()> {
     let graph = read(src)?;
     for (from, to) in &graph {
@@ -365,14 +366,19 @@ pub fn report(src: &Path) -> Result<()> {
     for (file, value) in &literals {
         println!("role or status as text: src/{file}: \"{value}\"");
     }
-    if found.is_empty() && up.is_empty() && literals.is_empty() {
+    let stray = crate::cached_writes::unowned(&crate::cached_writes::writes(src)?);
+    for (file, entity) in &stray {
+        println!("cached row written outside its owners: src/{file}: {entity}");
+    }
+    if found.is_empty() && up.is_empty() && literals.is_empty() && stray.is_empty() {
         Ok(())
     } else {
         anyhow::bail!(
-            "{} cycle(s), {} upward edge(s), {} role or status literal(s)",
+            "{} cycle(s), {} upward edge(s), {} role or status literal(s), {} cached write(s) outside their owners",
             found.len(),
             up.len(),
-            literals.len()
+            literals.len(),
+            stray.len()
         )
     }
 }

@@ -133,8 +133,9 @@ impl AdminUserApi for AdminHandlers {
         body: schemas::UpdateUserRequest,
     ) -> poem::Result<responses::UpdateUserResponse> {
         let s = &self.state;
-        let stale = users::update_user(
+        users::update_user(
             &s.db,
+            &s.admin.users,
             &s.hasher,
             s.clock.as_ref(),
             UserChanges {
@@ -149,7 +150,6 @@ impl AdminUserApi for AdminHandlers {
             },
         )
         .await?;
-        self.forget(&stale).await?;
         Ok(responses::UpdateUserResponse::Ok(Json(empty_ok())))
     }
 
@@ -159,8 +159,7 @@ impl AdminUserApi for AdminHandlers {
         _principal: Self::Principal,
         id: i64,
     ) -> poem::Result<responses::DeleteUserResponse> {
-        let username = users::delete_user(&self.state.db, id).await?;
-        self.forget(&[username]).await?;
+        users::delete_user(&self.state.db, &self.state.admin.users, id).await?;
         Ok(responses::DeleteUserResponse::Ok(Json(empty_ok())))
     }
 
@@ -170,8 +169,7 @@ impl AdminUserApi for AdminHandlers {
         _principal: Self::Principal,
         id: i64,
     ) -> poem::Result<responses::CancelUser2faResponse> {
-        let username = users::cancel_2fa(&self.state.db, id).await?;
-        self.forget(&[username]).await?;
+        users::cancel_2fa(&self.state.db, &self.state.admin.users, id).await?;
         Ok(responses::CancelUser2faResponse::Ok(Json(empty_ok())))
     }
 
@@ -181,13 +179,7 @@ impl AdminUserApi for AdminHandlers {
         _principal: Self::Principal,
         username: String,
     ) -> poem::Result<responses::DeleteUserCacheResponse> {
-        if username.is_empty() {
-            return Err(AdminError::from(users::AdminUserError::UsernameEmpty).into());
-        }
-        users::find_by_username(&self.state.db, &username)
-            .await?
-            .ok_or_else(|| AdminError::from(users::AdminUserError::NotFound))?;
-        self.forget(&[username]).await?;
+        users::forget_user(&self.state.db, &self.state.admin.users, &username).await?;
         Ok(responses::DeleteUserCacheResponse::Ok(Json(empty_ok())))
     }
 

@@ -102,8 +102,9 @@ impl AuthApi for AdminHandlers {
         body: schemas::Verify2faRequest,
     ) -> poem::Result<responses::Verify2faResponse> {
         let s = &self.state;
-        let username = users::verify_2fa(
+        users::verify_2fa(
             &s.db,
+            &s.admin.users,
             s.clock.as_ref(),
             &Sealer::new(&s.secret),
             principal.user.id,
@@ -111,7 +112,6 @@ impl AuthApi for AdminHandlers {
             body.secret.trim(),
         )
         .await?;
-        self.forget(&[username]).await?;
         Ok(responses::Verify2faResponse::Ok(Json(empty_ok())))
     }
 }

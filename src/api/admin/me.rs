@@ -37,8 +37,9 @@ impl MeApi for AdminHandlers {
         body: schemas::UpdateMeRequest,
     ) -> poem::Result<responses::UpdateMeResponse> {
         let s = &self.state;
-        let stale = users::update_me(
+        users::update_me(
             &s.db,
+            &s.admin.users,
             &s.hasher,
             s.clock.as_ref(),
             principal.user.id,
@@ -47,7 +48,6 @@ impl MeApi for AdminHandlers {
             body.sso_id,
         )
         .await?;
-        self.forget(&stale).await?;
         Ok(responses::UpdateMeResponse::Ok(Json(empty_ok())))
     }
 

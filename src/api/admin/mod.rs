@@ -100,17 +100,6 @@ impl AdminHandlers {
             }),
         })
     }
-
-    /// Drops users from the cache on every instance.
-    async fn forget(&self, usernames: &[String]) -> Result<(), AdminError> {
-        let keys: Vec<&str> = usernames.iter().map(String::as_str).collect();
-        self.state
-            .admin
-            .users
-            .invalidate(&self.state.db, &keys)
-            .await?;
-        Ok(())
-    }
 }
 
 impl Surface for AdminHandlers {

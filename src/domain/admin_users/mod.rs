@@ -260,9 +260,37 @@ pub async fn bootstrap(
     Ok((created_admin && generated).then_some(password))
 }
 
-/// Sets the admin's password (the `admin-user reset-password` command); ends its sessions.
+/// SECURITY: the one way a cached user is dropped: after the write that changed it has
+/// committed, at once in this process and, on PostgreSQL, on every instance before the
+/// caller answers. Every function of this module that changes a user row ends here, and
+/// no other module writes `admin_users` (the xtask test `cached_rows_are_written_only_by_their_owners`).
+pub(super) async fn forget(
+    db: &DatabaseConnection,
+    users: &UserCache,
+    names: &[String],
+) -> Result<()> {
+    let keys: Vec<&str> = names.iter().map(String::as_str).collect();
+    users.invalidate(db, &keys).await?;
+    Ok(())
+}
+
+/// `del_cache`: drops user `username` from the cache on every instance.
+pub async fn forget_user(db: &DatabaseConnection, users: &UserCache, username: &str) -> Result<()> {
+    if username.is_empty() {
+        return Err(AdminUserError::UsernameEmpty);
+    }
+    find_by_username(db, username)
+        .await?
+        .ok_or(AdminUserError::NotFound)?;
+    forget(db, users, &[username.to_string()]).await
+}
+
+/// Sets the admin's password (the `admin-user reset-password` command); ends its sessions,
+/// on every running instance on PostgreSQL (on SQLite a server's cache is its own: restart
+/// it, or call `del_cache`). Returns the admin's username.
 pub async fn reset_admin_password(
     db: &DatabaseConnection,
+    users: &UserCache,
     hasher: &PasswordHasher,
     clock: &dyn Clock,
     password: &str,
@@ -279,6 +307,7 @@ pub async fn reset_admin_password(
     active.password_hash = Set(hash_password(hasher, password).await?);
     active.pwd_ts = Set(pwd_ts);
     active.update(db).await?;
+    forget(db, users, std::slice::from_ref(&username)).await?;
     Ok(username)
 }
 
@@ -405,13 +434,14 @@ pub struct UserChanges {
     pub sso_id: Option<String>,
 }
 
-/// Applies `changes`; returns the usernames to drop from the cache (old and new).
+/// Applies `changes`; the old and the new username leave the cache.
 pub async fn update_user(
     db: &DatabaseConnection,
+    users: &UserCache,
     hasher: &PasswordHasher,
     clock: &dyn Clock,
     changes: UserChanges,
-) -> Result<Vec<String>> {
+) -> Result<()> {
     let old = find_model(db, changes.id).await?;
     if changes.role.is_some_and(|r| r != old.role) {
         return Err(AdminUserError::RoleChanged);
@@ -440,14 +470,14 @@ pub async fn update_user(
         active.sso_id = Set(s);
     }
     match active.update(db).await {
-        Ok(_) => Ok(stale),
+        Ok(_) => forget(db, users, &stale).await,
         Err(e) if is_unique_violation(&e) => Err(AdminUserError::UsernameTaken),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Deletes a general user and their SSH keys; returns the username to drop from the cache.
-pub async fn delete_user(db: &DatabaseConnection, id: i64) -> Result<String> {
+/// Deletes a general user and their SSH keys, and drops it from the cache.
+pub async fn delete_user(db: &DatabaseConnection, users: &UserCache, id: i64) -> Result<()> {
     let old = find_model(db, id).await?;
     if old.role == ROLE_ADMIN || old.role == ROLE_GUEST {
         return Err(AdminUserError::DeleteAdminOrGuest);
@@ -459,19 +489,21 @@ pub async fn delete_user(db: &DatabaseConnection, id: i64) -> Result<String> {
         .await?;
     admin_user::Entity::delete_by_id(id).exec(&txn).await?;
     crate::audit::commit(txn).await?;
-    Ok(old.username)
+    forget(db, users, &[old.username]).await
 }
 
-/// The caller's own profile change (`/api/me/update`); returns usernames to drop.
+/// The caller's own profile change (`/api/me/update`); the old and the new username leave
+/// the cache.
 pub async fn update_me(
     db: &DatabaseConnection,
+    users: &UserCache,
     hasher: &PasswordHasher,
     clock: &dyn Clock,
     id: i64,
     username: String,
     password: Option<String>,
     sso_id: Option<String>,
-) -> Result<Vec<String>> {
+) -> Result<()> {
     let old = find_model(db, id).await?;
     let stale = vec![old.username.clone(), username.clone()];
     let old_ts = old.pwd_ts;
@@ -483,7 +515,7 @@ pub async fn update_me(
         active.pwd_ts = Set(next_pwd_ts(old_ts, clock.now()));
     }
     match active.update(db).await {
-        Ok(_) => Ok(stale),
+        Ok(_) => forget(db, users, &stale).await,
         Err(e) if is_unique_violation(&e) => Err(AdminUserError::UsernameTaken),
         Err(e) => Err(e.into()),
     }

@@ -1,7 +1,7 @@
 //! Admin-surface two-factor sign-in (TOTP, RFC 6238): a new secret and its QR code, turning
 //! it on with a first code, single use of each code, turning it off, sealing stored secrets.
 
-use super::{AdminUserError, Result, TOTP_ISSUER, User, find_model};
+use super::{AdminUserError, Result, TOTP_ISSUER, User, UserCache, find_model, forget};
 
 use entity::admin_user;
 use rand::Rng;
@@ -77,12 +77,13 @@ pub fn generate_2fa(user: &User) -> Result<(String, String)> {
 /// An administrator's `cancel_2fa` turns it off first.
 pub async fn verify_2fa(
     db: &DatabaseConnection,
+    users: &UserCache,
     clock: &dyn Clock,
     sealer: &Sealer,
     id: i64,
     code: &str,
     secret: &str,
-) -> Result<String> {
+) -> Result<()> {
     let old = find_model(db, id).await?;
     if !old.otp_secret.is_empty() {
         return Err(AdminUserError::TwoFactorEnabled);
@@ -95,7 +96,7 @@ pub async fn verify_2fa(
         .map_err(|e| AdminUserError::Totp(e.to_string()))?);
     active.otp_last_step = Set(step);
     active.update(db).await?;
-    Ok(username)
+    forget(db, users, &[username]).await
 }
 
 /// The associated data a user's sealed TOTP secret is bound to: its own row.
@@ -128,12 +129,12 @@ pub async fn seal_plain_otp_secrets(db: &DatabaseConnection, sealer: &Sealer) ->
     Ok(sealed)
 }
 
-/// Clears the user's TOTP secret (idempotent); returns the username to drop from the cache.
-pub async fn cancel_2fa(db: &DatabaseConnection, id: i64) -> Result<String> {
+/// Clears the user's TOTP secret (idempotent), and drops the user from the cache.
+pub async fn cancel_2fa(db: &DatabaseConnection, users: &UserCache, id: i64) -> Result<()> {
     let old = find_model(db, id).await?;
     let username = old.username.clone();
     let mut active = old.into_active_model();
     active.otp_secret = Set(String::new());
     active.update(db).await?;
-    Ok(username)
+    forget(db, users, &[username]).await
 }
