@@ -7,12 +7,11 @@
 //! writes, so the list stays the true one.
 
 use std::path::Path;
-use std::str::FromStr;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use proc_macro2::{TokenStream, TokenTree};
 
-use crate::module_graph::{collect, without_test_items};
+use crate::module_graph::server_sources;
 
 /// The console account cache's rows (`domain::account_cache`: an account with its system
 /// role, extension, current group membership and ended sessions). Each of these modules
@@ -66,20 +65,10 @@ fn owned_by(file: &str, owners: &[&str]) -> bool {
 /// Every write of a cached entity in `src` (generated code and test items left out):
 /// `(file, entity)`, `entity` being `"?"` for an `into_active_model`.
 pub fn writes(src: &Path) -> Result<Vec<(String, String)>> {
-    let mut files = Vec::new();
-    collect(src, src, &mut files)?;
     let mut found = Vec::new();
-    for (_, path) in files {
-        let rel = path.strip_prefix(src)?.to_string_lossy().replace('\\', "/");
-        if rel.starts_with("api/generated/") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let tokens =
-            TokenStream::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    for (rel, tokens) in server_sources(src)? {
         let mut flat = Vec::new();
-        flatten(without_test_items(tokens), &mut flat);
+        flatten(tokens, &mut flat);
         for entity in written_entities(&flat) {
             found.push((rel.clone(), entity));
         }

@@ -141,6 +141,26 @@ fn longest_known(modules: &BTreeSet<String>, path: &[String]) -> Option<String> 
         .find(|m| modules.contains(m))
 }
 
+/// The hand-written server sources under `src`, each as its path under `src` and its
+/// tokens without test items: what the source checks read.
+pub(crate) fn server_sources(src: &Path) -> Result<Vec<(String, TokenStream)>> {
+    let mut files = Vec::new();
+    collect(src, src, &mut files)?;
+    let mut out = Vec::new();
+    for (_, path) in files {
+        let rel = path.strip_prefix(src)?.to_string_lossy().replace('\\', "/");
+        if rel.starts_with("api/generated/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let tokens =
+            TokenStream::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        out.push((rel, without_test_items(tokens)));
+    }
+    Ok(out)
+}
+
 /// `tokens` without the items marked `#[cfg(test)]`, at any depth: what the server is
 /// built from.
 pub(crate) fn without_test_items(tokens: TokenStream) -> TokenStream {

@@ -8,10 +8,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::str::FromStr;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
 
-use crate::module_graph::{collect, without_test_items};
+use crate::module_graph::server_sources;
 
 /// The stored texts declared in `roles.rs`: every `Variant = "text"` of its
 /// `stored_text!` invocations (attributes, doc comments among them, skipped).
@@ -78,20 +78,10 @@ pub fn literals_outside_entity(
 /// Every string literal of `src` (generated code and test items left out) that is one of
 /// `values`, allowed or not.
 fn stored_texts_in(src: &Path, values: &BTreeSet<String>) -> Result<Vec<(String, String)>> {
-    let mut files = Vec::new();
-    collect(src, src, &mut files)?;
     let mut found = Vec::new();
-    for (_, path) in files {
-        let rel = path.strip_prefix(src)?.to_string_lossy().replace('\\', "/");
-        if rel.starts_with("api/generated/") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let tokens =
-            TokenStream::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    for (rel, tokens) in server_sources(src)? {
         let mut literals = Vec::new();
-        string_literals(without_test_items(tokens), &mut literals);
+        string_literals(tokens, &mut literals);
         for lit in literals {
             if values.contains(&lit) {
                 found.push((rel.clone(), lit));
