@@ -263,7 +263,8 @@ pub async fn bootstrap(
 /// SECURITY: the one way a cached user is dropped: after the write that changed it has
 /// committed, at once in this process and, on PostgreSQL, on every instance before the
 /// caller answers. Every function of this module that changes a user row ends here, and
-/// no other module writes `admin_users` (the xtask test `cached_rows_are_written_only_by_their_owners`).
+/// no other module writes `admin_users` (the xtask test
+/// `cached_rows_are_written_only_by_their_owners`).
 pub(super) async fn forget(
     db: &DatabaseConnection,
     users: &UserCache,

@@ -6,8 +6,8 @@ use crate::domain::paging::{Page, offset};
 
 use entity::{admin_ssh_key, admin_user};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::clock::Clock;
@@ -51,7 +51,7 @@ pub async fn list_ssh_keys(
     page: i32,
     per_page: i32,
 ) -> Result<Page<SshKey>> {
-    let (_, total) = count_ssh_keys(db, user_id).await?;
+    let total = keys_of(user_id).count(db).await?;
     ssh_key_page(db, user_id, page, per_page, total).await
 }
 
@@ -62,19 +62,11 @@ pub async fn list_user_ssh_keys(
     page: i32,
     per_page: i32,
 ) -> Result<Page<SshKey>> {
-    let (known, total) = count_ssh_keys(db, user_id).await?;
-    if !known {
-        return Err(AdminUserError::UserInvalid);
-    }
-    ssh_key_page(db, user_id, page, per_page, total).await
-}
-
-/// Whether user `user_id` exists, and how many SSH keys it has: one statement.
-async fn count_ssh_keys(db: &DatabaseConnection, user_id: i64) -> Result<(bool, u64)> {
     use sea_orm::sea_query::{Expr, Query};
+    // The key count and the user's existence in one statement.
     let (total, known) = crate::db::count_and_exists(
         db,
-        admin_ssh_key::Entity::find().filter(admin_ssh_key::Column::UserId.eq(user_id)),
+        keys_of(user_id),
         (admin_ssh_key::Entity, admin_ssh_key::Column::Id),
         Query::select()
             .expr(Expr::val(1))
@@ -83,7 +75,15 @@ async fn count_ssh_keys(db: &DatabaseConnection, user_id: i64) -> Result<(bool, 
             .to_owned(),
     )
     .await?;
-    Ok((known, total))
+    if !known {
+        return Err(AdminUserError::UserInvalid);
+    }
+    ssh_key_page(db, user_id, page, per_page, total).await
+}
+
+/// The SSH keys of user `user_id`.
+fn keys_of(user_id: i64) -> sea_orm::Select<admin_ssh_key::Entity> {
+    admin_ssh_key::Entity::find().filter(admin_ssh_key::Column::UserId.eq(user_id))
 }
 
 async fn ssh_key_page(
@@ -94,8 +94,7 @@ async fn ssh_key_page(
     total: u64,
 ) -> Result<Page<SshKey>> {
     let (page, limit) = bounds(page, per_page);
-    let items = admin_ssh_key::Entity::find()
-        .filter(admin_ssh_key::Column::UserId.eq(user_id))
+    let items = keys_of(user_id)
         .order_by_asc(admin_ssh_key::Column::Id)
         .offset(offset(page, limit))
         .limit(limit)

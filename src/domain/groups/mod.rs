@@ -1,6 +1,7 @@
 //! Enterprise groups: the groups themselves, their members and roles, and which group is
 //! an account's current one, here; their workspaces (tenants) in `tenants`, and the
-//! repairs that copy a group's model settings into its workspaces in `model_repair`. No HTTP here; who may call what is decided in `api::console::authz`.
+//! repairs that copy a group's model settings into its workspaces in `model_repair`. No
+//! HTTP here; who may call what is decided in `api::console::authz`.
 //!
 //! Every page is newest first, ties broken by id, so pages are stable.
 
