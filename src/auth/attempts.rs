@@ -140,6 +140,18 @@ pub async fn restart<C: ConnectionTrait>(db: &C, key: &str, now: i64) -> Result<
     Ok(())
 }
 
+/// Moves the start of `key`'s window to `start`, keeping its count: a full window held
+/// until `start + window` is a lockout that every earlier holder of a place in it outlives.
+/// Nothing happens when the key has been cleared meanwhile.
+pub async fn hold_window<C: ConnectionTrait>(db: &C, key: &str, start: i64) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::WindowStart, Expr::value(start))
+        .filter(Column::Key.eq(key))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Counts one attempt on `key` in one atomic upsert and returns the new count and its
 /// window's start. With `limit`, a window that already holds `limit` is left alone and
 /// nothing is returned.

@@ -2,9 +2,10 @@
 //! cached in process by id, so a signed-in request — and the profile calls, which show
 //! exactly this — costs no database round trip.
 //!
-//! Every write to those rows must call `forget` after it commits: the entry is dropped
-//! here and, on PostgreSQL, on every instance before `forget` returns (see `crate::cache`).
-//! The TTL only bounds what a missed call could cost.
+//! Those rows are written only through `domain::account_writes`, whose `AccountWrite`
+//! calls `forget` once it commits: the entry is dropped here and, on PostgreSQL, on every
+//! instance before `forget` returns (see `crate::cache`). The TTL bounds what a write
+//! outside the server (an operator's SQL) costs.
 
 use std::sync::Arc;
 
@@ -67,8 +68,8 @@ impl AccountCache {
         Ok(Some(view))
     }
 
-    /// Drops the cached views of `ids` on every instance. Call after the write has
-    /// committed.
+    /// Drops the cached views of `ids` on every instance, after their write committed
+    /// (`AccountWrite::commit`).
     pub async fn forget(&self, db: &DatabaseConnection, ids: &[Uuid]) -> Result<(), DbErr> {
         let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();

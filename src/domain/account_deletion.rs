@@ -5,16 +5,17 @@
 use std::net::IpAddr;
 
 use entity::roles::AccountStatus;
-use entity::{account, account_extension, group_member, oauth_link, tenant_member};
+use entity::{account, group_member, oauth_link, tenant_member};
 use sea_orm::DatabaseConnection;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::domain::account_cache::AccountCache;
+use crate::domain::account_writes::AccountWrite;
 use crate::domain::accounts;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::policy::{GroupRole, SystemRole, WorkspaceRole};
-use crate::domain::session::{self, Session};
+use crate::domain::session::Session;
 use crate::domain::settings::Settings;
 use crate::mail::Mailer;
 use std::sync::Arc;
@@ -126,49 +127,41 @@ pub async fn delete(
     let row = email_codes::verified_for(db, now, Purpose::DeleteAccount, token, caller.account.id)
         .await?;
     let id = caller.account.id;
-    let txn = crate::db::begin_write(db).await?;
-    if !email_codes::spend(&txn, row.id, now).await? {
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    if !email_codes::spend(write.conn(), row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
     }
     // The address is freed (it may sign up again); nothing left names the person.
-    account::Entity::update_many()
-        .col_expr(
-            account::Column::Email,
-            Expr::value(format!("deleted-{id}@deleted.invalid")),
-        )
-        .col_expr(account::Column::Name, Expr::value("Deleted account"))
-        .col_expr(account::Column::Avatar, Expr::value(Option::<String>::None))
-        .col_expr(
-            account::Column::PasswordHash,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            account::Column::LastLoginIp,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(account::Column::Status, Expr::value(AccountStatus::Closed))
-        .col_expr(account::Column::UpdatedAt, Expr::value(now))
-        .filter(account::Column::Id.eq(id))
-        .exec(&txn)
+    write
+        .update_account(id, |u| {
+            u.col_expr(
+                account::Column::Email,
+                Expr::value(format!("deleted-{id}@deleted.invalid")),
+            )
+            .col_expr(account::Column::Name, Expr::value("Deleted account"))
+            .col_expr(account::Column::Avatar, Expr::value(Option::<String>::None))
+            .col_expr(
+                account::Column::PasswordHash,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                account::Column::LastLoginIp,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(account::Column::Status, Expr::value(AccountStatus::Closed))
+            .col_expr(account::Column::UpdatedAt, Expr::value(now))
+        })
         .await?;
-    account_extension::Entity::delete_many()
-        .filter(account_extension::Column::AccountId.eq(id))
-        .exec(&txn)
-        .await?;
+    write.delete_extension_and_memberships(id).await?;
     oauth_link::Entity::delete_many()
         .filter(oauth_link::Column::AccountId.eq(id))
-        .exec(&txn)
+        .exec(write.conn())
         .await?;
     tenant_member::Entity::delete_many()
         .filter(tenant_member::Column::AccountId.eq(id))
-        .exec(&txn)
+        .exec(write.conn())
         .await?;
-    group_member::Entity::delete_many()
-        .filter(group_member::Column::AccountId.eq(id))
-        .exec(&txn)
-        .await?;
-    crate::audit::commit(txn).await?;
-    session::end_all_sessions(db, accounts, now, id).await?;
-    accounts.forget(db, &[id]).await?;
+    write.end_all_sessions(id, now).await?;
+    write.commit().await?;
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! Console accounts: how an administrator registers, lists and edits one (how one is
 //! presented is `account_views`).
 
-use entity::{account, account_extension, account_role, group_member};
+use entity::{account, account_role, group_member};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -13,9 +13,11 @@ use crate::auth::password::PasswordHasher;
 use crate::db::is_unique_violation;
 use crate::domain::account_cache::AccountCache;
 pub use crate::domain::account_views::{AccountView, views_of};
+use crate::domain::account_writes::AccountWrite;
+pub use crate::domain::account_writes::NewAccount;
 use crate::domain::paging::{Page, offset};
 use crate::domain::policy::{self, AccountEdit};
-use crate::domain::session::{self, Session};
+use crate::domain::session::Session;
 use crate::domain::validate;
 use entity::roles::{AccountStatus, GroupRole, SystemRole};
 
@@ -37,48 +39,11 @@ pub enum AccountError {
     Db(#[from] DbErr),
 }
 
-/// What a new account starts with.
-pub struct NewAccount<'a> {
-    pub id: Uuid,
-    pub email: &'a str,
-    pub name: &'a str,
-    pub password_hash: Option<String>,
-    pub language: &'a str,
-    pub timezone: &'a str,
-    /// `active`, or `pending` for invited accounts that still have to activate.
-    pub status: AccountStatus,
-    pub now: i64,
-}
-
-impl NewAccount<'_> {
-    /// The row to insert: no avatar, light theme, never signed in; initialised now
-    /// unless still pending.
-    pub fn row(self) -> account::ActiveModel {
-        let active = self.status == AccountStatus::Active;
-        account::ActiveModel {
-            id: Set(self.id),
-            email: Set(self.email.to_string()),
-            name: Set(self.name.to_string()),
-            password_hash: Set(self.password_hash),
-            avatar: Set(None),
-            interface_language: Set(self.language.to_string()),
-            interface_theme: Set("light".to_string()),
-            timezone: Set(self.timezone.to_string()),
-            status: Set(self.status),
-            last_login_at: Set(None),
-            last_login_ip: Set(None),
-            created_at: Set(self.now),
-            updated_at: Set(self.now),
-            initialized_at: Set(active.then_some(self.now)),
-            token_version: Set(0),
-        }
-    }
-}
-
 /// `POST /account/register`: an administrator creates an active account with the system
 /// role `normal`.
 pub async fn register(
     db: &DatabaseConnection,
+    accounts: &AccountCache,
     hasher: &PasswordHasher,
     now: i64,
     email: &str,
@@ -99,20 +64,20 @@ pub async fn register(
     let hash = hasher.hash(password).await?;
     let (language, timezone) = validate::language(None);
     let id = Uuid::now_v7();
-    let txn = crate::db::begin_write(db).await?;
-    let inserted = NewAccount {
-        id,
-        email: &email,
-        name: &name,
-        password_hash: Some(hash),
-        language,
-        timezone,
-        status: AccountStatus::Active,
-        now,
-    }
-    .row()
-    .insert(&txn)
-    .await;
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    let inserted = write
+        .create_account(NewAccount {
+            id,
+            email: &email,
+            name: &name,
+            password_hash: Some(hash),
+            language,
+            timezone,
+            status: AccountStatus::Active,
+            system_role: Some(SystemRole::Normal),
+            now,
+        })
+        .await;
     if let Err(err) = inserted {
         // Two registrations of one email at once: the unique index decides.
         return Err(if is_unique_violation(&err) {
@@ -121,15 +86,8 @@ pub async fn register(
             AccountError::Db(err)
         });
     }
-    account_role::ActiveModel {
-        account_id: Set(id),
-        role_type: Set(SystemRole::Normal),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
     crate::audit::target("account", id);
-    crate::audit::commit(txn).await?;
+    write.commit().await?;
     Ok(id)
 }
 
@@ -300,65 +258,48 @@ pub async fn update(
     let demotes_group_super = membership.as_ref().is_some_and(|m| {
         m.group_role == GroupRole::SuperAdmin && changes.group_role != Some(GroupRole::SuperAdmin)
     });
-    let txn = crate::db::begin_write(db).await?;
+    let mut write = AccountWrite::begin(db, accounts).await?;
     if demotes_super || demotes_group_super {
         // The checks above are the quick answer; these locked re-counts after the write
         // are what keeps two concurrent demotions from removing the last one.
-        crate::db::lock_for_transaction(&txn, SUPER_ADMIN_LOCK).await?;
+        crate::db::lock_for_transaction(write.conn(), SUPER_ADMIN_LOCK).await?;
     }
-    let mut row: account::ActiveModel = target.account.clone().into();
-    if let Some(name) = name {
-        row.name = Set(name);
-    }
-    if let Some(avatar) = changes.avatar {
-        row.avatar = Set(Some(avatar).filter(|a| !a.is_empty()));
-    }
-    if let Some(status) = changes.status {
-        row.status = Set(status);
-    }
-    row.updated_at = Set(now);
-    row.update(&txn).await?;
+    write
+        .edit_account(target.account.clone(), |row| {
+            if let Some(name) = name {
+                row.name = Set(name);
+            }
+            if let Some(avatar) = changes.avatar {
+                row.avatar = Set(Some(avatar).filter(|a| !a.is_empty()));
+            }
+            if let Some(status) = changes.status {
+                row.status = Set(status);
+            }
+            row.updated_at = Set(now);
+        })
+        .await?;
     if let Some(mobile) = changes.mobile {
-        let mobile = Some(mobile).filter(|m| !m.is_empty());
-        match account_extension::Entity::find_by_id(id).one(&txn).await? {
-            Some(ext) => {
-                let mut ext: account_extension::ActiveModel = ext.into();
-                ext.mobile = Set(mobile);
-                ext.update(&txn).await?;
-            }
-            None => {
-                account_extension::ActiveModel {
-                    account_id: Set(id),
-                    mobile: Set(mobile),
-                    wechat: Set(None),
-                    address: Set(None),
-                    gender: Set(None),
-                }
-                .insert(&txn)
-                .await?;
-            }
-        }
+        write
+            .set_mobile(id, Some(mobile).filter(|m| !m.is_empty()))
+            .await?;
     }
     if let Some(role) = role_change {
-        set_role(&txn, id, role, now).await?;
+        write.set_system_role(id, role, now).await?;
     }
     if let (Some(member), Some(group_role)) = (membership, changes.group_role) {
         let group_id = member.group_id;
-        let mut member: group_member::ActiveModel = member.into();
-        member.group_role = Set(group_role);
-        member.update(&txn).await?;
-        if demotes_group_super && group_super_admins(&txn, group_id).await? == 0 {
+        write.set_group_role(member, group_role).await?;
+        if demotes_group_super && group_super_admins(write.conn(), group_id).await? == 0 {
             return Err(last_group_super_admin());
         }
     }
-    if demotes_super && active_super_admins(&txn).await? == 0 {
+    if demotes_super && active_super_admins(write.conn()).await? == 0 {
         return Err(last_super_admin());
     }
-    crate::audit::commit(txn).await?;
     if ends_access {
-        session::end_all_sessions(db, accounts, now, id).await?;
+        write.end_all_sessions(id, now).await?;
     }
-    accounts.forget(db, &[id]).await?;
+    write.commit().await?;
     by_id(db, id).await
 }
 
@@ -368,29 +309,4 @@ fn last_super_admin() -> AccountError {
 
 fn last_group_super_admin() -> AccountError {
     AccountError::Forbidden("The last super_admin of a group cannot be demoted.")
-}
-
-async fn set_role<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    id: Uuid,
-    role: SystemRole,
-    now: i64,
-) -> Result<(), DbErr> {
-    match account_role::Entity::find_by_id(id).one(db).await? {
-        Some(existing) => {
-            let mut existing: account_role::ActiveModel = existing.into();
-            existing.role_type = Set(role);
-            existing.update(db).await?;
-        }
-        None => {
-            account_role::ActiveModel {
-                account_id: Set(id),
-                role_type: Set(role),
-                created_at: Set(now),
-            }
-            .insert(db)
-            .await?;
-        }
-    }
-    Ok(())
 }

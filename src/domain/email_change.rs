@@ -12,6 +12,7 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter};
 use crate::db::is_unique_violation;
 use crate::domain::account_cache::AccountCache;
 use crate::domain::account_views::AccountView;
+use crate::domain::account_writes::AccountWrite;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::session::Session;
 use crate::domain::settings::Settings;
@@ -137,23 +138,22 @@ pub async fn reset(
             "The token was not sent to this e-mail.".into(),
         ));
     }
-    let txn = crate::db::begin_write(db).await?;
-    if !email_codes::spend(&txn, row.id, now).await? {
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    if !email_codes::spend(write.conn(), row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
     }
-    let changed = account::Entity::update_many()
-        .col_expr(account::Column::Email, Expr::value(new.clone()))
-        .col_expr(account::Column::UpdatedAt, Expr::value(now))
-        .filter(account::Column::Id.eq(caller.account.id))
-        .exec(&txn)
+    let changed = write
+        .update_account(caller.account.id, |u| {
+            u.col_expr(account::Column::Email, Expr::value(new.clone()))
+                .col_expr(account::Column::UpdatedAt, Expr::value(now))
+        })
         .await;
     match changed {
         Ok(_) => {}
         Err(err) if is_unique_violation(&err) => return Err(EmailChangeError::InUse),
         Err(err) => return Err(err.into()),
     }
-    crate::audit::commit(txn).await?;
-    accounts.forget(db, &[caller.account.id]).await?;
+    write.commit().await?;
     email_codes::deliver(
         mailer,
         Mail {

@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 
 use crate::db::is_unique_violation;
 use crate::domain::account_cache::AccountCache;
+use crate::domain::account_writes::AccountWrite;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::registration::{self, NewMember};
 use crate::domain::session::{self, Client, Origin, SessionError, SignInMethod, TokenPair};
@@ -91,13 +92,13 @@ pub async fn sign_in(
     crate::audit::attempted(email);
     let email = email_codes::check(db, settings, now, Purpose::Login, email, code, token).await?;
     let row = email_codes::verified(db, now, Purpose::Login, &email, token).await?;
-    let txn = crate::db::begin_write(db).await?;
-    if !email_codes::spend(&txn, row.id, now).await? {
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    if !email_codes::spend(write.conn(), row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
     }
     let found = account::Entity::find()
         .filter(account::Column::Email.eq(email.clone()))
-        .one(&txn)
+        .one(write.conn())
         .await?;
     let account = match found {
         Some(account) if account.status == AccountStatus::Active => account,
@@ -108,7 +109,7 @@ pub async fn sign_in(
         Some(_) => return Err(CodeLoginError::AccountNotFound),
         None if settings.features.allow_register => {
             let created = registration::create_account(
-                &txn,
+                &mut write,
                 NewMember {
                     email: &email,
                     name: &email,
@@ -129,17 +130,14 @@ pub async fn sign_in(
         }
         None => return Err(CodeLoginError::AccountNotFound),
     };
-    account::Entity::update_many()
-        .col_expr(account::Column::LastLoginAt, Expr::value(now))
-        .col_expr(
-            account::Column::LastLoginIp,
-            Expr::value(client.ip.map(|ip| ip.to_string())),
-        )
-        .filter(account::Column::Id.eq(account.id))
-        .exec(&txn)
+    let ip = client.ip.map(|ip| ip.to_string());
+    write
+        .update_account(account.id, |u| {
+            u.col_expr(account::Column::LastLoginAt, Expr::value(now))
+                .col_expr(account::Column::LastLoginIp, Expr::value(ip))
+        })
         .await?;
-    crate::audit::commit(txn).await?;
-    accounts.forget(db, &[account.id]).await?;
+    write.commit().await?;
     let origin = Origin::new(SignInMethod::EmailCode, client);
     Ok(session::start_session(db, settings, now, &account, &origin).await?)
 }

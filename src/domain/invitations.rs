@@ -12,11 +12,11 @@ use uuid::Uuid;
 use crate::auth::password::PasswordHasher;
 use crate::auth::tokens;
 use crate::domain::account_cache::AccountCache;
-use crate::domain::accounts::NewAccount;
+use crate::domain::account_writes::{AccountWrite, NewAccount};
 use crate::domain::session::{self, Session, SessionError, TokenPair};
 use crate::domain::session::{Client, Origin, SignInMethod};
 use crate::domain::settings::Settings;
-use crate::domain::{groups, validate, workspaces};
+use crate::domain::{validate, workspaces};
 use crate::mail::Mail;
 use crate::mail::Mailer;
 use std::sync::Arc;
@@ -194,30 +194,30 @@ async fn invite_one(
             });
         }
     }
-    let txn = crate::db::begin_write(db).await?;
+    let mut write = AccountWrite::begin(db, accounts).await?;
     let account = match existing {
         Some(a) => a,
         None => {
             let name = email.split('@').next().unwrap_or(email);
-            NewAccount {
-                id: Uuid::now_v7(),
-                email,
-                name,
-                password_hash: None,
-                language,
-                timezone,
-                status: AccountStatus::Pending,
-                now,
-            }
-            .row()
-            .insert(&txn)
-            .await?
+            write
+                .create_account(NewAccount {
+                    id: Uuid::now_v7(),
+                    email,
+                    name,
+                    password_hash: None,
+                    language,
+                    timezone,
+                    status: AccountStatus::Pending,
+                    system_role: None,
+                    now,
+                })
+                .await?
         }
     };
     let has_current = tenant_member::Entity::find()
         .filter(tenant_member::Column::AccountId.eq(account.id))
         .filter(tenant_member::Column::Current.eq(true))
-        .one(&txn)
+        .one(write.conn())
         .await?
         .is_some();
     tenant_member::ActiveModel {
@@ -230,19 +230,19 @@ async fn invite_one(
         current: Set(!has_current),
         created_at: Set(now),
     }
-    .insert(&txn)
+    .insert(write.conn())
     .await?;
     if let Some(group_id) = workspace.group_id {
-        groups::join(&txn, group_id, account.id, GroupRole::Normal, now).await?;
+        write
+            .join_group(group_id, account.id, GroupRole::Normal, now)
+            .await?;
     }
     let url = if account.status == AccountStatus::Pending {
-        Some(new_invitation(settings, now, &txn, actor, workspace, &account).await?)
+        Some(new_invitation(settings, now, write.conn(), actor, workspace, &account).await?)
     } else {
         None
     };
-    crate::audit::commit(txn).await?;
-    // An existing account may have joined a group, which its view shows.
-    accounts.forget(db, &[account.id]).await?;
+    write.commit().await?;
     Ok(mail_invitation(mailer, actor, workspace, email, language, url.as_deref()).await)
 }
 
@@ -414,25 +414,26 @@ pub async fn activate(
     let found = live_invitation(db, now, input.token, input.email, input.workspace_id)
         .await?
         .ok_or(InvitationError::AlreadyActivated)?;
-    let txn = crate::db::begin_write(db).await?;
-    if !spend(&txn, found.id, now).await? {
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    if !spend(write.conn(), found.id, now).await? {
         return Err(InvitationError::AlreadyActivated);
     }
     let account = account::Entity::find_by_id(found.account_id)
-        .one(&txn)
+        .one(write.conn())
         .await?
         .filter(|a| a.status == AccountStatus::Pending)
         .ok_or(InvitationError::AlreadyActivated)?;
-    let mut row: account::ActiveModel = account.into();
-    row.name = Set(name);
-    row.interface_language = Set(language.to_string());
-    row.timezone = Set(timezone.to_string());
-    row.status = Set(AccountStatus::Active);
-    row.initialized_at = Set(Some(now));
-    row.updated_at = Set(now);
-    let account = row.update(&txn).await?;
-    crate::audit::commit(txn).await?;
-    accounts.forget(db, &[account.id]).await?;
+    let account = write
+        .edit_account(account, |row| {
+            row.name = Set(name);
+            row.interface_language = Set(language.to_string());
+            row.timezone = Set(timezone.to_string());
+            row.status = Set(AccountStatus::Active);
+            row.initialized_at = Set(Some(now));
+            row.updated_at = Set(now);
+        })
+        .await?;
+    write.commit().await?;
     let origin = Origin::new(SignInMethod::Invitation, client);
     Ok(session::start_session(db, settings, now, &account, &origin).await?)
 }
@@ -473,19 +474,20 @@ pub async fn sign_in_with_invitation(
         .hash(password.to_string())
         .await
         .map_err(|e| InvitationError::Session(SessionError::Hash(e)))?;
-    let txn = crate::db::begin_write(db).await?;
-    if !spend(&txn, found.id, now).await? {
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    if !spend(write.conn(), found.id, now).await? {
         return Ok(None);
     }
-    let mut row: account::ActiveModel = account.into();
-    row.password_hash = Set(Some(hash));
-    row.status = Set(AccountStatus::Active);
-    row.initialized_at = Set(Some(now));
-    row.last_login_at = Set(Some(now));
-    row.updated_at = Set(now);
-    let account = row.update(&txn).await?;
-    crate::audit::commit(txn).await?;
-    accounts.forget(db, &[account.id]).await?;
+    let account = write
+        .edit_account(account, |row| {
+            row.password_hash = Set(Some(hash));
+            row.status = Set(AccountStatus::Active);
+            row.initialized_at = Set(Some(now));
+            row.last_login_at = Set(Some(now));
+            row.updated_at = Set(now);
+        })
+        .await?;
+    write.commit().await?;
     let origin = Origin::new(SignInMethod::Invitation, client);
     Ok(Some(
         session::start_session(db, settings, now, &account, &origin).await?,

@@ -4,6 +4,7 @@ pub mod access_tokens;
 pub mod account_cache;
 pub mod account_deletion;
 pub mod account_views;
+pub mod account_writes;
 pub mod accounts;
 pub mod admin_users;
 pub mod audit_events;

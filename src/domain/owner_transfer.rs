@@ -10,7 +10,6 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::domain::account_cache::AccountCache;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::policy::WorkspaceRole;
 use crate::domain::session::Session;
@@ -102,7 +101,6 @@ pub async fn check(
 /// Makes `member` the owner of the caller's current workspace and the caller an admin.
 pub async fn transfer(
     db: &DatabaseConnection,
-    accounts: &AccountCache,
     now: i64,
     caller: &Session,
     member: Uuid,
@@ -143,6 +141,5 @@ pub async fn transfer(
             .await?;
     }
     crate::audit::commit(txn).await?;
-    accounts.forget(db, &[caller.account.id, member]).await?;
     Ok(())
 }

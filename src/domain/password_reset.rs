@@ -5,11 +5,12 @@ use entity::roles::AccountStatus;
 use std::net::IpAddr;
 
 use entity::account;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DbErr, EntityTrait};
+use sea_orm::{ActiveValue::Set, DbErr, EntityTrait};
 
 use crate::auth::password::HashError;
 use crate::auth::password::PasswordHasher;
 use crate::domain::account_cache::AccountCache;
+use crate::domain::account_writes::AccountWrite;
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::session::{self, SessionError, TokenPair};
 use crate::domain::session::{Client, Origin, SignInMethod};
@@ -123,16 +124,18 @@ pub async fn reset(
     .filter(|a| a.email == row.email && a.status == AccountStatus::Active)
     .ok_or(ResetError::AccountNotFound)?;
     let hash = hasher.hash(password).await?;
-    let txn = crate::db::begin_write(db).await?;
-    if !email_codes::spend(&txn, row.id, now).await? {
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    if !email_codes::spend(write.conn(), row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
     }
-    let mut changed: account::ActiveModel = account.clone().into();
-    changed.password_hash = Set(Some(hash));
-    changed.updated_at = Set(now);
-    changed.update(&txn).await?;
-    crate::audit::commit(txn).await?;
-    session::end_all_sessions(db, accounts, now, account.id).await?;
+    write
+        .edit_account(account.clone(), |row| {
+            row.password_hash = Set(Some(hash));
+            row.updated_at = Set(now);
+        })
+        .await?;
+    write.end_all_sessions(account.id, now).await?;
+    write.commit().await?;
     session::clear_lockout(db, &account.email).await?;
     let account = account::Entity::find_by_id(account.id)
         .one(db)

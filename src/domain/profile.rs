@@ -12,6 +12,7 @@ use crate::auth::password::HashError;
 use crate::auth::password::PasswordHasher;
 use crate::domain::account_cache::AccountCache;
 use crate::domain::account_views::AccountView;
+use crate::domain::account_writes::AccountWrite;
 use crate::domain::session::{
     self, Client, Origin, Session, SessionError, SignInMethod, TokenPair,
 };
@@ -80,13 +81,14 @@ pub async fn update(
             Some(validate::timezone(timezone).map_err(invalid)?),
         ),
     };
-    account::Entity::update_many()
-        .col_expr(column, Expr::value(value))
-        .col_expr(account::Column::UpdatedAt, Expr::value(now))
-        .filter(account::Column::Id.eq(id))
-        .exec(db)
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    write
+        .update_account(id, |u| {
+            u.col_expr(column, Expr::value(value))
+                .col_expr(account::Column::UpdatedAt, Expr::value(now))
+        })
         .await?;
-    accounts.forget(db, &[id]).await?;
+    write.commit().await?;
     let view = accounts
         .view(db, id)
         .await?
@@ -136,38 +138,32 @@ pub async fn change_password(
         Some(row) => (session::origin_of(row), row.signed_in_at),
         None => (Origin::new(SignInMethod::Password, client), now),
     };
-    let txn = crate::db::begin_write(db).await?;
-    account::Entity::update_many()
-        .col_expr(account::Column::PasswordHash, Expr::value(Some(hash)))
-        .col_expr(
-            account::Column::TokenVersion,
-            Expr::col(account::Column::TokenVersion).add(1),
-        )
-        .col_expr(account::Column::UpdatedAt, Expr::value(now))
-        .filter(account::Column::Id.eq(caller.account.id))
-        .exec(&txn)
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    write
+        .update_account(caller.account.id, |u| {
+            u.col_expr(account::Column::PasswordHash, Expr::value(Some(hash)))
+                .col_expr(
+                    account::Column::TokenVersion,
+                    Expr::col(account::Column::TokenVersion).add(1),
+                )
+                .col_expr(account::Column::UpdatedAt, Expr::value(now))
+        })
         .await?;
-    refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
-        .filter(refresh_token::Column::AccountId.eq(caller.account.id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(&txn)
-        .await?;
+    write.revoke_refresh_tokens(caller.account.id, now).await?;
     let account = account::Entity::find_by_id(caller.account.id)
-        .one(&txn)
+        .one(write.conn())
         .await?
         .ok_or(ProfileError::AccountGone)?;
     let pair = session::start_family(
         settings,
         now,
-        &txn,
+        write.conn(),
         &account,
         caller.family,
         &origin,
         signed_in_at,
     )
     .await?;
-    crate::audit::commit(txn).await?;
-    accounts.forget(db, &[account.id]).await?;
+    write.commit().await?;
     Ok(pair)
 }

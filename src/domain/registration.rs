@@ -5,17 +5,15 @@
 use entity::roles::{AccountStatus, SystemRole};
 use std::net::IpAddr;
 
-use entity::{account, account_role};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter,
-};
+use entity::account;
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::auth::password::HashError;
 use crate::auth::password::PasswordHasher;
 use crate::db::is_unique_violation;
-use crate::domain::accounts::NewAccount;
+use crate::domain::account_cache::AccountCache;
+use crate::domain::account_writes::{AccountWrite, NewAccount};
 use crate::domain::email_codes::{self, CodeError, Purpose};
 use crate::domain::session::{self, SessionError, TokenPair};
 use crate::domain::session::{Client, Origin, SignInMethod};
@@ -64,33 +62,26 @@ pub struct NewMember<'a> {
 
 /// Creates an active account with system role `normal` and its own workspace (owner).
 /// A taken email fails on the unique index, so concurrent sign-ups make one account.
-pub async fn create_account<C: ConnectionTrait>(
-    db: &C,
+pub async fn create_account(
+    write: &mut AccountWrite<'_>,
     member: NewMember<'_>,
 ) -> Result<account::Model, DbErr> {
     let (language, timezone) = validate::language(Some(member.language));
-    let account = NewAccount {
-        id: Uuid::now_v7(),
-        email: member.email,
-        name: member.name,
-        password_hash: member.password_hash,
-        language,
-        timezone,
-        status: AccountStatus::Active,
-        now: member.now,
-    }
-    .row()
-    .insert(db)
-    .await?;
-    account_role::ActiveModel {
-        account_id: Set(account.id),
-        role_type: Set(SystemRole::Normal),
-        created_at: Set(member.now),
-    }
-    .insert(db)
-    .await?;
+    let account = write
+        .create_account(NewAccount {
+            id: Uuid::now_v7(),
+            email: member.email,
+            name: member.name,
+            password_hash: member.password_hash,
+            language,
+            timezone,
+            status: AccountStatus::Active,
+            system_role: Some(SystemRole::Normal),
+            now: member.now,
+        })
+        .await?;
     workspaces::create_owned(
-        db,
+        write.conn(),
         account.id,
         &format!("{}'s Workspace", member.name),
         None,
@@ -154,6 +145,7 @@ pub struct Finish<'a> {
 /// signs the account in.
 pub async fn finish(
     db: &DatabaseConnection,
+    accounts: &AccountCache,
     hasher: &PasswordHasher,
     settings: &Settings<'_>,
     now: i64,
@@ -177,12 +169,12 @@ pub async fn finish(
         return Err(RegisterError::EmailInUse);
     }
     let hash = hasher.hash(input.password).await?;
-    let txn = crate::db::begin_write(db).await?;
-    if !email_codes::spend(&txn, row.id, now).await? {
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    if !email_codes::spend(write.conn(), row.id, now).await? {
         return Err(CodeError::InvalidToken.into());
     }
     let created = create_account(
-        &txn,
+        &mut write,
         NewMember {
             email: &row.email,
             name: &name,
@@ -199,7 +191,7 @@ pub async fn finish(
     };
     crate::audit::account(account.id, &account.email);
     crate::audit::target("account", account.id);
-    crate::audit::commit(txn).await?;
+    write.commit().await?;
     let origin = Origin::new(SignInMethod::Registration, client);
     Ok(session::start_session(db, settings, now, &account, &origin).await?)
 }

@@ -7,11 +7,8 @@ use std::sync::Arc;
 
 use entity::{account, refresh_token};
 use sea_orm::DatabaseConnection;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter,
-};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::auth::attempts;
@@ -22,6 +19,7 @@ use crate::config::AuthConfig;
 use crate::domain::access_tokens::{self, TokenCache, TokenGrant, Usage, UseNoted};
 use crate::domain::account_cache::AccountCache;
 use crate::domain::account_views::AccountView;
+use crate::domain::account_writes::{self, AccountWrite, NewRefreshToken};
 use crate::domain::policy::SystemRole;
 use crate::domain::settings::Settings;
 use crate::domain::validate;
@@ -313,23 +311,21 @@ pub async fn login(
             return Err(SessionError::BadCredentials);
         }
     }
-    let txn = crate::db::begin_write(db).await?;
-    attempt.succeeded(&txn).await?;
-    account::Entity::update_many()
-        .col_expr(account::Column::LastLoginAt, Expr::value(now))
-        .col_expr(
-            account::Column::LastLoginIp,
-            Expr::value(client_ip.map(|ip| ip.to_string())),
-        )
-        .col_expr(account::Column::UpdatedAt, Expr::value(now))
-        .filter(account::Column::Id.eq(account.id))
-        .exec(&txn)
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    attempt.succeeded(write.conn()).await?;
+    let ip = client_ip.map(|ip| ip.to_string());
+    write
+        .update_account(account.id, |u| {
+            u.col_expr(account::Column::LastLoginAt, Expr::value(now))
+                .col_expr(account::Column::LastLoginIp, Expr::value(ip))
+                .col_expr(account::Column::UpdatedAt, Expr::value(now))
+        })
         .await?;
     let origin = Origin::new(SignInMethod::Password, client);
-    let pair = start_family(settings, now, &txn, &account, Uuid::now_v7(), &origin, now).await?;
+    let family = Uuid::now_v7();
+    let pair = start_family(settings, now, write.conn(), &account, family, &origin, now).await?;
     crate::audit::account(account.id, &account.email);
-    crate::audit::commit(txn).await?;
-    accounts.forget(db, &[account.id]).await?;
+    write.commit().await?;
     Ok(pair)
 }
 
@@ -411,26 +407,24 @@ pub(crate) async fn start_family<C: ConnectionTrait>(
     signed_in_at: i64,
 ) -> Result<TokenPair, SessionError> {
     let refresh = tokens::new_refresh_token();
-    refresh_token::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        account_id: Set(account.id),
-        family: Set(family),
-        token_hash: Set(tokens::token_hash(&refresh)),
-        expires_at: Set(now + settings.auth.refresh_token_expire_days * 86_400),
-        used_at: Set(None),
-        revoked_at: Set(None),
-        created_at: Set(now),
-        client_ip: Set(origin.client.ip.map(|ip| ip.to_string())),
-        user_agent: Set(origin
-            .client
-            .user_agent
-            .as_ref()
-            .map(|ua| ua.chars().take(255).collect())),
-        method: Set(origin.method.as_str().to_string()),
-        signed_in_at: Set(signed_in_at),
-        ended_at: Set(None),
-    }
-    .insert(db)
+    account_writes::issue_refresh_token(
+        db,
+        NewRefreshToken {
+            account_id: account.id,
+            family,
+            token_hash: tokens::token_hash(&refresh),
+            expires_at: now + settings.auth.refresh_token_expire_days * 86_400,
+            now,
+            client_ip: origin.client.ip.map(|ip| ip.to_string()),
+            user_agent: origin
+                .client
+                .user_agent
+                .as_ref()
+                .map(|ua| ua.chars().take(255).collect()),
+            method: origin.method.as_str().to_string(),
+            signed_in_at,
+        },
+    )
     .await?;
     let claims = AccessClaims {
         user_id: account.id,
@@ -467,13 +461,7 @@ pub async fn refresh(
     // Claim the token (only one caller can move it from unused to used) and issue its
     // successor in one transaction, so a failure cannot leave the caller with neither.
     let txn = crate::db::begin_write(db).await?;
-    let claimed = refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
-        .filter(refresh_token::Column::Id.eq(row.id))
-        .filter(refresh_token::Column::UsedAt.is_null())
-        .exec(&txn)
-        .await?;
-    if claimed.rows_affected != 1 {
+    if !account_writes::claim_refresh_token(&txn, row.id, now).await? {
         txn.rollback().await?;
         // SECURITY: a rotated token presented again means two parties hold this sign-in,
         // one of them a thief. Which one cannot be told, so every session of the account
@@ -505,40 +493,23 @@ pub async fn refresh(
     Ok(pair)
 }
 
-/// Revokes every refresh token of a sign-in (logout, or reuse of a rotated token).
-pub async fn revoke_family(db: &DatabaseConnection, now: i64, family: Uuid) -> Result<(), DbErr> {
-    refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
-        .filter(refresh_token::Column::Family.eq(family))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-/// Ends every session of an account: its access tokens stop verifying (the token version
-/// moves on) and its refresh tokens are revoked. For password changes, bans and closes.
+/// Ends every session of an account (`AccountWrite::end_all_sessions`) as a write of its
+/// own, apart from the call's change: a reused refresh token's refusal is what the call's
+/// audit event records.
 pub async fn end_all_sessions(
     db: &DatabaseConnection,
     accounts: &AccountCache,
     now: i64,
     account_id: Uuid,
 ) -> Result<(), DbErr> {
-    account::Entity::update_many()
-        .col_expr(
-            account::Column::TokenVersion,
-            Expr::col(account::Column::TokenVersion).add(1),
-        )
-        .filter(account::Column::Id.eq(account_id))
-        .exec(db)
-        .await?;
-    refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
-        .filter(refresh_token::Column::AccountId.eq(account_id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?;
-    accounts.forget(db, &[account_id]).await
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    write.end_all_sessions(account_id, now).await?;
+    write.commit_unrecorded().await
+}
+
+/// Revokes every refresh token of a sign-in (logout).
+pub async fn revoke_family(db: &DatabaseConnection, now: i64, family: Uuid) -> Result<(), DbErr> {
+    account_writes::revoke_family(db, now, family).await
 }
 
 /// What checking a request's credential touches: the account views, the personal access

@@ -10,10 +10,11 @@ use crate::auth::password::HashError;
 use crate::auth::password::PasswordHasher;
 use crate::auth::{attempts, tokens};
 use crate::db::is_unique_violation;
-use crate::domain::accounts::NewAccount;
+use crate::domain::account_cache::AccountCache;
+use crate::domain::account_writes::{AccountWrite, NewAccount};
 use crate::domain::settings::Settings;
-use crate::domain::{groups, validate, workspaces};
-use entity::{account_role, enterprise_group, setup, tenant};
+use crate::domain::{validate, workspaces};
+use entity::{enterprise_group, setup, tenant};
 
 /// The name of the group setup creates.
 pub const DEFAULT_GROUP_NAME: &str = "Default Group";
@@ -117,6 +118,7 @@ pub async fn finished_at(db: &DatabaseConnection) -> Result<Option<i64>, DbErr> 
 /// setup fail on the unique constraint instead of creating a second administrator.
 pub async fn run(
     db: &DatabaseConnection,
+    accounts: &AccountCache,
     hasher: &PasswordHasher,
     settings: &Settings<'_>,
     now: i64,
@@ -136,13 +138,13 @@ pub async fn run(
     let password_hash = hasher.hash(input.password).await?;
     let account_id = Uuid::now_v7();
     let group_id = Uuid::now_v7();
-    let txn = crate::db::begin_write(db).await?;
+    let mut write = AccountWrite::begin(db, accounts).await?;
     let claimed = setup::ActiveModel {
         id: Set(setup::SINGLETON_ID),
         version: Set(env!("CARGO_PKG_VERSION").to_string()),
         setup_at: Set(now),
     }
-    .insert(&txn)
+    .insert(write.conn())
     .await;
     if let Err(err) = claimed {
         return Err(if is_unique_violation(&err) {
@@ -151,26 +153,19 @@ pub async fn run(
             SetupError::Db(err)
         });
     }
-    NewAccount {
-        id: account_id,
-        email: &email,
-        name: &name,
-        password_hash: Some(password_hash),
-        language,
-        timezone,
-        status: AccountStatus::Active,
-        now,
-    }
-    .row()
-    .insert(&txn)
-    .await?;
-    account_role::ActiveModel {
-        account_id: Set(account_id),
-        role_type: Set(SystemRole::SuperAdmin),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
+    write
+        .create_account(NewAccount {
+            id: account_id,
+            email: &email,
+            name: &name,
+            password_hash: Some(password_hash),
+            language,
+            timezone,
+            status: AccountStatus::Active,
+            system_role: Some(SystemRole::SuperAdmin),
+            now,
+        })
+        .await?;
     enterprise_group::ActiveModel {
         id: Set(group_id),
         name: Set(DEFAULT_GROUP_NAME.to_string()),
@@ -178,10 +173,12 @@ pub async fn run(
         status: Set(GroupStatus::Active),
         created_at: Set(now),
     }
-    .insert(&txn)
+    .insert(write.conn())
     .await?;
     // Its first member, so the group becomes the account's current one.
-    groups::join(&txn, group_id, account_id, GroupRole::SuperAdmin, now).await?;
+    write
+        .join_group(group_id, account_id, GroupRole::SuperAdmin, now)
+        .await?;
     // The shadow workspace shares the group's id and name and stands for the group itself.
     tenant::ActiveModel {
         id: Set(group_id),
@@ -190,10 +187,10 @@ pub async fn run(
         group_id: Set(Some(group_id)),
         created_at: Set(now),
     }
-    .insert(&txn)
+    .insert(write.conn())
     .await?;
     workspaces::create_owned(
-        &txn,
+        write.conn(),
         account_id,
         &format!("{name}'s Workspace"),
         Some(group_id),
@@ -201,6 +198,6 @@ pub async fn run(
     )
     .await?;
     crate::audit::target("account", account_id);
-    crate::audit::commit(txn).await?;
+    write.commit().await?;
     Ok(account_id)
 }

@@ -6,11 +6,11 @@
 use std::collections::HashSet;
 
 use entity::refresh_token;
-use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::domain::account_cache::AccountCache;
+use crate::domain::account_writes::AccountWrite;
 use crate::domain::session::SignInMethod;
 
 /// One active sign-in.
@@ -67,22 +67,13 @@ async fn end_where(
     families: Option<&[Uuid]>,
     keep: Option<Uuid>,
 ) -> Result<u64, DbErr> {
-    let mut update = refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
-        .col_expr(refresh_token::Column::EndedAt, Expr::value(now))
-        .filter(refresh_token::Column::AccountId.eq(account_id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .filter(refresh_token::Column::ExpiresAt.gt(now));
-    if let Some(families) = families {
-        update = update.filter(refresh_token::Column::Family.is_in(families.to_vec()));
-    }
-    if let Some(keep) = keep {
-        update = update.filter(refresh_token::Column::Family.ne(keep));
-    }
-    let ended = update.exec(db).await?.rows_affected;
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    let ended = write.end_sign_ins(account_id, now, families, keep).await?;
     if ended > 0 {
-        accounts.forget(db, &[account_id]).await?;
+        write.commit().await?;
     }
+    // Else nothing changed: the transaction rolls back, and the call's refusal, if it is
+    // one, is recorded by its layer.
     Ok(ended)
 }
 

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::auth::tokens;
 use crate::db::is_unique_violation;
 use crate::domain::account_cache::AccountCache;
+use crate::domain::account_writes::AccountWrite;
 use crate::domain::registration::{self, NewMember};
 use crate::domain::session::{self, SessionError, TokenPair};
 use crate::domain::session::{Client, Origin, SignInMethod};
@@ -235,26 +236,26 @@ pub async fn finish(
             Err(SocialError::InvalidInvitation)
         };
     }
-    let account = find_or_create(db, settings, now, provider, &identity, &email).await?;
-    let account = match account.status {
-        AccountStatus::Active => account,
-        AccountStatus::Pending => {
-            // An invited account signing in with a provider that vouches for its email.
-            let mut row: account::ActiveModel = account.into();
-            row.status = Set(AccountStatus::Active);
-            row.initialized_at = Set(Some(now));
-            row.updated_at = Set(now);
-            row.update(db).await?
-        }
+    let account = find_or_create(db, accounts, settings, now, provider, &identity, &email).await?;
+    // An invited account signing in with a provider that vouches for its email activates.
+    let activates = match account.status {
+        AccountStatus::Active => false,
+        AccountStatus::Pending => true,
         AccountStatus::Banned => return Err(SocialError::Banned),
         AccountStatus::Closed => return Err(SocialError::Closed),
     };
-    let mut row: account::ActiveModel = account.into();
-    row.last_login_at = Set(Some(now));
-    row.updated_at = Set(now);
-    let account = row.update(db).await?;
-    // Covers the activation above too: both changed what the account views show.
-    accounts.forget(db, &[account.id]).await?;
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    let account = write
+        .edit_account(account, |row| {
+            if activates {
+                row.status = Set(AccountStatus::Active);
+                row.initialized_at = Set(Some(now));
+            }
+            row.last_login_at = Set(Some(now));
+            row.updated_at = Set(now);
+        })
+        .await?;
+    write.commit().await?;
     Ok(Landing::SignedIn(
         session::start_session(db, settings, now, &account, &Origin::new(method, client)).await?,
     ))
@@ -262,6 +263,7 @@ pub async fn finish(
 
 async fn find_or_create(
     db: &DatabaseConnection,
+    accounts: &AccountCache,
     settings: &Settings<'_>,
     now: i64,
     provider: Provider,
@@ -299,9 +301,9 @@ async fn find_or_create(
                 now,
             };
             let created = async {
-                let txn = crate::db::begin_write(db).await?;
-                let account = registration::create_account(&txn, member).await?;
-                crate::audit::commit(txn).await?;
+                let mut write = AccountWrite::begin(db, accounts).await?;
+                let account = registration::create_account(&mut write, member).await?;
+                write.commit().await?;
                 Ok::<_, DbErr>(account)
             }
             .await;

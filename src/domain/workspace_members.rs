@@ -7,7 +7,6 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::domain::account_cache::AccountCache;
 use crate::domain::policy::{self, MemberRefusal, WorkspaceRole};
 use crate::domain::workspaces;
 
@@ -84,7 +83,6 @@ pub async fn list(
 /// Gives `member` the role `new` in the caller's current workspace.
 pub async fn change_role(
     db: &DatabaseConnection,
-    accounts: &AccountCache,
     caller: Uuid,
     member: Uuid,
     new: WorkspaceRole,
@@ -102,7 +100,6 @@ pub async fn change_role(
         .filter(tenant_member::Column::Id.eq(theirs.id))
         .exec(db)
         .await?;
-    accounts.forget(db, &[member]).await?;
     Ok(())
 }
 
@@ -111,7 +108,6 @@ pub async fn change_role(
 /// moves to another of its workspaces, if it has one.
 pub async fn remove(
     db: &DatabaseConnection,
-    accounts: &AccountCache,
     now: i64,
     caller: Uuid,
     member: Uuid,
@@ -146,6 +142,5 @@ pub async fn remove(
         }
     }
     crate::audit::commit(txn).await?;
-    accounts.forget(db, &[member]).await?;
     Ok(mine.tenant_id)
 }

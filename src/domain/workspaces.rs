@@ -7,6 +7,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 use uuid::Uuid;
 
 use crate::domain::account_cache::AccountCache;
+use crate::domain::account_writes::AccountWrite;
 use crate::domain::policy::Capability;
 
 /// The account's current workspace and its membership there.
@@ -80,11 +81,9 @@ pub async fn switch(
         .one(db)
         .await?
         .ok_or(WorkspaceError::NotMember)?;
-    let txn = crate::db::begin_write(db).await?;
-    crate::domain::groups::make_current(&txn, account_id, &tenant, now).await?;
-    crate::audit::commit(txn).await?;
-    // The current group, whose role the account views show, may have changed.
-    accounts.forget(db, &[account_id]).await?;
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    crate::domain::groups::make_current(&mut write, account_id, &tenant, now).await?;
+    write.commit().await?;
     Ok((
         tenant,
         tenant_member::Model {

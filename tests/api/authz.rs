@@ -12,6 +12,7 @@ use entity::account;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
+use console_server::domain::account_writes::AccountWrite;
 use console_server::domain::groups;
 
 use crate::db_test;
@@ -250,7 +251,9 @@ db_test!(async fn every_operation_answers_every_caller_by_its_rule(app) using |s
         .id;
     let admin_id = tokens::verify_access(&app.state.secret, &admin, app.state.clock.now()).expect("admin claims").user_id;
     let other_group = groups::create(&app.state.db, &app.state.accounts, app.state.clock.now(), admin_id, "Other Group", None).await.expect("other group");
-    groups::join(&app.state.db, other_group.id, other_id, entity::roles::GroupRole::Admin, app.state.clock.now()).await.expect("join");
+    let mut write = AccountWrite::begin(&app.state.db, &app.state.accounts).await.expect("begin");
+    write.join_group(other_group.id, other_id, entity::roles::GroupRole::Admin, app.state.clock.now()).await.expect("join");
+    write.commit().await.expect("commit");
     let other = login(&app.console, "other@example.com", "otherpw12").await.expect("other").access_token;
 
     // A sign-in whose used refresh token is presented again.

@@ -14,26 +14,9 @@ use proc_macro2::{TokenStream, TokenTree};
 use crate::module_graph::server_sources;
 
 /// The console account cache's rows (`domain::account_cache`: an account with its system
-/// role, extension, current group membership and ended sessions). Each of these modules
-/// calls `AccountCache::forget` after the write commits. They are many because the
-/// account rows are one repository away from being written in one place (issue 19); until
-/// then a new module that writes them fails this test, and whoever adds it here adds its
-/// `forget` with it.
-const ACCOUNT_WRITERS: &[&str] = &[
-    "domain/account_deletion.rs",
-    "domain/accounts.rs",
-    "domain/email_change.rs",
-    "domain/email_code_login.rs",
-    "domain/groups/mod.rs",
-    "domain/invitations.rs",
-    "domain/password_reset.rs",
-    "domain/profile.rs",
-    "domain/registration.rs",
-    "domain/session.rs",
-    "domain/setup.rs",
-    "domain/sign_ins.rs",
-    "domain/social.rs",
-];
+/// role, extension, current group membership and ended sessions) are written only by
+/// `domain::account_writes`, whose `AccountWrite` drops the touched views when it commits.
+const ACCOUNT_WRITERS: &[&str] = &["domain/account_writes.rs"];
 
 /// Each cached entity and the files (or directories, ending in `/`) that may write it.
 pub const OWNERS: &[(&str, &[&str])] = &[

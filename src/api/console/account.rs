@@ -206,6 +206,7 @@ impl AccountApi for ConsoleHandlers {
     ) -> poem::Result<responses::RegisterAccountResponse> {
         accounts::register(
             &self.state.db,
+            &self.state.accounts,
             &self.state.hasher,
             self.state.clock.now(),
             &body.email,

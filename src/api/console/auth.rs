@@ -248,6 +248,7 @@ impl AuthApi for ConsoleHandlers {
     ) -> poem::Result<responses::FinishRegisterResponse> {
         let pair = registration::finish(
             &self.state.db,
+            &self.state.accounts,
             &self.state.hasher,
             &self.state.settings(),
             self.state.clock.now(),

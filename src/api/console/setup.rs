@@ -40,6 +40,7 @@ impl SetupApi for ConsoleHandlers {
         };
         setup::run(
             &self.state.db,
+            &self.state.accounts,
             &self.state.hasher,
             &self.state.settings(),
             self.state.clock.now(),

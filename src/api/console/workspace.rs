@@ -154,14 +154,8 @@ impl WorkspaceApi for ConsoleHandlers {
         body: schemas::UpdateMemberRoleRequest,
     ) -> poem::Result<responses::UpdateWorkspaceMemberRoleResponse> {
         let role = WorkspaceRole::from(body.role);
-        workspace_members::change_role(
-            &self.state.db,
-            &self.state.accounts,
-            principal.account.id,
-            member_id,
-            role,
-        )
-        .await?;
+        workspace_members::change_role(&self.state.db, principal.account.id, member_id, role)
+            .await?;
         Ok(responses::UpdateWorkspaceMemberRoleResponse::Ok(Json(
             views::success(),
         )))
@@ -175,7 +169,6 @@ impl WorkspaceApi for ConsoleHandlers {
     ) -> poem::Result<responses::RemoveWorkspaceMemberResponse> {
         let tenant_id = workspace_members::remove(
             &self.state.db,
-            &self.state.accounts,
             self.state.clock.now(),
             principal.account.id,
             member_id,
@@ -239,7 +232,6 @@ impl WorkspaceApi for ConsoleHandlers {
     ) -> poem::Result<responses::TransferWorkspaceOwnerResponse> {
         owner_transfer::transfer(
             &self.state.db,
-            &self.state.accounts,
             self.state.clock.now(),
             &principal,
             member_id,

@@ -45,16 +45,15 @@ fn fail_key(client: &str) -> String {
     format!("admin-login:fail:{client}")
 }
 
-fn lock_key(client: &str) -> String {
-    format!("admin-login:lock:{client}")
-}
-
 /// Signs in: lockout check, password, TOTP. Counts failures per client address (AList
 /// has no per-username limit, so nobody can lock another address out).
 ///
 /// The attempt takes its place among the allowed failures before the password is hashed,
 /// so a burst of concurrent guesses on any number of instances gets at most
-/// `LOGIN_MAX_FAILURES` evaluated; the others are refused as a lockout.
+/// `LOGIN_MAX_FAILURES` evaluated; the others are refused as a lockout. The lockout is
+/// the full window itself, held for `LOGIN_LOCK_SECONDS` after the failure that filled
+/// it: every guess that took a place before it is still evaluated, and none after it
+/// gets one.
 pub async fn login(
     db: &DatabaseConnection,
     hasher: &PasswordHasher,
@@ -64,28 +63,23 @@ pub async fn login(
 ) -> Result<User> {
     let now = clock.now();
     crate::audit::attempted(req.username);
-    let (fail, lock) = (fail_key(req.client), lock_key(req.client));
+    let fail = fail_key(req.client);
+    // A window that ends `LOGIN_LOCK_SECONDS` from now.
+    let locked_from = now - LOGIN_FAILURE_WINDOW + LOGIN_LOCK_SECONDS;
     let Some(slot) =
         attempts::reserve(db, &fail, LOGIN_MAX_FAILURES, LOGIN_FAILURE_WINDOW, now).await?
     else {
-        // Every allowed failure is taken by guesses still being checked.
+        // Locked out, or every allowed failure is taken by guesses still being checked;
+        // either way each refused attempt starts the lockout again.
+        attempts::hold_window(db, &fail, locked_from).await?;
         return Err(AdminUserError::LockedOut);
     };
-    // Checked after the reservation: the failure that locks sets the lock before it
-    // clears the failures, so an attempt that finds the failures cleared finds the lock.
-    if attempts::count(db, &lock, LOGIN_LOCK_SECONDS, now).await? > 0 {
-        attempts::release(db, &[(&fail, slot)]).await?;
-        // Each refused attempt starts the lockout again.
-        attempts::restart(db, &lock, now).await?;
-        return Err(AdminUserError::LockedOut);
-    }
     let outcome = check_credentials(db, hasher, sealer, now, &req).await;
     match &outcome {
         // A failure keeps its place; the last allowed one locks.
         Err(AdminUserError::InvalidCredentials | AdminUserError::LoginOtp) => {
             if slot.count >= LOGIN_MAX_FAILURES {
-                attempts::restart(db, &lock, now).await?;
-                attempts::clear(db, &fail).await?;
+                attempts::hold_window(db, &fail, locked_from).await?;
             }
         }
         Ok(_) => attempts::clear(db, &fail).await?,

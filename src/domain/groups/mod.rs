@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::domain::account_cache::AccountCache;
 use crate::domain::account_views::AccountView;
+use crate::domain::account_writes::AccountWrite;
 use crate::domain::paging::{Page, offset};
 pub use crate::domain::policy::Capability;
 use crate::domain::policy::OWNER_PERMISSIONS;
@@ -230,37 +231,6 @@ async fn name_taken<C: ConnectionTrait>(
     Ok(q.count(db).await? > 0)
 }
 
-/// Makes `account_id` a member of the group with `role` unless it already is one; its
-/// first group becomes its current one.
-pub async fn join<C: ConnectionTrait>(
-    db: &C,
-    group_id: Uuid,
-    account_id: Uuid,
-    role: GroupRole,
-    now: i64,
-) -> Result<(), DbErr> {
-    if role_in(db, group_id, account_id).await?.is_some() {
-        return Ok(());
-    }
-    let has_current = group_member::Entity::find()
-        .filter(group_member::Column::AccountId.eq(account_id))
-        .filter(group_member::Column::Current.eq(true))
-        .count(db)
-        .await?
-        > 0;
-    group_member::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        group_id: Set(group_id),
-        account_id: Set(account_id),
-        group_role: Set(role),
-        current: Set(!has_current),
-        created_at: Set(now),
-    }
-    .insert(db)
-    .await?;
-    Ok(())
-}
-
 /// Creates a group, its shadow workspace, and makes the creator its super_admin.
 pub async fn create(
     db: &DatabaseConnection,
@@ -271,8 +241,9 @@ pub async fn create(
     short: Option<String>,
 ) -> Result<enterprise_group::Model, GroupError> {
     let name = validate::name(name, 255).map_err(GroupError::InvalidParam)?;
-    let txn = crate::db::begin_write(db).await?;
-    if name_taken(&txn, &name, None).await? {
+    let mut write = AccountWrite::begin(db, accounts).await?;
+    let txn = write.conn();
+    if name_taken(txn, &name, None).await? {
         return Err(name_conflict(&name));
     }
     let id = Uuid::now_v7();
@@ -283,7 +254,7 @@ pub async fn create(
         status: Set(GroupStatus::Active),
         created_at: Set(now),
     }
-    .insert(&txn)
+    .insert(txn)
     .await
     .map_err(|e| unless_name_taken(e, &name))?;
     tenant::ActiveModel {
@@ -293,14 +264,14 @@ pub async fn create(
         group_id: Set(Some(id)),
         created_at: Set(now),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    join(&txn, id, creator, GroupRole::SuperAdmin, now).await?;
+    write
+        .join_group(id, creator, GroupRole::SuperAdmin, now)
+        .await?;
     crate::audit::target("group", id);
     crate::audit::group(id);
-    crate::audit::commit(txn).await?;
-    // The account views show the role in the current group, which may be this one now.
-    accounts.forget(db, &[creator]).await?;
+    write.commit().await?;
     Ok(group)
 }
 
@@ -345,15 +316,15 @@ pub async fn delete(
     accounts: &AccountCache,
     id: Uuid,
 ) -> Result<(), GroupError> {
-    let txn = crate::db::begin_write(db).await?;
+    let mut write = AccountWrite::begin(db, accounts).await?;
     enterprise_group::Entity::find_by_id(id)
-        .one(&txn)
+        .one(write.conn())
         .await?
         .ok_or(GroupError::GroupNotFound)?;
     let tenants = tenant::Entity::find()
         .filter(tenant::Column::GroupId.eq(id))
         .filter(tenant::Column::Id.ne(id))
-        .count(&txn)
+        .count(write.conn())
         .await?;
     if tenants > 0 {
         return Err(GroupError::Conflict(format!(
@@ -362,14 +333,14 @@ pub async fn delete(
     }
     let datasets = dataset::Entity::find()
         .filter(dataset::Column::TenantId.eq(id))
-        .count(&txn)
+        .count(write.conn())
         .await?;
     if datasets > 0 {
         return Err(GroupError::Conflict(format!(
             "The group's own workspace still has {datasets} dataset(s); delete them first."
         )));
     }
-    if enterprise_group::Entity::find().count(&txn).await? <= 1 {
+    if enterprise_group::Entity::find().count(write.conn()).await? <= 1 {
         return Err(GroupError::Conflict(
             "The last enterprise group cannot be deleted.".to_string(),
         ));
@@ -377,7 +348,7 @@ pub async fn delete(
     let moved: Vec<Uuid> = group_member::Entity::find()
         .filter(group_member::Column::GroupId.eq(id))
         .filter(group_member::Column::Current.eq(true))
-        .all(&txn)
+        .all(write.conn())
         .await?
         .into_iter()
         .map(|m| m.account_id)
@@ -385,41 +356,41 @@ pub async fn delete(
     let left_workspace: Vec<Uuid> = tenant_member::Entity::find()
         .filter(tenant_member::Column::TenantId.eq(id))
         .filter(tenant_member::Column::Current.eq(true))
-        .all(&txn)
+        .all(write.conn())
         .await?
         .into_iter()
         .map(|m| m.account_id)
         .collect();
-    tenant::Entity::delete_by_id(id).exec(&txn).await?;
+    // The memberships would go with the group (ON DELETE CASCADE); removed here, so the
+    // members' views are dropped with them.
+    write.remove_group_members(id).await?;
+    tenant::Entity::delete_by_id(id).exec(write.conn()).await?;
     enterprise_group::Entity::delete_by_id(id)
-        .exec(&txn)
+        .exec(write.conn())
         .await?;
     for &account_id in &moved {
         if let Some(other) = group_member::Entity::find()
             .filter(group_member::Column::AccountId.eq(account_id))
             .order_by_desc(group_member::Column::CreatedAt)
-            .one(&txn)
+            .one(write.conn())
             .await?
         {
-            let mut other: group_member::ActiveModel = other.into();
-            other.current = Set(true);
-            other.update(&txn).await?;
+            write.make_membership_current(other).await?;
         }
     }
     for account_id in left_workspace {
         if let Some(other) = tenant_member::Entity::find()
             .filter(tenant_member::Column::AccountId.eq(account_id))
             .order_by_desc(tenant_member::Column::CreatedAt)
-            .one(&txn)
+            .one(write.conn())
             .await?
         {
             let mut other: tenant_member::ActiveModel = other.into();
             other.current = Set(true);
-            other.update(&txn).await?;
+            other.update(write.conn()).await?;
         }
     }
-    crate::audit::commit(txn).await?;
-    accounts.forget(db, &moved).await?;
+    write.commit().await?;
     Ok(())
 }
 
@@ -452,15 +423,15 @@ pub async fn switch_to_shadow(
     group_id: Uuid,
     account_id: Uuid,
 ) -> Result<(), GroupError> {
-    let txn = crate::db::begin_write(db).await?;
+    let mut write = AccountWrite::begin(db, accounts).await?;
     let shadow = tenant::Entity::find_by_id(group_id)
-        .one(&txn)
+        .one(write.conn())
         .await?
         .ok_or(GroupError::GroupNotFound)?;
     let member = tenant_member::Entity::find()
         .filter(tenant_member::Column::TenantId.eq(shadow.id))
         .filter(tenant_member::Column::AccountId.eq(account_id))
-        .one(&txn)
+        .one(write.conn())
         .await?;
     if member.is_none() {
         tenant_member::ActiveModel {
@@ -473,18 +444,17 @@ pub async fn switch_to_shadow(
             current: Set(false),
             created_at: Set(now),
         }
-        .insert(&txn)
+        .insert(write.conn())
         .await?;
     }
-    make_current(&txn, account_id, &shadow, now).await?;
-    txn.commit().await?;
-    accounts.forget(db, &[account_id]).await?;
+    make_current(&mut write, account_id, &shadow, now).await?;
+    write.commit().await?;
     Ok(())
 }
 
 /// Makes `tenant` the account's current workspace and its group the current group.
-pub async fn make_current<C: ConnectionTrait>(
-    db: &C,
+pub async fn make_current(
+    write: &mut AccountWrite<'_>,
     account_id: Uuid,
     tenant: &tenant::Model,
     now: i64,
@@ -493,28 +463,19 @@ pub async fn make_current<C: ConnectionTrait>(
         .col_expr(tenant_member::Column::Current, Expr::value(false))
         .filter(tenant_member::Column::AccountId.eq(account_id))
         .filter(tenant_member::Column::TenantId.ne(tenant.id))
-        .exec(db)
+        .exec(write.conn())
         .await?;
     tenant_member::Entity::update_many()
         .col_expr(tenant_member::Column::Current, Expr::value(true))
         .filter(tenant_member::Column::AccountId.eq(account_id))
         .filter(tenant_member::Column::TenantId.eq(tenant.id))
-        .exec(db)
+        .exec(write.conn())
         .await?;
     if let Some(group_id) = tenant.group_id {
-        join(db, group_id, account_id, GroupRole::Normal, now).await?;
-        group_member::Entity::update_many()
-            .col_expr(group_member::Column::Current, Expr::value(false))
-            .filter(group_member::Column::AccountId.eq(account_id))
-            .filter(group_member::Column::GroupId.ne(group_id))
-            .exec(db)
+        write
+            .join_group(group_id, account_id, GroupRole::Normal, now)
             .await?;
-        group_member::Entity::update_many()
-            .col_expr(group_member::Column::Current, Expr::value(true))
-            .filter(group_member::Column::AccountId.eq(account_id))
-            .filter(group_member::Column::GroupId.eq(group_id))
-            .exec(db)
-            .await?;
+        write.set_current_group(account_id, group_id).await?;
     }
     Ok(())
 }

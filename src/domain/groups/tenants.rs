@@ -2,7 +2,8 @@
 //! a capability lets it manage), an account's roles in them, and creating one.
 
 use super::model_repair::copy_missing;
-use super::{GroupError, in_group, join, workspaces_of};
+use super::{GroupError, in_group, workspaces_of};
+use crate::domain::account_writes::AccountWrite;
 
 use entity::{account, tenant, tenant_default_model, tenant_member, tenant_model_provider};
 use sea_orm::sea_query::{Expr, Query};
@@ -219,7 +220,7 @@ pub async fn create_tenant(
     name: &str,
 ) -> Result<tenant::Model, GroupError> {
     let name = validate::name(name, 255).map_err(GroupError::InvalidParam)?;
-    let txn = crate::db::begin_write(db).await?;
+    let mut write = AccountWrite::begin(db, accounts).await?;
     let id = Uuid::now_v7();
     let created = tenant::ActiveModel {
         id: Set(id),
@@ -228,12 +229,12 @@ pub async fn create_tenant(
         group_id: Set(Some(group_id)),
         created_at: Set(now),
     }
-    .insert(&txn)
+    .insert(write.conn())
     .await?;
     let has_current = tenant_member::Entity::find()
         .filter(tenant_member::Column::AccountId.eq(owner))
         .filter(tenant_member::Column::Current.eq(true))
-        .count(&txn)
+        .count(write.conn())
         .await?
         > 0;
     tenant_member::ActiveModel {
@@ -246,13 +247,14 @@ pub async fn create_tenant(
         current: Set(!has_current),
         created_at: Set(now),
     }
-    .insert(&txn)
+    .insert(write.conn())
     .await?;
-    join(&txn, group_id, owner, GroupRole::Normal, now).await?;
-    copy_missing::<tenant_model_provider::Model, _>(&txn, group_id, &[id], now).await?;
-    copy_missing::<tenant_default_model::Model, _>(&txn, group_id, &[id], now).await?;
+    write
+        .join_group(group_id, owner, GroupRole::Normal, now)
+        .await?;
+    copy_missing::<tenant_model_provider::Model, _>(write.conn(), group_id, &[id], now).await?;
+    copy_missing::<tenant_default_model::Model, _>(write.conn(), group_id, &[id], now).await?;
     crate::audit::target("workspace", id);
-    crate::audit::commit(txn).await?;
-    accounts.forget(db, &[owner]).await?;
+    write.commit().await?;
     Ok(created)
 }
