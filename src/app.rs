@@ -422,7 +422,11 @@ impl<E: Endpoint> Endpoint for RequestTracingEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        let id: Arc<str> = Arc::from(uuid::Uuid::new_v4().simple().to_string());
+        // A version 4 UUID from the thread's CSPRNG (`Uuid::new_v4` makes a getrandom
+        // system call per request), written without an intermediate `String`.
+        let uuid = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let id: Arc<str> =
+            Arc::from(&*uuid.simple().encode_lower(&mut uuid::Uuid::encode_buffer()));
         req.extensions_mut().insert(RequestId(id.clone()));
         let span = tracing::info_span!(
             "request",

@@ -172,9 +172,12 @@ pub fn actor(actor: Actor) {
 
 /// A console account signed in (or acting).
 pub fn account(id: Uuid, email: &str) {
-    actor(Actor::Account {
-        id,
-        email: email.to_string(),
+    // The e-mail is copied only inside a scope: an unaudited read has none.
+    with_scope(|p| {
+        p.actor = Actor::Account {
+            id,
+            email: email.to_string(),
+        }
     });
 }
 

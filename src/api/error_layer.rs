@@ -149,13 +149,19 @@ impl<E: Endpoint> Endpoint for ErrorEnvelopeEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        let allow = self.allow.for_path(req.uri().path()).cloned();
+        // The `Allow` value is looked up only for a 405: finding it walks every path
+        // template of the surface, which was most of a cached read's time when done for
+        // every request. The URI is kept for it (a reference-counted clone).
+        let uri = (!self.allow.is_empty()).then(|| req.uri().clone());
         match self.inner.call(req).await {
             Ok(resp) => Ok(resp.into_response()),
             Err(err) => {
                 let mut resp = (self.render)(err);
                 if resp.status() == StatusCode::METHOD_NOT_ALLOWED
-                    && let Some(allow) = allow
+                    && let Some(allow) = uri
+                        .as_ref()
+                        .and_then(|uri| self.allow.for_path(uri.path()))
+                        .cloned()
                 {
                     // RFC 9110 §15.5.6: a 405 names the methods the resource does answer.
                     resp.headers_mut().insert(poem::http::header::ALLOW, allow);

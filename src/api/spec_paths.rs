@@ -132,6 +132,12 @@ impl AllowedMethods {
         Self(Vec::new())
     }
 
+    /// Whether no path has methods (a spec that could not be read, or routes outside the
+    /// API surfaces).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The `Allow` value for a request path, when the spec has that path.
     pub fn for_path(&self, path: &str) -> Option<&HeaderValue> {
         self.0

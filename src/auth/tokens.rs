@@ -55,14 +55,45 @@ pub fn clock_checked_validation() -> Validation {
     validation
 }
 
-/// Checks signature, algorithm, issuer and subject, and expiry against `now`.
-pub fn verify_access(secret: &[u8], token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+/// The validation of console access tokens: `clock_checked_validation` held to this
+/// server's issuer and subject. Built once: it is the same for every request.
+static ACCESS_VALIDATION: std::sync::LazyLock<Validation> = std::sync::LazyLock::new(|| {
     let mut validation = clock_checked_validation();
     validation.set_issuer(&[ISSUER]);
     validation.sub = Some(SUBJECT.to_string());
-    let data =
-        jsonwebtoken::decode::<AccessClaims>(token, &DecodingKey::from_secret(secret), &validation)
-            .map_err(|_| TokenError::Invalid)?;
+    validation
+});
+
+thread_local! {
+    /// The decoding key of the secret last verified with on this thread, so a request
+    /// does not copy the secret into a new key; another secret (tests run several
+    /// servers in one process) replaces it.
+    static DECODING_KEY: std::cell::RefCell<Option<(Vec<u8>, DecodingKey)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `f` with the decoding key of `secret`.
+fn with_decoding_key<R>(secret: &[u8], f: impl FnOnce(&DecodingKey) -> R) -> R {
+    DECODING_KEY.with(|cell| {
+        let mut held = cell.borrow_mut();
+        match held.as_ref() {
+            Some((known, key)) if known.as_slice() == secret => f(key),
+            _ => {
+                let key = DecodingKey::from_secret(secret);
+                let out = f(&key);
+                *held = Some((secret.to_vec(), key));
+                out
+            }
+        }
+    })
+}
+
+/// Checks signature, algorithm, issuer and subject, and expiry against `now`.
+pub fn verify_access(secret: &[u8], token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+    let data = with_decoding_key(secret, |key| {
+        jsonwebtoken::decode::<AccessClaims>(token, key, &ACCESS_VALIDATION)
+    })
+    .map_err(|_| TokenError::Invalid)?;
     if data.claims.exp <= now {
         return Err(TokenError::Expired);
     }
