@@ -95,3 +95,26 @@ db_test!(async fn clear_prefix_forgets_exactly_the_keys_that_start_with_it(app) 
     let left: Vec<u32> = attempts::counts(db, &keys.map(|k| (k, 100)), 1_000).await.expect("counts");
     assert_eq!(left, vec![0, 0, 1, 1, 1, 1]);
 });
+
+// The admin surface's lockout: the full window, held open past its end.
+db_test!(async fn a_held_full_window_refuses_new_places_until_the_hold_ends(app) {
+    let db = &app.state.db;
+    let (key, window) = ("admin-login:fail:203.0.113.9", 100);
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(attempts::reserve(db, key, 3, window, 1_000).await.expect("reserve").expect("a place"));
+    }
+    // Held from t=1050 for 30 s: the window now ends at 1080 instead of 1100.
+    attempts::hold_window(db, key, 1_050 - window + 30).await.expect("hold");
+    assert_eq!(attempts::count(db, key, window, 1_079).await.expect("count"), 3, "the count is kept");
+    assert_eq!(attempts::reserve(db, key, 3, window, 1_079).await.expect("reserve"), None, "locked");
+    // A place taken before the hold is not given back to the held window.
+    attempts::release(db, &[(key, held[0])]).await.expect("release");
+    assert_eq!(attempts::count(db, key, window, 1_079).await.expect("count"), 3);
+    let fresh = attempts::reserve(db, key, 3, window, 1_080).await.expect("reserve").expect("the hold has ended");
+    assert_eq!(fresh, attempts::Reservation { count: 1, window_start: 1_080 });
+    // Holding a cleared key makes nothing.
+    attempts::clear(db, key).await.expect("clear");
+    attempts::hold_window(db, key, 2_000).await.expect("hold");
+    assert_eq!(attempts::count(db, key, window, 2_050).await.expect("count"), 0);
+});
