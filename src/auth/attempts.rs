@@ -96,6 +96,93 @@ pub async fn reserve<C: ConnectionTrait>(
         }))
 }
 
+/// A place [`reserve_all`] is to take: the key, its limit and its window in seconds.
+pub struct Place<'a> {
+    pub key: &'a str,
+    pub limit: u32,
+    pub window: i64,
+}
+
+/// [`reserve`] for several distinct keys in one statement (one round trip rather than one
+/// per key): each place is taken unless its window is full; the answers come in the order
+/// given, `None` for a full window. The places that were free are taken even when another
+/// was refused, so a caller that wants all or none runs this in a transaction it rolls
+/// back on any `None` (as a sign-in's `Attempt::reserve` does).
+///
+/// One `INSERT … VALUES (…), (…) ON CONFLICT DO UPDATE … WHERE … RETURNING`, each row's
+/// window and limit picked by its key: the check and the count stay one atomic step per
+/// key, as in [`reserve`], and PostgreSQL takes the rows' locks in the order given (the
+/// order [`release`] gives them back in).
+pub async fn reserve_all<C: ConnectionTrait>(
+    db: &C,
+    places: &[Place<'_>],
+    now: i64,
+) -> Result<Vec<Option<Reservation>>, DbErr> {
+    // A limit of 0 refuses its place outright, as `reserve` does.
+    let open: Vec<&Place<'_>> = places.iter().filter(|p| p.limit > 0).collect();
+    let Some((last, init)) = open.split_last() else {
+        return Ok(vec![None; places.len()]);
+    };
+    // The stored row's window and limit, picked by its key (the keys are distinct).
+    let by_key = |value: fn(&Place<'_>) -> i64| -> Expr {
+        let mut case: Option<sea_orm::sea_query::CaseStatement> = None;
+        for p in init {
+            let cond = Expr::col((Entity, Column::Key)).eq(p.key);
+            case = Some(match case {
+                None => Expr::case(cond, value(p)),
+                Some(c) => c.case(cond, value(p)),
+            });
+        }
+        match case {
+            None => Expr::val(value(last)),
+            Some(c) => c.finally(value(last)).into(),
+        }
+    };
+    let window = by_key(|p| p.window);
+    let limit = by_key(|p| i64::from(p.limit));
+    let expired = Expr::col((Entity, Column::WindowStart))
+        .add(window)
+        .lte(now);
+    let mut on_conflict = OnConflict::column(Column::Key)
+        .value(
+            Column::Count,
+            Expr::case(expired.clone(), 1).finally(Expr::col((Entity, Column::Count)).add(1)),
+        )
+        .value(
+            Column::WindowStart,
+            Expr::case(expired.clone(), now).finally(Expr::col((Entity, Column::WindowStart))),
+        )
+        .to_owned();
+    on_conflict.action_and_where(expired.or(Expr::col((Entity, Column::Count)).lt(limit)));
+    let mut insert = Query::insert();
+    insert
+        .into_table(Entity)
+        .columns([Column::Key, Column::Count, Column::WindowStart]);
+    for p in &open {
+        insert
+            .values([p.key.into(), 1.into(), now.into()])
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+    }
+    insert
+        .on_conflict(on_conflict)
+        .returning(Query::returning().columns([Column::Key, Column::Count, Column::WindowStart]));
+    let stmt = db.get_database_backend().build(&insert);
+    let rows = db.query_all_raw(stmt).await?;
+    let mut taken = vec![None; places.len()];
+    for row in rows {
+        let key: String = row.try_get("", "key")?;
+        let count: i32 = row.try_get("", "count")?;
+        let window_start: i64 = row.try_get("", "window_start")?;
+        if let Some(i) = places.iter().position(|p| p.key == key && p.limit > 0) {
+            taken[i] = Some(Reservation {
+                count: u32::try_from(count).unwrap_or(0),
+                window_start,
+            });
+        }
+    }
+    Ok(taken)
+}
+
 /// Gives back places taken by [`reserve`], each to its own window: an attempt that turned
 /// out not to count. A place whose window has since passed or been cleared is not given
 /// back to its successor.

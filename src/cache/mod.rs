@@ -189,34 +189,47 @@ impl<V: Clone + Send + 'static> KeyedCache<V> {
         }
         let mut echoes = self.echoes.subscribe();
         // The other instances listening now, asked before publishing: one that starts
-        // listening later has started with an empty cache after this write committed.
+        // listening later has started with an empty cache after this write committed. The
+        // first key's notification and the question are one statement (one round trip
+        // less per write): its notification is delivered when the statement ends, after
+        // the listeners were read.
         let own = self.listener.load(Ordering::SeqCst);
-        let others = if own != 0 && self.usable.load(Ordering::SeqCst) {
-            match live_listeners(db).await {
-                Ok(all) => all.into_iter().filter(|id| *id != own).collect(),
-                Err(err) => {
-                    tracing::warn!(error = %err, "cannot list the instances listening");
-                    Vec::new()
-                }
-            }
-        } else {
-            Vec::new()
-        };
+        let ask = own != 0 && self.usable.load(Ordering::SeqCst);
+        let mut others = Vec::new();
         let mut waiting = Vec::new();
-        for key in keys {
+        for (i, key) in keys.iter().enumerate() {
             let n = self.nonce.fetch_add(1, Ordering::SeqCst);
             let payload = format!("{}.{n}:{key}", self.instance);
-            db.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_notify($1, $2)",
-                [self.channel.into(), payload.clone().into()],
-            ))
-            .await?;
-            for other in &others {
-                waiting.push(ack_payload(*other, &payload));
+            let listed = if i == 0 && ask {
+                match notify_and_list(db, self.channel, &payload).await {
+                    Ok(all) => {
+                        others = all.into_iter().filter(|id| *id != own).collect();
+                        true
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot list the instances listening");
+                        false
+                    }
+                }
+            } else {
+                false
+            };
+            if !listed {
+                db.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_notify($1, $2)",
+                    [self.channel.into(), payload.clone().into()],
+                ))
+                .await?;
             }
             waiting.push(payload);
         }
+        // Every payload waits for its own echo and for each other instance's acknowledgement.
+        let acks: Vec<String> = waiting
+            .iter()
+            .flat_map(|payload| others.iter().map(|other| ack_payload(*other, payload)))
+            .collect();
+        waiting.extend(acks);
         if !self.listening.load(Ordering::SeqCst) || !self.usable.load(Ordering::SeqCst) {
             return Ok(());
         }
@@ -271,20 +284,40 @@ fn ack_payload(listener: i64, payload: &str) -> String {
 /// is gone from it too.
 const LISTENER_CLASS: i32 = 0x6361_6368; // "cach"
 
-/// The ids of the instances listening on this database now.
-async fn live_listeners(db: &DatabaseConnection) -> Result<Vec<i64>, DbErr> {
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
+/// Publishes `payload` on `channel` and answers the ids of the instances listening on this
+/// database, in one statement. The listeners are read while the statement runs; the
+/// notification is delivered when it ends, so every instance listed was listening before
+/// the notification went out.
+async fn notify_and_list(
+    db: &DatabaseConnection,
+    channel: &str,
+    payload: &str,
+) -> Result<Vec<i64>, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT objid::int8 AS id FROM pg_locks \
-             WHERE locktype = 'advisory' AND objsubid = 2 AND granted \
-             AND classid = $1::int8::oid \
-             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            [i64::from(LISTENER_CLASS).into()],
+            "SELECT pg_notify($1, $2)::text AS notified, \
+             (SELECT string_agg(objid::text, ',') FROM pg_locks \
+              WHERE locktype = 'advisory' AND objsubid = 2 AND granted \
+              AND classid = $3::int8::oid \
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) \
+             AS ids",
+            [
+                channel.into(),
+                payload.into(),
+                i64::from(LISTENER_CLASS).into(),
+            ],
         ))
-        .await?;
-    rows.iter()
-        .map(|row| row.try_get::<i64>("", "id"))
+        .await?
+        .ok_or_else(|| DbErr::Custom("pg_notify answered no row".into()))?;
+    let ids: Option<String> = row.try_get("", "ids")?;
+    ids.unwrap_or_default()
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            id.parse::<i64>()
+                .map_err(|e| DbErr::Custom(format!("listener id {id:?}: {e}")))
+        })
         .collect()
 }
 

@@ -183,9 +183,9 @@ struct Attempt {
 
 impl Attempt {
     /// Takes a place in every limit, or in none: the email from this address, this address
-    /// across emails, the email across addresses. Each place is one atomic upsert that
-    /// checks its limit; the three share a transaction, so a refused attempt — rolled back
-    /// — counts towards nothing (an address locked out of an email cannot push that email
+    /// across emails, the email across addresses. The three places are one atomic upsert
+    /// that checks each key's limit (`attempts::reserve_all`), in a transaction, so a
+    /// refused attempt — rolled back — counts towards nothing (an address locked out of an email cannot push that email
     /// to its ceiling), and the sign-in pays one commit.
     async fn reserve(
         db: &DatabaseConnection,
@@ -215,29 +215,42 @@ impl Attempt {
         now: i64,
     ) -> Result<Self, SessionError> {
         let window = cfg.login_lockout_duration;
-        let key = email_address_key(email, client_ip);
-        let held = attempts::reserve(txn, &key, EMAIL_FAILURE_LIMIT, window, now)
-            .await?
-            .ok_or(SessionError::EmailLocked)?;
-        let email_address = (key, held);
-        let ip = match client_ip.map(ip_key) {
+        let email_address = email_address_key(email, client_ip);
+        let ip = client_ip.map(ip_key);
+        let email = email_key(email);
+        let mut places = vec![attempts::Place {
+            key: &email_address,
+            limit: EMAIL_FAILURE_LIMIT,
+            window,
+        }];
+        if let Some(key) = &ip {
+            places.push(attempts::Place {
+                key,
+                limit: cfg.login_ip_limit,
+                window: cfg.login_ip_window,
+            });
+        }
+        places.push(attempts::Place {
+            key: &email,
+            limit: cfg.login_email_ceiling,
+            window,
+        });
+        // One statement for the three places; the first one refused names the refusal,
+        // and the caller rolls the others back.
+        let mut held = attempts::reserve_all(txn, &places, now).await?.into_iter();
+        let email_address_held = held.next().flatten().ok_or(SessionError::EmailLocked)?;
+        let ip = match ip {
             Some(key) => {
-                let (limit, window) = (cfg.login_ip_limit, cfg.login_ip_window);
-                let held = attempts::reserve(txn, &key, limit, window, now)
-                    .await?
-                    .ok_or(SessionError::AddressLocked)?;
-                Some((key, held))
+                let place = held.next().flatten().ok_or(SessionError::AddressLocked)?;
+                Some((key, place))
             }
             None => None,
         };
-        let key = email_key(email);
-        let held = attempts::reserve(txn, &key, cfg.login_email_ceiling, window, now)
-            .await?
-            .ok_or(SessionError::EmailLocked)?;
+        let email_held = held.next().flatten().ok_or(SessionError::EmailLocked)?;
         Ok(Self {
-            email_address,
+            email_address: (email_address, email_address_held),
             ip,
-            email: (key, held),
+            email: (email, email_held),
         })
     }
 
