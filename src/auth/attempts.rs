@@ -138,22 +138,11 @@ pub async fn reserve_all<C: ConnectionTrait>(
             Some(c) => c.finally(value(last)).into(),
         }
     };
-    let window = by_key(|p| p.window);
-    let limit = by_key(|p| i64::from(p.limit));
-    let expired = Expr::col((Entity, Column::WindowStart))
-        .add(window)
-        .lte(now);
-    let mut on_conflict = OnConflict::column(Column::Key)
-        .value(
-            Column::Count,
-            Expr::case(expired.clone(), 1).finally(Expr::col((Entity, Column::Count)).add(1)),
-        )
-        .value(
-            Column::WindowStart,
-            Expr::case(expired.clone(), now).finally(Expr::col((Entity, Column::WindowStart))),
-        )
-        .to_owned();
-    on_conflict.action_and_where(expired.or(Expr::col((Entity, Column::Count)).lt(limit)));
+    let on_conflict = counting(
+        by_key(|p| p.window),
+        now,
+        Some(by_key(|p| i64::from(p.limit))),
+    );
     let mut insert = Query::insert();
     insert
         .into_table(Entity)
@@ -239,16 +228,11 @@ pub async fn hold_window<C: ConnectionTrait>(db: &C, key: &str, start: i64) -> R
     Ok(())
 }
 
-/// Counts one attempt on `key` in one atomic upsert and returns the new count and its
-/// window's start. With `limit`, a window that already holds `limit` is left alone and
-/// nothing is returned.
-async fn upsert<C: ConnectionTrait>(
-    db: &C,
-    key: &str,
-    window: i64,
-    now: i64,
-    limit: Option<u32>,
-) -> Result<Option<(u32, i64)>, DbErr> {
+/// The conflict clause that counts one attempt on a stored key: a window that has passed
+/// (`window` seconds after its start) starts again at `now` with a count of 1, else the
+/// count goes up by one. With `limit`, an open window that holds `limit` is left alone,
+/// and the row is not returned.
+fn counting(window: Expr, now: i64, limit: Option<Expr>) -> OnConflict {
     let expired = Expr::col((Entity, Column::WindowStart))
         .add(window)
         .lte(now);
@@ -263,9 +247,26 @@ async fn upsert<C: ConnectionTrait>(
         )
         .to_owned();
     if let Some(limit) = limit {
-        on_conflict
-            .action_and_where(expired.or(Expr::col((Entity, Column::Count)).lt(i64::from(limit))));
+        on_conflict.action_and_where(expired.or(Expr::col((Entity, Column::Count)).lt(limit)));
     }
+    on_conflict
+}
+
+/// Counts one attempt on `key` in one atomic upsert and returns the new count and its
+/// window's start. With `limit`, a window that already holds `limit` is left alone and
+/// nothing is returned.
+async fn upsert<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+    window: i64,
+    now: i64,
+    limit: Option<u32>,
+) -> Result<Option<(u32, i64)>, DbErr> {
+    let on_conflict = counting(
+        Expr::val(window),
+        now,
+        limit.map(|l| Expr::val(i64::from(l))),
+    );
     let insert = Query::insert()
         .into_table(Entity)
         .columns([Column::Key, Column::Count, Column::WindowStart])
