@@ -299,24 +299,20 @@ impl<'a> AccountWrite<'a> {
         Ok(())
     }
 
-    /// Removes every membership of a group (which is about to be deleted); the accounts
-    /// that were members.
-    pub async fn remove_group_members(&mut self, group_id: Uuid) -> Result<Vec<Uuid>, DbErr> {
-        let members: Vec<Uuid> = group_member::Entity::find()
+    /// Removes every membership of a group (which is about to be deleted).
+    pub async fn remove_group_members(&mut self, group_id: Uuid) -> Result<(), DbErr> {
+        let members = group_member::Entity::find()
             .filter(group_member::Column::GroupId.eq(group_id))
             .all(&self.txn)
-            .await?
-            .into_iter()
-            .map(|m| m.account_id)
-            .collect();
-        for &id in &members {
-            self.touch(id);
+            .await?;
+        for member in members {
+            self.touch(member.account_id);
         }
         group_member::Entity::delete_many()
             .filter(group_member::Column::GroupId.eq(group_id))
             .exec(&self.txn)
             .await?;
-        Ok(members)
+        Ok(())
     }
 
     /// Ends the account's live sign-ins `families` (all but `keep` when `families` is
